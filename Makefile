@@ -1,0 +1,35 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# cxxvm: a C++ vmap block allocator in a Linux kernel module.
+#
+#   make                 build cxxvm.ko against KDIR (default: running kernel)
+#   make KDIR=<tree>     build against another kernel tree or headers
+#   make bench           boot a qemu guest with vng, run the benchmark
+#   make check           build for 6.1 and 6.12, run the selftests in guests
+#   make clean
+
+KDIR ?= /lib/modules/$(shell uname -r)/build
+PWD := $(CURDIR)
+
+all: modules
+
+modules:
+	$(MAKE) -C $(KDIR) M=$(PWD) modules
+	@selftests/vm/check-ko.sh $(PWD)/cxxvm.ko
+
+selftests:
+	$(MAKE) -C selftests
+
+bench:
+	@selftests/vm/bench.sh
+
+check:
+	@selftests/vm/check.sh
+
+clean:
+	$(MAKE) -C $(KDIR) M=$(PWD) clean 2>/dev/null || \
+		rm -f cxxvm.ko *.o */*.o */*/*.o .*.cmd */.*.cmd */*/.*.cmd \
+		      *.mod *.mod.c modules.order Module.symvers
+	$(MAKE) -C selftests clean
+
+.PHONY: all modules selftests bench check clean

@@ -1,0 +1,41 @@
+// SPDX-License-Identifier: GPL-2.0
+//
+// cxxrt/enforce.h: turn the unsafe parts of libstdc++ into compile errors.
+//
+// GCC 12's libstdc++ reports itself hosted even under -ffreestanding, so
+// nothing stops kernel C++ from reaching code that throws, aborts or
+// allocates.  Three fences, from cheapest to latest:
+//   1. Headers that allocate or throw by design (<vector>, <string>,
+//      <functional>, <variant>, ...) are shadowed by cxxrt/include/forbidden,
+//      which the build puts first on the include path: including one fails
+//      with #error.
+//   2. The helpers libstdc++ calls where it would throw (__throw_*), and
+//      abort(), are redeclared here with GCC's error attribute: a call that
+//      the optimiser cannot prove dead (optional::value(), array::at(), ...)
+//      fails the build with the message below.
+//   3. The global throwing operator new/delete are never defined: a use
+//      leaves an undefined symbol and modpost fails the build.
+#pragma once
+
+#if defined(__EXCEPTIONS) || defined(__GXX_RTTI)
+#error "cxxrt: kernel C++ is built with -fno-exceptions -fno-rtti"
+#endif
+
+#include <bits/functexcept.h>
+
+#define CXXRT_FORBIDDEN(what) \
+	__attribute__((__error__("cxxrt: " what " is not allowed in kernel C++")))
+
+extern "C" void abort(void) CXXRT_FORBIDDEN("abort() (a throwing or aborting std member)");
+
+namespace std {
+void __throw_bad_alloc(void) CXXRT_FORBIDDEN("std::bad_alloc");
+void __throw_bad_array_new_length(void) CXXRT_FORBIDDEN("new[] with a bad length");
+void __throw_bad_function_call(void) CXXRT_FORBIDDEN("std::function");
+void __throw_out_of_range(const char *) CXXRT_FORBIDDEN(".at()");
+void __throw_out_of_range_fmt(const char *, ...) CXXRT_FORBIDDEN(".at()");
+void __throw_length_error(const char *) CXXRT_FORBIDDEN("a growing container");
+void __throw_logic_error(const char *) CXXRT_FORBIDDEN("std::logic_error");
+void __throw_invalid_argument(const char *) CXXRT_FORBIDDEN("std::invalid_argument");
+void __throw_system_error(int) CXXRT_FORBIDDEN("std::system_error");
+} // namespace std

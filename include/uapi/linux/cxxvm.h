@@ -1,0 +1,202 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * cxxvm: ioctl ABI of /dev/cxxvm.
+ *
+ * Every struct has fixed-width fields, an explicit size pinned by the
+ * module at build time, and reserved fields that must be zero on input
+ * (-EINVAL otherwise).  Unknown flag bits are -EINVAL, unknown commands
+ * -ENOTTY, bad user pointers -EFAULT.  Handles are small integer ids that
+ * belong to the file descriptor that created them; they are never kernel
+ * addresses.  Closing the descriptor unmaps and frees everything it owns.
+ *
+ * Commands that map kernel memory (MAP, UNMAP, VERIFY, FLUSH, BENCH) need
+ * CAP_SYS_ADMIN (-EPERM otherwise); INFO and STATS do not.
+ */
+#ifndef _UAPI_LINUX_CXXVM_H
+#define _UAPI_LINUX_CXXVM_H
+
+#include <linux/ioctl.h>
+#include <linux/types.h>
+
+#define CXXVM_ABI_VERSION	1
+#define CXXVM_DEVICE_PATH	"/dev/cxxvm"
+
+/**
+ * enum cxxvm_backend - who provides the kernel virtual addresses
+ * @CXXVM_BACKEND_CXX: cxxvm's C++ vmap block allocator
+ * @CXXVM_BACKEND_VM_MAP_RAM: the kernel's vm_map_ram()/vm_unmap_ram()
+ * @CXXVM_BACKEND_VMAP: the kernel's vmap()/vunmap() (one vmap_area each)
+ */
+enum cxxvm_backend {
+	CXXVM_BACKEND_CXX = 0,
+	CXXVM_BACKEND_VM_MAP_RAM = 1,
+	CXXVM_BACKEND_VMAP = 2,
+	CXXVM_NR_BACKENDS
+};
+
+/**
+ * struct cxxvm_info - CXXVM_IOC_INFO: what this module supports
+ * @abi_version: out: CXXVM_ABI_VERSION of the module
+ * @nr_backends: out: number of backends (enum cxxvm_backend)
+ * @max_pages: out: largest nr_pages a mapping may have
+ * @page_size: out: bytes per page
+ * @block_pages: out: pages of kernel VA per C++ vmap block
+ * @lazy_max_pages: out: dirty pages that trigger a batched shootdown
+ * @max_bench_iterations: out: largest cxxvm_bench.iterations
+ * @reserved: must be zero; zero on output
+ */
+struct cxxvm_info {
+	__u32 abi_version;
+	__u32 nr_backends;
+	__u32 max_pages;
+	__u32 page_size;
+	__u32 block_pages;
+	__u32 lazy_max_pages;
+	__u32 max_bench_iterations;
+	__u32 reserved[9];
+};
+
+/**
+ * struct cxxvm_map - CXXVM_IOC_MAP: allocate pages and map them
+ * @backend: in: enum cxxvm_backend
+ * @nr_pages: in: 1..max_pages
+ * @flags: in: must be zero (no flags defined yet)
+ * @reserved0: must be zero
+ * @handle: out: id of the mapping, for UNMAP and VERIFY
+ * @reserved: must be zero
+ *
+ * The module allocates @nr_pages order-0 pages, owned by the descriptor,
+ * and maps them contiguously in kernel VA through @backend.
+ */
+struct cxxvm_map {
+	__u32 backend;
+	__u32 nr_pages;
+	__u32 flags;
+	__u32 reserved0;
+	__u64 handle;
+	__u64 reserved[2];
+};
+
+/**
+ * struct cxxvm_unmap - CXXVM_IOC_UNMAP: unmap and free a mapping
+ * @handle: in: id from CXXVM_IOC_MAP (-ENOENT if this fd has no such id)
+ * @flags: in: must be zero
+ * @reserved0: must be zero
+ * @reserved: must be zero
+ */
+struct cxxvm_unmap {
+	__u64 handle;
+	__u32 flags;
+	__u32 reserved0;
+	__u64 reserved[2];
+};
+
+/**
+ * struct cxxvm_verify - CXXVM_IOC_VERIFY: check a mapping's PTEs by content
+ * @handle: in: id from CXXVM_IOC_MAP (-ENOENT if this fd has no such id)
+ * @seed: in: seed of the pattern written and read back
+ * @flags: in: must be zero
+ * @pages_checked: out: pages whose content matched both ways
+ * @bad_page: out: index of the first page that did not match, or ~0
+ * @reserved: must be zero
+ *
+ * Writes a pattern through the mapping and reads it back through each
+ * page's direct-map address, then the reverse.  A mismatch returns -EIO
+ * with @bad_page set: a wrong PTE or a stale TLB entry shows up here.
+ */
+struct cxxvm_verify {
+	__u64 handle;
+	__u32 seed;
+	__u32 flags;
+	__u32 pages_checked;
+	__u32 bad_page;
+	__u64 reserved[2];
+};
+
+/**
+ * struct cxxvm_flush - CXXVM_IOC_FLUSH: shoot down all lazily freed VA now
+ * @flags: in: must be zero
+ * @reserved0: must be zero
+ * @pages_flushed: out: dirty pages made reusable by this flush
+ * @reserved: must be zero
+ *
+ * The equivalent of vm_unmap_aliases() for cxxvm's arena.
+ */
+struct cxxvm_flush {
+	__u32 flags;
+	__u32 reserved0;
+	__u64 pages_flushed;
+	__u64 reserved[2];
+};
+
+/**
+ * struct cxxvm_stats - CXXVM_IOC_STATS: module-wide counters
+ * @live_mappings: mappings owned by all open descriptors
+ * @live_pages: pages allocated for those mappings
+ * @blocks_created: C++ vmap blocks reserved since load
+ * @blocks_live: C++ vmap blocks held now
+ * @shootdowns: TLB shootdowns issued by the C++ allocator since load
+ * @dirty_pages: C++ slots freed but not yet covered by a shootdown
+ * @mapped_pages: pages mapped through the C++ allocator now
+ * @reserved: zero on output; must be zero on input
+ */
+struct cxxvm_stats {
+	__u64 live_mappings;
+	__u64 live_pages;
+	__u64 blocks_created;
+	__u64 blocks_live;
+	__u64 shootdowns;
+	__u64 dirty_pages;
+	__u64 mapped_pages;
+	__u64 reserved[5];
+};
+
+#define CXXVM_BENCH_NOT_COUNTED	(~(__u64)0)
+
+/**
+ * struct cxxvm_bench - CXXVM_IOC_BENCH: in-kernel map+unmap loop
+ * @backend: in: enum cxxvm_backend
+ * @nr_pages: in: pages per mapping, 1..max_pages
+ * @iterations: in: map+unmap cycles, 1..max_bench_iterations
+ * @flags: in: must be zero
+ * @elapsed_ns: out: wall time of the whole loop, ktime_get_ns()
+ * @min_ns: out: fastest map+unmap cycle
+ * @p50_ns: out: median cycle
+ * @p99_ns: out: 99th percentile cycle
+ * @max_ns: out: slowest cycle
+ * @shootdowns: out: shootdowns the backend issued during the loop, or
+ *	CXXVM_BENCH_NOT_COUNTED for the kernel's backends
+ * @blocks_created: out: vmap blocks the backend created during the loop,
+ *	or CXXVM_BENCH_NOT_COUNTED
+ * @reserved: must be zero
+ *
+ * The same @nr_pages pages are mapped and unmapped @iterations times; each
+ * cycle is timed on its own.  Runs with the caller's scheduling intact
+ * (cond_resched() between cycles, outside the timed part).
+ */
+struct cxxvm_bench {
+	__u32 backend;
+	__u32 nr_pages;
+	__u32 iterations;
+	__u32 flags;
+	__u64 elapsed_ns;
+	__u64 min_ns;
+	__u64 p50_ns;
+	__u64 p99_ns;
+	__u64 max_ns;
+	__u64 shootdowns;
+	__u64 blocks_created;
+	__u64 reserved[4];
+};
+
+#define CXXVM_IOC_MAGIC		0xCE
+
+#define CXXVM_IOC_INFO		_IOR(CXXVM_IOC_MAGIC, 0x00, struct cxxvm_info)
+#define CXXVM_IOC_MAP		_IOWR(CXXVM_IOC_MAGIC, 0x01, struct cxxvm_map)
+#define CXXVM_IOC_UNMAP		_IOW(CXXVM_IOC_MAGIC, 0x02, struct cxxvm_unmap)
+#define CXXVM_IOC_VERIFY	_IOWR(CXXVM_IOC_MAGIC, 0x03, struct cxxvm_verify)
+#define CXXVM_IOC_FLUSH		_IOWR(CXXVM_IOC_MAGIC, 0x04, struct cxxvm_flush)
+#define CXXVM_IOC_STATS		_IOR(CXXVM_IOC_MAGIC, 0x05, struct cxxvm_stats)
+#define CXXVM_IOC_BENCH		_IOWR(CXXVM_IOC_MAGIC, 0x06, struct cxxvm_bench)
+
+#endif /* _UAPI_LINUX_CXXVM_H */

@@ -1,0 +1,58 @@
+// SPDX-License-Identifier: GPL-2.0
+//
+// The C entry points of the vmap allocator (cxxvm_core.h), instantiated with
+// KernelPlatform.  struct cxxvm_arena is never defined: a handle is a
+// VmapArena<KernelPlatform> pointer in disguise.
+#include "kernel_platform.h"
+#include "vmap_arena.h"
+
+using Arena = cxxvm::VmapArena<cxxvm::KernelPlatform>;
+
+namespace {
+
+Arena *arena_of(cxxvm_arena *a)
+{
+	return reinterpret_cast<Arena *>(a);
+}
+
+} // namespace
+
+extern "C" int cxxvm_arena_create(const cxxvm_arena_params *params, cxxvm_arena **out)
+{
+	const auto r = Arena::create({.lazy_max_pages = params->lazy_max_pages,
+				      .max_blocks = params->max_blocks});
+	if (!r.ok())
+		return r.error();
+	*out = reinterpret_cast<cxxvm_arena *>(r.value());
+	return 0;
+}
+
+extern "C" uint64_t cxxvm_arena_destroy(cxxvm_arena *a)
+{
+	return a ? Arena::destroy(arena_of(a)) : 0;
+}
+
+extern "C" int cxxvm_arena_map(cxxvm_arena *a, const uint64_t *pfns, uint32_t n, uintptr_t *va)
+{
+	// Pfn is a u64 with no padding (types.h), so the array is one of Pfns.
+	const auto r = arena_of(a)->map({reinterpret_cast<const cxxvm::Pfn *>(pfns), n});
+	if (!r.ok())
+		return r.error();
+	*va = r.value().value();
+	return 0;
+}
+
+extern "C" int cxxvm_arena_unmap(cxxvm_arena *a, uintptr_t va, uint32_t n)
+{
+	return arena_of(a)->unmap(cxxvm::VirtAddr(va), cxxvm::PageCount(n)).error();
+}
+
+extern "C" uint64_t cxxvm_arena_flush(cxxvm_arena *a)
+{
+	return arena_of(a)->purge();
+}
+
+extern "C" void cxxvm_arena_get_stats(cxxvm_arena *a, cxxvm_arena_stats *stats)
+{
+	*stats = arena_of(a)->stats();
+}

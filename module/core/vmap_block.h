@@ -1,0 +1,219 @@
+// SPDX-License-Identifier: GPL-2.0
+//
+// VmapBlock: one block of kernel VA carved into order-aligned slots.
+#pragma once
+
+#include <cxxrt/alloc.h>
+#include "platform.h"
+#include "../cxxvm_core.h"
+
+namespace cxxvm {
+
+/// Mirrors struct vmap_block in mm/vmalloc.c: a fixed run of kernel VA
+/// (kPages pages) from which 2^order page slots are handed out.
+///
+/// How it differs from the kernel's:
+///  - A slot is free, live, dirty (unmapped, its PTEs clear, but a TLB may
+///    still hold its translations) or purging (in the shootdown being
+///    issued now).  Dirty slots become free again after a shootdown covers
+///    them, so space freed inside a block is reused; vb_alloc() only ever
+///    carves sequentially and reuses nothing until the block is purged.
+///  - The block keeps one PTE pointer per page (found once, at creation),
+///    so mapping never walks page tables.
+///  - The VA comes from vmap() of a placeholder page and is only page
+///    aligned; slots are aligned to their order within the block.
+///
+/// Bitmaps: bit i of free_ is page i, 1 = free; dirty_ and purging_ the same
+/// for those states; head_ marks the first page of each live slot, whose
+/// order is in order_[i].  A page is in at most one of free, dirty, purging,
+/// live.
+///
+/// Locking: everything but va_start_ and ptes_ is protected by the owning
+/// VmapArena's spinlock.  va_start_ and the PTE pointers never change after
+/// create(); the PTEs of a live slot belong to the slot's owner.
+class VmapBlock {
+public:
+	static constexpr ktl::uint32_t kPages = CXXVM_BLOCK_PAGES;
+	static constexpr ktl::uint32_t kWords = kPages / 64;
+	static constexpr ktl::uint32_t kMaxOrder = CXXVM_MAX_ORDER;
+	static_assert(kPages % 64 == 0, "bitmaps are whole 64-bit words");
+	static_assert((1u << kMaxOrder) <= 64, "a slot never spans two bitmap words");
+
+	/// Reserve kPages of VA through the platform and return a block with all
+	/// slots free.  Context: process context, may sleep.
+	/// Errors: -ENOMEM (metadata or VA), or the platform's errno.
+	template <Platform P>
+	[[nodiscard]] static cxxrt::Result<VmapBlock *> create()
+	{
+		VmapBlock *b = TRY(cxxrt::make<VmapBlock>(cxxrt::Gfp::kKernel));
+		ktl::uintptr_t va = 0;
+		const auto r = P::va_reserve(kPages, &va, b->ptes_);
+		if (!r.ok()) {
+			cxxrt::destroy(b);
+			return r.errno_value();
+		}
+		b->va_start_ = VirtAddr(va);
+		return b;
+	}
+
+	/// Release the VA (all PTEs must be clear and shot down) and the block.
+	/// Context: process context, may sleep.
+	template <Platform P>
+	static void release(VmapBlock *b)
+	{
+		P::va_release(b->va_start_);
+		cxxrt::destroy(b);
+	}
+
+	VmapBlock()
+	{
+		for (auto &w : free_)
+			w = ~0ull;
+	}
+
+	[[nodiscard]] VirtAddr va_start() const { return va_start_; }
+	[[nodiscard]] VirtAddr va_end() const { return va_start_.plus_pages(kPages); }
+	[[nodiscard]] bool contains(VirtAddr va) const { return va >= va_start_ && va < va_end(); }
+	[[nodiscard]] ktl::uint32_t free_pages() const { return free_pages_; }
+	[[nodiscard]] ktl::uint32_t dirty_pages() const { return dirty_pages_; }
+	[[nodiscard]] ktl::uint32_t live_pages() const { return live_pages_; }
+	[[nodiscard]] ktl::uint32_t live_slots() const { return live_slots_; }
+
+	/// The PTE pointers of pages [idx, idx + n).
+	[[nodiscard]] const ktl::uintptr_t *ptes(ktl::uint32_t idx) const { return &ptes_[idx]; }
+
+	/// The page index of @va inside the block, or nullopt if @va is not a
+	/// page-aligned address of this block.
+	[[nodiscard]] ktl::optional<ktl::uint32_t> page_index(VirtAddr va) const
+	{
+		if (!contains(va) || !va.page_aligned())
+			return ktl::nullopt;
+		return static_cast<ktl::uint32_t>((va.value() - va_start_.value()) >> kPageShift);
+	}
+
+	/// Take the lowest free slot of order @o: the page index of its first
+	/// page, or nullopt if no aligned run of 2^o free pages is left.
+	/// Constant work per bitmap word.  Caller holds the arena lock.
+	[[nodiscard]] ktl::optional<ktl::uint32_t> alloc(Order o)
+	{
+		const ktl::uint32_t size = o.pages();
+		if (free_pages_ < size)
+			return ktl::nullopt;
+		for (ktl::uint32_t w = 0; w < kWords; ++w) {
+			// Bit i of m ends up set iff pages i .. i+size-1 are free.
+			ktl::uint64_t m = free_[w];
+			for (ktl::uint32_t s = 1; m && s < size; s <<= 1)
+				m &= m >> s;
+			m &= aligned_starts(o);
+			if (!m)
+				continue;
+			const ktl::uint32_t bit = ktl::countr_zero(m);
+			free_[w] &= ~run_mask(bit, size);
+			head_[w] |= 1ull << bit;
+			const ktl::uint32_t idx = w * 64 + bit;
+			order_[idx] = static_cast<ktl::uint8_t>(o.value());
+			free_pages_ -= size;
+			live_pages_ += size;
+			++live_slots_;
+			return idx;
+		}
+		return ktl::nullopt;
+	}
+
+	/// True if a live slot of order @o starts at page @idx.
+	[[nodiscard]] bool is_live_slot(ktl::uint32_t idx, Order o) const
+	{
+		return (head_[idx / 64] >> (idx % 64)) & 1 && order_[idx] == o.value();
+	}
+
+	/// Live -> dirty for the slot at @idx (is_live_slot() must hold).  The
+	/// caller has cleared its PTEs.  Returns the slot's pages.  Caller holds
+	/// the arena lock.
+	ktl::uint32_t release_to_dirty(ktl::uint32_t idx, Order o)
+	{
+		const ktl::uint32_t size = o.pages();
+		head_[idx / 64] &= ~(1ull << (idx % 64));
+		dirty_[idx / 64] |= run_mask(idx % 64, size);
+		live_pages_ -= size;
+		dirty_pages_ += size;
+		--live_slots_;
+		return size;
+	}
+
+	/// Dirty -> purging: these pages are covered by the shootdown the caller
+	/// issues next.  Returns the pages moved.  Caller holds the arena lock.
+	ktl::uint32_t begin_purge()
+	{
+		if (!dirty_pages_)
+			return 0;
+		for (ktl::uint32_t w = 0; w < kWords; ++w) {
+			purging_[w] |= dirty_[w];
+			dirty_[w] = 0;
+		}
+		purging_pages_ += dirty_pages_;
+		return ktl::exchange(dirty_pages_, 0u);
+	}
+
+	/// Purging -> free, once the shootdown has returned.  Caller holds the
+	/// arena lock.
+	void end_purge()
+	{
+		for (ktl::uint32_t w = 0; w < kWords; ++w) {
+			free_[w] |= purging_[w];
+			purging_[w] = 0;
+		}
+		free_pages_ += ktl::exchange(purging_pages_, 0u);
+	}
+
+	/// Clear the PTEs of every live slot (teardown).  Returns the number of
+	/// live slots.  Caller holds the arena lock or is the last user.
+	template <Platform P>
+	ktl::uint32_t clear_live_ptes()
+	{
+		for (ktl::uint32_t w = 0; w < kWords; ++w) {
+			for (ktl::uint64_t h = head_[w]; h; h &= h - 1) {
+				const ktl::uint32_t idx = w * 64 + ktl::countr_zero(h);
+				P::ptes_clear(&ptes_[idx], Order(order_[idx]).pages());
+			}
+		}
+		return live_slots_;
+	}
+
+private:
+	/// Bits at multiples of 2^o: where a slot of order @o may start.
+	static constexpr ktl::uint64_t aligned_starts(Order o)
+	{
+		constexpr ktl::uint64_t kMasks[] = {
+			~0ull,
+			0x5555555555555555ull,
+			0x1111111111111111ull,
+			0x0101010101010101ull,
+			0x0001000100010001ull,
+			0x0000000100000001ull,
+			0x0000000000000001ull,
+		};
+		static_assert(sizeof(kMasks) / sizeof(kMasks[0]) == kMaxOrder + 1);
+		return kMasks[o.value()];
+	}
+
+	/// @size bits from @bit up (size is a power of two, bit + size <= 64).
+	static constexpr ktl::uint64_t run_mask(ktl::uint32_t bit, ktl::uint32_t size)
+	{
+		return (size == 64 ? ~0ull : ((1ull << size) - 1)) << bit;
+	}
+
+	VirtAddr va_start_{0};
+	ktl::uint32_t free_pages_ = kPages;
+	ktl::uint32_t dirty_pages_ = 0;
+	ktl::uint32_t purging_pages_ = 0;
+	ktl::uint32_t live_pages_ = 0;
+	ktl::uint32_t live_slots_ = 0;
+	ktl::uint64_t free_[kWords] = {};
+	ktl::uint64_t dirty_[kWords] = {};
+	ktl::uint64_t purging_[kWords] = {};
+	ktl::uint64_t head_[kWords] = {};
+	ktl::uint8_t order_[kPages] = {};
+	ktl::uintptr_t ptes_[kPages] = {};
+};
+
+} // namespace cxxvm

@@ -1,0 +1,221 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * cxxvm_core.h - the whole contract between the C shim and the C++ core.
+ *
+ * Included from kernel C (with kernel headers) and from C++ (without):
+ * fixed-width integers, opaque handles, POD structs whose layout is pinned
+ * with static asserts on both sides, and int results that are 0 or -errno.
+ *
+ * Two directions:
+ *  - cxxvm_plat_*(): implemented by the shim (cxxvm_platform.c), called by
+ *    the core.  They are the only way the core reaches the kernel.
+ *  - cxxvm_arena_*(): implemented by the core (module/core/arena.cpp), called
+ *    by the shim.
+ */
+#ifndef CXXVM_CORE_H
+#define CXXVM_CORE_H
+
+#ifdef __cplusplus
+#include <cstddef>
+#include <cstdint>
+#define CXXVM_STATIC_ASSERT static_assert
+extern "C" {
+#else
+#include <linux/types.h>
+#include <linux/build_bug.h>
+#define CXXVM_STATIC_ASSERT static_assert
+#endif
+
+/* ---- platform: implemented by the shim ---------------------------------- */
+
+/**
+ * cxxvm_plat_va_reserve() - reserve a block of kernel VA with page tables.
+ * @nr_pages: size of the block in pages
+ * @va_start: out: first address of the block (page aligned)
+ * @ptes: out: @nr_pages PTE pointers, one per page, in address order
+ *
+ * vmap()s @nr_pages references to one placeholder page, which allocates a
+ * vmap_area and populates the page tables, then clears every PTE and shoots
+ * down the TLB so nothing of the placeholder stays reachable.
+ *
+ * Context: process context, may sleep.
+ * Return: 0, -ENOMEM if vmap() fails, -EFAULT if a PTE is not a 4 KiB one.
+ */
+int cxxvm_plat_va_reserve(uint32_t nr_pages, uintptr_t *va_start,
+			  uintptr_t *ptes);
+
+/**
+ * cxxvm_plat_va_release() - return a block from cxxvm_plat_va_reserve().
+ * @va_start: the block's first address
+ *
+ * All of the block's PTEs must be clear and shot down.  Mirrors vunmap().
+ * Context: process context, may sleep.
+ */
+void cxxvm_plat_va_release(uintptr_t va_start);
+
+/**
+ * cxxvm_plat_ptes_set() - write @n PTEs mapping @pfns with PAGE_KERNEL.
+ * @ptes: PTE pointers from cxxvm_plat_va_reserve()
+ * @pfns: page frame numbers, one per PTE
+ * @n: number of PTEs
+ *
+ * The PTEs must be clear and no TLB may hold an entry for them.
+ * Context: any; does not sleep.
+ */
+void cxxvm_plat_ptes_set(const uintptr_t *ptes, const uint64_t *pfns,
+			 uint32_t n);
+
+/**
+ * cxxvm_plat_ptes_clear() - clear @n PTEs.  No TLB flush.
+ * @ptes: PTE pointers from cxxvm_plat_va_reserve()
+ * @n: number of PTEs
+ *
+ * Context: any; does not sleep.
+ */
+void cxxvm_plat_ptes_clear(const uintptr_t *ptes, uint32_t n);
+
+/**
+ * cxxvm_plat_tlb_shootdown() - flush kernel TLB entries on every CPU.
+ *
+ * on_each_cpu(__flush_tlb_all): an IPI to every online CPU, waiting for all.
+ * Context: process context with IRQs enabled; no spinlock held.
+ */
+void cxxvm_plat_tlb_shootdown(void);
+
+/** struct cxxvm_plat_lock - opaque spinlock_t owned by the shim. */
+struct cxxvm_plat_lock;
+/** struct cxxvm_plat_mutex - opaque struct mutex owned by the shim. */
+struct cxxvm_plat_mutex;
+
+/* Create: may sleep, NULL on -ENOMEM.  Destroy: any context, NULL ignored. */
+struct cxxvm_plat_lock *cxxvm_plat_lock_create(void);
+void cxxvm_plat_lock_destroy(struct cxxvm_plat_lock *lock);
+/* spin_lock()/spin_unlock(): never from IRQ context. */
+void cxxvm_plat_lock(struct cxxvm_plat_lock *lock);
+void cxxvm_plat_unlock(struct cxxvm_plat_lock *lock);
+
+struct cxxvm_plat_mutex *cxxvm_plat_mutex_create(void);
+void cxxvm_plat_mutex_destroy(struct cxxvm_plat_mutex *mutex);
+/* mutex_lock()/mutex_unlock(): may sleep. */
+void cxxvm_plat_mutex_lock(struct cxxvm_plat_mutex *mutex);
+void cxxvm_plat_mutex_unlock(struct cxxvm_plat_mutex *mutex);
+
+/* ---- core: implemented in C++ ------------------------------------------- */
+
+/** Pages of kernel VA per C++ vmap block (2 MiB with 4 KiB pages). */
+#define CXXVM_BLOCK_PAGES	512
+/** Largest slot order: 2^6 = 64 pages, VMAP_MAX_ALLOC on 64-bit. */
+#define CXXVM_MAX_ORDER		6
+#define CXXVM_MAX_PAGES		(1u << CXXVM_MAX_ORDER)
+
+/**
+ * struct cxxvm_arena_params - tunables of a vmap arena
+ * @lazy_max_pages: dirty pages that trigger a batched shootdown
+ * @max_blocks: most vmap blocks the arena may hold at once
+ */
+struct cxxvm_arena_params {
+	uint32_t lazy_max_pages;
+	uint32_t max_blocks;
+};
+CXXVM_STATIC_ASSERT(sizeof(struct cxxvm_arena_params) == 8,
+		    "cxxvm_arena_params layout");
+
+/**
+ * struct cxxvm_arena_stats - counters of a vmap arena
+ * @blocks_created: blocks reserved since the arena was created
+ * @blocks_live: blocks held now
+ * @shootdowns: TLB shootdowns issued
+ * @dirty_pages: pages freed but not yet covered by a shootdown
+ * @mapped_pages: pages in live slots (rounded up to the slot order)
+ * @live_mappings: live slots
+ */
+struct cxxvm_arena_stats {
+	uint64_t blocks_created;
+	uint64_t blocks_live;
+	uint64_t shootdowns;
+	uint64_t dirty_pages;
+	uint64_t mapped_pages;
+	uint64_t live_mappings;
+};
+CXXVM_STATIC_ASSERT(sizeof(struct cxxvm_arena_stats) == 48,
+		    "cxxvm_arena_stats layout");
+
+/** struct cxxvm_arena - opaque handle of a C++ VmapArena. */
+struct cxxvm_arena;
+
+/**
+ * cxxvm_arena_create() - create an empty vmap arena (no blocks yet).
+ * @params: tunables; lazy_max_pages >= CXXVM_MAX_PAGES, max_blocks >= 1
+ * @out: the arena
+ *
+ * Context: process context, may sleep.
+ * Return: 0, -EINVAL for bad @params, -ENOMEM.
+ */
+int cxxvm_arena_create(const struct cxxvm_arena_params *params,
+		       struct cxxvm_arena **out);
+
+/**
+ * cxxvm_arena_destroy() - clear every PTE, shoot down, release all blocks.
+ * @arena: from cxxvm_arena_create(); NULL is ignored
+ *
+ * Live mappings are torn down too (their PTEs cleared before the block is
+ * released); the caller must not use their addresses afterwards.
+ * Context: process context, may sleep.
+ * Return: the number of mappings that were still live.
+ */
+uint64_t cxxvm_arena_destroy(struct cxxvm_arena *arena);
+
+/**
+ * cxxvm_arena_map() - map @n pages contiguously in kernel VA.
+ * @arena: the arena
+ * @pfns: @n page frame numbers
+ * @n: 1..CXXVM_MAX_PAGES; rounded up to a 2^order slot
+ * @va: out: the address of the first page
+ *
+ * Mirrors vm_map_ram()/vb_alloc() in mm/vmalloc.c.
+ * Context: process context, may sleep (a new block is a vmap()).
+ * Return: 0, -EINVAL for a bad @n, -ENOMEM when no VA is left.
+ */
+int cxxvm_arena_map(struct cxxvm_arena *arena, const uint64_t *pfns,
+		    uint32_t n, uintptr_t *va);
+
+/**
+ * cxxvm_arena_unmap() - unmap what cxxvm_arena_map() mapped.
+ * @arena: the arena
+ * @va: the address cxxvm_arena_map() returned
+ * @n: the same @n
+ *
+ * Clears the PTEs at once; the TLB shootdown is deferred until
+ * lazy_max_pages are dirty (then this call issues it).  The slot is
+ * reused only after a shootdown covers it.  Mirrors vm_unmap_ram()/vb_free().
+ * Context: process context, may sleep (the batched shootdown).
+ * Return: 0, -EINVAL if (@va, @n) is not a live mapping of this arena.
+ */
+int cxxvm_arena_unmap(struct cxxvm_arena *arena, uintptr_t va, uint32_t n);
+
+/**
+ * cxxvm_arena_flush() - shoot down every lazily freed range now.
+ * @arena: the arena
+ *
+ * When it returns, every slot unmapped before the call is reusable.
+ * The equivalent of vm_unmap_aliases() for the arena.
+ * Context: process context, may sleep.
+ * Return: dirty pages made reusable.
+ */
+uint64_t cxxvm_arena_flush(struct cxxvm_arena *arena);
+
+/**
+ * cxxvm_arena_get_stats() - read the arena's counters.
+ * @arena: the arena
+ * @stats: out
+ *
+ * Context: any but IRQ; takes the arena's spinlock.
+ */
+void cxxvm_arena_get_stats(struct cxxvm_arena *arena,
+			   struct cxxvm_arena_stats *stats);
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#endif /* CXXVM_CORE_H */

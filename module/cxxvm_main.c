@@ -1,0 +1,597 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * cxxvm_main.c - /dev/cxxvm: the ioctl ABI of include/uapi/linux/cxxvm.h.
+ *
+ * Each open file owns the mappings it creates, indexed by small ids in an
+ * xarray; closing the file (or the process dying) unmaps and frees them.
+ * The three backends map the same kind of pages: order-0 pages from
+ * alloc_page(GFP_KERNEL), so their direct-map address is always valid.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/capability.h>
+#include <linux/fs.h>
+#include <linux/ktime.h>
+#include <linux/miscdevice.h>
+#include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/mutex.h>
+#include <linux/sched.h>
+#include <linux/slab.h>
+#include <linux/sort.h>
+#include <linux/uaccess.h>
+#include <linux/vmalloc.h>
+#include <linux/xarray.h>
+
+#include <linux/cxxvm.h>
+#include "cxxvm_core.h"
+#include "cxxvm_platform.h"
+
+static_assert(sizeof(struct cxxvm_info) == 64);
+static_assert(sizeof(struct cxxvm_map) == 40);
+static_assert(sizeof(struct cxxvm_unmap) == 32);
+static_assert(sizeof(struct cxxvm_verify) == 40);
+static_assert(sizeof(struct cxxvm_flush) == 32);
+static_assert(sizeof(struct cxxvm_stats) == 96);
+static_assert(sizeof(struct cxxvm_bench) == 104);
+/* VMAP_MAX_ALLOC in mm/vmalloc.c: the largest vm_map_ram() block request. */
+static_assert(CXXVM_MAX_PAGES <= BITS_PER_LONG);
+
+#define CXXVM_MAX_BENCH_ITERATIONS	(1u << 20)
+/* Mappings one open file may hold at once. */
+#define CXXVM_MAX_HANDLES		65536
+
+static unsigned int lazy_max_pages;
+module_param(lazy_max_pages, uint, 0444);
+MODULE_PARM_DESC(lazy_max_pages,
+		 "Dirty pages that trigger a batched TLB shootdown (0: the kernel's lazy_max_pages(), 32 MiB * fls(online CPUs))");
+
+static unsigned int max_blocks = 1024;
+module_param(max_blocks, uint, 0444);
+MODULE_PARM_DESC(max_blocks, "Most 2 MiB vmap blocks the C++ arena may hold (default 1024)");
+
+static struct cxxvm_arena *cxxvm_arena;
+static atomic64_t cxxvm_live_mappings = ATOMIC64_INIT(0);
+static atomic64_t cxxvm_live_pages = ATOMIC64_INIT(0);
+
+/**
+ * struct cxxvm_file - what one open /dev/cxxvm owns
+ * @lock: serialises lookups that use a mapping (verify) against unmap
+ * @mappings: id -> struct cxxvm_mapping; ids 1..CXXVM_MAX_HANDLES
+ */
+struct cxxvm_file {
+	struct mutex lock;
+	struct xarray mappings;
+};
+
+/**
+ * struct cxxvm_pages - pages to map, with their pfns for the C++ backend
+ * @nr: number of pages
+ * @pages: the pages
+ * @pfns: page_to_pfn() of each
+ */
+struct cxxvm_pages {
+	u32 nr;
+	struct page *pages[CXXVM_MAX_PAGES];
+	u64 pfns[CXXVM_MAX_PAGES];
+};
+
+/**
+ * struct cxxvm_mapping - one live mapping of a file
+ * @backend: enum cxxvm_backend
+ * @va: kernel address of the first page
+ * @p: the pages
+ */
+struct cxxvm_mapping {
+	u32 backend;
+	void *va;
+	struct cxxvm_pages p;
+};
+
+static void cxxvm_pages_free(struct cxxvm_pages *p)
+{
+	while (p->nr)
+		__free_page(p->pages[--p->nr]);
+}
+
+static int cxxvm_pages_alloc(struct cxxvm_pages *p, u32 nr)
+{
+	p->nr = 0;
+	while (p->nr < nr) {
+		struct page *page = alloc_page(GFP_KERNEL);
+
+		if (!page) {
+			cxxvm_pages_free(p);
+			return -ENOMEM;
+		}
+		p->pages[p->nr] = page;
+		p->pfns[p->nr] = page_to_pfn(page);
+		p->nr++;
+	}
+	return 0;
+}
+
+/**
+ * cxxvm_backend_map() - map @p contiguously in kernel VA through @backend.
+ * @backend: enum cxxvm_backend (validated by the caller)
+ * @p: the pages
+ * @va: out: the address
+ *
+ * Context: process context, may sleep.
+ * Return: 0 or -ENOMEM (no VA), or the C++ arena's -errno.
+ */
+static int cxxvm_backend_map(u32 backend, struct cxxvm_pages *p, void **va)
+{
+	uintptr_t addr;
+	int ret;
+
+	switch (backend) {
+	case CXXVM_BACKEND_CXX:
+		ret = cxxvm_arena_map(cxxvm_arena, p->pfns, p->nr, &addr);
+		*va = ret ? NULL : (void *)addr;
+		return ret;
+	case CXXVM_BACKEND_VM_MAP_RAM:
+		*va = vm_map_ram(p->pages, p->nr, NUMA_NO_NODE);
+		return *va ? 0 : -ENOMEM;
+	case CXXVM_BACKEND_VMAP:
+		*va = vmap(p->pages, p->nr, VM_MAP, PAGE_KERNEL);
+		return *va ? 0 : -ENOMEM;
+	}
+	return -EINVAL;
+}
+
+/**
+ * cxxvm_backend_unmap() - undo cxxvm_backend_map().
+ * @backend: as mapped
+ * @va: as returned
+ * @nr: pages, as mapped
+ *
+ * Context: process context, may sleep.
+ */
+static void cxxvm_backend_unmap(u32 backend, void *va, u32 nr)
+{
+	switch (backend) {
+	case CXXVM_BACKEND_CXX:
+		WARN_ON_ONCE(cxxvm_arena_unmap(cxxvm_arena, (uintptr_t)va, nr));
+		break;
+	case CXXVM_BACKEND_VM_MAP_RAM:
+		vm_unmap_ram(va, nr);
+		break;
+	case CXXVM_BACKEND_VMAP:
+		vunmap(va);
+		break;
+	}
+}
+
+static void cxxvm_mapping_destroy(struct cxxvm_mapping *m)
+{
+	cxxvm_backend_unmap(m->backend, m->va, m->p.nr);
+	atomic64_dec(&cxxvm_live_mappings);
+	atomic64_sub(m->p.nr, &cxxvm_live_pages);
+	cxxvm_pages_free(&m->p);
+	kfree(m);
+}
+
+static bool cxxvm_zeroed(const void *p, size_t len)
+{
+	return !memchr_inv(p, 0, len);
+}
+
+/* Arguments of the commands that map or measure: all need CAP_SYS_ADMIN. */
+static int cxxvm_check_backend_pages(u32 backend, u32 nr_pages)
+{
+	if (backend >= CXXVM_NR_BACKENDS)
+		return -EINVAL;
+	if (nr_pages == 0 || nr_pages > CXXVM_MAX_PAGES)
+		return -EINVAL;
+	return 0;
+}
+
+static long cxxvm_ioctl_info(void __user *uarg)
+{
+	struct cxxvm_info info = {
+		.abi_version = CXXVM_ABI_VERSION,
+		.nr_backends = CXXVM_NR_BACKENDS,
+		.max_pages = CXXVM_MAX_PAGES,
+		.page_size = PAGE_SIZE,
+		.block_pages = CXXVM_BLOCK_PAGES,
+		.lazy_max_pages = lazy_max_pages,
+		.max_bench_iterations = CXXVM_MAX_BENCH_ITERATIONS,
+	};
+
+	return copy_to_user(uarg, &info, sizeof(info)) ? -EFAULT : 0;
+}
+
+static long cxxvm_ioctl_map(struct cxxvm_file *f, void __user *uarg)
+{
+	struct cxxvm_mapping *m;
+	struct cxxvm_map arg;
+	u32 id;
+	int ret;
+
+	if (copy_from_user(&arg, uarg, sizeof(arg)))
+		return -EFAULT;
+	if (arg.flags || arg.reserved0 ||
+	    !cxxvm_zeroed(arg.reserved, sizeof(arg.reserved)))
+		return -EINVAL;
+	ret = cxxvm_check_backend_pages(arg.backend, arg.nr_pages);
+	if (ret)
+		return ret;
+
+	m = kzalloc(sizeof(*m), GFP_KERNEL);
+	if (!m)
+		return -ENOMEM;
+	m->backend = arg.backend;
+	ret = cxxvm_pages_alloc(&m->p, arg.nr_pages);
+	if (ret)
+		goto free_m;
+	ret = cxxvm_backend_map(m->backend, &m->p, &m->va);
+	if (ret)
+		goto free_pages;
+	atomic64_inc(&cxxvm_live_mappings);
+	atomic64_add(m->p.nr, &cxxvm_live_pages);
+
+	ret = xa_alloc(&f->mappings, &id, m, XA_LIMIT(1, CXXVM_MAX_HANDLES),
+		       GFP_KERNEL);
+	if (ret) {
+		cxxvm_mapping_destroy(m);
+		return ret == -EBUSY ? -ENOSPC : ret;
+	}
+	arg.handle = id;
+	if (copy_to_user(uarg, &arg, sizeof(arg))) {
+		/* The caller cannot learn the id: do not leave it behind. */
+		mutex_lock(&f->lock);
+		m = xa_erase(&f->mappings, id);
+		mutex_unlock(&f->lock);
+		if (m)
+			cxxvm_mapping_destroy(m);
+		return -EFAULT;
+	}
+	return 0;
+
+free_pages:
+	cxxvm_pages_free(&m->p);
+free_m:
+	kfree(m);
+	return ret;
+}
+
+static long cxxvm_ioctl_unmap(struct cxxvm_file *f, void __user *uarg)
+{
+	struct cxxvm_mapping *m;
+	struct cxxvm_unmap arg;
+
+	if (copy_from_user(&arg, uarg, sizeof(arg)))
+		return -EFAULT;
+	if (arg.flags || arg.reserved0 ||
+	    !cxxvm_zeroed(arg.reserved, sizeof(arg.reserved)))
+		return -EINVAL;
+	if (arg.handle == 0 || arg.handle > CXXVM_MAX_HANDLES)
+		return -ENOENT;
+
+	mutex_lock(&f->lock);
+	m = xa_erase(&f->mappings, arg.handle);
+	mutex_unlock(&f->lock);
+	if (!m)
+		return -ENOENT;
+	cxxvm_mapping_destroy(m);
+	return 0;
+}
+
+/* A pattern word that differs per seed, page, word and direction. */
+static u64 cxxvm_pattern(u32 seed, u32 page, u32 word, u32 dir)
+{
+	u64 x = ((u64)seed << 32) ^ ((u64)page << 16) ^ word ^ ((u64)dir << 63);
+
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	return x;
+}
+
+/*
+ * Write through @dst, read back through @src; false at the first mismatch.
+ * For dir 0, @dst is the mapping and @src the direct map; dir 1 reverses.
+ */
+static bool cxxvm_check_page(u64 *dst, const u64 *src, u32 seed, u32 page,
+			     u32 dir)
+{
+	u32 w, words = PAGE_SIZE / sizeof(u64);
+
+	for (w = 0; w < words; w++)
+		WRITE_ONCE(dst[w], cxxvm_pattern(seed, page, w, dir));
+	for (w = 0; w < words; w++)
+		if (READ_ONCE(src[w]) != cxxvm_pattern(seed, page, w, dir))
+			return false;
+	return true;
+}
+
+static long cxxvm_ioctl_verify(struct cxxvm_file *f, void __user *uarg)
+{
+	struct cxxvm_mapping *m;
+	struct cxxvm_verify arg;
+	long ret = 0;
+	u32 i;
+
+	if (copy_from_user(&arg, uarg, sizeof(arg)))
+		return -EFAULT;
+	if (arg.flags || !cxxvm_zeroed(arg.reserved, sizeof(arg.reserved)))
+		return -EINVAL;
+	if (arg.handle == 0 || arg.handle > CXXVM_MAX_HANDLES)
+		return -ENOENT;
+
+	mutex_lock(&f->lock);
+	m = xa_load(&f->mappings, arg.handle);
+	if (!m) {
+		mutex_unlock(&f->lock);
+		return -ENOENT;
+	}
+	arg.pages_checked = 0;
+	arg.bad_page = U32_MAX;
+	for (i = 0; i < m->p.nr; i++) {
+		u64 *mapped = m->va + i * PAGE_SIZE;
+		u64 *direct = page_address(m->p.pages[i]);
+
+		if (!cxxvm_check_page(mapped, direct, arg.seed, i, 0) ||
+		    !cxxvm_check_page(direct, mapped, arg.seed, i, 1)) {
+			arg.bad_page = i;
+			ret = -EIO;
+			break;
+		}
+		arg.pages_checked++;
+	}
+	mutex_unlock(&f->lock);
+
+	if (copy_to_user(uarg, &arg, sizeof(arg)))
+		return -EFAULT;
+	return ret;
+}
+
+static long cxxvm_ioctl_flush(void __user *uarg)
+{
+	struct cxxvm_flush arg;
+
+	if (copy_from_user(&arg, uarg, sizeof(arg)))
+		return -EFAULT;
+	if (arg.flags || arg.reserved0 ||
+	    !cxxvm_zeroed(arg.reserved, sizeof(arg.reserved)))
+		return -EINVAL;
+	arg.pages_flushed = cxxvm_arena_flush(cxxvm_arena);
+	return copy_to_user(uarg, &arg, sizeof(arg)) ? -EFAULT : 0;
+}
+
+static long cxxvm_ioctl_stats(void __user *uarg)
+{
+	struct cxxvm_arena_stats as;
+	struct cxxvm_stats st = {};
+
+	cxxvm_arena_get_stats(cxxvm_arena, &as);
+	st.live_mappings = atomic64_read(&cxxvm_live_mappings);
+	st.live_pages = atomic64_read(&cxxvm_live_pages);
+	st.blocks_created = as.blocks_created;
+	st.blocks_live = as.blocks_live;
+	st.shootdowns = as.shootdowns;
+	st.dirty_pages = as.dirty_pages;
+	st.mapped_pages = as.mapped_pages;
+	return copy_to_user(uarg, &st, sizeof(st)) ? -EFAULT : 0;
+}
+
+static int cxxvm_cmp_u64(const void *a, const void *b)
+{
+	u64 x = *(const u64 *)a, y = *(const u64 *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/**
+ * cxxvm_bench_run() - time @arg->iterations map+unmap cycles.
+ * @arg: validated arguments; the outputs are filled in
+ *
+ * Each cycle is timed with ktime_get_ns() on its own; the samples are
+ * sorted for the percentiles.  cond_resched() runs between cycles, outside
+ * the timed part.
+ *
+ * Context: process context, may sleep.
+ * Return: 0, -ENOMEM, or the backend's error (the loop stops at it).
+ */
+static int cxxvm_bench_run(struct cxxvm_bench *arg)
+{
+	struct cxxvm_arena_stats before, after;
+	struct cxxvm_pages *p;
+	u64 *ns, t0;
+	u32 i, n = arg->iterations;
+	int ret = 0;
+
+	p = kzalloc(sizeof(*p), GFP_KERNEL);
+	ns = kvmalloc_array(n, sizeof(*ns), GFP_KERNEL);
+	if (!p || !ns) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	ret = cxxvm_pages_alloc(p, arg->nr_pages);
+	if (ret)
+		goto out;
+
+	cxxvm_arena_get_stats(cxxvm_arena, &before);
+	t0 = ktime_get_ns();
+	for (i = 0; i < n; i++) {
+		u64 start = ktime_get_ns();
+		void *va;
+
+		ret = cxxvm_backend_map(arg->backend, p, &va);
+		if (ret)
+			break;
+		cxxvm_backend_unmap(arg->backend, va, p->nr);
+		ns[i] = ktime_get_ns() - start;
+		cond_resched();
+	}
+	arg->elapsed_ns = ktime_get_ns() - t0;
+	cxxvm_arena_get_stats(cxxvm_arena, &after);
+	cxxvm_pages_free(p);
+	if (ret)
+		goto out;
+
+	sort(ns, n, sizeof(*ns), cxxvm_cmp_u64, NULL);
+	arg->min_ns = ns[0];
+	arg->p50_ns = ns[n / 2];
+	arg->p99_ns = ns[min_t(u64, n - 1, (u64)n * 99 / 100)];
+	arg->max_ns = ns[n - 1];
+	if (arg->backend == CXXVM_BACKEND_CXX) {
+		arg->shootdowns = after.shootdowns - before.shootdowns;
+		arg->blocks_created = after.blocks_created - before.blocks_created;
+	} else {
+		arg->shootdowns = CXXVM_BENCH_NOT_COUNTED;
+		arg->blocks_created = CXXVM_BENCH_NOT_COUNTED;
+	}
+out:
+	kvfree(ns);
+	kfree(p);
+	return ret;
+}
+
+static long cxxvm_ioctl_bench(void __user *uarg)
+{
+	struct cxxvm_bench arg;
+	int ret;
+
+	if (copy_from_user(&arg, uarg, sizeof(arg)))
+		return -EFAULT;
+	if (arg.flags || !cxxvm_zeroed(arg.reserved, sizeof(arg.reserved)))
+		return -EINVAL;
+	ret = cxxvm_check_backend_pages(arg.backend, arg.nr_pages);
+	if (ret)
+		return ret;
+	if (arg.iterations == 0 || arg.iterations > CXXVM_MAX_BENCH_ITERATIONS)
+		return -EINVAL;
+	ret = cxxvm_bench_run(&arg);
+	if (ret)
+		return ret;
+	return copy_to_user(uarg, &arg, sizeof(arg)) ? -EFAULT : 0;
+}
+
+static long cxxvm_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
+{
+	struct cxxvm_file *f = file->private_data;
+	void __user *uarg = (void __user *)arg;
+
+	switch (cmd) {
+	case CXXVM_IOC_INFO:
+		return cxxvm_ioctl_info(uarg);
+	case CXXVM_IOC_STATS:
+		return cxxvm_ioctl_stats(uarg);
+	case CXXVM_IOC_MAP:
+	case CXXVM_IOC_UNMAP:
+	case CXXVM_IOC_VERIFY:
+	case CXXVM_IOC_FLUSH:
+	case CXXVM_IOC_BENCH:
+		break;
+	default:
+		return -ENOTTY;
+	}
+
+	if (!capable(CAP_SYS_ADMIN))
+		return -EPERM;
+
+	switch (cmd) {
+	case CXXVM_IOC_MAP:
+		return cxxvm_ioctl_map(f, uarg);
+	case CXXVM_IOC_UNMAP:
+		return cxxvm_ioctl_unmap(f, uarg);
+	case CXXVM_IOC_VERIFY:
+		return cxxvm_ioctl_verify(f, uarg);
+	case CXXVM_IOC_FLUSH:
+		return cxxvm_ioctl_flush(uarg);
+	default:
+		return cxxvm_ioctl_bench(uarg);
+	}
+}
+
+static int cxxvm_open(struct inode *inode, struct file *file)
+{
+	struct cxxvm_file *f = kzalloc(sizeof(*f), GFP_KERNEL);
+
+	if (!f)
+		return -ENOMEM;
+	mutex_init(&f->lock);
+	xa_init_flags(&f->mappings, XA_FLAGS_ALLOC1);
+	file->private_data = f;
+	return 0;
+}
+
+static int cxxvm_release(struct inode *inode, struct file *file)
+{
+	struct cxxvm_file *f = file->private_data;
+	struct cxxvm_mapping *m;
+	unsigned long id;
+
+	xa_for_each(&f->mappings, id, m) {
+		xa_erase(&f->mappings, id);
+		cxxvm_mapping_destroy(m);
+		cond_resched();
+	}
+	xa_destroy(&f->mappings);
+	mutex_destroy(&f->lock);
+	kfree(f);
+	return 0;
+}
+
+static const struct file_operations cxxvm_fops = {
+	.owner = THIS_MODULE,
+	.open = cxxvm_open,
+	.release = cxxvm_release,
+	.unlocked_ioctl = cxxvm_ioctl,
+	.compat_ioctl = compat_ptr_ioctl,
+	.llseek = noop_llseek,
+};
+
+static struct miscdevice cxxvm_miscdev = {
+	.minor = MISC_DYNAMIC_MINOR,
+	.name = "cxxvm",
+	.fops = &cxxvm_fops,
+	.mode = 0600,
+};
+
+static int __init cxxvm_init(void)
+{
+	struct cxxvm_arena_params params;
+	int ret;
+
+	if (!lazy_max_pages)
+		lazy_max_pages = (SZ_32M >> PAGE_SHIFT) * fls(num_online_cpus());
+	params.lazy_max_pages = lazy_max_pages;
+	params.max_blocks = max_blocks;
+
+	ret = cxxvm_platform_init();
+	if (ret)
+		return ret;
+	ret = cxxvm_arena_create(&params, &cxxvm_arena);
+	if (ret)
+		goto platform_exit;
+	ret = misc_register(&cxxvm_miscdev);
+	if (ret)
+		goto arena_destroy;
+	pr_info("loaded: ABI %u, lazy_max_pages=%u, max_blocks=%u\n",
+		CXXVM_ABI_VERSION, lazy_max_pages, max_blocks);
+	return 0;
+
+arena_destroy:
+	cxxvm_arena_destroy(cxxvm_arena);
+platform_exit:
+	cxxvm_platform_exit();
+	return ret;
+}
+
+static void __exit cxxvm_exit(void)
+{
+	misc_deregister(&cxxvm_miscdev);
+	/* Every file is closed, so every mapping is gone; this is a bug. */
+	WARN_ON(cxxvm_arena_destroy(cxxvm_arena));
+	cxxvm_platform_exit();
+}
+
+module_init(cxxvm_init);
+module_exit(cxxvm_exit);
+
+MODULE_DESCRIPTION("cxxvm: a C++ vmap block allocator beside vm_map_ram");
+MODULE_AUTHOR("cxxvm developers");
+MODULE_LICENSE("GPL");

@@ -1,0 +1,217 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * cxxvm_platform.c - the kernel services the C++ core asks for.
+ *
+ * Implements the cxxvm_plat_*() and cxxrt_*() calls declared in
+ * cxxvm_core.h and cxxrt/alloc.h.  This and cxxvm_main.c are the only files
+ * that include kernel headers.
+ *
+ * VA blocks: a module cannot call get_vm_area() or vmap_pages_range() (not
+ * exported), so a block is reserved with vmap() of one placeholder page
+ * repeated, which also populates every page-table level; lookup_address()
+ * then gives each page's PTE, which the core writes and clears itself.
+ */
+#include <linux/errno.h>
+#include <linux/gfp.h>
+#include <linux/mm.h>
+#include <linux/mutex.h>
+#include <linux/slab.h>
+#include <linux/smp.h>
+#include <linux/spinlock.h>
+#include <linux/vmalloc.h>
+#include <asm/pgtable.h>
+#include <asm/tlbflush.h>
+
+#include "cxxvm_core.h"
+#include "cxxvm_platform.h"
+#include <cxxrt/runtime.h>
+
+static struct page *cxxvm_placeholder;
+
+/**
+ * cxxvm_platform_init() - allocate the placeholder page blocks are made of.
+ *
+ * Context: process context, may sleep.
+ * Return: 0 or -ENOMEM.
+ */
+int cxxvm_platform_init(void)
+{
+	cxxvm_placeholder = alloc_page(GFP_KERNEL | __GFP_ZERO);
+	return cxxvm_placeholder ? 0 : -ENOMEM;
+}
+
+/**
+ * cxxvm_platform_exit() - free the placeholder page.
+ *
+ * Every block must have been released.  Context: process context.
+ */
+void cxxvm_platform_exit(void)
+{
+	__free_page(cxxvm_placeholder);
+	cxxvm_placeholder = NULL;
+}
+
+/* x86's pte_clear() ignores its mm and address (init_mm is not exported). */
+static inline void cxxvm_pte_clear(pte_t *ptep)
+{
+	pte_clear(NULL, 0, ptep);
+}
+
+int cxxvm_plat_va_reserve(u32 nr_pages, uintptr_t *va_start, uintptr_t *ptes)
+{
+	struct page **pages;
+	unsigned long va;
+	void *addr;
+	u32 i;
+
+	pages = kvmalloc_array(nr_pages, sizeof(*pages), GFP_KERNEL);
+	if (!pages)
+		return -ENOMEM;
+	for (i = 0; i < nr_pages; i++)
+		pages[i] = cxxvm_placeholder;
+	/* VM_MAP without VM_MAP_PUT_PAGES: vmap() keeps no pointer to @pages. */
+	addr = vmap(pages, nr_pages, VM_MAP, PAGE_KERNEL);
+	kvfree(pages);
+	if (!addr)
+		return -ENOMEM;
+
+	va = (unsigned long)addr;
+	for (i = 0; i < nr_pages; i++) {
+		unsigned int level;
+		pte_t *ptep = lookup_address(va + i * PAGE_SIZE, &level);
+
+		if (!ptep || level != PG_LEVEL_4K) {
+			vunmap(addr);
+			return -EFAULT;
+		}
+		ptes[i] = (uintptr_t)ptep;
+	}
+	for (i = 0; i < nr_pages; i++)
+		cxxvm_pte_clear((pte_t *)ptes[i]);
+	/* Nothing may translate to the placeholder once slots are handed out. */
+	cxxvm_plat_tlb_shootdown();
+	*va_start = va;
+	return 0;
+}
+
+void cxxvm_plat_va_release(uintptr_t va_start)
+{
+	vunmap((void *)va_start);
+}
+
+void cxxvm_plat_ptes_set(const uintptr_t *ptes, const u64 *pfns, u32 n)
+{
+	u32 i;
+
+	for (i = 0; i < n; i++)
+		set_pte((pte_t *)ptes[i], pfn_pte(pfns[i], PAGE_KERNEL));
+}
+
+void cxxvm_plat_ptes_clear(const uintptr_t *ptes, u32 n)
+{
+	u32 i;
+
+	for (i = 0; i < n; i++)
+		cxxvm_pte_clear((pte_t *)ptes[i]);
+}
+
+static void cxxvm_flush_tlb_local(void *unused)
+{
+	__flush_tlb_all();
+}
+
+void cxxvm_plat_tlb_shootdown(void)
+{
+	/*
+	 * flush_tlb_kernel_range() is not exported.  __flush_tlb_all() also
+	 * drops global entries and every PCID, which a single INVLPG does not
+	 * under PTI.
+	 */
+	on_each_cpu(cxxvm_flush_tlb_local, NULL, 1);
+}
+
+struct cxxvm_plat_lock {
+	spinlock_t lock;
+};
+
+struct cxxvm_plat_lock *cxxvm_plat_lock_create(void)
+{
+	struct cxxvm_plat_lock *l = kmalloc(sizeof(*l), GFP_KERNEL);
+
+	if (l)
+		spin_lock_init(&l->lock);
+	return l;
+}
+
+void cxxvm_plat_lock_destroy(struct cxxvm_plat_lock *l)
+{
+	kfree(l);
+}
+
+void cxxvm_plat_lock(struct cxxvm_plat_lock *l)
+{
+	spin_lock(&l->lock);
+}
+
+void cxxvm_plat_unlock(struct cxxvm_plat_lock *l)
+{
+	spin_unlock(&l->lock);
+}
+
+struct cxxvm_plat_mutex {
+	struct mutex mutex;
+};
+
+struct cxxvm_plat_mutex *cxxvm_plat_mutex_create(void)
+{
+	struct cxxvm_plat_mutex *m = kmalloc(sizeof(*m), GFP_KERNEL);
+
+	if (m)
+		mutex_init(&m->mutex);
+	return m;
+}
+
+void cxxvm_plat_mutex_destroy(struct cxxvm_plat_mutex *m)
+{
+	if (m)
+		mutex_destroy(&m->mutex);
+	kfree(m);
+}
+
+void cxxvm_plat_mutex_lock(struct cxxvm_plat_mutex *m)
+{
+	mutex_lock(&m->mutex);
+}
+
+void cxxvm_plat_mutex_unlock(struct cxxvm_plat_mutex *m)
+{
+	mutex_unlock(&m->mutex);
+}
+
+static gfp_t cxxrt_gfp(unsigned int gfp)
+{
+	switch (gfp) {
+	case CXXRT_GFP_NOWAIT:
+		return GFP_NOWAIT;
+	case CXXRT_GFP_ATOMIC:
+		return GFP_ATOMIC;
+	default:
+		return GFP_KERNEL;
+	}
+}
+
+void *cxxrt_alloc(size_t size, unsigned int gfp)
+{
+	return kmalloc(size, cxxrt_gfp(gfp));
+}
+
+void cxxrt_free(const void *ptr)
+{
+	kfree(ptr);
+}
+
+void cxxrt_bug(const char *why)
+{
+	pr_crit("cxxvm: %s\n", why);
+	BUG();
+}

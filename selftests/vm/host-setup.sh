@@ -1,0 +1,73 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Install what cxxvm needs on a Debian bookworm host: the build tools, the
+# stock 6.1 and 6.12 kernel images and headers (guests and build targets),
+# qemu, and virtme-ng from trixie with a low pin priority so that nothing
+# else is taken from trixie.  Idempotent: does nothing when all is present.
+#
+# Prints the chosen 6.12 release on stdout's last line for the caller.
+set -euo pipefail
+
+log() { printf '[cxxvm] %s\n' "$*" >&2; }
+
+if [ "$(id -u)" != 0 ]; then
+	log "host-setup: must run as root (apt-get install)"
+	exit 1
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+
+base_pkgs=(build-essential bc bison flex libelf-dev libssl-dev dwarves kmod
+	   cpio zstd xz-utils python3 qemu-system-x86 busybox-static
+	   linux-image-amd64 linux-headers-amd64)
+
+trixie_src=/etc/apt/sources.list.d/cxxvm-trixie.sources
+trixie_pin=/etc/apt/preferences.d/cxxvm-trixie
+if [ ! -f "$trixie_src" ]; then
+	log "adding Debian trixie to apt sources (pin priority 100, for virtme-ng only)"
+	cat >"$trixie_src" <<'SRC'
+Types: deb
+URIs: http://deb.debian.org/debian
+Suites: trixie
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+SRC
+	cat >"$trixie_pin" <<'PIN'
+Package: *
+Pin: release n=trixie
+Pin-Priority: 100
+PIN
+	need_update=1
+fi
+
+stamp=/var/lib/apt/periodic/cxxvm-update-stamp
+if [ -n "${need_update:-}" ] || [ ! -f "$stamp" ] ||
+   [ -n "$(find "$stamp" -mmin +720 2>/dev/null)" ]; then
+	log "apt-get update"
+	apt-get update -qq >&2
+	mkdir -p "$(dirname "$stamp")" && touch "$stamp"
+fi
+
+# Newest 6.12 flavour in bookworm-security (there is no metapackage for it).
+rel612=$(apt-cache search --names-only '^linux-image-6\.12\.[0-9]+\+deb12-amd64$' |
+	 awk '{print $1}' | sed 's/^linux-image-//' | sort -V | tail -n1)
+if [ -z "$rel612" ]; then
+	log "no linux-image-6.12.*+deb12-amd64 in the apt lists"
+	exit 1
+fi
+
+missing=()
+for p in "${base_pkgs[@]}" "linux-image-$rel612" "linux-headers-$rel612"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
+		missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+	log "installing: ${missing[*]}"
+	apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+fi
+if ! command -v vng >/dev/null; then
+	log "installing virtme-ng from trixie"
+	apt-get install -y -qq --no-install-recommends -t trixie virtme-ng >&2
+fi
+echo "$rel612"
