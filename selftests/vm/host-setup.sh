@@ -20,7 +20,7 @@ export DEBIAN_FRONTEND=noninteractive
 
 base_pkgs=(build-essential bc bison flex libelf-dev libssl-dev dwarves kmod
 	   cpio zstd xz-utils python3 qemu-system-x86 busybox-static
-	   linux-image-amd64 linux-headers-amd64)
+	   linux-image-amd64 linux-headers-amd64 linux-source-6.1)
 
 trixie_src=/etc/apt/sources.list.d/cxxvm-trixie.sources
 trixie_pin=/etc/apt/preferences.d/cxxvm-trixie

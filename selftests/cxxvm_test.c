@@ -1,0 +1,464 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * cxxvm_test - functional selftests of /dev/cxxvm, on the kernel's
+ * kselftest harness (TAP output, one forked child per test).
+ *
+ * Runs as root inside a test guest with cxxvm.ko loaded.  The module-wide
+ * counters (CXXVM_IOC_STATS) are used to show that nothing leaks, so no
+ * other client may use the device meanwhile.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <linux/capability.h>
+
+#include <linux/cxxvm.h>
+#include "kselftest_harness.h"
+
+static int cxxvm_open(void)
+{
+	return open(CXXVM_DEVICE_PATH, O_RDWR | O_CLOEXEC);
+}
+
+/* ioctl() that returns -errno instead of -1. */
+static int xioctl(int fd, unsigned long cmd, void *arg)
+{
+	return ioctl(fd, cmd, arg) ? -errno : 0;
+}
+
+static int map_pages(int fd, __u32 backend, __u32 nr, __u64 *handle)
+{
+	struct cxxvm_map m = { .backend = backend, .nr_pages = nr };
+	int ret = xioctl(fd, CXXVM_IOC_MAP, &m);
+
+	*handle = m.handle;
+	return ret;
+}
+
+static int unmap_handle(int fd, __u64 handle)
+{
+	struct cxxvm_unmap u = { .handle = handle };
+
+	return xioctl(fd, CXXVM_IOC_UNMAP, &u);
+}
+
+static struct cxxvm_stats read_stats(struct __test_metadata *_metadata, int fd)
+{
+	struct cxxvm_stats st;
+
+	memset(&st, 0xff, sizeof(st));
+	EXPECT_EQ(0, xioctl(fd, CXXVM_IOC_STATS, &st));
+	return st;
+}
+
+TEST(device_info)
+{
+	struct cxxvm_info info;
+	int fd = cxxvm_open();
+
+	ASSERT_LE(0, fd);
+	memset(&info, 0xff, sizeof(info));
+	ASSERT_EQ(0, xioctl(fd, CXXVM_IOC_INFO, &info));
+	EXPECT_EQ(CXXVM_ABI_VERSION, info.abi_version);
+	EXPECT_EQ(CXXVM_NR_BACKENDS, info.nr_backends);
+	EXPECT_EQ(64, info.max_pages);
+	EXPECT_EQ(getpagesize(), info.page_size);
+	EXPECT_EQ(512, info.block_pages);
+	EXPECT_LE(64, info.lazy_max_pages);
+	for (unsigned int i = 0; i < 9; i++)
+		EXPECT_EQ(0, info.reserved[i]);
+	close(fd);
+}
+
+FIXTURE(mapping) {
+	int fd;
+};
+
+FIXTURE_VARIANT(mapping) {
+	__u32 backend;
+	__u32 nr_pages;
+};
+
+#define MAPPING_VARIANT(be, name, n)					\
+	FIXTURE_VARIANT_ADD(mapping, name##_##n) {			\
+		.backend = CXXVM_BACKEND_##be, .nr_pages = n,		\
+	}
+
+MAPPING_VARIANT(CXX, cxx, 1);
+MAPPING_VARIANT(CXX, cxx, 3);
+MAPPING_VARIANT(CXX, cxx, 16);
+MAPPING_VARIANT(CXX, cxx, 64);
+MAPPING_VARIANT(VM_MAP_RAM, vm_map_ram, 1);
+MAPPING_VARIANT(VM_MAP_RAM, vm_map_ram, 3);
+MAPPING_VARIANT(VM_MAP_RAM, vm_map_ram, 16);
+MAPPING_VARIANT(VM_MAP_RAM, vm_map_ram, 64);
+MAPPING_VARIANT(VMAP, vmap, 1);
+MAPPING_VARIANT(VMAP, vmap, 3);
+MAPPING_VARIANT(VMAP, vmap, 16);
+MAPPING_VARIANT(VMAP, vmap, 64);
+
+FIXTURE_SETUP(mapping)
+{
+	self->fd = cxxvm_open();
+	ASSERT_LE(0, self->fd);
+}
+
+FIXTURE_TEARDOWN(mapping)
+{
+	close(self->fd);
+}
+
+/* map -> verify -> unmap, and the handle is gone afterwards. */
+TEST_F(mapping, map_verify_unmap)
+{
+	struct cxxvm_verify v = { .seed = 0x5eed0000 + variant->nr_pages };
+	__u64 h;
+
+	ASSERT_EQ(0, map_pages(self->fd, variant->backend, variant->nr_pages, &h));
+	/* An id, not a kernel address. */
+	EXPECT_LE(1, h);
+	EXPECT_GE(65536, h);
+
+	v.handle = h;
+	ASSERT_EQ(0, xioctl(self->fd, CXXVM_IOC_VERIFY, &v));
+	EXPECT_EQ(variant->nr_pages, v.pages_checked);
+	EXPECT_EQ(~0u, v.bad_page);
+
+	ASSERT_EQ(0, unmap_handle(self->fd, h));
+	EXPECT_EQ(-ENOENT, unmap_handle(self->fd, h));
+	EXPECT_EQ(-ENOENT, xioctl(self->fd, CXXVM_IOC_VERIFY, &v));
+}
+
+/* Several live mappings at once, each still right after the others. */
+TEST_F(mapping, many_live_then_verify)
+{
+	enum { N = 40 };
+	__u64 h[N];
+	int i;
+
+	for (i = 0; i < N; i++)
+		ASSERT_EQ(0, map_pages(self->fd, variant->backend,
+				       variant->nr_pages, &h[i]));
+	for (i = 0; i < N; i++) {
+		struct cxxvm_verify v = { .handle = h[i], .seed = i };
+
+		ASSERT_EQ(0, xioctl(self->fd, CXXVM_IOC_VERIFY, &v));
+		EXPECT_EQ(variant->nr_pages, v.pages_checked);
+	}
+	for (i = 0; i < N; i += 2)
+		ASSERT_EQ(0, unmap_handle(self->fd, h[i]));
+	/* Reuse the freed VA (after a flush for cxx) and verify again. */
+	for (i = 0; i < N; i += 2)
+		ASSERT_EQ(0, map_pages(self->fd, variant->backend,
+				       variant->nr_pages, &h[i]));
+	for (i = 0; i < N; i++) {
+		struct cxxvm_verify v = { .handle = h[i], .seed = 1000 + i };
+
+		ASSERT_EQ(0, xioctl(self->fd, CXXVM_IOC_VERIFY, &v));
+	}
+}
+
+TEST(unknown_command_is_enotty)
+{
+	char buf[128] = { 0 };
+	int fd = cxxvm_open();
+
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(-ENOTTY, xioctl(fd, _IO(CXXVM_IOC_MAGIC, 0x7f), buf));
+	EXPECT_EQ(-ENOTTY, xioctl(fd, _IOR('x', 0x00, struct cxxvm_info), buf));
+	/* A known number with the wrong size is a different command. */
+	EXPECT_EQ(-ENOTTY, xioctl(fd, _IOWR(CXXVM_IOC_MAGIC, 0x01, __u64), buf));
+	EXPECT_EQ(-ENOTTY, xioctl(fd, _IOW(CXXVM_IOC_MAGIC, 0x01, struct cxxvm_map), buf));
+	close(fd);
+}
+
+TEST(map_bad_fields_are_einval)
+{
+	struct cxxvm_map m;
+	int fd = cxxvm_open();
+
+	ASSERT_LE(0, fd);
+#define MAP_EINVAL(field, value) do {					\
+		memset(&m, 0, sizeof(m));				\
+		m.backend = CXXVM_BACKEND_CXX;				\
+		m.nr_pages = 1;						\
+		m.field = value;					\
+		EXPECT_EQ(-EINVAL, xioctl(fd, CXXVM_IOC_MAP, &m)) {	\
+			TH_LOG("map with " #field " = " #value);	\
+		}							\
+	} while (0)
+	MAP_EINVAL(backend, CXXVM_NR_BACKENDS);
+	MAP_EINVAL(backend, 0xffffffff);
+	MAP_EINVAL(nr_pages, 0);
+	MAP_EINVAL(nr_pages, 65);
+	MAP_EINVAL(nr_pages, 0xffffffff);
+	MAP_EINVAL(flags, 1);
+	MAP_EINVAL(flags, 0x80000000);
+	MAP_EINVAL(reserved0, 1);
+	MAP_EINVAL(reserved[0], 1);
+	MAP_EINVAL(reserved[1], 1ull << 63);
+#undef MAP_EINVAL
+	/* None of the rejected calls left a mapping behind. */
+	EXPECT_EQ(0, read_stats(_metadata, fd).live_mappings);
+	close(fd);
+}
+
+TEST(other_bad_fields_are_einval)
+{
+	struct cxxvm_unmap u = { .handle = 1, .flags = 1 };
+	struct cxxvm_verify v = { .handle = 1, .flags = 1 };
+	struct cxxvm_flush fl = { .flags = 1 };
+	struct cxxvm_bench b = { .backend = CXXVM_BACKEND_CXX, .nr_pages = 1,
+				 .iterations = 1 };
+	int fd = cxxvm_open();
+	__u64 h;
+
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, map_pages(fd, CXXVM_BACKEND_CXX, 1, &h));
+	u.handle = h;
+	v.handle = h;
+	EXPECT_EQ(-EINVAL, xioctl(fd, CXXVM_IOC_UNMAP, &u));
+	u.flags = 0;
+	u.reserved0 = 1;
+	EXPECT_EQ(-EINVAL, xioctl(fd, CXXVM_IOC_UNMAP, &u));
+	u.reserved0 = 0;
+	u.reserved[1] = 1;
+	EXPECT_EQ(-EINVAL, xioctl(fd, CXXVM_IOC_UNMAP, &u));
+
+	EXPECT_EQ(-EINVAL, xioctl(fd, CXXVM_IOC_VERIFY, &v));
+	v.flags = 0;
+	v.reserved[0] = 1;
+	EXPECT_EQ(-EINVAL, xioctl(fd, CXXVM_IOC_VERIFY, &v));
+
+	EXPECT_EQ(-EINVAL, xioctl(fd, CXXVM_IOC_FLUSH, &fl));
+	fl.flags = 0;
+	fl.reserved0 = 1;
+	EXPECT_EQ(-EINVAL, xioctl(fd, CXXVM_IOC_FLUSH, &fl));
+
+	b.flags = 1;
+	EXPECT_EQ(-EINVAL, xioctl(fd, CXXVM_IOC_BENCH, &b));
+	b.flags = 0;
+	b.iterations = 0;
+	EXPECT_EQ(-EINVAL, xioctl(fd, CXXVM_IOC_BENCH, &b));
+	b.iterations = (1u << 20) + 1;
+	EXPECT_EQ(-EINVAL, xioctl(fd, CXXVM_IOC_BENCH, &b));
+	b.iterations = 1;
+	b.nr_pages = 65;
+	EXPECT_EQ(-EINVAL, xioctl(fd, CXXVM_IOC_BENCH, &b));
+	b.nr_pages = 1;
+	b.backend = 3;
+	EXPECT_EQ(-EINVAL, xioctl(fd, CXXVM_IOC_BENCH, &b));
+	b.backend = 0;
+	b.reserved[3] = 1;
+	EXPECT_EQ(-EINVAL, xioctl(fd, CXXVM_IOC_BENCH, &b));
+
+	/* The mapping survived every rejected call. */
+	u = (struct cxxvm_unmap){ .handle = h };
+	EXPECT_EQ(0, xioctl(fd, CXXVM_IOC_UNMAP, &u));
+	close(fd);
+}
+
+TEST(unknown_handle_is_enoent)
+{
+	int fd = cxxvm_open(), other = cxxvm_open();
+	struct cxxvm_verify v = { 0 };
+	__u64 h;
+
+	ASSERT_LE(0, fd);
+	ASSERT_LE(0, other);
+	EXPECT_EQ(-ENOENT, unmap_handle(fd, 0));
+	EXPECT_EQ(-ENOENT, unmap_handle(fd, 4242));
+	EXPECT_EQ(-ENOENT, unmap_handle(fd, 1ull << 40));
+	EXPECT_EQ(-ENOENT, unmap_handle(fd, ~0ull));
+	v.handle = 77;
+	EXPECT_EQ(-ENOENT, xioctl(fd, CXXVM_IOC_VERIFY, &v));
+
+	/* Handles belong to the descriptor that made them. */
+	ASSERT_EQ(0, map_pages(fd, CXXVM_BACKEND_VMAP, 2, &h));
+	EXPECT_EQ(-ENOENT, unmap_handle(other, h));
+	v.handle = h;
+	EXPECT_EQ(-ENOENT, xioctl(other, CXXVM_IOC_VERIFY, &v));
+	EXPECT_EQ(0, unmap_handle(fd, h));
+	close(other);
+	close(fd);
+}
+
+TEST(bad_pointer_is_efault)
+{
+	void *bad = (void *)1;
+	int fd = cxxvm_open();
+
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(-EFAULT, xioctl(fd, CXXVM_IOC_INFO, NULL));
+	EXPECT_EQ(-EFAULT, xioctl(fd, CXXVM_IOC_STATS, bad));
+	EXPECT_EQ(-EFAULT, xioctl(fd, CXXVM_IOC_MAP, NULL));
+	EXPECT_EQ(-EFAULT, xioctl(fd, CXXVM_IOC_MAP, bad));
+	EXPECT_EQ(-EFAULT, xioctl(fd, CXXVM_IOC_UNMAP, bad));
+	EXPECT_EQ(-EFAULT, xioctl(fd, CXXVM_IOC_VERIFY, bad));
+	EXPECT_EQ(-EFAULT, xioctl(fd, CXXVM_IOC_FLUSH, bad));
+	EXPECT_EQ(-EFAULT, xioctl(fd, CXXVM_IOC_BENCH, bad));
+	EXPECT_EQ(0, read_stats(_metadata, fd).live_mappings);
+	close(fd);
+}
+
+/* Drop CAP_SYS_ADMIN from this (forked) test process's effective set. */
+static int drop_cap_sys_admin(void)
+{
+	struct __user_cap_header_struct hdr = {
+		.version = _LINUX_CAPABILITY_VERSION_3,
+	};
+	struct __user_cap_data_struct data[2];
+
+	if (syscall(SYS_capget, &hdr, data))
+		return -errno;
+	data[CAP_TO_INDEX(CAP_SYS_ADMIN)].effective &= ~CAP_TO_MASK(CAP_SYS_ADMIN);
+	return syscall(SYS_capset, &hdr, data) ? -errno : 0;
+}
+
+TEST(mapping_needs_cap_sys_admin)
+{
+	struct cxxvm_map m = { .backend = CXXVM_BACKEND_CXX, .nr_pages = 1 };
+	struct cxxvm_unmap u = { 0 };
+	struct cxxvm_verify v = { 0 };
+	struct cxxvm_flush fl = { 0 };
+	struct cxxvm_bench b = { .nr_pages = 1, .iterations = 1 };
+	struct cxxvm_info info;
+	int fd = cxxvm_open();
+	__u64 h;
+
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, map_pages(fd, CXXVM_BACKEND_CXX, 1, &h));
+	ASSERT_EQ(0, drop_cap_sys_admin());
+	u.handle = h;
+	v.handle = h;
+	EXPECT_EQ(-EPERM, xioctl(fd, CXXVM_IOC_MAP, &m));
+	EXPECT_EQ(-EPERM, xioctl(fd, CXXVM_IOC_UNMAP, &u));
+	EXPECT_EQ(-EPERM, xioctl(fd, CXXVM_IOC_VERIFY, &v));
+	EXPECT_EQ(-EPERM, xioctl(fd, CXXVM_IOC_FLUSH, &fl));
+	EXPECT_EQ(-EPERM, xioctl(fd, CXXVM_IOC_BENCH, &b));
+	/* Reading what the module supports needs no privilege. */
+	EXPECT_EQ(0, xioctl(fd, CXXVM_IOC_INFO, &info));
+	EXPECT_EQ(1, read_stats(_metadata, fd).live_mappings);
+	/* close() as an unprivileged holder still frees the mapping. */
+	close(fd);
+	fd = cxxvm_open();
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(0, read_stats(_metadata, fd).live_mappings);
+	close(fd);
+}
+
+/* A client killed with live mappings on every backend leaks nothing. */
+TEST(killed_client_leaks_nothing)
+{
+	static const __u32 sizes[] = { 1, 3, 16, 64 };
+	struct cxxvm_stats before, during, after;
+	int fd = cxxvm_open(), pipefd[2], status;
+	pid_t pid;
+	char c;
+
+	ASSERT_LE(0, fd);
+	before = read_stats(_metadata, fd);
+	ASSERT_EQ(0, pipe(pipefd));
+
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		int cfd = cxxvm_open();
+		__u64 h;
+
+		if (cfd < 0)
+			_exit(1);
+		for (__u32 be = 0; be < CXXVM_NR_BACKENDS; be++)
+			for (unsigned int i = 0; i < 4; i++)
+				if (map_pages(cfd, be, sizes[i], &h))
+					_exit(2);
+		if (write(pipefd[1], "m", 1) != 1)
+			_exit(3);
+		for (;;)
+			pause();
+	}
+	close(pipefd[1]);
+	ASSERT_EQ(1, read(pipefd[0], &c, 1));
+	during = read_stats(_metadata, fd);
+	EXPECT_EQ(before.live_mappings + 12, during.live_mappings);
+	EXPECT_EQ(before.live_pages + 3 * (1 + 3 + 16 + 64), during.live_pages);
+	EXPECT_EQ(before.mapped_pages + 1 + 4 + 16 + 64, during.mapped_pages);
+
+	ASSERT_EQ(0, kill(pid, SIGKILL));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFSIGNALED(status));
+	/* The file was released during the child's exit, before waitpid. */
+	after = read_stats(_metadata, fd);
+	EXPECT_EQ(before.live_mappings, after.live_mappings);
+	EXPECT_EQ(before.live_pages, after.live_pages);
+	EXPECT_EQ(before.mapped_pages, after.mapped_pages);
+	close(pipefd[0]);
+	close(fd);
+}
+
+/* Unmapped cxx slots stay dirty until a shootdown; FLUSH issues one. */
+TEST(flush_shoots_down_dirty_slots)
+{
+	struct cxxvm_flush fl = { 0 };
+	struct cxxvm_stats st0, st1, st2;
+	int fd = cxxvm_open();
+	__u64 h;
+
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, xioctl(fd, CXXVM_IOC_FLUSH, &fl));
+	st0 = read_stats(_metadata, fd);
+	EXPECT_EQ(0, st0.dirty_pages);
+
+	ASSERT_EQ(0, map_pages(fd, CXXVM_BACKEND_CXX, 3, &h));
+	ASSERT_EQ(0, unmap_handle(fd, h));
+	st1 = read_stats(_metadata, fd);
+	EXPECT_EQ(4, st1.dirty_pages);	/* 3 pages round up to an order-2 slot */
+	EXPECT_EQ(st0.shootdowns, st1.shootdowns);
+
+	ASSERT_EQ(0, xioctl(fd, CXXVM_IOC_FLUSH, &fl));
+	EXPECT_EQ(4, fl.pages_flushed);
+	st2 = read_stats(_metadata, fd);
+	EXPECT_EQ(0, st2.dirty_pages);
+	EXPECT_EQ(st1.shootdowns + 1, st2.shootdowns);
+
+	/* Nothing dirty: a flush issues no shootdown. */
+	ASSERT_EQ(0, xioctl(fd, CXXVM_IOC_FLUSH, &fl));
+	EXPECT_EQ(0, fl.pages_flushed);
+	EXPECT_EQ(st2.shootdowns, read_stats(_metadata, fd).shootdowns);
+	close(fd);
+}
+
+TEST(bench_reports_ordered_figures)
+{
+	int fd = cxxvm_open();
+
+	ASSERT_LE(0, fd);
+	for (__u32 be = 0; be < CXXVM_NR_BACKENDS; be++) {
+		struct cxxvm_bench b = { .backend = be, .nr_pages = 4,
+					 .iterations = 200 };
+
+		ASSERT_EQ(0, xioctl(fd, CXXVM_IOC_BENCH, &b));
+		EXPECT_LT(0, b.min_ns);
+		EXPECT_LE(b.min_ns, b.p50_ns);
+		EXPECT_LE(b.p50_ns, b.p99_ns);
+		EXPECT_LE(b.p99_ns, b.max_ns);
+		EXPECT_LE(b.max_ns, b.elapsed_ns);
+		if (be == CXXVM_BACKEND_CXX) {
+			EXPECT_NE(CXXVM_BENCH_NOT_COUNTED, b.shootdowns);
+			EXPECT_NE(CXXVM_BENCH_NOT_COUNTED, b.blocks_created);
+		} else {
+			EXPECT_EQ(CXXVM_BENCH_NOT_COUNTED, b.shootdowns);
+		}
+	}
+	EXPECT_EQ(0, read_stats(_metadata, fd).live_mappings);
+	close(fd);
+}
+
+TEST_HARNESS_MAIN

@@ -1,0 +1,68 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# make check: install what is missing, build cxxvm.ko for Debian's stock
+# 6.1 and 6.12 kernels, boot each kernel under TCG with vng, and run the
+# functional selftests in it.  Ends with "N passed, N failed".
+set -uo pipefail
+. "$(dirname "$0")/lib.sh"
+
+t0=$(date +%s)
+passed=0 failed=0 skipped=0
+result() { # result ok|fail NAME
+	if [ "$1" = ok ]; then
+		passed=$((passed + 1))
+	else
+		failed=$((failed + 1))
+		log "FAILED: $2"
+	fi
+}
+
+log "host set-up: installing whatever is missing (apt; virtme-ng from trixie)"
+rel612=$("$CXXVM_TOP/selftests/vm/host-setup.sh" | tail -n1) || die "host set-up failed"
+rel61=$(stock_61_release)
+[ -n "$rel61" ] || die "cannot tell which 6.1 kernel linux-image-amd64 installed"
+
+log "building the userspace selftests"
+make -s -C "$CXXVM_TOP/selftests" >&2 || die "selftests do not build"
+
+for rel in "$rel61" "$rel612"; do
+	log "[$rel] building cxxvm.ko against /lib/modules/$rel/build"
+	if ! ko=$(build_ko "$rel"); then
+		result fail "build for $rel"
+		continue
+	fi
+	result ok "build for $rel"
+
+	log "[$rel] booting /boot/vmlinuz-$rel under TCG (vng --disable-kvm, ~30 s) for the selftests"
+	out=$CXXVM_BUILD/$rel/check.out
+	console=$CXXVM_BUILD/$rel/console.log
+	vng_run "/boot/vmlinuz-$rel" "$console" -- \
+		"$CXXVM_TOP/selftests/vm/guest-check.sh" "$ko" \
+		"$CXXVM_TOP/selftests/cxxvm-test" | tee "$out"
+	rc=${PIPESTATUS[0]}
+
+	# TAP lines of the harness and of guest-check.sh's stages.
+	ok=$(grep -cE '^ok ' "$out" | head -n1)
+	skip=$(grep -cE '^ok .*# SKIP' "$out" | head -n1)
+	notok=$(grep -cE '^not ok ' "$out" | head -n1)
+	passed=$((passed + ok - skip))
+	skipped=$((skipped + skip))
+	failed=$((failed + notok))
+	grep -E '^not ok |^ok .*# SKIP' "$out" | sed "s/^/[cxxvm] [$rel] /" >&2
+
+	if [ "$rc" -eq 0 ]; then
+		result ok "[$rel] guest run and console"
+	else
+		result fail "[$rel] guest run exited $rc or its console shows a report ($console)"
+	fi
+done
+
+log "make check took $(($(date +%s) - t0)) s"
+if [ "$skipped" -gt 0 ]; then
+	log "$skipped skipped: a skipped test is not a pass"
+	echo "$passed passed, $failed failed, $skipped skipped"
+else
+	echo "$passed passed, $failed failed"
+fi
+[ "$failed" -eq 0 ] && [ "$skipped" -eq 0 ]

@@ -1,0 +1,16 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# guest-bench.sh KO BENCH_BINARY [ARGS...]: runs inside the guest.  The
+# host's filesystem is read-only here, so the JSON goes to the guest's /tmp
+# and is printed between marker lines for bench.sh to extract.
+set -eu
+ko=$1 bench=$2
+shift 2
+insmod "$ko"
+echo "guest: $(nproc) vCPUs, clocksource $(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)"
+"$bench" --json /tmp/cxxvm-bench.json "$@"
+rmmod cxxvm
+echo "---- cxxvm-bench json begin ----"
+cat /tmp/cxxvm-bench.json
+echo "---- cxxvm-bench json end ----"

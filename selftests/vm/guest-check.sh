@@ -1,0 +1,32 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# guest-check.sh KO TEST_BINARY: runs inside the test guest.  Loads the
+# module, checks the device node, runs the functional selftests, unloads.
+# Prints one TAP-style line per stage ("ok"/"not ok"); exits non-zero on
+# any failure.
+set -u
+ko=$1 test=$2
+fail=0
+stage() { # stage NAME STATUS
+	if [ "$2" -eq 0 ]; then echo "ok stage $1"; else echo "not ok stage $1"; fail=1; fi
+}
+
+insmod "$ko"
+rc=$?
+stage insmod $rc
+[ $rc -eq 0 ] || exit 1
+
+mode=$(stat -c '%A %U' /dev/cxxvm 2>/dev/null)
+[ "$mode" = "crw------- root" ]
+stage "device_node_0600 ($mode)" $?
+
+"$test"
+stage selftests $?
+
+rmmod cxxvm
+stage rmmod $?
+grep -q '^cxxvm ' /proc/modules
+[ $? -ne 0 ]
+stage module_gone $?
+exit $fail

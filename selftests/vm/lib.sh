@@ -1,0 +1,63 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Shared helpers of check.sh and bench.sh (sourced, not run).
+
+CXXVM_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+CXXVM_BUILD=$CXXVM_TOP/build
+
+log() { printf '[cxxvm] %s\n' "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+# The stock 6.1 release that linux-image-amd64 points at, e.g. 6.1.0-56-amd64.
+stock_61_release() {
+	dpkg-query -W -f='${Depends}' linux-image-amd64 |
+		sed -n 's/.*linux-image-\(6\.1\.[^ ,]*\).*/\1/p'
+}
+
+# build_ko RELEASE: build cxxvm.ko against /lib/modules/RELEASE/build in
+# build/RELEASE (a copy of the sources, so several kernels' objects live
+# side by side).  Fails on any compiler or modpost warning, an undefined
+# symbol, or a .init_array/.ctors section.  Prints the .ko path.
+build_ko() {
+	local rel=$1 kdir=/lib/modules/$1/build dir=$CXXVM_BUILD/$1
+	[ -d "$kdir" ] || die "no headers for $rel in $kdir"
+	mkdir -p "$dir"
+	cp -a "$CXXVM_TOP/Kbuild" "$CXXVM_TOP/module" "$CXXVM_TOP/cxxrt" \
+	      "$CXXVM_TOP/include" "$dir/"
+	if ! make -C "$kdir" M="$dir" modules >"$dir/build.log" 2>&1; then
+		cat "$dir/build.log" >&2
+		die "build against $rel failed"
+	fi
+	if grep -nE 'warning:|undefined!|[Ee]rror' "$dir/build.log" >&2; then
+		die "build against $rel is not clean (see above)"
+	fi
+	"$CXXVM_TOP/selftests/vm/check-ko.sh" "$dir/cxxvm.ko" || exit 1
+	echo "$dir/cxxvm.ko"
+}
+
+# Console lines that fail a guest run: oopses, warnings, BUGs, lockdep,
+# KASAN/UBSAN and kmemleak reports.
+CXXVM_BAD_CONSOLE='Oops|WARNING:|BUG:|Kernel panic|general protection fault|Call Trace:|kernel BUG|possible recursive locking|circular locking dependency|inconsistent lock state|possible irq lock inversion|suspicious RCU usage|KASAN:|UBSAN:|unreferenced object|stack-protector'
+
+# vng_run KERNEL_IMAGE CONSOLE_LOG [vng options...] -- COMMAND
+# Boots KERNEL_IMAGE under TCG with vng, runs COMMAND as root in the guest
+# (the host's filesystem is shared, so built files are used in place), and
+# streams its output.  The kernel console goes to CONSOLE_LOG.  Fails if
+# the command fails, the guest does not finish in CXXVM_VM_TIMEOUT seconds
+# (default 900), or the console shows a line of CXXVM_BAD_CONSOLE.
+vng_run() {
+	local image=$1 console=$2 opts=() rc=0
+	shift 2
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do opts+=("$1"); shift; done
+	shift
+	timeout "${CXXVM_VM_TIMEOUT:-900}" \
+		vng --run "$image" --disable-kvm --cpus 2 --memory 2G -v \
+		    "${opts[@]}" --exec "$*" </dev/null 2>"$console" || rc=$?
+	if grep -nE "$CXXVM_BAD_CONSOLE" "$console" >&2; then
+		log "the guest console shows the report above (full log: $console)"
+		[ "$rc" -ne 0 ] || rc=125
+	fi
+	[ "$rc" -ne 124 ] || log "guest timed out after ${CXXVM_VM_TIMEOUT:-900}s"
+	return "$rc"
+}
