@@ -21,7 +21,7 @@ mode=$(stat -c '%A %U' /dev/cxxvm 2>/dev/null)
 [ "$mode" = "crw------- root" ]
 stage "device_node_0600 ($mode)" $?
 
-"$test"
+"$test" 2>&1
 stage selftests $?
 
 rmmod cxxvm

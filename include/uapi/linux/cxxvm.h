@@ -159,20 +159,22 @@ struct cxxvm_stats {
  * @nr_pages: in: pages per mapping, 1..max_pages
  * @iterations: in: map+unmap cycles, 1..max_bench_iterations
  * @flags: in: must be zero
- * @elapsed_ns: out: wall time of the whole loop, ktime_get_ns()
- * @min_ns: out: fastest map+unmap cycle
- * @p50_ns: out: median cycle
- * @p99_ns: out: 99th percentile cycle
- * @max_ns: out: slowest cycle
- * @shootdowns: out: shootdowns the backend issued during the loop, or
+ * @elapsed_ns: out: wall time of pass 1 (ktime_get_ns() at both ends)
+ * @min_ns: out: fastest map+unmap cycle of pass 2
+ * @p50_ns: out: median cycle of pass 2
+ * @p99_ns: out: 99th percentile cycle of pass 2
+ * @max_ns: out: slowest cycle of pass 2
+ * @shootdowns: out: shootdowns the backend issued during pass 1, or
  *	CXXVM_BENCH_NOT_COUNTED for the kernel's backends
- * @blocks_created: out: vmap blocks the backend created during the loop,
+ * @blocks_created: out: vmap blocks the backend created during pass 1,
  *	or CXXVM_BENCH_NOT_COUNTED
  * @reserved: must be zero
  *
- * The same @nr_pages pages are mapped and unmapped @iterations times; each
- * cycle is timed on its own.  Runs with the caller's scheduling intact
- * (cond_resched() between cycles, outside the timed part).
+ * The same @nr_pages pages are mapped and unmapped @iterations times in
+ * each of two passes.  Pass 1 reads the clock only at its ends, so
+ * @elapsed_ns / @iterations is the mean cost of a cycle without timer
+ * overhead; pass 2 times each cycle on its own for the percentiles (which
+ * include one clock read).  cond_resched() runs between cycles.
  */
 struct cxxvm_bench {
 	__u32 backend;
