@@ -9,12 +9,16 @@
 //      <functional>, <variant>, ...) are shadowed by cxxrt/include/forbidden,
 //      which the build puts first on the include path: including one fails
 //      with #error.
-//   2. The helpers libstdc++ calls where it would throw (__throw_*), and
-//      abort(), are redeclared here with GCC's error attribute: a call that
-//      the optimiser cannot prove dead (optional::value(), array::at(), ...)
-//      fails the build with the message below.
-//   3. The global throwing operator new/delete are never defined: a use
-//      leaves an undefined symbol and modpost fails the build.
+//   2. The out-of-line helpers libstdc++ calls where it would throw
+//      (__throw_*), and abort(), are redeclared here with GCC's error
+//      attribute: a call the optimiser cannot prove dead (array::at(), ...)
+//      fails to compile with the message below.
+//   3. After the build, selftests/vm/check-ko.sh lets the C++ objects
+//      import only the shim's calls and what the compiler emits for the
+//      kernel's flags.  That catches what 2 cannot: optional::value(),
+//      whose inline helper calls __builtin_abort() (the kernel exports an
+//      abort(), so modpost would accept it), and the global operator
+//      new/delete, which are never defined.
 #pragma once
 
 #if defined(__EXCEPTIONS) || defined(__GXX_RTTI)
