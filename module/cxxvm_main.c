@@ -60,7 +60,7 @@ static atomic64_t cxxvm_live_pages = ATOMIC64_INIT(0);
  * @mappings: id -> struct cxxvm_mapping; ids 1..CXXVM_MAX_HANDLES
  */
 struct cxxvm_file {
-	struct mutex lock;
+	struct mutex lock;	/* see @lock above */
 	struct xarray mappings;
 };
 

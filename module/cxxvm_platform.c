@@ -131,7 +131,7 @@ void cxxvm_plat_tlb_shootdown(void)
 }
 
 struct cxxvm_plat_lock {
-	spinlock_t lock;
+	spinlock_t lock;	/* the C++ arena's slot state */
 };
 
 struct cxxvm_plat_lock *cxxvm_plat_lock_create(void)
@@ -159,7 +159,7 @@ void cxxvm_plat_unlock(struct cxxvm_plat_lock *l)
 }
 
 struct cxxvm_plat_mutex {
-	struct mutex mutex;
+	struct mutex mutex;	/* serialises the C++ arena's purges */
 };
 
 struct cxxvm_plat_mutex *cxxvm_plat_mutex_create(void)

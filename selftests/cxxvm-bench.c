@@ -27,7 +27,8 @@
 #include <linux/cxxvm.h>
 
 static const unsigned int sizes[] = { 1, 2, 4, 8, 16, 32, 64 };
-#define NR_SIZES (sizeof(sizes) / sizeof(sizes[0]))
+#define NR_SIZES 7
+_Static_assert(sizeof(sizes) == NR_SIZES * sizeof(sizes[0]), "NR_SIZES");
 
 static const char *const backend_names[CXXVM_NR_BACKENDS] = {
 	[CXXVM_BACKEND_CXX] = "cxx",
@@ -84,10 +85,7 @@ static int write_json(const char *path, const struct utsname *u, __u32 iteration
 		for (unsigned int be = 0; be < CXXVM_NR_BACKENDS; be++) {
 			const struct cxxvm_bench *b = &results[s][be];
 
-			fprintf(f, "    {\"pages\": %u, \"backend\": \"%s\", "
-				"\"mean_ns\": %.1f, \"min_ns\": %llu, \"p50_ns\": %llu, "
-				"\"p99_ns\": %llu, \"max_ns\": %llu, \"elapsed_ns\": %llu, "
-				"\"ratio_vs_vm_map_ram\": %.3f, \"shootdowns\": ",
+			fprintf(f, "    {\"pages\": %u, \"backend\": \"%s\", \"mean_ns\": %.1f, \"min_ns\": %llu, \"p50_ns\": %llu, \"p99_ns\": %llu, \"max_ns\": %llu, \"elapsed_ns\": %llu, \"ratio_vs_vm_map_ram\": %.3f, \"shootdowns\": ",
 				sizes[s], backend_names[be], mean_ns(b),
 				(unsigned long long)b->min_ns, (unsigned long long)b->p50_ns,
 				(unsigned long long)b->p99_ns, (unsigned long long)b->max_ns,
@@ -103,7 +101,7 @@ static int write_json(const char *path, const struct utsname *u, __u32 iteration
 	return fclose(f) ? -1 : 0;
 }
 
-static void usage(void)
+static void print_help(void)
 {
 	fprintf(stderr,
 		"usage: cxxvm-bench [-n ITERATIONS] [-w WARMUP] [--json FILE]\n"
@@ -140,7 +138,7 @@ int main(int argc, char **argv)
 			json = optarg;
 			break;
 		default:
-			usage();
+			print_help();
 			return c == 'h' ? 0 : 2;
 		}
 	}

@@ -23,6 +23,9 @@ rel612=$("$CXXVM_TOP/selftests/vm/host-setup.sh" | tail -n1) || die "host set-up
 rel61=$(stock_61_release)
 [ -n "$rel61" ] || die "cannot tell which 6.1 kernel linux-image-amd64 installed"
 
+log "kernel style: checkpatch.pl and kernel-doc on the C sources"
+if style_check; then result ok "checkpatch and kernel-doc"; else result fail "checkpatch or kernel-doc (see above)"; fi
+
 log "building the userspace selftests"
 make -s -C "$CXXVM_TOP/selftests" >&2 || die "selftests do not build"
 

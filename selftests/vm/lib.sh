@@ -61,3 +61,30 @@ vng_run() {
 	[ "$rc" -ne 124 ] || log "guest timed out after ${CXXVM_VM_TIMEOUT:-900}s"
 	return "$rc"
 }
+
+# style_check: checkpatch.pl (errors and warnings) and kernel-doc over the
+# C sources and C headers, with the scripts from Debian's linux-source-6.1
+# (the header packages do not ship them).  Extracted once into build/.
+style_check() {
+	local tools=$CXXVM_BUILD/kernel-scripts rc=0
+	local files=(module/*.c module/*.h include/uapi/linux/cxxvm.h
+		     cxxrt/include/cxxrt/runtime.h)
+	if [ ! -x "$tools/scripts/checkpatch.pl" ]; then
+		mkdir -p "$tools"
+		tar -xJf /usr/src/linux-source-6.1.tar.xz -C "$tools" \
+		    --strip-components=1 --wildcards '*/scripts/checkpatch.pl' \
+		    '*/scripts/spelling.txt' '*/scripts/const_structs.checkpatch' \
+		    '*/scripts/kernel-doc' || return 1
+	fi
+	(cd "$CXXVM_TOP" &&
+	 "$tools/scripts/checkpatch.pl" --no-tree --quiet --terse \
+		-f "${files[@]}") >&2 || rc=1
+	# The selftests generate kselftest fixture variants with a macro that
+	# expands to a definition, which cannot be parenthesised.
+	(cd "$CXXVM_TOP" &&
+	 "$tools/scripts/checkpatch.pl" --no-tree --quiet --terse \
+		--ignore COMPLEX_MACRO -f selftests/*.c) >&2 || rc=1
+	(cd "$CXXVM_TOP" &&
+	 "$tools/scripts/kernel-doc" -none "${files[@]}" 2>&1 | grep . >&2) && rc=1
+	return $rc
+}

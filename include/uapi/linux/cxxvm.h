@@ -26,6 +26,7 @@
  * @CXXVM_BACKEND_CXX: cxxvm's C++ vmap block allocator
  * @CXXVM_BACKEND_VM_MAP_RAM: the kernel's vm_map_ram()/vm_unmap_ram()
  * @CXXVM_BACKEND_VMAP: the kernel's vmap()/vunmap() (one vmap_area each)
+ * @CXXVM_NR_BACKENDS: number of backends
  */
 enum cxxvm_backend {
 	CXXVM_BACKEND_CXX = 0,
