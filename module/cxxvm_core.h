@@ -39,7 +39,8 @@ extern "C" {
  * down the TLB so nothing of the placeholder stays reachable.
  *
  * Context: process context, may sleep.
- * Return: 0, -ENOMEM if vmap() fails, -EFAULT if a PTE is not a 4 KiB one.
+ * Return: 0, or -ENOMEM if vmap() fails or (with a WARN) a PTE is not a
+ * 4 KiB one.
  */
 int cxxvm_plat_va_reserve(uint32_t nr_pages, uintptr_t *va_start,
 			  uintptr_t *ptes);
@@ -125,7 +126,7 @@ CXXVM_STATIC_ASSERT(sizeof(struct cxxvm_arena_params) == 8,
  * @blocks_created: blocks reserved since the arena was created
  * @blocks_live: blocks held now
  * @shootdowns: TLB shootdowns issued
- * @dirty_pages: pages freed but not yet covered by a shootdown
+ * @dirty_pages: pages unmapped but not yet covered by a completed shootdown
  * @mapped_pages: pages in live slots (rounded up to the slot order)
  * @live_mappings: live slots
  */
@@ -184,14 +185,28 @@ int cxxvm_arena_map(struct cxxvm_arena *arena, const uint64_t *pfns,
  * @arena: the arena
  * @va: the address cxxvm_arena_map() returned
  * @n: the same @n
+ * @flush_seq: out: the purge that covers this slot
  *
  * Clears the PTEs at once; the TLB shootdown is deferred until
  * lazy_max_pages are dirty (then this call issues it).  The slot is
- * reused only after a shootdown covers it.  Mirrors vm_unmap_ram()/vb_free().
+ * reused only after a shootdown covers it.  Until cxxvm_arena_flushed_seq()
+ * reaches @flush_seq, other CPUs may still hold TLB entries for the old
+ * pages: do not free them before.  Mirrors vm_unmap_ram()/vb_free().
  * Context: process context, may sleep (the batched shootdown).
- * Return: 0, -EINVAL if (@va, @n) is not a live mapping of this arena.
+ * Return: 0, -EINVAL if (@va, @n) is not a live mapping of exactly @n pages.
  */
-int cxxvm_arena_unmap(struct cxxvm_arena *arena, uintptr_t va, uint32_t n);
+int cxxvm_arena_unmap(struct cxxvm_arena *arena, uintptr_t va, uint32_t n,
+		      uint64_t *flush_seq);
+
+/**
+ * cxxvm_arena_flushed_seq() - how many purges have completed.
+ * @arena: the arena
+ *
+ * Pages unmapped with a @flush_seq at or below this are unreachable.
+ * Context: any but IRQ; takes the arena's spinlock.
+ * Return: the number of the last completed purge.
+ */
+uint64_t cxxvm_arena_flushed_seq(struct cxxvm_arena *arena);
 
 /**
  * cxxvm_arena_flush() - shoot down every lazily freed range now.

@@ -54,9 +54,22 @@ static struct cxxvm_arena *cxxvm_arena;
 static atomic64_t cxxvm_live_mappings = ATOMIC64_INIT(0);
 static atomic64_t cxxvm_live_pages = ATOMIC64_INIT(0);
 
+/*
+ * Pages unmapped from the C++ arena wait here until the purge that covers
+ * their slot has completed: until then another CPU's TLB may still map
+ * them, so they cannot go back to the page allocator.  The kernel's
+ * vm_unmap_ram() callers free at once because vm_unmap_aliases() (which
+ * CPA calls before changing a page's attributes) flushes its lazy areas;
+ * nothing in the kernel knows about cxxvm's.
+ */
+static LIST_HEAD(cxxvm_retired);
+static DEFINE_SPINLOCK(cxxvm_retired_lock);
+static atomic64_t cxxvm_retired_pages = ATOMIC64_INIT(0);
+
 /**
  * struct cxxvm_file - what one open /dev/cxxvm owns
- * @lock: serialises lookups that use a mapping (verify) against unmap
+ * @lock: serialises lookups that use a mapping (verify) against unmap, and
+ *	a new id's publication against everything else
  * @mappings: id -> struct cxxvm_mapping; ids 1..CXXVM_MAX_HANDLES
  */
 struct cxxvm_file {
@@ -77,14 +90,18 @@ struct cxxvm_pages {
 };
 
 /**
- * struct cxxvm_mapping - one live mapping of a file
+ * struct cxxvm_mapping - one mapping of a file, or pages waiting to be freed
  * @backend: enum cxxvm_backend
  * @va: kernel address of the first page
+ * @retired: on cxxvm_retired once unmapped from the C++ arena
+ * @flush_seq: the arena purge that must complete before @p is freed
  * @p: the pages
  */
 struct cxxvm_mapping {
 	u32 backend;
 	void *va;
+	struct list_head retired;
+	u64 flush_seq;
 	struct cxxvm_pages p;
 };
 
@@ -147,12 +164,16 @@ static int cxxvm_backend_map(u32 backend, struct cxxvm_pages *p, void **va)
  * @nr: pages, as mapped
  *
  * Context: process context, may sleep.
+ * Return: for the C++ arena, the purge that must complete before the pages
+ * may be freed; 0 for the kernel's backends (free at once).
  */
-static void cxxvm_backend_unmap(u32 backend, void *va, u32 nr)
+static u64 cxxvm_backend_unmap(u32 backend, void *va, u32 nr)
 {
+	u64 seq = 0;
+
 	switch (backend) {
 	case CXXVM_BACKEND_CXX:
-		WARN_ON_ONCE(cxxvm_arena_unmap(cxxvm_arena, (uintptr_t)va, nr));
+		WARN_ON_ONCE(cxxvm_arena_unmap(cxxvm_arena, (uintptr_t)va, nr, &seq));
 		break;
 	case CXXVM_BACKEND_VM_MAP_RAM:
 		vm_unmap_ram(va, nr);
@@ -161,15 +182,63 @@ static void cxxvm_backend_unmap(u32 backend, void *va, u32 nr)
 		vunmap(va);
 		break;
 	}
+	return seq;
+}
+
+static void cxxvm_mapping_free(struct cxxvm_mapping *m)
+{
+	cxxvm_pages_free(&m->p);
+	kfree(m);
+}
+
+/**
+ * cxxvm_reap_retired() - free retired pages whose covering purge completed.
+ * @all: free everything (the arena is gone, so nothing can map them)
+ *
+ * Context: process context.
+ */
+static void cxxvm_reap_retired(bool all)
+{
+	u64 done = all ? U64_MAX : cxxvm_arena_flushed_seq(cxxvm_arena);
+	struct cxxvm_mapping *m, *tmp;
+	LIST_HEAD(ready);
+
+	spin_lock(&cxxvm_retired_lock);
+	list_for_each_entry_safe(m, tmp, &cxxvm_retired, retired)
+		if (m->flush_seq <= done)
+			list_move(&m->retired, &ready);
+	spin_unlock(&cxxvm_retired_lock);
+
+	list_for_each_entry_safe(m, tmp, &ready, retired) {
+		atomic64_sub(m->p.nr, &cxxvm_retired_pages);
+		cxxvm_mapping_free(m);
+	}
+}
+
+/*
+ * Free @m's pages now, or once purge @seq has completed (see
+ * cxxvm_retired).  @m must no longer be mapped.
+ */
+static void cxxvm_mapping_retire(struct cxxvm_mapping *m, u64 seq)
+{
+	if (!seq) {
+		cxxvm_mapping_free(m);
+		return;
+	}
+	m->flush_seq = seq;
+	atomic64_add(m->p.nr, &cxxvm_retired_pages);
+	spin_lock(&cxxvm_retired_lock);
+	list_add_tail(&m->retired, &cxxvm_retired);
+	spin_unlock(&cxxvm_retired_lock);
 }
 
 static void cxxvm_mapping_destroy(struct cxxvm_mapping *m)
 {
-	cxxvm_backend_unmap(m->backend, m->va, m->p.nr);
+	u64 seq = cxxvm_backend_unmap(m->backend, m->va, m->p.nr);
+
 	atomic64_dec(&cxxvm_live_mappings);
 	atomic64_sub(m->p.nr, &cxxvm_live_pages);
-	cxxvm_pages_free(&m->p);
-	kfree(m);
+	cxxvm_mapping_retire(m, seq);
 }
 
 static bool cxxvm_zeroed(const void *p, size_t len)
@@ -231,23 +300,29 @@ static long cxxvm_ioctl_map(struct cxxvm_file *f, void __user *uarg)
 	atomic64_inc(&cxxvm_live_mappings);
 	atomic64_add(m->p.nr, &cxxvm_live_pages);
 
+	/*
+	 * f->lock from publication to copy_to_user(): no UNMAP of a guessed id
+	 * can take the mapping meanwhile, so a failed copy erases our own.
+	 */
+	mutex_lock(&f->lock);
 	ret = xa_alloc(&f->mappings, &id, m, XA_LIMIT(1, CXXVM_MAX_HANDLES),
 		       GFP_KERNEL);
+	if (!ret) {
+		arg.handle = id;
+		if (copy_to_user(uarg, &arg, sizeof(arg))) {
+			/* The caller cannot learn the id: do not leave it behind. */
+			xa_erase(&f->mappings, id);
+			ret = -EFAULT;
+		}
+	} else if (ret == -EBUSY) {
+		ret = -ENOSPC;
+	}
+	mutex_unlock(&f->lock);
 	if (ret) {
 		cxxvm_mapping_destroy(m);
-		return ret == -EBUSY ? -ENOSPC : ret;
+		cxxvm_reap_retired(false);
 	}
-	arg.handle = id;
-	if (copy_to_user(uarg, &arg, sizeof(arg))) {
-		/* The caller cannot learn the id: do not leave it behind. */
-		mutex_lock(&f->lock);
-		m = xa_erase(&f->mappings, id);
-		mutex_unlock(&f->lock);
-		if (m)
-			cxxvm_mapping_destroy(m);
-		return -EFAULT;
-	}
-	return 0;
+	return ret;
 
 free_pages:
 	cxxvm_pages_free(&m->p);
@@ -275,6 +350,7 @@ static long cxxvm_ioctl_unmap(struct cxxvm_file *f, void __user *uarg)
 	if (!m)
 		return -ENOENT;
 	cxxvm_mapping_destroy(m);
+	cxxvm_reap_retired(false);
 	return 0;
 }
 
@@ -357,6 +433,7 @@ static long cxxvm_ioctl_flush(void __user *uarg)
 	    !cxxvm_zeroed(arg.reserved, sizeof(arg.reserved)))
 		return -EINVAL;
 	arg.pages_flushed = cxxvm_arena_flush(cxxvm_arena);
+	cxxvm_reap_retired(false);
 	return copy_to_user(uarg, &arg, sizeof(arg)) ? -EFAULT : 0;
 }
 
@@ -373,6 +450,7 @@ static long cxxvm_ioctl_stats(void __user *uarg)
 	st.shootdowns = as.shootdowns;
 	st.dirty_pages = as.dirty_pages;
 	st.mapped_pages = as.mapped_pages;
+	st.retired_pages = atomic64_read(&cxxvm_retired_pages);
 	return copy_to_user(uarg, &st, sizeof(st)) ? -EFAULT : 0;
 }
 
@@ -383,14 +461,20 @@ static int cxxvm_cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* One map+unmap cycle of the bench loop. */
-static int cxxvm_bench_cycle(u32 backend, struct cxxvm_pages *p)
+/*
+ * One map+unmap cycle of the bench loop; @seq is the purge that covers it.
+ * A fatal signal ends the loop (two passes of 2^20 64-page vmap()s take a
+ * while under emulation).
+ */
+static int cxxvm_bench_cycle(struct cxxvm_mapping *m, u64 *seq)
 {
-	void *va;
-	int ret = cxxvm_backend_map(backend, p, &va);
+	int ret;
 
+	if (fatal_signal_pending(current))
+		return -EINTR;
+	ret = cxxvm_backend_map(m->backend, &m->p, &m->va);
 	if (!ret)
-		cxxvm_backend_unmap(backend, va, p->nr);
+		*seq = cxxvm_backend_unmap(m->backend, m->va, m->p.nr);
 	return ret;
 }
 
@@ -405,30 +489,35 @@ static int cxxvm_bench_cycle(u32 backend, struct cxxvm_pages *p)
  * is an MMIO exit) and would otherwise flatten every ratio.
  *
  * Context: process context, may sleep (cond_resched() between cycles).
- * Return: 0, -ENOMEM, or the backend's error (the loop stops at it).
+ * Return: 0, -ENOMEM, -EINTR on a fatal signal, or the backend's error
+ * (the loop stops at it).
  */
 static int cxxvm_bench_run(struct cxxvm_bench *arg)
 {
 	struct cxxvm_arena_stats before, after;
-	struct cxxvm_pages *p;
-	u64 *ns, t0;
+	struct cxxvm_mapping *m;
+	u64 *ns, t0, seq = 0;
 	u32 i, n = arg->iterations;
 	int ret = 0;
 
-	p = kzalloc(sizeof(*p), GFP_KERNEL);
+	m = kzalloc(sizeof(*m), GFP_KERNEL);
 	ns = kvmalloc_array(n, sizeof(*ns), GFP_KERNEL);
-	if (!p || !ns) {
+	if (!m || !ns) {
+		kfree(m);
 		ret = -ENOMEM;
 		goto out;
 	}
-	ret = cxxvm_pages_alloc(p, arg->nr_pages);
-	if (ret)
+	m->backend = arg->backend;
+	ret = cxxvm_pages_alloc(&m->p, arg->nr_pages);
+	if (ret) {
+		kfree(m);
 		goto out;
+	}
 
 	cxxvm_arena_get_stats(cxxvm_arena, &before);
 	t0 = ktime_get_ns();
 	for (i = 0; i < n && !ret; i++) {
-		ret = cxxvm_bench_cycle(arg->backend, p);
+		ret = cxxvm_bench_cycle(m, &seq);
 		cond_resched();
 	}
 	arg->elapsed_ns = ktime_get_ns() - t0;
@@ -437,11 +526,13 @@ static int cxxvm_bench_run(struct cxxvm_bench *arg)
 	for (i = 0; i < n && !ret; i++) {
 		u64 start = ktime_get_ns();
 
-		ret = cxxvm_bench_cycle(arg->backend, p);
+		ret = cxxvm_bench_cycle(m, &seq);
 		ns[i] = ktime_get_ns() - start;
 		cond_resched();
 	}
-	cxxvm_pages_free(p);
+	/* Purges are numbered in order: the last unmap's covers them all. */
+	cxxvm_mapping_retire(m, seq);
+	cxxvm_reap_retired(false);
 	if (ret)
 		goto out;
 
@@ -459,7 +550,6 @@ static int cxxvm_bench_run(struct cxxvm_bench *arg)
 	}
 out:
 	kvfree(ns);
-	kfree(p);
 	return ret;
 }
 
@@ -546,6 +636,10 @@ static int cxxvm_release(struct inode *inode, struct file *file)
 	xa_destroy(&f->mappings);
 	mutex_destroy(&f->lock);
 	kfree(f);
+	/* Do not leave the file's pages waiting for somebody else's purge. */
+	if (atomic64_read(&cxxvm_retired_pages))
+		cxxvm_arena_flush(cxxvm_arena);
+	cxxvm_reap_retired(false);
 	return 0;
 }
 
@@ -600,6 +694,8 @@ static void __exit cxxvm_exit(void)
 	misc_deregister(&cxxvm_miscdev);
 	/* Every file is closed, so every mapping is gone; this is a bug. */
 	WARN_ON(cxxvm_arena_destroy(cxxvm_arena));
+	/* The arena's teardown shot everything down. */
+	cxxvm_reap_retired(true);
 	cxxvm_platform_exit();
 }
 

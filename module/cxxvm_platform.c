@@ -80,9 +80,10 @@ int cxxvm_plat_va_reserve(u32 nr_pages, uintptr_t *va_start, uintptr_t *ptes)
 		unsigned int level;
 		pte_t *ptep = lookup_address(va + i * PAGE_SIZE, &level);
 
-		if (!ptep || level != PG_LEVEL_4K) {
+		/* vmap() of VM_MAP pages never maps huge: a kernel we do not know. */
+		if (WARN_ON_ONCE(!ptep || level != PG_LEVEL_4K)) {
 			vunmap(addr);
-			return -EFAULT;
+			return -ENOMEM;
 		}
 		ptes[i] = (uintptr_t)ptep;
 	}

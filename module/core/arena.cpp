@@ -42,9 +42,18 @@ extern "C" int cxxvm_arena_map(cxxvm_arena *a, const uint64_t *pfns, uint32_t n,
 	return 0;
 }
 
-extern "C" int cxxvm_arena_unmap(cxxvm_arena *a, uintptr_t va, uint32_t n)
+extern "C" int cxxvm_arena_unmap(cxxvm_arena *a, uintptr_t va, uint32_t n, uint64_t *flush_seq)
 {
-	return arena_of(a)->unmap(cxxvm::VirtAddr(va), cxxvm::PageCount(n)).error();
+	const auto r = arena_of(a)->unmap(cxxvm::VirtAddr(va), cxxvm::PageCount(n));
+	if (!r.ok())
+		return r.error();
+	*flush_seq = r.value();
+	return 0;
+}
+
+extern "C" uint64_t cxxvm_arena_flushed_seq(cxxvm_arena *a)
+{
+	return arena_of(a)->flushed_seq();
 }
 
 extern "C" uint64_t cxxvm_arena_flush(cxxvm_arena *a)

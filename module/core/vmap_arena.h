@@ -24,6 +24,12 @@ namespace cxxvm {
 /// free.  So a slot is never handed out while a TLB may still translate
 /// its old pages.
 ///
+/// Purges are numbered.  unmap() tells its caller which purge will cover
+/// the slot (the next one to start); flushed_seq() says which purges have
+/// completed.  A caller that frees the pages it had mapped waits until the
+/// covering purge has completed: until then another CPU's TLB may still
+/// hold a writable translation to them.
+///
 /// Locks, in order: purge_mutex_ (sleeps; serialises shootdowns), then the
 /// spinlock inside state_.  The shootdown itself runs with only the mutex
 /// held: on_each_cpu() must not be called under a spinlock.
@@ -99,10 +105,9 @@ public:
 		if (pfns.empty() || pfns.size() > CXXVM_MAX_PAGES)
 			return cxxrt::Errno::kInval;
 		const auto n = static_cast<ktl::uint32_t>(pfns.size());
-		const Order order = Order::for_pages(PageCount(n));
 
 		for (;;) {
-			const Placement p = state_.with([&](State &s) { return s.alloc(order, params_); });
+			const Placement p = state_.with([&](State &s) { return s.alloc(PageCount(n), params_); });
 			if (p.block) {
 				P::ptes_set(p.block->ptes(p.idx), pfns.data(), n);
 				return p.block->va_start().plus_pages(p.idx);
@@ -121,26 +126,29 @@ public:
 	}
 
 	/// Unmap what map() returned: clear the PTEs now, defer the shootdown.
-	/// Issues the batched shootdown when lazy_max_pages are dirty.  Mirrors
-	/// vb_free().  Errors: -EINVAL if (@va, @n) is not a live mapping.
+	/// Issues the batched shootdown when lazy_max_pages are dirty.  Returns
+	/// the number of the purge that covers the slot: the pages stay
+	/// reachable through stale TLB entries until flushed_seq() reaches it.
+	/// Mirrors vb_free().  Errors: -EINVAL if (@va, @n) is not a live
+	/// mapping of exactly @n pages.
 	/// Context: process context, may sleep (the batched shootdown).
-	[[nodiscard]] cxxrt::Result<void> unmap(VirtAddr va, PageCount n)
+	[[nodiscard]] cxxrt::Result<ktl::uint64_t> unmap(VirtAddr va, PageCount n)
 	{
-		if (n.value() == 0 || n.value() > CXXVM_MAX_PAGES)
-			return cxxrt::Errno::kInval;
-		const Order order = Order::for_pages(n);
+		ktl::uint64_t covering = 0;
 		bool purge_now = false;
 		const bool found = state_.with([&](State &s) {
 			VmapBlock *b = s.find(va);
 			if (!b)
 				return false;
 			const auto idx = b->page_index(va);
-			if (!idx || !b->is_live_slot(*idx, order))
+			if (!idx || !b->is_live_slot(*idx, n))
 				return false;
 			P::ptes_clear(b->ptes(*idx), n.value());
-			s.dirty_pages += b->release_to_dirty(*idx, order);
-			s.mapped_pages -= order.pages();
+			const ktl::uint32_t slot = b->release_to_dirty(*idx);
+			s.dirty_pages += slot;
+			s.mapped_pages -= slot;
 			--s.live_mappings;
+			covering = s.purges_started + 1;
 			purge_now = s.dirty_pages >= params_.lazy_max_pages;
 			return true;
 		});
@@ -148,7 +156,14 @@ public:
 			return cxxrt::Errno::kInval;
 		if (purge_now)
 			purge();
-		return {};
+		return covering;
+	}
+
+	/// The number of purges whose shootdown has completed.  Context: takes
+	/// the spinlock.
+	[[nodiscard]] ktl::uint64_t flushed_seq()
+	{
+		return state_.with([](State &s) { return s.purges_done; });
 	}
 
 	/// Shoot down every dirty slot and make it free.  When this returns,
@@ -162,15 +177,21 @@ public:
 			ktl::uint64_t moved = 0;
 			for (ktl::uint32_t i = 0; i < s.nr_blocks; ++i)
 				moved += s.blocks[i]->begin_purge();
-			s.dirty_pages -= moved;
+			if (moved) {
+				s.dirty_pages -= moved;
+				s.purging_pages += moved;
+				++s.purges_started;
+			}
 			return moved;
 		});
 		if (!pages)
 			return 0;
 		P::tlb_shootdown();
-		state_.with([](State &s) {
+		state_.with([pages](State &s) {
 			for (ktl::uint32_t i = 0; i < s.nr_blocks; ++i)
 				s.blocks[i]->end_purge();
+			s.purging_pages -= pages;
+			++s.purges_done;
 			++s.shootdowns;
 		});
 		return pages;
@@ -184,7 +205,7 @@ public:
 				.blocks_created = s.blocks_created,
 				.blocks_live = s.nr_blocks,
 				.shootdowns = s.shootdowns,
-				.dirty_pages = s.dirty_pages,
+				.dirty_pages = s.dirty_pages + s.purging_pages,
 				.mapped_pages = s.mapped_pages,
 				.live_mappings = s.live_mappings,
 			};
@@ -206,7 +227,10 @@ private:
 		VmapBlock **blocks;		///< sorted by va_start
 		ktl::uint32_t nr_blocks;
 		ktl::uint32_t hint;		///< block of the last successful alloc
-		ktl::uint64_t dirty_pages;
+		ktl::uint64_t dirty_pages;	///< unmapped, no purge has begun
+		ktl::uint64_t purging_pages;	///< in the shootdown under way
+		ktl::uint64_t purges_started;	///< purges that moved pages
+		ktl::uint64_t purges_done;	///< ... and whose shootdown returned
 		ktl::uint64_t mapped_pages;
 		ktl::uint64_t live_mappings;
 		ktl::uint64_t blocks_created;
@@ -227,20 +251,24 @@ private:
 		}
 
 		/// Take a slot from the hinted block, else the first that has one.
-		Placement alloc(Order order, const Params &params)
+		/// With no room and no new block allowed: purge if any pages are
+		/// dirty or being purged (purge() waits for a purge under way).
+		Placement alloc(PageCount n, const Params &params)
 		{
 			for (ktl::uint32_t k = 0; k < nr_blocks; ++k) {
 				const ktl::uint32_t i = (hint + k) % nr_blocks;
-				if (const auto idx = blocks[i]->alloc(order)) {
+				if (const auto idx = blocks[i]->alloc(n)) {
 					hint = i;
-					mapped_pages += order.pages();
+					mapped_pages += Order::for_pages(n).pages();
 					++live_mappings;
 					return {blocks[i], *idx, Next::kGrow};
 				}
 			}
 			if (nr_blocks < params.max_blocks)
 				return {nullptr, 0, Next::kGrow};
-			return {nullptr, 0, dirty_pages ? Next::kPurge : Next::kNoSpace};
+			if (dirty_pages || purging_pages)
+				return {nullptr, 0, Next::kPurge};
+			return {nullptr, 0, Next::kNoSpace};
 		}
 
 		/// Insert @b keeping the array sorted.  False if the arena is full.
@@ -261,10 +289,15 @@ private:
 
 	/// Add one block.  Another thread may have added one meanwhile; then
 	/// both are kept while there is room, since either may be needed.
+	/// Creating a block costs one shootdown (cxxvm_plat_va_reserve()).
 	[[nodiscard]] cxxrt::Result<void> grow()
 	{
 		VmapBlock *b = TRY(VmapBlock::create<P>());
-		if (!state_.with([&](State &s) { return s.insert(b, params_); }))
+		const bool kept = state_.with([&](State &s) {
+			++s.shootdowns;
+			return s.insert(b, params_);
+		});
+		if (!kept)
 			VmapBlock::release<P>(b);
 		return {};
 	}

@@ -24,9 +24,9 @@ namespace cxxvm {
 ///    aligned; slots are aligned to their order within the block.
 ///
 /// Bitmaps: bit i of free_ is page i, 1 = free; dirty_ and purging_ the same
-/// for those states; head_ marks the first page of each live slot, whose
-/// order is in order_[i].  A page is in at most one of free, dirty, purging,
-/// live.
+/// for those states; head_ marks the first page of each live slot, and
+/// npages_[i] holds how many pages its mapping has (the slot's order follows
+/// from it).  A page is in at most one of free, dirty, purging, live.
 ///
 /// Locking: everything but va_start_ and ptes_ is protected by the owning
 /// VmapArena's spinlock.  va_start_ and the PTE pointers never change after
@@ -38,6 +38,7 @@ public:
 	static constexpr ktl::uint32_t kMaxOrder = CXXVM_MAX_ORDER;
 	static_assert(kPages % 64 == 0, "bitmaps are whole 64-bit words");
 	static_assert((1u << kMaxOrder) <= 64, "a slot never spans two bitmap words");
+	static_assert((1u << kMaxOrder) <= 255, "npages_ holds a page count in a byte");
 
 	/// Reserve kPages of VA through the platform and return a block with all
 	/// slots free.  Context: process context, may sleep.
@@ -91,11 +92,13 @@ public:
 		return static_cast<ktl::uint32_t>((va.value() - va_start_.value()) >> kPageShift);
 	}
 
-	/// Take the lowest free slot of order @o: the page index of its first
-	/// page, or nullopt if no aligned run of 2^o free pages is left.
-	/// Constant work per bitmap word.  Caller holds the arena lock.
-	[[nodiscard]] ktl::optional<ktl::uint32_t> alloc(Order o)
+	/// Take the lowest free slot for a mapping of @n pages (1..64): the page
+	/// index of its first page, or nullopt if no aligned run of 2^order free
+	/// pages is left.  Constant work per bitmap word.  Caller holds the
+	/// arena lock.
+	[[nodiscard]] ktl::optional<ktl::uint32_t> alloc(PageCount n)
 	{
+		const Order o = Order::for_pages(n);
 		const ktl::uint32_t size = o.pages();
 		if (free_pages_ < size)
 			return ktl::nullopt;
@@ -111,7 +114,7 @@ public:
 			free_[w] &= ~run_mask(bit, size);
 			head_[w] |= 1ull << bit;
 			const ktl::uint32_t idx = w * 64 + bit;
-			order_[idx] = static_cast<ktl::uint8_t>(o.value());
+			npages_[idx] = static_cast<ktl::uint8_t>(n.value());
 			free_pages_ -= size;
 			live_pages_ += size;
 			++live_slots_;
@@ -120,18 +123,18 @@ public:
 		return ktl::nullopt;
 	}
 
-	/// True if a live slot of order @o starts at page @idx.
-	[[nodiscard]] bool is_live_slot(ktl::uint32_t idx, Order o) const
+	/// True if a live mapping of exactly @n pages starts at page @idx.
+	[[nodiscard]] bool is_live_slot(ktl::uint32_t idx, PageCount n) const
 	{
-		return (head_[idx / 64] >> (idx % 64)) & 1 && order_[idx] == o.value();
+		return (head_[idx / 64] >> (idx % 64)) & 1 && npages_[idx] == n.value();
 	}
 
 	/// Live -> dirty for the slot at @idx (is_live_slot() must hold).  The
 	/// caller has cleared its PTEs.  Returns the slot's pages.  Caller holds
 	/// the arena lock.
-	ktl::uint32_t release_to_dirty(ktl::uint32_t idx, Order o)
+	ktl::uint32_t release_to_dirty(ktl::uint32_t idx)
 	{
-		const ktl::uint32_t size = o.pages();
+		const ktl::uint32_t size = Order::for_pages(PageCount(npages_[idx])).pages();
 		head_[idx / 64] &= ~(1ull << (idx % 64));
 		dirty_[idx / 64] |= run_mask(idx % 64, size);
 		live_pages_ -= size;
@@ -173,7 +176,7 @@ public:
 		for (ktl::uint32_t w = 0; w < kWords; ++w) {
 			for (ktl::uint64_t h = head_[w]; h; h &= h - 1) {
 				const ktl::uint32_t idx = w * 64 + ktl::countr_zero(h);
-				P::ptes_clear(&ptes_[idx], Order(order_[idx]).pages());
+				P::ptes_clear(&ptes_[idx], npages_[idx]);
 			}
 		}
 		return live_slots_;
@@ -212,7 +215,7 @@ private:
 	ktl::uint64_t dirty_[kWords] = {};
 	ktl::uint64_t purging_[kWords] = {};
 	ktl::uint64_t head_[kWords] = {};
-	ktl::uint8_t order_[kPages] = {};
+	ktl::uint8_t npages_[kPages] = {};
 	ktl::uintptr_t ptes_[kPages] = {};
 };
 

@@ -3,8 +3,9 @@
 #
 # Install what cxxvm needs on a Debian bookworm host: the build tools, the
 # stock 6.1 and 6.12 kernel images and headers (guests and build targets),
-# qemu, and virtme-ng from trixie with a low pin priority so that nothing
-# else is taken from trixie.  Idempotent: does nothing when all is present.
+# qemu, and virtme-ng alone from trixie (the suite is added with pin
+# priority 100, so nothing else is taken from it).  Idempotent: does nothing
+# when all is present.
 #
 # Prints the chosen 6.12 release on stdout's last line for the caller.
 set -euo pipefail
@@ -66,8 +67,22 @@ if [ "${#missing[@]}" -gt 0 ]; then
 	log "installing: ${missing[*]}"
 	apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
 fi
+# virtme-ng/trixie selects trixie's version of that one package; its
+# dependencies resolve at their normal priorities, i.e. from bookworm.
+# (Never "-t trixie": that raises every trixie package to priority 990 for
+# the transaction and upgrades glibc, udev and more along the way.)  The
+# dry run refuses anything else that would come from Debian 13.
 if ! command -v vng >/dev/null; then
-	log "installing virtme-ng from trixie"
-	apt-get install -y -qq --no-install-recommends -t trixie virtme-ng >&2
+	log "installing virtme-ng from trixie (its dependencies from bookworm)"
+	plan=$(apt-get install -s --no-install-recommends virtme-ng/trixie)
+	# A version that is in both suites is listed with both labels.
+	others=$(printf '%s\n' "$plan" | grep '^Inst ' | grep 'Debian:13' |
+		 grep -v 'Debian:12' | grep -v '^Inst virtme-ng ' || true)
+	if [ -n "$others" ]; then
+		log "refusing: installing virtme-ng would take more from trixie:"
+		printf '%s\n' "$others" >&2
+		exit 1
+	fi
+	apt-get install -y -qq --no-install-recommends virtme-ng/trixie >&2
 fi
 echo "$rel612"

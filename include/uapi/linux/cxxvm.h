@@ -138,8 +138,14 @@ struct cxxvm_flush {
  * @blocks_live: C++ vmap blocks held now
  * @shootdowns: TLB shootdowns issued by the C++ allocator since load
  * @dirty_pages: C++ slots freed but not yet covered by a shootdown
- * @mapped_pages: pages mapped through the C++ allocator now
- * @reserved: zero on output; must be zero on input
+ * @mapped_pages: C++ slot pages in use now (slots are 2^order pages)
+ * @retired_pages: pages unmapped from the C++ allocator and not yet freed:
+ *	they are freed once a shootdown covers their slot
+ * @reserved: zero on output
+ *
+ * @shootdowns counts every flush the C++ allocator issued: batched purges,
+ * CXXVM_IOC_FLUSH, and one per block it reserved.  @dirty_pages counts
+ * pages not yet covered by a completed shootdown.
  */
 struct cxxvm_stats {
 	__u64 live_mappings;
@@ -149,7 +155,8 @@ struct cxxvm_stats {
 	__u64 shootdowns;
 	__u64 dirty_pages;
 	__u64 mapped_pages;
-	__u64 reserved[5];
+	__u64 retired_pages;
+	__u64 reserved[4];
 };
 
 #define CXXVM_BENCH_NOT_COUNTED	(~(__u64)0)
