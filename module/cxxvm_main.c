@@ -266,6 +266,7 @@ static long cxxvm_ioctl_info(void __user *uarg)
 		.block_pages = CXXVM_BLOCK_PAGES,
 		.lazy_max_pages = lazy_max_pages,
 		.max_bench_iterations = CXXVM_MAX_BENCH_ITERATIONS,
+		.max_blocks = max_blocks,
 	};
 
 	return copy_to_user(uarg, &info, sizeof(info)) ? -EFAULT : 0;

@@ -15,7 +15,9 @@
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
+#include <time.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
@@ -76,7 +78,8 @@ TEST(device_info)
 	EXPECT_EQ(getpagesize(), info.page_size);
 	EXPECT_EQ(512, info.block_pages);
 	EXPECT_LE(64, info.lazy_max_pages);
-	for (unsigned int i = 0; i < 9; i++)
+	EXPECT_LE(1, info.max_blocks);
+	for (unsigned int i = 0; i < 8; i++)
 		EXPECT_EQ(0, info.reserved[i]);
 	close(fd);
 }
@@ -485,39 +488,113 @@ static int pin_to_cpu(int cpu)
 }
 
 /*
- * Slots reused after a shootdown are right on every CPU: each CPU touches
- * the mappings (filling its TLB), they are unmapped, shot down and the same
- * slots mapped to new pages, then every CPU checks them again.  A shootdown
- * that missed a CPU leaves it reading the old pages (-EIO).
+ * Spin in userspace (no syscall, no context switch) until *v == want;
+ * -ECANCELED once the other side has given up (*v == -1).
  */
-TEST(cxx_reuse_after_flush_on_every_cpu)
+static int spin_until(atomic_int *v, int want)
 {
-	enum { N = 16 };
+	struct timespec t0, t;
+	int cur;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while ((cur = atomic_load(v)) != want) {
+		if (cur == -1)
+			return -ECANCELED;
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		if (t.tv_sec - t0.tv_sec > 20)
+			return -ETIMEDOUT;
+	}
+	return 0;
+}
+
+struct remote_ctx {
+	int fd;
+	int reader_cpu;
+	int rounds;
+	atomic_int step;
+	__u64 handle;
+	int err;
+	const char *what;
+};
+
+/*
+ * The reader, on its own CPU: map, touch the mapping (its TLB now holds
+ * the translations), hand the handle over and spin in userspace while the
+ * other CPU unmaps it, flushes and maps new pages into the same slot; then
+ * check the new mapping at once.
+ */
+static void *remote_reader(void *p)
+{
+	struct remote_ctx *c = p;
+
+	c->err = pin_to_cpu(c->reader_cpu);
+	c->what = "pin";
+	for (int r = 0; r < c->rounds && !c->err; r++) {
+		struct cxxvm_verify v = { .seed = 2 * r };
+
+		c->what = "map";
+		c->err = map_pages(c->fd, CXXVM_BACKEND_CXX, 1 + r % 4, &v.handle);
+		if (c->err)
+			break;
+		c->what = "verify before";
+		c->err = xioctl(c->fd, CXXVM_IOC_VERIFY, &v);
+		if (c->err)
+			break;
+		c->handle = v.handle;
+		atomic_store(&c->step, 2 * r + 1);
+		c->what = "wait";
+		c->err = spin_until(&c->step, 2 * r + 2);
+		if (c->err)
+			break;
+		v = (struct cxxvm_verify){ .handle = c->handle, .seed = 2 * r + 1 };
+		c->what = "verify after remote reuse";
+		c->err = xioctl(c->fd, CXXVM_IOC_VERIFY, &v);
+		if (c->err)
+			break;
+		c->what = "unmap";
+		c->err = unmap_handle(c->fd, c->handle);
+	}
+	atomic_store(&c->step, -1);
+	return NULL;
+}
+
+/*
+ * A slot unmapped, shot down and reused on one CPU reads right on another
+ * CPU that had the old translations cached: the shootdown reached it.
+ * With a shootdown that misses the reader's CPU, the reader writes through
+ * its stale TLB entry into the old page and VERIFY returns -EIO.  Both
+ * directions, 32 rounds each, sizes 1..4 pages.
+ */
+TEST(cxx_reuse_seen_by_other_cpu)
+{
 	int ncpu = sysconf(_SC_NPROCESSORS_ONLN), fd = cxxvm_open();
-	struct cxxvm_flush fl = { 0 };
-	__u64 h[N];
 
 	ASSERT_LE(0, fd);
 	ASSERT_LE(2, ncpu) TH_LOG("needs two CPUs to show a cross-CPU shootdown");
-	for (int round = 0; round < 3; round++) {
-		for (int i = 0; i < N; i++)
-			ASSERT_EQ(0, map_pages(fd, CXXVM_BACKEND_CXX, 1 + i % 4, &h[i]));
-		for (int cpu = 0; cpu < ncpu; cpu++) {
-			ASSERT_EQ(0, pin_to_cpu(cpu));
-			for (int i = 0; i < N; i++) {
-				struct cxxvm_verify v = { .handle = h[i],
-							  .seed = round * 1000 + cpu * 100 + i };
+	ASSERT_EQ(0, xioctl(fd, CXXVM_IOC_FLUSH, &(struct cxxvm_flush){ 0 }));
+	for (int reader = 0; reader < 2; reader++) {
+		struct remote_ctx c = { .fd = fd, .reader_cpu = reader, .rounds = 32 };
+		pthread_t t;
 
-				ASSERT_EQ(0, xioctl(fd, CXXVM_IOC_VERIFY, &v)) {
-					TH_LOG("round %d cpu %d mapping %d: bad page %u",
-					       round, cpu, i, v.bad_page);
-				}
-			}
+		ASSERT_EQ(0, pin_to_cpu(1 - reader));
+		ASSERT_EQ(0, pthread_create(&t, NULL, remote_reader, &c));
+		for (int r = 0; r < c.rounds; r++) {
+			__u32 n = 1 + r % 4;
+
+			if (spin_until(&c.step, 2 * r + 1))
+				break;	/* the reader failed or timed out */
+			/* Same size, arena otherwise idle: the same slot again. */
+			ASSERT_EQ(0, unmap_handle(fd, c.handle));
+			ASSERT_EQ(0, xioctl(fd, CXXVM_IOC_FLUSH, &(struct cxxvm_flush){ 0 }));
+			ASSERT_EQ(0, map_pages(fd, CXXVM_BACKEND_CXX, n, &c.handle));
+			atomic_store(&c.step, 2 * r + 2);
 		}
-		for (int i = 0; i < N; i++)
-			ASSERT_EQ(0, unmap_handle(fd, h[i]));
-		ASSERT_EQ(0, xioctl(fd, CXXVM_IOC_FLUSH, &fl));
+		ASSERT_EQ(0, pthread_join(t, NULL));
+		EXPECT_EQ(0, c.err) {
+			TH_LOG("reader on cpu %d: %s: %s", reader, c.what, strerror(-c.err));
+		}
 	}
+	EXPECT_EQ(0, read_stats(_metadata, fd).live_mappings);
 	close(fd);
 }
 
@@ -567,31 +644,57 @@ static void *stress_thread(void *p)
 
 /*
  * One thread per CPU maps, verifies and unmaps random sizes while purges
- * run under them; with the small arena of the test load, slots are reused
- * all the time.  No call may fail: in particular no -ENOMEM while pages
- * are only waiting for a shootdown.
+ * run under them.  With a small arena (as make check loads it) the test
+ * first fills it with 64-page mappings and gives back exactly three
+ * order-6 slots: the threads (two CPUs, one slot each at most) then run
+ * on a full arena, where a map must purge and wait for other threads'
+ * purges, and always find a slot that is free, dirty or being purged.
+ * No call may fail; in particular no -ENOMEM.
  */
 TEST(cxx_concurrent_map_unmap_flush)
 {
+	enum { MAX_FILL = 16 * 8, GIVE_BACK = 3 };
 	int ncpu = sysconf(_SC_NPROCESSORS_ONLN), fd = cxxvm_open();
-	struct stress_arg args[8];
-	pthread_t threads[8];
+	struct stress_arg args[2];
+	pthread_t threads[2];
+	struct cxxvm_info info;
+	__u64 fill[MAX_FILL];
+	int nfill = 0, ret = 0;
 
 	ASSERT_LE(0, fd);
 	ASSERT_LE(2, ncpu) TH_LOG("needs two CPUs");
-	if (ncpu > 8)
-		ncpu = 8;
-	for (int c = 0; c < ncpu; c++) {
+	ASSERT_EQ(0, xioctl(fd, CXXVM_IOC_INFO, &info));
+	ASSERT_EQ(0, xioctl(fd, CXXVM_IOC_FLUSH, &(struct cxxvm_flush){ 0 }));
+	if (info.max_blocks * info.block_pages / 64 <= MAX_FILL) {
+		while (nfill < MAX_FILL) {
+			ret = map_pages(fd, CXXVM_BACKEND_CXX, 64, &fill[nfill]);
+			if (ret)
+				break;
+			nfill++;
+		}
+		ASSERT_EQ(-ENOMEM, ret) TH_LOG("the arena did not fill up");
+		ASSERT_LE(GIVE_BACK, nfill);
+		for (int i = 0; i < GIVE_BACK; i++)
+			ASSERT_EQ(0, unmap_handle(fd, fill[--nfill]));
+		ASSERT_EQ(0, xioctl(fd, CXXVM_IOC_FLUSH, &(struct cxxvm_flush){ 0 }));
+	} else {
+		TH_LOG("arena of %u blocks is too large to fill; running unfilled",
+		       info.max_blocks);
+	}
+
+	for (int c = 0; c < 2; c++) {
 		args[c] = (struct stress_arg){ .fd = fd, .cpu = c, .iterations = 600 };
 		ASSERT_EQ(0, pthread_create(&threads[c], NULL, stress_thread, &args[c]));
 	}
-	for (int c = 0; c < ncpu; c++) {
+	for (int c = 0; c < 2; c++) {
 		ASSERT_EQ(0, pthread_join(threads[c], NULL));
 		EXPECT_EQ(0, args[c].err) {
 			TH_LOG("cpu %d: %s failed: %s", c, args[c].what,
 			       strerror(-args[c].err));
 		}
 	}
+	while (nfill)
+		ASSERT_EQ(0, unmap_handle(fd, fill[--nfill]));
 	EXPECT_EQ(0, read_stats(_metadata, fd).live_mappings);
 	close(fd);
 }

@@ -44,7 +44,8 @@ enum cxxvm_backend {
  * @block_pages: out: pages of kernel VA per C++ vmap block
  * @lazy_max_pages: out: dirty pages that trigger a batched shootdown
  * @max_bench_iterations: out: largest cxxvm_bench.iterations
- * @reserved: must be zero; zero on output
+ * @max_blocks: out: most vmap blocks the C++ allocator may hold
+ * @reserved: zero on output
  */
 struct cxxvm_info {
 	__u32 abi_version;
@@ -54,7 +55,8 @@ struct cxxvm_info {
 	__u32 block_pages;
 	__u32 lazy_max_pages;
 	__u32 max_bench_iterations;
-	__u32 reserved[9];
+	__u32 max_blocks;
+	__u32 reserved[8];
 };
 
 /**
