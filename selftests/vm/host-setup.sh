@@ -19,9 +19,13 @@ fi
 
 export DEBIAN_FRONTEND=noninteractive
 
+# iproute2 and a poweroff command are what vng's guest init (virtme-init,
+# run from the host's own root) calls: without poweroff, init exits and the
+# guest kernel panics after the tests.
 base_pkgs=(build-essential bc bison flex libelf-dev libssl-dev dwarves kmod
-	   cpio zstd xz-utils python3 qemu-system-x86 busybox-static
+	   cpio zstd xz-utils python3 qemu-system-x86 busybox-static iproute2
 	   linux-image-amd64 linux-headers-amd64 linux-source-6.1)
+command -v poweroff >/dev/null || base_pkgs+=(systemd-sysv)
 
 trixie_src=/etc/apt/sources.list.d/cxxvm-trixie.sources
 trixie_pin=/etc/apt/preferences.d/cxxvm-trixie
