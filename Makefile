@@ -5,7 +5,10 @@
 #   make                 build cxxvm.ko against KDIR (default: running kernel)
 #   make KDIR=<tree>     build against another kernel tree or headers
 #   make bench           boot a qemu guest with vng, run the benchmark
-#   make check           build for 6.1 and 6.12, run the selftests in guests
+#   make check           build for 6.1 and 6.12, run the selftests in guests,
+#                        then the KUnit suites in the test kernel
+#   make kunit           only the KUnit stage
+#   make test-kernel     only build (or find cached) the KUnit test kernel
 #   make clean
 
 KDIR ?= /lib/modules/$(shell uname -r)/build
@@ -26,10 +29,16 @@ bench:
 check:
 	@selftests/vm/check.sh
 
+kunit:
+	@selftests/vm/kunit.sh
+
+test-kernel:
+	@selftests/vm/test-kernel.sh
+
 clean:
 	$(MAKE) -C $(KDIR) M=$(PWD) clean 2>/dev/null || \
 		rm -f cxxvm.ko *.o */*.o */*/*.o .*.cmd */.*.cmd */*/.*.cmd \
 		      *.mod *.mod.c modules.order Module.symvers
 	$(MAKE) -C selftests clean
 
-.PHONY: all modules selftests bench check clean
+.PHONY: all modules selftests bench check kunit test-kernel clean

@@ -25,6 +25,7 @@
 
 #include <linux/cxxvm.h>
 #include "cxxvm_core.h"
+#include "cxxvm_kunit.h"
 #include "cxxvm_platform.h"
 
 static_assert(sizeof(struct cxxvm_info) == 64);
@@ -246,7 +247,6 @@ static bool cxxvm_zeroed(const void *p, size_t len)
 	return !memchr_inv(p, 0, len);
 }
 
-/* Arguments of the commands that map or measure: all need CAP_SYS_ADMIN. */
 static int cxxvm_check_backend_pages(u32 backend, u32 nr_pages)
 {
 	if (backend >= CXXVM_NR_BACKENDS)
@@ -255,6 +255,56 @@ static int cxxvm_check_backend_pages(u32 backend, u32 nr_pages)
 		return -EINVAL;
 	return 0;
 }
+
+static int cxxvm_check_handle(u64 handle)
+{
+	return handle == 0 || handle > CXXVM_MAX_HANDLES ? -ENOENT : 0;
+}
+
+int cxxvm_check_map(const struct cxxvm_map *arg)
+{
+	if (arg->flags || arg->reserved0 ||
+	    !cxxvm_zeroed(arg->reserved, sizeof(arg->reserved)))
+		return -EINVAL;
+	return cxxvm_check_backend_pages(arg->backend, arg->nr_pages);
+}
+CXXVM_EXPORT_FOR_KUNIT(cxxvm_check_map);
+
+int cxxvm_check_unmap(const struct cxxvm_unmap *arg)
+{
+	if (arg->flags || arg->reserved0 ||
+	    !cxxvm_zeroed(arg->reserved, sizeof(arg->reserved)))
+		return -EINVAL;
+	return cxxvm_check_handle(arg->handle);
+}
+CXXVM_EXPORT_FOR_KUNIT(cxxvm_check_unmap);
+
+int cxxvm_check_verify(const struct cxxvm_verify *arg)
+{
+	if (arg->flags || !cxxvm_zeroed(arg->reserved, sizeof(arg->reserved)))
+		return -EINVAL;
+	return cxxvm_check_handle(arg->handle);
+}
+CXXVM_EXPORT_FOR_KUNIT(cxxvm_check_verify);
+
+int cxxvm_check_flush(const struct cxxvm_flush *arg)
+{
+	if (arg->flags || arg->reserved0 ||
+	    !cxxvm_zeroed(arg->reserved, sizeof(arg->reserved)))
+		return -EINVAL;
+	return 0;
+}
+CXXVM_EXPORT_FOR_KUNIT(cxxvm_check_flush);
+
+int cxxvm_check_bench(const struct cxxvm_bench *arg)
+{
+	if (arg->flags || !cxxvm_zeroed(arg->reserved, sizeof(arg->reserved)))
+		return -EINVAL;
+	if (arg->iterations == 0 || arg->iterations > CXXVM_MAX_BENCH_ITERATIONS)
+		return -EINVAL;
+	return cxxvm_check_backend_pages(arg->backend, arg->nr_pages);
+}
+CXXVM_EXPORT_FOR_KUNIT(cxxvm_check_bench);
 
 static long cxxvm_ioctl_info(void __user *uarg)
 {
@@ -281,10 +331,7 @@ static long cxxvm_ioctl_map(struct cxxvm_file *f, void __user *uarg)
 
 	if (copy_from_user(&arg, uarg, sizeof(arg)))
 		return -EFAULT;
-	if (arg.flags || arg.reserved0 ||
-	    !cxxvm_zeroed(arg.reserved, sizeof(arg.reserved)))
-		return -EINVAL;
-	ret = cxxvm_check_backend_pages(arg.backend, arg.nr_pages);
+	ret = cxxvm_check_map(&arg);
 	if (ret)
 		return ret;
 
@@ -336,14 +383,13 @@ static long cxxvm_ioctl_unmap(struct cxxvm_file *f, void __user *uarg)
 {
 	struct cxxvm_mapping *m;
 	struct cxxvm_unmap arg;
+	int ret;
 
 	if (copy_from_user(&arg, uarg, sizeof(arg)))
 		return -EFAULT;
-	if (arg.flags || arg.reserved0 ||
-	    !cxxvm_zeroed(arg.reserved, sizeof(arg.reserved)))
-		return -EINVAL;
-	if (arg.handle == 0 || arg.handle > CXXVM_MAX_HANDLES)
-		return -ENOENT;
+	ret = cxxvm_check_unmap(&arg);
+	if (ret)
+		return ret;
 
 	mutex_lock(&f->lock);
 	m = xa_erase(&f->mappings, arg.handle);
@@ -392,10 +438,9 @@ static long cxxvm_ioctl_verify(struct cxxvm_file *f, void __user *uarg)
 
 	if (copy_from_user(&arg, uarg, sizeof(arg)))
 		return -EFAULT;
-	if (arg.flags || !cxxvm_zeroed(arg.reserved, sizeof(arg.reserved)))
-		return -EINVAL;
-	if (arg.handle == 0 || arg.handle > CXXVM_MAX_HANDLES)
-		return -ENOENT;
+	ret = cxxvm_check_verify(&arg);
+	if (ret)
+		return ret;
 
 	mutex_lock(&f->lock);
 	m = xa_load(&f->mappings, arg.handle);
@@ -427,12 +472,13 @@ static long cxxvm_ioctl_verify(struct cxxvm_file *f, void __user *uarg)
 static long cxxvm_ioctl_flush(void __user *uarg)
 {
 	struct cxxvm_flush arg;
+	int ret;
 
 	if (copy_from_user(&arg, uarg, sizeof(arg)))
 		return -EFAULT;
-	if (arg.flags || arg.reserved0 ||
-	    !cxxvm_zeroed(arg.reserved, sizeof(arg.reserved)))
-		return -EINVAL;
+	ret = cxxvm_check_flush(&arg);
+	if (ret)
+		return ret;
 	arg.pages_flushed = cxxvm_arena_flush(cxxvm_arena);
 	cxxvm_reap_retired(false);
 	return copy_to_user(uarg, &arg, sizeof(arg)) ? -EFAULT : 0;
@@ -561,13 +607,9 @@ static long cxxvm_ioctl_bench(void __user *uarg)
 
 	if (copy_from_user(&arg, uarg, sizeof(arg)))
 		return -EFAULT;
-	if (arg.flags || !cxxvm_zeroed(arg.reserved, sizeof(arg.reserved)))
-		return -EINVAL;
-	ret = cxxvm_check_backend_pages(arg.backend, arg.nr_pages);
+	ret = cxxvm_check_bench(&arg);
 	if (ret)
 		return ret;
-	if (arg.iterations == 0 || arg.iterations > CXXVM_MAX_BENCH_ITERATIONS)
-		return -EINVAL;
 	ret = cxxvm_bench_run(&arg);
 	if (ret)
 		return ret;

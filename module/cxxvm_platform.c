@@ -11,7 +11,9 @@
  * repeated, which also populates every page-table level; lookup_address()
  * then gives each page's PTE, which the core writes and clears itself.
  */
+#include <linux/atomic.h>
 #include <linux/errno.h>
+#include <linux/export.h>
 #include <linux/gfp.h>
 #include <linux/mm.h>
 #include <linux/mutex.h>
@@ -23,6 +25,7 @@
 #include <asm/tlbflush.h>
 
 #include "cxxvm_core.h"
+#include "cxxvm_kunit.h"
 #include "cxxvm_platform.h"
 #include <cxxrt/runtime.h>
 
@@ -135,9 +138,10 @@ struct cxxvm_plat_lock {
 	spinlock_t lock;	/* the C++ arena's slot state */
 };
 
+/* Locks come from cxxrt_alloc() too, so KUnit can fail each allocation. */
 struct cxxvm_plat_lock *cxxvm_plat_lock_create(void)
 {
-	struct cxxvm_plat_lock *l = kmalloc(sizeof(*l), GFP_KERNEL);
+	struct cxxvm_plat_lock *l = cxxrt_alloc(sizeof(*l), CXXRT_GFP_KERNEL);
 
 	if (l)
 		spin_lock_init(&l->lock);
@@ -165,7 +169,7 @@ struct cxxvm_plat_mutex {
 
 struct cxxvm_plat_mutex *cxxvm_plat_mutex_create(void)
 {
-	struct cxxvm_plat_mutex *m = kmalloc(sizeof(*m), GFP_KERNEL);
+	struct cxxvm_plat_mutex *m = cxxrt_alloc(sizeof(*m), CXXRT_GFP_KERNEL);
 
 	if (m)
 		mutex_init(&m->mutex);
@@ -201,8 +205,31 @@ static gfp_t cxxrt_gfp(unsigned int gfp)
 	}
 }
 
+#if IS_ENABLED(CONFIG_KUNIT)
+static atomic_t cxxrt_fail_countdown = ATOMIC_INIT(0);
+
+void cxxrt_test_fail_nth_alloc(unsigned int n)
+{
+	atomic_set(&cxxrt_fail_countdown, n);
+}
+CXXVM_EXPORT_FOR_KUNIT(cxxrt_test_fail_nth_alloc);
+
+/* True for the allocation the countdown reaches (it was 1). */
+static bool cxxrt_should_fail(void)
+{
+	return atomic_dec_if_positive(&cxxrt_fail_countdown) == 0;
+}
+#else
+static inline bool cxxrt_should_fail(void)
+{
+	return false;
+}
+#endif
+
 void *cxxrt_alloc(size_t size, unsigned int gfp)
 {
+	if (cxxrt_should_fail())
+		return NULL;
 	return kmalloc(size, cxxrt_gfp(gfp));
 }
 
@@ -216,3 +243,15 @@ void cxxrt_bug(const char *why)
 	pr_crit("cxxvm: %s\n", why);
 	BUG();
 }
+
+/* The core and cxxrt, for cxxvm_kunit.ko (CONFIG_KUNIT kernels only). */
+CXXVM_EXPORT_FOR_KUNIT(cxxvm_arena_create);
+CXXVM_EXPORT_FOR_KUNIT(cxxvm_arena_destroy);
+CXXVM_EXPORT_FOR_KUNIT(cxxvm_arena_map);
+CXXVM_EXPORT_FOR_KUNIT(cxxvm_arena_unmap);
+CXXVM_EXPORT_FOR_KUNIT(cxxvm_arena_flush);
+CXXVM_EXPORT_FOR_KUNIT(cxxvm_arena_flushed_seq);
+CXXVM_EXPORT_FOR_KUNIT(cxxvm_arena_get_stats);
+CXXVM_EXPORT_FOR_KUNIT(cxxrt_alloc);
+CXXVM_EXPORT_FOR_KUNIT(cxxrt_free);
+CXXVM_EXPORT_FOR_KUNIT(cxxrt_bug);

@@ -61,6 +61,22 @@ for rel in "$rel61" "$rel612"; do
 	fi
 done
 
+log "KUnit: the test kernel (built once, then cached) and the suites in it"
+kout=$CXXVM_BUILD/kunit.out
+"$CXXVM_TOP/selftests/vm/kunit.sh" | tee "$kout"
+krc=${PIPESTATUS[0]}
+kline=$(grep -E '^kunit: [0-9]+ passed, [0-9]+ failed$' "$kout" | tail -n1)
+if [ -n "$kline" ]; then
+	read -r kpassed kfailed < <(echo "$kline" | sed -E 's/^kunit: ([0-9]+) passed, ([0-9]+) failed$/\1 \2/')
+	passed=$((passed + kpassed))
+	failed=$((failed + kfailed))
+fi
+if [ "$krc" -eq 0 ] && [ -n "$kline" ]; then
+	result ok "KUnit stage"
+else
+	result fail "KUnit stage (exit $krc)"
+fi
+
 log "make check took $(($(date +%s) - t0)) s"
 if [ "$skipped" -gt 0 ]; then
 	log "$skipped skipped: a skipped test is not a pass"

@@ -32,7 +32,7 @@ build_ko() {
 	if grep -nE 'warning:|undefined!|[Ee]rror' "$dir/build.log" >&2; then
 		die "build against $rel is not clean (see above)"
 	fi
-	"$CXXVM_TOP/selftests/vm/check-ko.sh" "$dir/cxxvm.ko" || exit 1
+	"$CXXVM_TOP/selftests/vm/check-ko.sh" "$dir/cxxvm.ko" "$kdir/.config" || exit 1
 	echo "$dir/cxxvm.ko"
 }
 
@@ -83,7 +83,7 @@ style_check() {
 	# expands to a definition, which cannot be parenthesised.
 	(cd "$CXXVM_TOP" &&
 	 "$tools/scripts/checkpatch.pl" --no-tree --quiet --terse \
-		--ignore COMPLEX_MACRO -f selftests/*.c) >&2 || rc=1
+		--ignore COMPLEX_MACRO -f selftests/*.c selftests/kunit/*.c) >&2 || rc=1
 	(cd "$CXXVM_TOP" &&
 	 "$tools/scripts/kernel-doc" -none "${files[@]}" 2>&1 | grep . >&2) && rc=1
 	return $rc

@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * cxxvm_kunit.h - what cxxvm.ko offers its KUnit companion module.
+ *
+ * Only a kernel with CONFIG_KUNIT exports these; a stock kernel's
+ * cxxvm.ko exports nothing.
+ */
+#ifndef CXXVM_KUNIT_H
+#define CXXVM_KUNIT_H
+
+#include <linux/cxxvm.h>
+
+#if IS_ENABLED(CONFIG_KUNIT)
+#define CXXVM_EXPORT_FOR_KUNIT(sym) EXPORT_SYMBOL_GPL(sym)
+#else
+#define CXXVM_EXPORT_FOR_KUNIT(sym)
+#endif
+
+/*
+ * Argument checks of the ioctls, after copy_from_user().
+ * Return: 0, -EINVAL (bad field, non-zero reserved field, unknown flag) or
+ * -ENOENT (a handle that cannot exist).  Context: any.
+ */
+int cxxvm_check_map(const struct cxxvm_map *arg);
+int cxxvm_check_unmap(const struct cxxvm_unmap *arg);
+int cxxvm_check_verify(const struct cxxvm_verify *arg);
+int cxxvm_check_flush(const struct cxxvm_flush *arg);
+int cxxvm_check_bench(const struct cxxvm_bench *arg);
+
+/**
+ * cxxrt_test_fail_nth_alloc() - make the @n-th next cxxrt_alloc() fail.
+ * @n: 1 for the next allocation, 0 to disarm
+ *
+ * Fault injection for KUnit (CONFIG_KUNIT kernels only).  Context: any.
+ */
+void cxxrt_test_fail_nth_alloc(unsigned int n);
+
+#endif /* CXXVM_KUNIT_H */

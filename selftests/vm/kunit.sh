@@ -1,0 +1,94 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# kunit.sh: build the KUnit test kernel (cached), build cxxvm.ko and
+# cxxvm_kunit.ko against it, boot it with vng and run the suites.
+# Prints "kunit: N passed, N failed" last; exits non-zero on a failed or
+# crashed case, a console report (oops, WARNING, BUG, lockdep, KASAN), a
+# kmemleak report, or KTAP that the kernel's kunit.py cannot parse.
+set -uo pipefail
+. "$(dirname "$0")/lib.sh"
+
+tree=$("$CXXVM_TOP/selftests/vm/test-kernel.sh") || die "no test kernel"
+dir=$CXXVM_BUILD/kunit
+rm -rf "$dir"
+mkdir -p "$dir"
+cp -a "$CXXVM_TOP/Kbuild" "$CXXVM_TOP/module" "$CXXVM_TOP/cxxrt" \
+      "$CXXVM_TOP/include" "$dir/"
+cp -a "$CXXVM_TOP/selftests/kunit" "$dir/kunit"
+log "kunit: building cxxvm.ko and cxxvm_kunit.ko against the test kernel"
+if ! { make -C "$tree" M="$dir" modules &&
+       make -C "$tree" M="$dir/kunit" cxxvm_top="$dir" \
+	    KBUILD_EXTRA_SYMBOLS="$dir/Module.symvers" modules; } >"$dir/build.log" 2>&1; then
+	cat "$dir/build.log" >&2
+	die "kunit: build failed"
+fi
+grep -nE 'warning:|undefined!' "$dir/build.log" >&2 && die "kunit: build is not clean"
+"$CXXVM_TOP/selftests/vm/check-ko.sh" "$dir/cxxvm.ko" "$tree/.config" || exit 1
+"$CXXVM_TOP/selftests/vm/check-ko.sh" "$dir/kunit/cxxvm_kunit.ko" "$tree/.config" || exit 1
+
+out=$dir/guest.out
+log "kunit: booting the test kernel under TCG (KASAN, lockdep, kmemleak: a few minutes)"
+vng_run "$tree/arch/x86/boot/bzImage" "$dir/console.log" -- \
+	"$CXXVM_TOP/selftests/vm/guest-kunit.sh" "$dir/cxxvm.ko" \
+	"$dir/kunit/cxxvm_kunit.ko" >"$out"
+rc=$?
+
+# One KTAP document for kunit.py: the module's suites, cut from the kernel
+# log (from the header of the first cxxvm_ suite to the result line of the
+# last), keeping only KTAP-shaped lines, under a header of their own.
+ktap=$dir/results.ktap
+sed -n '/^---- dmesg begin/,/^---- dmesg end/p' "$out" | sed '1d;$d' >"$dir/dmesg.txt"
+first=$(grep -n '^    # Subtest: cxxvm_' "$dir/dmesg.txt" | head -n1 | cut -d: -f1)
+last=$(grep -nE '^(not )?ok [0-9]+ cxxvm_' "$dir/dmesg.txt" | tail -n1 | cut -d: -f1)
+nsuites=0
+if [ -n "$first" ] && [ -n "$last" ]; then
+	nsuites=$(sed -n "$((first - 1)),${last}p" "$dir/dmesg.txt" |
+		  grep -cE '^(not )?ok [0-9]+ cxxvm_')
+fi
+{
+	echo "KTAP version 1"
+	echo "1..$nsuites"
+	[ "$nsuites" -eq 0 ] ||
+	sed -n "$((first - 1)),${last}p" "$dir/dmesg.txt" |
+		grep -E '^( |#|ok |not ok |KTAP version)' |
+		awk '/^(not )?ok [0-9]+ cxxvm_/ { n++; sub(/ok [0-9]+ /, "ok " n " ") } { print }'
+} >"$ktap"
+cat "$ktap"
+
+# Counted as KUnit and kunit.py count: every leaf test, each parameter of
+# a parameterized case on its own, from each suite's "# Totals:" line.  A
+# skipped test is not a pass: it counts as failed.
+read -r passed failed skipped < <(grep -E '^# Totals: pass:[0-9]+ fail:[0-9]+ skip:[0-9]+' "$ktap" |
+	sed -E 's/^# Totals: pass:([0-9]+) fail:([0-9]+) skip:([0-9]+).*/\1 \2 \3/' |
+	awk '{ p += $1; f += $2; s += $3 } END { print p + 0, f + 0, s + 0 }')
+[ "$skipped" -eq 0 ] || log "kunit: $skipped skipped tests count as failed"
+failed=$((failed + skipped))
+# A "not ok" that the totals do not show (a crashed case) still fails.
+if [ "$failed" -eq 0 ] && grep -qE '^ *not ok ' "$ktap"; then
+	failed=1
+fi
+status=0
+if [ "$nsuites" -ne 3 ]; then
+	log "kunit: expected 3 suites, the guest printed $nsuites"
+	failed=$((failed + 1))
+fi
+if ! parsed=$(python3 "$tree/tools/testing/kunit/kunit.py" parse "$ktap" 2>&1); then
+	log "kunit: kunit.py parse failed"
+	failed=$((failed + 1))
+fi
+printf '%s\n' "$parsed" | tail -n 4
+printf '%s\n' "$parsed" | grep -qiE 'crashed|failed: [1-9]' && status=1
+
+leaks=$(sed -n '/^---- kmemleak begin/,/^---- kmemleak end/p' "$out" | sed '1d;$d')
+if [ -n "$leaks" ]; then
+	printf '%s\n' "$leaks" >&2
+	log "kunit: kmemleak reports the leaks above"
+	failed=$((failed + 1))
+fi
+if [ "$rc" -ne 0 ]; then
+	log "kunit: guest run exited $rc or its console shows a report ($dir/console.log)"
+	failed=$((failed + 1))
+fi
+echo "kunit: $passed passed, $failed failed"
+[ "$failed" -eq 0 ] && [ "$status" -eq 0 ]

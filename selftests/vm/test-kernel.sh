@@ -1,0 +1,64 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# test-kernel.sh: build cxxvm's KUnit test kernel from Debian's
+# linux-source-6.1 and the fragment selftests/kunit/kunit.config, and
+# print the path of the built tree (bzImage: arch/x86/boot/bzImage).
+#
+# The tree is cached outside the repo, in $CXXVM_CACHE (default
+# /var/cache/cxxvm), keyed by the source package version and the hash of
+# the fragment: it is rebuilt only when one of them changes.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+frag=$CXXVM_TOP/selftests/kunit/kunit.config
+tarball=/usr/src/linux-source-6.1.tar.xz
+[ -f "$tarball" ] || die "no $tarball (apt-get install linux-source-6.1)"
+srcver=$(dpkg-query -W -f='${Version}' linux-source-6.1)
+key=$(printf '%s\n' "$srcver" | cat - "$frag" | sha256sum | cut -c1-12)
+cache=${CXXVM_CACHE:-/var/cache/cxxvm}
+tree=$cache/test-kernel-$srcver-$key
+
+if [ -f "$tree/.cxxvm-built" ]; then
+	log "test kernel: cached $tree"
+	echo "$tree"
+	exit 0
+fi
+
+t0=$(date +%s)
+tmp=$tree.tmp
+rm -rf "$tmp"
+mkdir -p "$tmp"
+log "test kernel: unpacking linux-source-6.1 $srcver"
+tar -xJf "$tarball" -C "$tmp" --strip-components=1
+
+log "test kernel: tinyconfig + $(basename "$frag")"
+make -s -C "$tmp" tinyconfig >/dev/null
+(cd "$tmp" && scripts/kconfig/merge_config.sh -m .config "$frag" >/dev/null)
+make -s -C "$tmp" olddefconfig >/dev/null
+missing=$(grep -E '^CONFIG_[A-Z0-9_]+=' "$frag" | while IFS= read -r line; do
+		grep -qxF "$line" "$tmp/.config" || echo "$line"
+	  done)
+[ -z "$missing" ] || die "test kernel config dropped: $(echo $missing)"
+
+log "test kernel: make -j$(nproc) bzImage modules (several minutes)"
+make -C "$tmp" -j"$(nproc)" bzImage modules >"$tmp/build.log" 2>&1 &
+pid=$!
+while kill -0 "$pid" 2>/dev/null; do
+	sleep 30
+	kill -0 "$pid" 2>/dev/null &&
+		log "test kernel: building, $(( $(date +%s) - t0 )) s, $(find "$tmp" -name '*.o' | wc -l) objects"
+done
+if ! wait "$pid"; then
+	tail -30 "$tmp/build.log" >&2
+	die "test kernel build failed (log: $tmp/build.log)"
+fi
+rm -rf "$tree"
+mv "$tmp" "$tree"
+touch "$tree/.cxxvm-built"
+# A built tree is 1.7 GiB: keep only the one for the current key.
+for old in "$cache"/test-kernel-*; do
+	[ "$old" = "$tree" ] || [ "$old" = "$tmp" ] || rm -rf "$old"
+done
+log "test kernel: built in $(( $(date +%s) - t0 )) s: $tree"
+echo "$tree"
