@@ -18,7 +18,7 @@ all: modules
 
 modules:
 	$(MAKE) -C $(KDIR) M=$(PWD) modules
-	@selftests/vm/check-ko.sh $(PWD)/cxxvm.ko
+	@selftests/vm/check-ko.sh $(PWD)/cxxvm.ko $(KDIR)/.config
 
 selftests:
 	$(MAKE) -C selftests

@@ -2,15 +2,17 @@
 /*
  * cxxvm_kunit.h - what cxxvm.ko offers its KUnit companion module.
  *
- * Only a kernel with CONFIG_KUNIT exports these; a stock kernel's
- * cxxvm.ko exports nothing.
+ * Exported, and the fault-injection knob compiled in, only when the build
+ * asks for it (make CXXVM_KUNIT=1, which selftests/vm/kunit.sh passes for
+ * its test kernel).  Whether the target kernel has CONFIG_KUNIT does not
+ * matter: a normal build of cxxvm.ko exports nothing.
  */
 #ifndef CXXVM_KUNIT_H
 #define CXXVM_KUNIT_H
 
 #include <linux/cxxvm.h>
 
-#if IS_ENABLED(CONFIG_KUNIT)
+#ifdef CXXVM_KUNIT
 #define CXXVM_EXPORT_FOR_KUNIT(sym) EXPORT_SYMBOL_GPL(sym)
 #else
 #define CXXVM_EXPORT_FOR_KUNIT(sym)
@@ -31,7 +33,7 @@ int cxxvm_check_bench(const struct cxxvm_bench *arg);
  * cxxrt_test_fail_nth_alloc() - make the @n-th next cxxrt_alloc() fail.
  * @n: 1 for the next allocation, 0 to disarm
  *
- * Fault injection for KUnit (CONFIG_KUNIT kernels only).  Context: any.
+ * Fault injection for KUnit (CXXVM_KUNIT builds only).  Context: any.
  */
 void cxxrt_test_fail_nth_alloc(unsigned int n);
 

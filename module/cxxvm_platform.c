@@ -205,7 +205,7 @@ static gfp_t cxxrt_gfp(unsigned int gfp)
 	}
 }
 
-#if IS_ENABLED(CONFIG_KUNIT)
+#ifdef CXXVM_KUNIT
 static atomic_t cxxrt_fail_countdown = ATOMIC_INIT(0);
 
 void cxxrt_test_fail_nth_alloc(unsigned int n)
@@ -244,7 +244,7 @@ void cxxrt_bug(const char *why)
 	BUG();
 }
 
-/* The core and cxxrt, for cxxvm_kunit.ko (CONFIG_KUNIT kernels only). */
+/* The core and cxxrt, for cxxvm_kunit.ko (CXXVM_KUNIT builds only). */
 CXXVM_EXPORT_FOR_KUNIT(cxxvm_arena_create);
 CXXVM_EXPORT_FOR_KUNIT(cxxvm_arena_destroy);
 CXXVM_EXPORT_FOR_KUNIT(cxxvm_arena_map);

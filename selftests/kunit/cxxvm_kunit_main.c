@@ -40,7 +40,11 @@ static void test_pages_free(struct kunit_resource *res)
 	kfree(tp);
 }
 
-/* @n fresh pages, freed when the test ends (after its arenas: LIFO). */
+/*
+ * @n fresh pages, freed when the test ends.  KUnit frees resources newest
+ * first, so a test takes its pages before its arena: the arena (which may
+ * still map them, or hold them in dirty slots) is destroyed first.
+ */
 static struct test_pages *test_pages(struct kunit *test, u32 n)
 {
 	struct test_pages *tp = kzalloc(sizeof(*tp), GFP_KERNEL);
@@ -48,7 +52,12 @@ static struct test_pages *test_pages(struct kunit *test, u32 n)
 	KUNIT_ASSERT_NOT_NULL(test, tp);
 	tp->pages = kcalloc(n, sizeof(*tp->pages), GFP_KERNEL);
 	tp->pfns = kcalloc(n, sizeof(*tp->pfns), GFP_KERNEL);
-	kunit_alloc_resource(test, NULL, test_pages_free, GFP_KERNEL, tp);
+	if (!kunit_alloc_resource(test, NULL, test_pages_free, GFP_KERNEL, tp)) {
+		kfree(tp->pages);
+		kfree(tp->pfns);
+		kfree(tp);
+		KUNIT_ASSERT_FAILURE(test, "no KUnit resource for the pages");
+	}
 	KUNIT_ASSERT_NOT_NULL(test, tp->pages);
 	KUNIT_ASSERT_NOT_NULL(test, tp->pfns);
 	while (tp->nr < n) {
@@ -78,7 +87,10 @@ static struct cxxvm_arena *test_arena(struct kunit *test, u32 lazy_max_pages,
 	struct cxxvm_arena *a = NULL;
 
 	KUNIT_ASSERT_EQ(test, 0, cxxvm_arena_create(&params, &a));
-	kunit_alloc_resource(test, NULL, test_arena_free, GFP_KERNEL, a);
+	if (!kunit_alloc_resource(test, NULL, test_arena_free, GFP_KERNEL, a)) {
+		cxxvm_arena_destroy(a);
+		KUNIT_ASSERT_FAILURE(test, "no KUnit resource for the arena");
+	}
 	return a;
 }
 
@@ -98,6 +110,15 @@ static pte_t *pte_of(uintptr_t va)
 	return ptep && level == PG_LEVEL_4K ? ptep : NULL;
 }
 
+/* The 4 KiB PTE of @va; the test fails (rather than oopses) without one. */
+static pte_t pte_at(struct kunit *test, uintptr_t va)
+{
+	pte_t *ptep = pte_of(va);
+
+	KUNIT_ASSERT_NOT_NULL(test, ptep);
+	return *ptep;
+}
+
 static const u32 page_counts[] = { 1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64 };
 
 static void page_count_desc(const u32 *n, char *desc)
@@ -113,8 +134,8 @@ KUNIT_ARRAY_PARAM(page_counts, page_counts, page_count_desc);
 static void arena_order_rounding(struct kunit *test)
 {
 	const u32 n = *(const u32 *)test->param_value;
-	struct cxxvm_arena *a = test_arena(test, 1024, 2);
 	struct test_pages *tp = test_pages(test, n);
+	struct cxxvm_arena *a = test_arena(test, 1024, 2);
 	uintptr_t va, va2;
 	u64 seq;
 
@@ -133,8 +154,8 @@ static void arena_order_rounding(struct kunit *test)
 static void arena_ptes_point_at_pfns(struct kunit *test)
 {
 	const u32 n = *(const u32 *)test->param_value;
-	struct cxxvm_arena *a = test_arena(test, 1024, 2);
 	struct test_pages *tp = test_pages(test, n);
+	struct cxxvm_arena *a = test_arena(test, 1024, 2);
 	uintptr_t va;
 	u64 seq;
 	u32 i;
@@ -156,14 +177,14 @@ static void arena_ptes_point_at_pfns(struct kunit *test)
 	}
 	KUNIT_ASSERT_EQ(test, 0, cxxvm_arena_unmap(a, va, n, &seq));
 	for (i = 0; i < n; i++)
-		KUNIT_EXPECT_TRUE(test, pte_none(*pte_of(va + i * PAGE_SIZE)));
+		KUNIT_EXPECT_TRUE(test, pte_none(pte_at(test, va + i * PAGE_SIZE)));
 }
 
 /* A freed slot is reused only after a shootdown that covers it. */
 static void arena_reuse_only_after_shootdown(struct kunit *test)
 {
-	struct cxxvm_arena *a = test_arena(test, 1024, 2);
 	struct test_pages *tp = test_pages(test, 1);
+	struct cxxvm_arena *a = test_arena(test, 1024, 2);
 	uintptr_t va1, va2, va3;
 	u64 seq, shootdowns;
 
@@ -189,8 +210,8 @@ static void arena_reuse_only_after_shootdown(struct kunit *test)
 /* Unmap reaching lazy_max_pages issues the shootdown itself. */
 static void arena_lazy_threshold_purges(struct kunit *test)
 {
-	struct cxxvm_arena *a = test_arena(test, 64, 2);
 	struct test_pages *tp = test_pages(test, 16);
+	struct cxxvm_arena *a = test_arena(test, 64, 2);
 	u64 seq, shootdowns;
 	uintptr_t va[4];
 	int i;
@@ -213,8 +234,8 @@ static void arena_lazy_threshold_purges(struct kunit *test)
 static void arena_full_block_then_new_block(struct kunit *test)
 {
 	const u32 per_block = CXXVM_BLOCK_PAGES;
-	struct cxxvm_arena *a = test_arena(test, 1024, 2);
 	struct test_pages *tp = test_pages(test, 1);
+	struct cxxvm_arena *a = test_arena(test, 1024, 2);
 	uintptr_t va, first = 0;
 	u32 i;
 
@@ -237,8 +258,8 @@ static void arena_full_block_then_new_block(struct kunit *test)
 static void arena_full_arena_purges(struct kunit *test)
 {
 	const u32 slots = CXXVM_BLOCK_PAGES / CXXVM_MAX_PAGES;
-	struct cxxvm_arena *a = test_arena(test, 4096, 1);
 	struct test_pages *tp = test_pages(test, CXXVM_MAX_PAGES);
+	struct cxxvm_arena *a = test_arena(test, 4096, 1);
 	uintptr_t va[CXXVM_BLOCK_PAGES / CXXVM_MAX_PAGES], extra;
 	u64 seq, shootdowns;
 	u32 i;
@@ -256,8 +277,8 @@ static void arena_full_arena_purges(struct kunit *test)
 /* unmap() refuses anything but a live mapping of exactly the mapped size. */
 static void arena_unmap_rejects_bad_calls(struct kunit *test)
 {
-	struct cxxvm_arena *a = test_arena(test, 1024, 2);
 	struct test_pages *tp = test_pages(test, 3);
+	struct cxxvm_arena *a = test_arena(test, 1024, 2);
 	uintptr_t va;
 	u64 seq;
 
@@ -269,7 +290,7 @@ static void arena_unmap_rejects_bad_calls(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, -EINVAL, cxxvm_arena_unmap(a, va + PAGE_SIZE, 3, &seq));
 	KUNIT_EXPECT_EQ(test, -EINVAL, cxxvm_arena_unmap(a, PAGE_OFFSET, 3, &seq));
 	/* Still mapped after every rejected call. */
-	KUNIT_EXPECT_TRUE(test, pte_present(*pte_of(va + 2 * PAGE_SIZE)));
+	KUNIT_EXPECT_TRUE(test, pte_present(pte_at(test, va + 2 * PAGE_SIZE)));
 	KUNIT_EXPECT_EQ(test, 1ULL, stats_of(a).live_mappings);
 	KUNIT_EXPECT_EQ(test, 0, cxxvm_arena_unmap(a, va, 3, &seq));
 	KUNIT_EXPECT_EQ(test, -EINVAL, cxxvm_arena_unmap(a, va, 3, &seq));
@@ -301,8 +322,13 @@ static void arena_create_rejects_bad_params(struct kunit *test)
 	struct cxxvm_arena *a = NULL;
 	int i;
 
-	for (i = 0; i < ARRAY_SIZE(bad); i++)
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
+		a = NULL;
 		KUNIT_EXPECT_EQ(test, -EINVAL, cxxvm_arena_create(&bad[i], &a));
+		/* An arena that should not exist must not leak either. */
+		if (a)
+			cxxvm_arena_destroy(a);
+	}
 }
 
 static struct kunit_case cxxvm_arena_cases[] = {
@@ -395,8 +421,8 @@ static void cxxrt_arena_create_alloc_failure(struct kunit *test)
 /* A block whose metadata cannot be allocated fails the map, not the arena. */
 static void cxxrt_block_alloc_failure(struct kunit *test)
 {
-	struct cxxvm_arena *a = test_arena(test, 1024, 2);
 	struct test_pages *tp = test_pages(test, 1);
+	struct cxxvm_arena *a = test_arena(test, 1024, 2);
 	uintptr_t va;
 	u64 seq;
 

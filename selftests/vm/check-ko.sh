@@ -20,7 +20,6 @@
 set -euo pipefail
 ko=${1:?usage: check-ko.sh MODULE.ko [KERNEL_CONFIG]}
 config=${2:-}
-dir=$(dirname "$ko")
 status=0
 
 ctor_sections() {
@@ -37,9 +36,13 @@ if [ -z "$config" ] || ! grep -qx 'CONFIG_CONSTRUCTORS=y' "$config"; then
 fi
 
 allowed='^(cxxvm_plat_[a-z_]+|cxxrt_[a-z_]+|__cxa_pure_virtual|__fentry__|__stack_chk_fail|__stack_chk_guard|__ref_stack_chk_guard|__x86_return_thunk|__x86_indirect_thunk_[a-z0-9]+|__x86_indirect_call_thunk_[a-z0-9]+|__x86_indirect_jump_thunk_[a-z0-9]+|memcpy|memmove|memset|memcmp)$'
-while IFS= read -r src; do
-	obj=${src%.cpp}.o
-	[ -f "$obj" ] || { echo "check-ko: no $obj for $src" >&2; status=1; continue; }
+# The module's own objects (Kbuild lists them in NAME.mod), those built
+# from C++.
+mod=${ko%.ko}.mod
+[ -f "$mod" ] || { echo "check-ko: no $mod" >&2; exit 1; }
+while IFS= read -r obj; do
+	[ -f "${obj%.o}.cpp" ] || continue
+	[ -f "$obj" ] || { echo "check-ko: no $obj" >&2; status=1; continue; }
 	bad=$(ctor_sections "$obj")
 	if [ -n "$bad" ]; then
 		echo "check-ko: $obj (C++) has dynamic initialisation sections: $bad" >&2
@@ -50,5 +53,5 @@ while IFS= read -r src; do
 		echo "check-ko: $obj (C++) imports symbols kernel C++ may not use:" $extra >&2
 		status=1
 	fi
-done < <(find "$dir" -name '*.cpp')
+done < <(tr ' ' '\n' <"$mod" | grep .)
 exit $status

@@ -9,9 +9,10 @@ set -u
 ko=$1 kunit_ko=$2
 leaks=/sys/kernel/debug/kmemleak
 
-# Forget what boot left behind, so only our leaks are reported.
-echo scan >"$leaks"
-echo clear >"$leaks"
+# Forget what boot left behind, so only our leaks are reported.  A
+# kmemleak that cannot be driven fails the run (no end marker is printed).
+echo scan >"$leaks" || exit 1
+echo clear >"$leaks" || exit 1
 
 insmod "$ko" || exit 1
 insmod "$kunit_ko" || exit 1
@@ -25,7 +26,8 @@ rmmod cxxvm || exit 1
 
 # kmemleak reports objects older than 5 s only.
 sleep 6
-echo scan >"$leaks"
+echo scan >"$leaks" || exit 1
+echo scan >"$leaks" || exit 1
 echo "---- kmemleak begin ----"
-cat "$leaks"
+cat "$leaks" || exit 1
 echo "---- kmemleak end ----"

@@ -17,13 +17,13 @@ cp -a "$CXXVM_TOP/Kbuild" "$CXXVM_TOP/module" "$CXXVM_TOP/cxxrt" \
       "$CXXVM_TOP/include" "$dir/"
 cp -a "$CXXVM_TOP/selftests/kunit" "$dir/kunit"
 log "kunit: building cxxvm.ko and cxxvm_kunit.ko against the test kernel"
-if ! { make -C "$tree" M="$dir" modules &&
+if ! { make -C "$tree" M="$dir" CXXVM_KUNIT=1 modules &&
        make -C "$tree" M="$dir/kunit" cxxvm_top="$dir" \
 	    KBUILD_EXTRA_SYMBOLS="$dir/Module.symvers" modules; } >"$dir/build.log" 2>&1; then
 	cat "$dir/build.log" >&2
 	die "kunit: build failed"
 fi
-grep -nE 'warning:|undefined!' "$dir/build.log" >&2 && die "kunit: build is not clean"
+grep -niE 'warning:|undefined!|error' "$dir/build.log" >&2 && die "kunit: build is not clean"
 "$CXXVM_TOP/selftests/vm/check-ko.sh" "$dir/cxxvm.ko" "$tree/.config" || exit 1
 "$CXXVM_TOP/selftests/vm/check-ko.sh" "$dir/kunit/cxxvm_kunit.ko" "$tree/.config" || exit 1
 
@@ -86,6 +86,11 @@ elif [ "$prc" -ne 0 ] && [ "$failed" -eq 0 ]; then
 	failed=1
 fi
 
+if ! grep -q '^---- kmemleak end' "$out" ||
+   grep -qiE 'kmemleak.*disabl|leak detector disabled' "$dir/console.log"; then
+	log "kunit: kmemleak did not run to the end (or disabled itself)"
+	failed=$((failed + 1))
+fi
 leaks=$(sed -n '/^---- kmemleak begin/,/^---- kmemleak end/p' "$out" | sed '1d;$d')
 if [ -n "$leaks" ]; then
 	printf '%s\n' "$leaks" >&2

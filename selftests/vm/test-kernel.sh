@@ -19,6 +19,11 @@ key=$(printf '%s\n' "$srcver" | cat - "$frag" | sha256sum | cut -c1-12)
 cache=${CXXVM_CACHE:-/var/cache/cxxvm}
 tree=$cache/test-kernel-$srcver-$key
 
+# One build at a time; a second caller waits and then finds it cached.
+mkdir -p "$cache"
+exec 9>"$cache/.lock"
+flock 9
+
 if [ -f "$tree/.cxxvm-built" ]; then
 	log "test kernel: cached $tree"
 	echo "$tree"
@@ -44,6 +49,8 @@ missing=$(grep -E '^CONFIG_[A-Z0-9_]+=' "$frag" | while IFS= read -r line; do
 log "test kernel: make -j$(nproc) bzImage modules (several minutes)"
 make -C "$tmp" -j"$(nproc)" bzImage modules >"$tmp/build.log" 2>&1 &
 pid=$!
+# Interrupted: do not leave make writing into a tree the next run deletes.
+trap 'kill "$pid" 2>/dev/null' EXIT INT TERM
 while kill -0 "$pid" 2>/dev/null; do
 	sleep 30
 	kill -0 "$pid" 2>/dev/null &&
@@ -53,6 +60,7 @@ if ! wait "$pid"; then
 	tail -30 "$tmp/build.log" >&2
 	die "test kernel build failed (log: $tmp/build.log)"
 fi
+trap - EXIT INT TERM
 rm -rf "$tree"
 mv "$tmp" "$tree"
 touch "$tree/.cxxvm-built"
