@@ -75,10 +75,6 @@ public:
 	[[nodiscard]] VirtAddr va_start() const { return va_start_; }
 	[[nodiscard]] VirtAddr va_end() const { return va_start_.plus_pages(kPages); }
 	[[nodiscard]] bool contains(VirtAddr va) const { return va >= va_start_ && va < va_end(); }
-	[[nodiscard]] ktl::uint32_t free_pages() const { return free_pages_; }
-	[[nodiscard]] ktl::uint32_t dirty_pages() const { return dirty_pages_; }
-	[[nodiscard]] ktl::uint32_t live_pages() const { return live_pages_; }
-	[[nodiscard]] ktl::uint32_t live_slots() const { return live_slots_; }
 
 	/// The PTE pointers of pages [idx, idx + n).
 	[[nodiscard]] const ktl::uintptr_t *ptes(ktl::uint32_t idx) const { return &ptes_[idx]; }
@@ -116,7 +112,6 @@ public:
 			const ktl::uint32_t idx = w * 64 + bit;
 			npages_[idx] = static_cast<ktl::uint8_t>(n.value());
 			free_pages_ -= size;
-			live_pages_ += size;
 			++live_slots_;
 			return idx;
 		}
@@ -137,7 +132,6 @@ public:
 		const ktl::uint32_t size = Order::for_pages(PageCount(npages_[idx])).pages();
 		head_[idx / 64] &= ~(1ull << (idx % 64));
 		dirty_[idx / 64] |= run_mask(idx % 64, size);
-		live_pages_ -= size;
 		dirty_pages_ += size;
 		--live_slots_;
 		return size;
@@ -209,7 +203,6 @@ private:
 	ktl::uint32_t free_pages_ = kPages;
 	ktl::uint32_t dirty_pages_ = 0;
 	ktl::uint32_t purging_pages_ = 0;
-	ktl::uint32_t live_pages_ = 0;
 	ktl::uint32_t live_slots_ = 0;
 	ktl::uint64_t free_[kWords] = {};
 	ktl::uint64_t dirty_[kWords] = {};

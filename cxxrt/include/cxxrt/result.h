@@ -11,13 +11,8 @@ namespace cxxrt {
 /// are the kernel's (include/uapi/asm-generic/errno-base.h); the core only
 /// names the few it returns.
 enum class Errno : int {
-	kPerm = -1,
-	kNoEnt = -2,
-	kIo = -5,
 	kNoMem = -12,
-	kBusy = -16,
 	kInval = -22,
-	kNoSpc = -28,
 };
 
 /// A value of type T or an Errno.  [[nodiscard]]: a caller that drops a
