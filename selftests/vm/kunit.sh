@@ -12,20 +12,12 @@ set -uo pipefail
 tree=$("$CXXVM_TOP/selftests/vm/test-kernel.sh") || die "no test kernel"
 dir=$CXXVM_BUILD/kunit
 rm -rf "$dir"
-mkdir -p "$dir"
-cp -a "$CXXVM_TOP/Kbuild" "$CXXVM_TOP/module" "$CXXVM_TOP/cxxrt" \
-      "$CXXVM_TOP/include" "$dir/"
+copy_sources "$dir"
 cp -a "$CXXVM_TOP/selftests/kunit" "$dir/kunit"
 log "kunit: building cxxvm.ko and cxxvm_kunit.ko against the test kernel"
-if ! { make -C "$tree" M="$dir" CXXVM_KUNIT=1 modules &&
-       make -C "$tree" M="$dir/kunit" cxxvm_top="$dir" \
-	    KBUILD_EXTRA_SYMBOLS="$dir/Module.symvers" modules; } >"$dir/build.log" 2>&1; then
-	cat "$dir/build.log" >&2
-	die "kunit: build failed"
-fi
-grep -niE 'warning:|undefined!|error' "$dir/build.log" >&2 && die "kunit: build is not clean"
-"$CXXVM_TOP/selftests/vm/check-ko.sh" "$dir/cxxvm.ko" "$tree/.config" || exit 1
-"$CXXVM_TOP/selftests/vm/check-ko.sh" "$dir/kunit/cxxvm_kunit.ko" "$tree/.config" || exit 1
+kbuild_clean "$tree" "$dir" CXXVM_KUNIT=1
+kbuild_clean "$tree" "$dir/kunit" cxxvm_top="$dir" \
+	KBUILD_EXTRA_SYMBOLS="$dir/Module.symvers"
 
 out=$dir/guest.out
 log "kunit: booting the test kernel under TCG (KASAN, lockdep, kmemleak: a few minutes)"

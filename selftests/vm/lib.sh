@@ -15,24 +15,40 @@ stock_61_release() {
 		sed -n 's/.*linux-image-\(6\.1\.[^ ,]*\).*/\1/p'
 }
 
+# copy_sources DIR: the module's sources, copied into DIR (several
+# kernels' objects then live side by side, out of the work tree).
+copy_sources() {
+	mkdir -p "$1"
+	cp -a "$CXXVM_TOP/Kbuild" "$CXXVM_TOP/module" "$CXXVM_TOP/cxxrt" \
+	      "$CXXVM_TOP/include" "$1/"
+}
+
+# kbuild_clean KDIR DIR [MAKE ARGS...]: make modules for the module in DIR
+# against the kernel tree KDIR.  Fails on any compiler or modpost warning
+# or error (whatever the case), an undefined symbol, or check-ko.sh
+# refusing one of the .ko files built.
+kbuild_clean() {
+	local kdir=$1 dir=$2 ko
+	shift 2
+	if ! make -C "$kdir" M="$dir" "$@" modules >"$dir/build.log" 2>&1; then
+		cat "$dir/build.log" >&2
+		die "build of $dir against $kdir failed"
+	fi
+	if grep -niE 'warning:|undefined!|error' "$dir/build.log" >&2; then
+		die "build of $dir against $kdir is not clean (see above)"
+	fi
+	for ko in "$dir"/*.ko; do
+		"$CXXVM_TOP/selftests/vm/check-ko.sh" "$ko" "$kdir/.config" || exit 1
+	done
+}
+
 # build_ko RELEASE: build cxxvm.ko against /lib/modules/RELEASE/build in
-# build/RELEASE (a copy of the sources, so several kernels' objects live
-# side by side).  Fails on any compiler or modpost warning, an undefined
-# symbol, or a .init_array/.ctors section.  Prints the .ko path.
+# build/RELEASE and print the .ko path.
 build_ko() {
 	local rel=$1 kdir=/lib/modules/$1/build dir=$CXXVM_BUILD/$1
 	[ -d "$kdir" ] || die "no headers for $rel in $kdir"
-	mkdir -p "$dir"
-	cp -a "$CXXVM_TOP/Kbuild" "$CXXVM_TOP/module" "$CXXVM_TOP/cxxrt" \
-	      "$CXXVM_TOP/include" "$dir/"
-	if ! make -C "$kdir" M="$dir" modules >"$dir/build.log" 2>&1; then
-		cat "$dir/build.log" >&2
-		die "build against $rel failed"
-	fi
-	if grep -nE 'warning:|undefined!|[Ee]rror' "$dir/build.log" >&2; then
-		die "build against $rel is not clean (see above)"
-	fi
-	"$CXXVM_TOP/selftests/vm/check-ko.sh" "$dir/cxxvm.ko" "$kdir/.config" || exit 1
+	copy_sources "$dir"
+	kbuild_clean "$kdir" "$dir"
 	echo "$dir/cxxvm.ko"
 }
 
