@@ -83,6 +83,28 @@ void cxxvm_plat_ptes_clear(const uintptr_t *ptes, uint32_t n);
  */
 void cxxvm_plat_tlb_shootdown(void);
 
+/**
+ * cxxvm_plat_cpu_get() - get_cpu(): the current CPU, preemption disabled.
+ *
+ * Context: any; must be paired with cxxvm_plat_cpu_put().
+ * Return: the CPU id, below cxxvm_plat_nr_cpu_ids().
+ */
+uint32_t cxxvm_plat_cpu_get(void);
+
+/** cxxvm_plat_cpu_put() - put_cpu(): preemption enabled again. */
+void cxxvm_plat_cpu_put(void);
+
+/** cxxvm_plat_nr_cpu_ids() - nr_cpu_ids: one more than the largest CPU id. */
+uint32_t cxxvm_plat_nr_cpu_ids(void);
+
+/**
+ * cxxvm_plat_cpu_to_node() - cpu_to_node(): NUMA node of a CPU.
+ * @cpu: below cxxvm_plat_nr_cpu_ids()
+ *
+ * Return: the node, or -1 (NUMA_NO_NODE) if @cpu is not possible.
+ */
+int cxxvm_plat_cpu_to_node(uint32_t cpu);
+
 /** struct cxxvm_plat_lock - opaque spinlock_t owned by the shim. */
 struct cxxvm_plat_lock;
 /** struct cxxvm_plat_mutex - opaque struct mutex owned by the shim. */
@@ -125,10 +147,14 @@ CXXVM_STATIC_ASSERT(sizeof(struct cxxvm_arena_params) == 8,
  * struct cxxvm_arena_stats - counters of a vmap arena
  * @blocks_created: blocks reserved since the arena was created
  * @blocks_live: blocks held now
- * @shootdowns: TLB shootdowns issued
+ * @shootdowns: TLB shootdowns issued (purges, plus one per block reserved)
  * @dirty_pages: pages unmapped but not yet covered by a completed shootdown
  * @mapped_pages: pages in live slots (rounded up to the slot order)
  * @live_mappings: live slots
+ * @blocks_freed: blocks returned to vmalloc
+ * @purges: purges that shot down at least one dirty page
+ * @steals: empty blocks a CPU took from another CPU's queue
+ * @borrows: slots a CPU allocated in another CPU's block
  */
 struct cxxvm_arena_stats {
 	uint64_t blocks_created;
@@ -137,9 +163,33 @@ struct cxxvm_arena_stats {
 	uint64_t dirty_pages;
 	uint64_t mapped_pages;
 	uint64_t live_mappings;
+	uint64_t blocks_freed;
+	uint64_t purges;
+	uint64_t steals;
+	uint64_t borrows;
 };
-CXXVM_STATIC_ASSERT(sizeof(struct cxxvm_arena_stats) == 48,
+CXXVM_STATIC_ASSERT(sizeof(struct cxxvm_arena_stats) == 80,
 		    "cxxvm_arena_stats layout");
+
+/**
+ * struct cxxvm_block_info - one vmap block, for debugfs
+ * @cpu: the CPU whose queue holds the block
+ * @va_start: first address
+ * @va_end: first address past the block
+ * @free_pages: pages in free slots
+ * @dirty_pages: pages unmapped, not yet covered by a completed shootdown
+ * @live_pages: pages in live slots
+ */
+struct cxxvm_block_info {
+	uint32_t cpu;
+	uint32_t free_pages;
+	uintptr_t va_start;
+	uintptr_t va_end;
+	uint32_t dirty_pages;
+	uint32_t live_pages;
+};
+CXXVM_STATIC_ASSERT(sizeof(struct cxxvm_block_info) == 32,
+		    "cxxvm_block_info layout");
 
 /** struct cxxvm_arena - opaque handle of a C++ VmapArena. */
 struct cxxvm_arena;
@@ -173,7 +223,9 @@ uint64_t cxxvm_arena_destroy(struct cxxvm_arena *arena);
  * @n: 1..CXXVM_MAX_PAGES; rounded up to a 2^order slot
  * @va: out: the address of the first page
  *
- * Mirrors vm_map_ram()/vb_alloc() in mm/vmalloc.c.
+ * Mirrors vm_map_ram()/vb_alloc() in mm/vmalloc.c: a slot in the local
+ * CPU's blocks, else an empty block taken from another CPU, a new block, a
+ * slot in another CPU's block, or a purge (VmapArena in vmap_arena.h).
  * Context: process context, may sleep (a new block is a vmap()).
  * Return: 0, -EINVAL for a bad @n, -ENOMEM when no VA is left.
  */
@@ -203,7 +255,7 @@ int cxxvm_arena_unmap(struct cxxvm_arena *arena, uintptr_t va, uint32_t n,
  * @arena: the arena
  *
  * Pages unmapped with a @flush_seq at or below this are unreachable.
- * Context: any but IRQ; takes the arena's spinlock.
+ * Context: any.
  * Return: the number of the last completed purge.
  */
 uint64_t cxxvm_arena_flushed_seq(struct cxxvm_arena *arena);
@@ -220,11 +272,38 @@ uint64_t cxxvm_arena_flushed_seq(struct cxxvm_arena *arena);
 uint64_t cxxvm_arena_flush(struct cxxvm_arena *arena);
 
 /**
+ * cxxvm_arena_shrink() - purge, then return every empty block to vmalloc.
+ * @arena: the arena
+ *
+ * What the vmap purge notifier asks for: VA given back so that a failing
+ * vmalloc allocation can retry.  Blocks with live slots stay.
+ * Context: process context, may sleep.
+ * Return: pages of VA returned to vmalloc.
+ */
+uint64_t cxxvm_arena_shrink(struct cxxvm_arena *arena);
+
+/**
+ * cxxvm_arena_for_each_block() - report every block of the arena.
+ * @arena: the arena
+ * @fn: called once per block, with the owning CPU queue's spinlock held:
+ *	must not sleep
+ * @ctx: passed to @fn
+ *
+ * Context: any but IRQ; takes each CPU queue's lock in turn.
+ */
+void cxxvm_arena_for_each_block(struct cxxvm_arena *arena,
+				void (*fn)(void *ctx,
+					   const struct cxxvm_block_info *info),
+				void *ctx);
+
+/**
  * cxxvm_arena_get_stats() - read the arena's counters.
  * @arena: the arena
  * @stats: out
  *
- * Context: any but IRQ; takes the arena's spinlock.
+ * Each CPU queue is read under its lock in turn, so the sums are exact only
+ * while the arena is quiet.
+ * Context: any but IRQ; takes each CPU queue's spinlock in turn.
  */
 void cxxvm_arena_get_stats(struct cxxvm_arena *arena,
 			   struct cxxvm_arena_stats *stats);

@@ -37,4 +37,12 @@ int cxxvm_check_bench(const struct cxxvm_bench *arg);
  */
 void cxxrt_test_fail_nth_alloc(unsigned int n);
 
+struct notifier_block;
+struct cxxvm_arena;
+
+/* The module's vmap purge notifier block (CXXVM_KUNIT builds only). */
+struct notifier_block *cxxvm_purge_notifier_for_test(void);
+/* The module's own arena, behind /dev/cxxvm (CXXVM_KUNIT builds only). */
+struct cxxvm_arena *cxxvm_module_arena_for_test(void);
+
 #endif /* CXXVM_KUNIT_H */

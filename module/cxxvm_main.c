@@ -10,13 +10,16 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/capability.h>
+#include <linux/debugfs.h>
 #include <linux/fs.h>
 #include <linux/ktime.h>
 #include <linux/miscdevice.h>
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
+#include <linux/notifier.h>
 #include <linux/sched.h>
+#include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/sort.h>
 #include <linux/uaccess.h>
@@ -66,6 +69,8 @@ static atomic64_t cxxvm_live_pages = ATOMIC64_INIT(0);
 static LIST_HEAD(cxxvm_retired);
 static DEFINE_SPINLOCK(cxxvm_retired_lock);
 static atomic64_t cxxvm_retired_pages = ATOMIC64_INIT(0);
+/* flushed_seq at the last full walk of cxxvm_retired. */
+static atomic64_t cxxvm_reaped_seq = ATOMIC64_INIT(0);
 
 /**
  * struct cxxvm_file - what one open /dev/cxxvm owns
@@ -204,10 +209,18 @@ static void cxxvm_reap_retired(bool all)
 	struct cxxvm_mapping *m, *tmp;
 	LIST_HEAD(ready);
 
+	/*
+	 * Called on every UNMAP: walk the list only when a purge completed
+	 * since the last walk, or it would cost O(parked pages) each time.
+	 */
+	if (!all && atomic64_read(&cxxvm_reaped_seq) == done)
+		return;
 	spin_lock(&cxxvm_retired_lock);
 	list_for_each_entry_safe(m, tmp, &cxxvm_retired, retired)
 		if (m->flush_seq <= done)
 			list_move(&m->retired, &ready);
+	if (!all)
+		atomic64_set(&cxxvm_reaped_seq, done);
 	spin_unlock(&cxxvm_retired_lock);
 
 	list_for_each_entry_safe(m, tmp, &ready, retired) {
@@ -289,7 +302,7 @@ CXXVM_EXPORT_FOR_KUNIT(cxxvm_check_verify);
 
 int cxxvm_check_flush(const struct cxxvm_flush *arg)
 {
-	if (arg->flags || arg->reserved0 ||
+	if ((arg->flags & ~CXXVM_FLUSH_FLAGS) || arg->reserved0 ||
 	    !cxxvm_zeroed(arg->reserved, sizeof(arg->reserved)))
 		return -EINVAL;
 	return 0;
@@ -469,9 +482,18 @@ static long cxxvm_ioctl_verify(struct cxxvm_file *f, void __user *uarg)
 	return ret;
 }
 
+static u64 cxxvm_blocks_freed(void)
+{
+	struct cxxvm_arena_stats st;
+
+	cxxvm_arena_get_stats(cxxvm_arena, &st);
+	return st.blocks_freed;
+}
+
 static long cxxvm_ioctl_flush(void __user *uarg)
 {
 	struct cxxvm_flush arg;
+	u64 before;
 	int ret;
 
 	if (copy_from_user(&arg, uarg, sizeof(arg)))
@@ -479,7 +501,13 @@ static long cxxvm_ioctl_flush(void __user *uarg)
 	ret = cxxvm_check_flush(&arg);
 	if (ret)
 		return ret;
+	before = cxxvm_blocks_freed();
 	arg.pages_flushed = cxxvm_arena_flush(cxxvm_arena);
+	if (arg.flags & CXXVM_FLUSH_RELEASE_BLOCKS)
+		cxxvm_arena_shrink(cxxvm_arena);
+	arg.blocks_released = cxxvm_blocks_freed() - before;
+	if (arg.flags & CXXVM_FLUSH_KERNEL_ALIASES)
+		vm_unmap_aliases();
 	cxxvm_reap_retired(false);
 	return copy_to_user(uarg, &arg, sizeof(arg)) ? -EFAULT : 0;
 }
@@ -498,6 +526,10 @@ static long cxxvm_ioctl_stats(void __user *uarg)
 	st.dirty_pages = as.dirty_pages;
 	st.mapped_pages = as.mapped_pages;
 	st.retired_pages = atomic64_read(&cxxvm_retired_pages);
+	st.blocks_freed = as.blocks_freed;
+	st.purges = as.purges;
+	st.steals = as.steals;
+	st.borrows = as.borrows;
 	return copy_to_user(uarg, &st, sizeof(st)) ? -EFAULT : 0;
 }
 
@@ -702,6 +734,89 @@ static struct miscdevice cxxvm_miscdev = {
 	.mode = 0600,
 };
 
+static atomic64_t cxxvm_notifier_calls = ATOMIC64_INIT(0);
+
+/**
+ * cxxvm_vmap_purge_notify() - the vmap purge notifier: give VA back.
+ * @nb: cxxvm_purge_nb
+ * @action: unused (0)
+ * @data: unsigned long *: pages freed so far, which we add to
+ *
+ * alloc_vmap_area() calls the chain when vmalloc space is exhausted even
+ * after purging its own lazy areas.  cxxvm then shoots down its dirty
+ * slots and returns every empty block to vmalloc (cxxvm_arena_shrink()),
+ * so the allocation can retry; pages whose slot that purge covered are
+ * freed too.
+ *
+ * Context: process context, may sleep; called with no vmalloc lock held.
+ * Return: NOTIFY_OK.
+ */
+static int cxxvm_vmap_purge_notify(struct notifier_block *nb,
+				   unsigned long action, void *data)
+{
+	unsigned long *freed = data;
+
+	atomic64_inc(&cxxvm_notifier_calls);
+	*freed += cxxvm_arena_shrink(cxxvm_arena);
+	cxxvm_reap_retired(false);
+	return NOTIFY_OK;
+}
+
+static struct notifier_block cxxvm_purge_nb = {
+	.notifier_call = cxxvm_vmap_purge_notify,
+};
+
+#ifdef CXXVM_KUNIT
+/* The registered notifier block, for the KUnit suite. */
+struct notifier_block *cxxvm_purge_notifier_for_test(void)
+{
+	return &cxxvm_purge_nb;
+}
+CXXVM_EXPORT_FOR_KUNIT(cxxvm_purge_notifier_for_test);
+
+/* The module's own arena, for the KUnit suite. */
+struct cxxvm_arena *cxxvm_module_arena_for_test(void)
+{
+	return cxxvm_arena;
+}
+CXXVM_EXPORT_FOR_KUNIT(cxxvm_module_arena_for_test);
+#endif
+
+static struct dentry *cxxvm_debugfs;
+
+static void cxxvm_show_block(void *ctx, const struct cxxvm_block_info *b)
+{
+	struct seq_file *m = ctx;
+
+	seq_printf(m, "0x%pK-0x%pK %7lu cpu=%u free=%u dirty=%u live=%u\n",
+		   (void *)b->va_start, (void *)b->va_end,
+		   (unsigned long)(b->va_end - b->va_start), b->cpu,
+		   b->free_pages, b->dirty_pages, b->live_pages);
+}
+
+/*
+ * debugfs cxxvm/vmap_blocks: one line per C++ vmap block in the style of
+ * /proc/vmallocinfo (range, size in bytes, then the owning CPU and the
+ * block's free, dirty and live pages), then the arena's counters.
+ */
+static int cxxvm_blocks_show(struct seq_file *m, void *unused)
+{
+	struct cxxvm_arena_stats st;
+
+	cxxvm_arena_for_each_block(cxxvm_arena, cxxvm_show_block, m);
+	cxxvm_arena_get_stats(cxxvm_arena, &st);
+	seq_printf(m, "blocks: created=%llu freed=%llu live=%llu steals=%llu borrows=%llu\n",
+		   st.blocks_created, st.blocks_freed, st.blocks_live,
+		   st.steals, st.borrows);
+	seq_printf(m, "pages: mapped=%llu dirty=%llu lazy_max=%u\n",
+		   st.mapped_pages, st.dirty_pages, lazy_max_pages);
+	seq_printf(m, "shootdowns=%llu purges=%llu notifier_calls=%lld\n",
+		   st.shootdowns, st.purges,
+		   (long long)atomic64_read(&cxxvm_notifier_calls));
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(cxxvm_blocks);
+
 static int __init cxxvm_init(void)
 {
 	struct cxxvm_arena_params params;
@@ -718,13 +833,22 @@ static int __init cxxvm_init(void)
 	ret = cxxvm_arena_create(&params, &cxxvm_arena);
 	if (ret)
 		goto platform_exit;
-	ret = misc_register(&cxxvm_miscdev);
+	ret = register_vmap_purge_notifier(&cxxvm_purge_nb);
 	if (ret)
 		goto arena_destroy;
+	ret = misc_register(&cxxvm_miscdev);
+	if (ret)
+		goto unregister_notifier;
+	/* Debugging aid only: a failure here is not fatal (debugfs_*() say so). */
+	cxxvm_debugfs = debugfs_create_dir("cxxvm", NULL);
+	debugfs_create_file("vmap_blocks", 0400, cxxvm_debugfs, NULL,
+			    &cxxvm_blocks_fops);
 	pr_info("loaded: ABI %u, lazy_max_pages=%u, max_blocks=%u\n",
 		CXXVM_ABI_VERSION, lazy_max_pages, max_blocks);
 	return 0;
 
+unregister_notifier:
+	unregister_vmap_purge_notifier(&cxxvm_purge_nb);
 arena_destroy:
 	cxxvm_arena_destroy(cxxvm_arena);
 platform_exit:
@@ -734,7 +858,9 @@ platform_exit:
 
 static void __exit cxxvm_exit(void)
 {
+	debugfs_remove(cxxvm_debugfs);
 	misc_deregister(&cxxvm_miscdev);
+	unregister_vmap_purge_notifier(&cxxvm_purge_nb);
 	/* Every file is closed, so every mapping is gone; this is a bug. */
 	WARN_ON(cxxvm_arena_destroy(cxxvm_arena));
 	/* The arena's teardown shot everything down. */

@@ -17,8 +17,10 @@
 #include <linux/gfp.h>
 #include <linux/mm.h>
 #include <linux/mutex.h>
+#include <linux/numa.h>
 #include <linux/slab.h>
 #include <linux/smp.h>
+#include <linux/topology.h>
 #include <linux/spinlock.h>
 #include <linux/vmalloc.h>
 #include <asm/pgtable.h>
@@ -134,6 +136,26 @@ void cxxvm_plat_tlb_shootdown(void)
 	on_each_cpu(cxxvm_flush_tlb_local, NULL, 1);
 }
 
+u32 cxxvm_plat_cpu_get(void)
+{
+	return get_cpu();
+}
+
+void cxxvm_plat_cpu_put(void)
+{
+	put_cpu();
+}
+
+u32 cxxvm_plat_nr_cpu_ids(void)
+{
+	return nr_cpu_ids;
+}
+
+int cxxvm_plat_cpu_to_node(u32 cpu)
+{
+	return cpu < nr_cpu_ids && cpu_possible(cpu) ? cpu_to_node(cpu) : NUMA_NO_NODE;
+}
+
 struct cxxvm_plat_lock {
 	spinlock_t lock;	/* the C++ arena's slot state */
 };
@@ -228,9 +250,14 @@ static inline bool cxxrt_should_fail(void)
 
 void *cxxrt_alloc(size_t size, unsigned int gfp)
 {
+	return cxxrt_alloc_node(size, gfp, CXXRT_NO_NODE);
+}
+
+void *cxxrt_alloc_node(size_t size, unsigned int gfp, int node)
+{
 	if (cxxrt_should_fail())
 		return NULL;
-	return kmalloc(size, cxxrt_gfp(gfp));
+	return kmalloc_node(size, cxxrt_gfp(gfp), node);
 }
 
 void cxxrt_free(const void *ptr)
@@ -245,6 +272,11 @@ void cxxrt_bug(const char *why)
 }
 
 /* The core and cxxrt, for cxxvm_kunit.ko (CXXVM_KUNIT builds only). */
+void cxxrt_warn(const char *why)
+{
+	WARN(1, "cxxvm: %s\n", why);
+}
+
 CXXVM_EXPORT_FOR_KUNIT(cxxvm_arena_create);
 CXXVM_EXPORT_FOR_KUNIT(cxxvm_arena_destroy);
 CXXVM_EXPORT_FOR_KUNIT(cxxvm_arena_map);
@@ -252,6 +284,8 @@ CXXVM_EXPORT_FOR_KUNIT(cxxvm_arena_unmap);
 CXXVM_EXPORT_FOR_KUNIT(cxxvm_arena_flush);
 CXXVM_EXPORT_FOR_KUNIT(cxxvm_arena_flushed_seq);
 CXXVM_EXPORT_FOR_KUNIT(cxxvm_arena_get_stats);
+CXXVM_EXPORT_FOR_KUNIT(cxxvm_arena_shrink);
+CXXVM_EXPORT_FOR_KUNIT(cxxvm_arena_for_each_block);
 CXXVM_EXPORT_FOR_KUNIT(cxxrt_alloc);
 CXXVM_EXPORT_FOR_KUNIT(cxxrt_free);
 CXXVM_EXPORT_FOR_KUNIT(cxxrt_bug);

@@ -222,7 +222,7 @@ TEST(other_bad_fields_are_einval)
 {
 	struct cxxvm_unmap u = { .handle = 1, .flags = 1 };
 	struct cxxvm_verify v = { .handle = 1, .flags = 1 };
-	struct cxxvm_flush fl = { .flags = 1 };
+	struct cxxvm_flush fl = { .flags = 1u << 31 };
 	struct cxxvm_bench b = { .backend = CXXVM_BACKEND_CXX, .nr_pages = 1,
 				 .iterations = 1 };
 	int fd = cxxvm_open();
@@ -449,6 +449,50 @@ TEST(flush_shoots_down_dirty_slots)
 	ASSERT_EQ(0, xioctl(fd, CXXVM_IOC_FLUSH, &fl));
 	EXPECT_EQ(0, fl.pages_flushed);
 	EXPECT_EQ(st2.shootdowns, read_stats(_metadata, fd).shootdowns);
+	close(fd);
+}
+
+/*
+ * CXXVM_FLUSH_RELEASE_BLOCKS returns every empty block to vmalloc (the
+ * purge notifier's job); a block with a live mapping stays.  debugfs
+ * cxxvm/vmap_blocks lists the blocks that are left.
+ */
+TEST(flush_releases_empty_blocks)
+{
+	struct cxxvm_flush fl = { .flags = CXXVM_FLUSH_RELEASE_BLOCKS };
+	struct cxxvm_stats st;
+	int fd = cxxvm_open();
+	__u64 live, h;
+	char line[256];
+	int lines = 0;
+	FILE *f;
+
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, map_pages(fd, CXXVM_BACKEND_CXX, 1, &live));
+	ASSERT_EQ(0, map_pages(fd, CXXVM_BACKEND_CXX, 64, &h));
+	ASSERT_EQ(0, unmap_handle(fd, h));
+	ASSERT_EQ(0, xioctl(fd, CXXVM_IOC_FLUSH, &fl));
+	st = read_stats(_metadata, fd);
+	EXPECT_EQ(0, st.dirty_pages);
+	/* Only this file maps cxx pages now: one block, holding @live. */
+	EXPECT_EQ(1, st.blocks_live);
+	EXPECT_EQ(st.blocks_created - st.blocks_live, st.blocks_freed);
+
+	f = fopen("/sys/kernel/debug/cxxvm/vmap_blocks", "r");
+	ASSERT_NE(NULL, f) TH_LOG("debugfs: %s", strerror(errno));
+	while (fgets(line, sizeof(line), f)) {
+		if (!strstr(line, " cpu="))
+			continue;
+		lines++;
+		EXPECT_NE(NULL, strstr(line, " live=1\n")) TH_LOG("%s", line);
+	}
+	fclose(f);
+	EXPECT_EQ(1, lines);
+
+	ASSERT_EQ(0, unmap_handle(fd, live));
+	ASSERT_EQ(0, xioctl(fd, CXXVM_IOC_FLUSH, &fl));
+	EXPECT_EQ(1, fl.blocks_released);
+	EXPECT_EQ(0, read_stats(_metadata, fd).blocks_live);
 	close(fd);
 }
 

@@ -61,6 +61,28 @@ extern "C" uint64_t cxxvm_arena_flush(cxxvm_arena *a)
 	return arena_of(a)->purge();
 }
 
+extern "C" uint64_t cxxvm_arena_shrink(cxxvm_arena *a)
+{
+	return arena_of(a)->shrink();
+}
+
+extern "C" void cxxvm_arena_for_each_block(cxxvm_arena *a,
+					   void (*fn)(void *ctx, const cxxvm_block_info *info),
+					   void *ctx)
+{
+	arena_of(a)->for_each_block([&](ktl::uint32_t cpu, const cxxvm::VmapBlock &b) {
+		const cxxvm_block_info info = {
+			.cpu = cpu,
+			.free_pages = b.free_pages(),
+			.va_start = b.va_start().value(),
+			.va_end = b.va_end().value(),
+			.dirty_pages = b.dirty_pages(),
+			.live_pages = b.live_pages(),
+		};
+		fn(ctx, &info);
+	});
+}
+
 extern "C" void cxxvm_arena_get_stats(cxxvm_arena *a, cxxvm_arena_stats *stats)
 {
 	*stats = arena_of(a)->stats();

@@ -70,6 +70,10 @@ struct KernelPlatform {
 		cxxvm_plat_ptes_clear(ptes, n);
 	}
 	static void tlb_shootdown() { cxxvm_plat_tlb_shootdown(); }
+	static ktl::uint32_t cpu_get() { return cxxvm_plat_cpu_get(); }
+	static void cpu_put() { cxxvm_plat_cpu_put(); }
+	static ktl::uint32_t nr_cpu_ids() { return cxxvm_plat_nr_cpu_ids(); }
+	static int cpu_to_node(ktl::uint32_t cpu) { return cxxvm_plat_cpu_to_node(cpu); }
 };
 
 static_assert(Platform<KernelPlatform>);

@@ -20,8 +20,12 @@ concept Lock = requires(L l) {
 };
 
 /// What the vmap allocator needs: VA blocks with PTE pointers, PTE writes,
-/// a TLB shootdown, a spinlock and a sleeping mutex.  See cxxvm_core.h for
-/// the contexts of each call.
+/// a TLB shootdown, a spinlock, a sleeping mutex, and CPU ids.  See
+/// cxxvm_core.h for the contexts of each call.
+///
+/// cpu_get() returns the current CPU's id with preemption disabled until
+/// the matching cpu_put() (get_cpu()/put_cpu()); ids are below
+/// nr_cpu_ids(); cpu_to_node() is a NUMA node hint (-1: none).
 template <typename P>
 concept Platform = Lock<typename P::SpinLock> && Lock<typename P::Mutex> &&
 	requires(ktl::uint32_t n, ktl::uintptr_t *va, ktl::uintptr_t *ptes,
@@ -31,6 +35,10 @@ concept Platform = Lock<typename P::SpinLock> && Lock<typename P::Mutex> &&
 		{ P::ptes_set(cptes, pfns, n) } -> ktl::same_as<void>;
 		{ P::ptes_clear(cptes, n) } -> ktl::same_as<void>;
 		{ P::tlb_shootdown() } -> ktl::same_as<void>;
+		{ P::cpu_get() } -> ktl::same_as<ktl::uint32_t>;
+		{ P::cpu_put() } -> ktl::same_as<void>;
+		{ P::nr_cpu_ids() } -> ktl::same_as<ktl::uint32_t>;
+		{ P::cpu_to_node(n) } -> ktl::same_as<int>;
 	};
 
 /// RAII guard for any Lock.

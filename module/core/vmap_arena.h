@@ -3,39 +3,83 @@
 // VmapArena: cxxvm's vmap block allocator.
 #pragma once
 
+#include <cxxrt/atomic.h>
 #include "vmap_block.h"
+#include "vmap_index.h"
 
 namespace cxxvm {
 
-/// The allocator behind cxxvm_arena_map(): the role vmap_block_queue and
-/// vb_alloc()/vb_free() play for vm_map_ram() in mm/vmalloc.c.
+/// One CPU's blocks: mirrors struct vmap_block_queue in mm/vmalloc.c.
 ///
-/// This first version has one global queue: every block is shared by all
-/// CPUs and the arena's spinlock covers all slot state.  Blocks are kept
-/// sorted by address so that unmap finds its block by binary search (the
-/// kernel aligns its blocks and indexes them in an xarray; vmap() here only
-/// gives page alignment).
+/// The queue's spinlock protects its list of blocks, the slot state of
+/// every block on it (see VmapBlock) and its counters.  The CPU it belongs
+/// to takes it on every map and, in the common case, unmap; other CPUs take
+/// it only to unmap a slot of one of its blocks, to borrow a slot, to steal
+/// an empty block, during a purge and for statistics.  Queues of CPUs that
+/// go offline keep their blocks; other CPUs borrow, steal and purge them.
+struct VmapBlockQueueState {
+	IntrusiveList<VmapBlock> blocks;
+	VmapBlock *current = nullptr;	///< block of the last allocation
+	ktl::uint32_t nr_blocks = 0;
+	ktl::uint32_t unreported = 0;	///< dirty pages not yet in dirty_reported_
+	ktl::uint64_t reported = 0;	///< dirty pages this queue added to it
+	ktl::uint64_t dirty_pages = 0;	///< unmapped, no purge has begun
+	ktl::uint64_t purging_pages = 0;	///< in the shootdown under way
+	ktl::uint64_t mapped_pages = 0;	///< pages of live slots
+	ktl::uint64_t live_mappings = 0;
+};
+
+/// The allocator behind cxxvm_arena_map(): the role of vmap_block_queue
+/// and vb_alloc()/vb_free() for vm_map_ram() in mm/vmalloc.c.
 ///
-/// Life of a slot: map() takes a free slot under the lock and writes its
-/// PTEs outside it (nobody else can reach the slot yet); unmap() checks the
-/// (va, n) pair against the slot, clears the PTEs and marks the slot dirty
-/// under the lock.  Once lazy_max_pages are dirty, that unmap() issues one
-/// shootdown for all of them (purge()); only then do their slots become
-/// free.  So a slot is never handed out while a TLB may still translate
-/// its old pages.
+/// Where a map goes, in order (map()):
+///  1. a slot in the local CPU's blocks: the common path, which takes only
+///     the local queue's lock (so preemption is off) and prefers partly
+///     used blocks to empty ones;
+///  2. an empty block stolen from another CPU (no shootdown, no new VA);
+///  3. a new block for the local CPU, while fewer than max_blocks exist;
+///  4. a slot borrowed from another CPU's block, without moving the block;
+///  5. a purge, if anything is dirty, then start again; else -ENOMEM.
+/// A new block before a borrowed slot keeps later maps and unmaps on the
+/// local queue, as new_vmap_block() does; stealing empties first keeps the
+/// VA held down; borrowing last means the arena fails only when no CPU's
+/// block has room, which is what the kernel's per-CPU free lists cannot
+/// promise.
 ///
-/// Purges are numbered.  unmap() tells its caller which purge will cover
-/// the slot (the next one to start); flushed_seq() says which purges have
-/// completed.  A caller that frees the pages it had mapped waits until the
-/// covering purge has completed: until then another CPU's TLB may still
-/// hold a writable translation to them.
+/// Life of a slot: map() takes a free slot under the owning queue's lock
+/// and writes its PTEs outside it (nobody else can reach the slot yet);
+/// unmap() checks the (va, n) pair, clears the PTEs and marks the slot
+/// dirty under the same lock.  A purge moves every dirty slot to purging,
+/// issues one shootdown, then makes them free.  So a slot is never handed
+/// out while a TLB may still translate its old pages, and space freed
+/// inside a block is reused (vb_alloc() never reuses it).
 ///
-/// Locks, in order: purge_mutex_ (sleeps; serialises shootdowns), then the
-/// spinlock inside state_.  The shootdown itself runs with only the mutex
-/// held: on_each_cpu() must not be called under a spinlock.
+/// Lazy purge: each queue counts its dirty pages and reports them to the
+/// arena-wide dirty_reported_ in chunks (report_chunk_, at most 64 pages),
+/// so that the per-unmap cost stays on the local cache line.  The unmap
+/// whose report takes dirty_reported_ to lazy_max_pages runs the purge.
+/// The dirty total can therefore pass lazy_max_pages by less than one
+/// chunk per CPU before a purge starts.
 ///
-/// Context: map(), unmap(), purge() and destroy() may sleep (process
-/// context).  stats() takes only the spinlock.
+/// Purges are numbered.  unmap() tells its caller which purge covers the
+/// slot; flushed_seq() says which purges have completed.  A caller that
+/// frees the pages it had mapped waits until the covering purge completed:
+/// until then another CPU's TLB may still hold a writable translation.
+///
+/// Returning blocks (the fragmented-block purge): after a purge, a block
+/// with every slot free is empty.  The arena keeps up to reserve_ empty
+/// blocks (enough to absorb lazy_max_pages of dirty slots, plus one per
+/// CPU) and returns the rest to vmalloc; shrink() (the vmap purge
+/// notifier) returns all of them.  A block with a live slot is never
+/// returned, but its free slots are reused.
+///
+/// Locks, in order: purge_mutex_ (sleeps; serialises purges and block
+/// release), then one queue lock at a time, then the index's spinlock.
+/// The shootdown runs with only the mutex held: on_each_cpu() must not be
+/// called under a spinlock.
+///
+/// Context: map(), unmap(), purge(), shrink() and destroy() may sleep
+/// (process context).  flushed_seq() and stats() do not sleep.
 template <Platform P>
 class VmapArena {
 public:
@@ -44,30 +88,28 @@ public:
 		ktl::uint32_t max_blocks;
 	};
 
-	/// Create an arena with no blocks.  Errors: -EINVAL if
-	/// lazy_max_pages < CXXVM_MAX_PAGES or max_blocks == 0; -ENOMEM.
+	/// Create an arena with no blocks and a queue per possible CPU, each
+	/// on its CPU's NUMA node.  Errors: -EINVAL if lazy_max_pages <
+	/// CXXVM_MAX_PAGES or max_blocks == 0; -ENOMEM.
 	/// Context: process context, may sleep.
 	[[nodiscard]] static cxxrt::Result<VmapArena *> create(Params params)
 	{
 		if (params.lazy_max_pages < CXXVM_MAX_PAGES || params.max_blocks == 0)
 			return cxxrt::Errno::kInval;
 		VmapArena *a = TRY(cxxrt::make<VmapArena>(cxxrt::Gfp::kKernel, params));
-		const auto fail = [a](cxxrt::Errno e) {
-			cxxrt::destroy(a);
-			return e;
-		};
-		if (auto r = a->state_.init(); !r.ok())
-			return fail(r.errno_value());
-		if (auto r = a->purge_mutex_.init(); !r.ok())
-			return fail(r.errno_value());
-		auto blocks = cxxrt::make_array<VmapBlock *>(cxxrt::Gfp::kKernel, params.max_blocks);
-		if (!blocks.ok())
-			return fail(blocks.errno_value());
-		a->state_.with([&](State &s) { s.blocks = blocks.value(); });
+		if (auto r = a->init(); !r.ok()) {
+			a->teardown();
+			return r.errno_value();
+		}
 		return a;
 	}
 
-	explicit VmapArena(Params params) : params_(params) {}
+	explicit VmapArena(Params params)
+		: params_(params), nr_queues_(P::nr_cpu_ids()),
+		  report_chunk_(report_chunk(params.lazy_max_pages, nr_queues_)),
+		  reserve_((params.lazy_max_pages + VmapBlock::kPages - 1) / VmapBlock::kPages + nr_queues_)
+	{
+	}
 	VmapArena(const VmapArena &) = delete;
 	VmapArena &operator=(const VmapArena &) = delete;
 
@@ -78,92 +120,86 @@ public:
 	{
 		a->purge();
 		ktl::uint64_t live = 0;
-		VmapBlock **blocks = nullptr;
-		ktl::uint32_t nr = 0;
-		a->state_.with([&](State &s) {
-			for (ktl::uint32_t i = 0; i < s.nr_blocks; ++i)
-				live += s.blocks[i]->template clear_live_ptes<P>();
-			blocks = ktl::exchange(s.blocks, nullptr);
-			nr = ktl::exchange(s.nr_blocks, 0u);
-		});
+		for (ktl::uint32_t cpu = 0; cpu < a->nr_queues_; ++cpu) {
+			a->queues_[cpu]->with([&](VmapBlockQueueState &s) {
+				s.blocks.for_each([&](VmapBlock *b) {
+					live += b->clear_live_ptes<P>();
+				});
+			});
+		}
 		if (live)
 			P::tlb_shootdown();
-		for (ktl::uint32_t i = 0; i < nr; ++i)
-			VmapBlock::release<P>(blocks[i]);
-		cxxrt::destroy_array(blocks);
-		cxxrt::destroy(a);
+		a->teardown();
 		return live;
 	}
 
 	/// Map @pfns (1..CXXVM_MAX_PAGES of them) contiguously; the slot is
-	/// rounded up to 2^order pages.  Mirrors vb_alloc() + vmap_pages_range().
-	/// Errors: -EINVAL for a bad count; -ENOMEM when max_blocks are held
-	/// and a shootdown frees nothing that fits, or a new block fails.
+	/// rounded up to 2^order pages.  Mirrors vb_alloc() +
+	/// vmap_pages_range().  Errors: -EINVAL for a bad count; -ENOMEM when
+	/// no block has room, max_blocks exist and a purge frees nothing, or a
+	/// new block fails.
 	/// Context: process context, may sleep (new block, purge).
 	[[nodiscard]] cxxrt::Result<VirtAddr> map(ktl::span<const Pfn> pfns)
 	{
 		if (pfns.empty() || pfns.size() > CXXVM_MAX_PAGES)
 			return cxxrt::Errno::kInval;
-		const auto n = static_cast<ktl::uint32_t>(pfns.size());
+		const PageCount n(static_cast<ktl::uint32_t>(pfns.size()));
 
 		for (;;) {
-			const Placement p = state_.with([&](State &s) { return s.alloc(PageCount(n), params_); });
-			if (p.block) {
-				P::ptes_set(p.block->ptes(p.idx), pfns.data(), n);
-				return p.block->va_start().plus_pages(p.idx);
+			// Acquire: pairs with the release in purge_locked(); a
+			// purge completed after this load lets us retry.
+			const ktl::uint64_t seen = purges_done_.load(ktl::memory_order::acquire);
+			ktl::optional<Placement> p = alloc_local(n);
+			if (!p)
+				p = steal(n);
+			if (!p) {
+				const bool grown = TRY(grow());
+				if (grown)
+					continue;
+				p = borrow(n);
 			}
-			switch (p.next) {
-			case Next::kPurge:
-				purge();
-				break;
-			case Next::kGrow:
-				TRY_VOID(grow());
-				break;
-			case Next::kNoSpace:
+			if (p) {
+				P::ptes_set(p->block->ptes(p->idx), pfns.data(), n.value());
+				return p->va;
+			}
+			if (!purge_if_needed(Reason::kNoRoom, seen))
 				return cxxrt::Errno::kNoMem;
-			}
 		}
 	}
 
 	/// Unmap what map() returned: clear the PTEs now, defer the shootdown.
-	/// Issues the batched shootdown when lazy_max_pages are dirty.  Returns
-	/// the number of the purge that covers the slot: the pages stay
+	/// Runs the batched purge when the dirty pages reach lazy_max_pages.
+	/// Returns the number of the purge that covers the slot: the pages stay
 	/// reachable through stale TLB entries until flushed_seq() reaches it.
 	/// Mirrors vb_free().  Errors: -EINVAL if (@va, @n) is not a live
 	/// mapping of exactly @n pages.
-	/// Context: process context, may sleep (the batched shootdown).
+	/// Context: process context, may sleep (the batched purge).
 	[[nodiscard]] cxxrt::Result<ktl::uint64_t> unmap(VirtAddr va, PageCount n)
 	{
-		ktl::uint64_t covering = 0;
-		bool purge_now = false;
-		const bool found = state_.with([&](State &s) {
-			VmapBlock *b = s.find(va);
-			if (!b)
-				return false;
-			const auto idx = b->page_index(va);
-			if (!idx || !b->is_live_slot(*idx, n))
-				return false;
-			P::ptes_clear(b->ptes(*idx), n.value());
-			const ktl::uint32_t slot = b->release_to_dirty(*idx);
-			s.dirty_pages += slot;
-			s.mapped_pages -= slot;
-			--s.live_mappings;
-			covering = s.purges_started + 1;
-			purge_now = s.dirty_pages >= params_.lazy_max_pages;
-			return true;
+		// The common case: a slot of the block this CPU allocated from last.
+		const ktl::uint32_t cpu = P::cpu_get();
+		ktl::optional<Released> r = queues_[cpu]->with([&](VmapBlockQueueState &s) {
+			ktl::optional<Released> out;
+			if (s.current && s.current->contains(va))
+				out = release(s, s.current, va, n);
+			return out;
 		});
-		if (!found)
+		P::cpu_put();
+		if (!r)
+			r = unmap_slow(va, n);
+		if (!r->ok)
 			return cxxrt::Errno::kInval;
-		if (purge_now)
-			purge();
-		return covering;
+		if (r->purge_now)
+			purge_if_needed(Reason::kThreshold, 0);
+		return r->covering;
 	}
 
-	/// The number of purges whose shootdown has completed.  Context: takes
-	/// the spinlock.
-	[[nodiscard]] ktl::uint64_t flushed_seq()
+	/// The number of purges whose shootdown has completed.  Context: any.
+	[[nodiscard]] ktl::uint64_t flushed_seq() const
 	{
-		return state_.with([](State &s) { return s.purges_done; });
+		// Acquire: pairs with the release in purge(), so a caller that
+		// sees purge N complete also sees its shootdown done.
+		return purges_done_.load(ktl::memory_order::acquire);
 	}
 
 	/// Shoot down every dirty slot and make it free.  When this returns,
@@ -173,138 +209,463 @@ public:
 	ktl::uint64_t purge()
 	{
 		Guard<typename P::Mutex> g(&purge_mutex_);
-		const ktl::uint64_t pages = state_.with([](State &s) {
-			ktl::uint64_t moved = 0;
-			for (ktl::uint32_t i = 0; i < s.nr_blocks; ++i)
-				moved += s.blocks[i]->begin_purge();
-			if (moved) {
-				s.dirty_pages -= moved;
-				s.purging_pages += moved;
-				++s.purges_started;
-			}
-			return moved;
-		});
-		if (!pages)
-			return 0;
-		P::tlb_shootdown();
-		state_.with([pages](State &s) {
-			for (ktl::uint32_t i = 0; i < s.nr_blocks; ++i)
-				s.blocks[i]->end_purge();
-			s.purging_pages -= pages;
-			++s.purges_done;
-			++s.shootdowns;
-		});
+		const ktl::uint64_t pages = purge_locked();
+		release_empty_blocks(reserve_);
 		return pages;
 	}
 
-	/// A consistent snapshot of the counters.  Context: takes the spinlock.
+	/// purge(), then return every empty block to vmalloc: what the vmap
+	/// purge notifier asks for when vmalloc space runs out.  Returns the
+	/// pages of VA returned.  Context: process context, may sleep.
+	ktl::uint64_t shrink()
+	{
+		Guard<typename P::Mutex> g(&purge_mutex_);
+		purge_locked();
+		return release_empty_blocks(0) * ktl::uint64_t{VmapBlock::kPages};
+	}
+
+	/// Counters.  Each queue's figures are consistent; their sum is taken
+	/// one queue at a time, so it is exact only when the arena is quiet.
+	/// Context: any but IRQ; takes each queue's lock in turn.
 	[[nodiscard]] cxxvm_arena_stats stats()
 	{
-		return state_.with([](State &s) {
-			return cxxvm_arena_stats{
-				.blocks_created = s.blocks_created,
-				.blocks_live = s.nr_blocks,
-				.shootdowns = s.shootdowns,
-				.dirty_pages = s.dirty_pages + s.purging_pages,
-				.mapped_pages = s.mapped_pages,
-				.live_mappings = s.live_mappings,
-			};
-		});
+		cxxvm_arena_stats st{};
+		for (ktl::uint32_t cpu = 0; cpu < nr_queues_; ++cpu) {
+			queues_[cpu]->with([&](VmapBlockQueueState &s) {
+				st.blocks_live += s.nr_blocks;
+				st.dirty_pages += s.dirty_pages + s.purging_pages;
+				st.mapped_pages += s.mapped_pages;
+				st.live_mappings += s.live_mappings;
+			});
+		}
+		// Relaxed: statistics, no ordering with anything else.
+		constexpr auto kRelaxed = ktl::memory_order::relaxed;
+		st.blocks_created = blocks_created_.load(kRelaxed);
+		st.blocks_freed = blocks_freed_.load(kRelaxed);
+		st.shootdowns = shootdowns_.load(kRelaxed);
+		st.purges = purges_.load(kRelaxed);
+		st.steals = steals_.load(kRelaxed);
+		st.borrows = borrows_.load(kRelaxed);
+		return st;
+	}
+
+	/// Call @fn(cpu, const VmapBlock &) for every block, with its queue's
+	/// lock held (so @fn must not sleep).  For debugfs.
+	template <typename Fn>
+	void for_each_block(Fn &&fn)
+	{
+		for (ktl::uint32_t cpu = 0; cpu < nr_queues_; ++cpu) {
+			queues_[cpu]->with([&](VmapBlockQueueState &s) {
+				s.blocks.for_each([&](VmapBlock *b) { fn(cpu, *b); });
+			});
+		}
 	}
 
 private:
-	enum class Next { kPurge, kGrow, kNoSpace };
+	using Queue = Protected<VmapBlockQueueState, typename P::SpinLock>;
 
-	/// Where map() got its slot, or what it must do before retrying.
+	/// A slot map() found: block, first page, address.
 	struct Placement {
 		VmapBlock *block;
 		ktl::uint32_t idx;
-		Next next;
+		VirtAddr va;
 	};
 
-	/// Slot state of the whole arena, under the spinlock.
-	struct State {
-		VmapBlock **blocks;		///< sorted by va_start
-		ktl::uint32_t nr_blocks;
-		ktl::uint32_t hint;		///< block of the last successful alloc
-		ktl::uint64_t dirty_pages;	///< unmapped, no purge has begun
-		ktl::uint64_t purging_pages;	///< in the shootdown under way
-		ktl::uint64_t purges_started;	///< purges that moved pages
-		ktl::uint64_t purges_done;	///< ... and whose shootdown returned
-		ktl::uint64_t mapped_pages;
-		ktl::uint64_t live_mappings;
-		ktl::uint64_t blocks_created;
-		ktl::uint64_t shootdowns;
-
-		/// The block holding @va, by binary search over va_start.
-		VmapBlock *find(VirtAddr va) const
-		{
-			ktl::uint32_t lo = 0, hi = nr_blocks;
-			while (lo < hi) {
-				const ktl::uint32_t mid = lo + (hi - lo) / 2;
-				if (blocks[mid]->va_end() <= va)
-					lo = mid + 1;
-				else
-					hi = mid;
-			}
-			return lo < nr_blocks && blocks[lo]->contains(va) ? blocks[lo] : nullptr;
-		}
-
-		/// Take a slot from the hinted block, else the first that has one.
-		/// With no room and no new block allowed: purge if any pages are
-		/// dirty or being purged (purge() waits for a purge under way).
-		Placement alloc(PageCount n, const Params &params)
-		{
-			for (ktl::uint32_t k = 0; k < nr_blocks; ++k) {
-				const ktl::uint32_t i = (hint + k) % nr_blocks;
-				if (const auto idx = blocks[i]->alloc(n)) {
-					hint = i;
-					mapped_pages += Order::for_pages(n).pages();
-					++live_mappings;
-					return {blocks[i], *idx, Next::kGrow};
-				}
-			}
-			if (nr_blocks < params.max_blocks)
-				return {nullptr, 0, Next::kGrow};
-			if (dirty_pages || purging_pages)
-				return {nullptr, 0, Next::kPurge};
-			return {nullptr, 0, Next::kNoSpace};
-		}
-
-		/// Insert @b keeping the array sorted.  False if the arena is full.
-		bool insert(VmapBlock *b, const Params &params)
-		{
-			if (nr_blocks >= params.max_blocks)
-				return false;
-			ktl::uint32_t i = nr_blocks;
-			for (; i > 0 && blocks[i - 1]->va_start() > b->va_start(); --i)
-				blocks[i] = blocks[i - 1];
-			blocks[i] = b;
-			hint = i;
-			++nr_blocks;
-			++blocks_created;
-			return true;
-		}
+	/// What a release under a queue lock tells unmap().
+	struct Released {
+		bool ok;			///< (va, n) was a live mapping
+		ktl::uint64_t covering;		///< the purge that covers the slot
+		bool purge_now;			///< lazy_max_pages reached
 	};
 
-	/// Add one block.  Another thread may have added one meanwhile; then
-	/// both are kept while there is room, since either may be needed.
-	/// Creating a block costs one shootdown (cxxvm_plat_va_reserve()).
-	[[nodiscard]] cxxrt::Result<void> grow()
+	/// Why a purge runs: kThreshold and kNoRoom skip it if another
+	/// thread's purge did the job while they waited for the mutex.
+	enum class Reason { kThreshold, kNoRoom };
+
+	static ktl::uint32_t report_chunk(ktl::uint32_t lazy_max_pages, ktl::uint32_t cpus)
 	{
-		VmapBlock *b = TRY(VmapBlock::create<P>());
-		const bool kept = state_.with([&](State &s) {
-			++s.shootdowns;
-			return s.insert(b, params_);
-		});
-		if (!kept)
-			VmapBlock::release<P>(b);
+		const ktl::uint32_t c = lazy_max_pages / (4 * (cpus ? cpus : 1));
+		return c < 1 ? 1 : c > CXXVM_MAX_PAGES ? CXXVM_MAX_PAGES : c;
+	}
+
+	[[nodiscard]] cxxrt::Result<void> init()
+	{
+		TRY_VOID(purge_mutex_.init());
+		TRY_VOID(spares_.init());
+		TRY_VOID(index_.init(params_.max_blocks));
+		queues_ = TRY(cxxrt::make_array<Queue *>(cxxrt::Gfp::kKernel, nr_queues_));
+		for (ktl::uint32_t cpu = 0; cpu < nr_queues_; ++cpu) {
+			queues_[cpu] = TRY(cxxrt::make_on_node<Queue>(cxxrt::Gfp::kKernel, P::cpu_to_node(cpu)));
+			TRY_VOID(queues_[cpu]->init());
+		}
+		initialized_ = true;
 		return {};
 	}
 
+	/// Free everything.  Every block's PTEs are clear and shot down.  After
+	/// a failed init() no block exists and some locks may not, so only a
+	/// complete arena is drained (under its locks, for the checkers' sake).
+	void teardown()
+	{
+		for (ktl::uint32_t cpu = 0; initialized_ && cpu < nr_queues_; ++cpu) {
+			while (VmapBlock *b = queues_[cpu]->with([](VmapBlockQueueState &s) {
+				       return s.blocks.pop_front();
+			       })) {
+				b->unreserve<P>();
+				cxxrt::destroy(b);
+			}
+		}
+		while (VmapBlock *b = initialized_ ? spares_.with([](SpareList &l) {
+			return l.pop_front();
+		}) : nullptr)
+			cxxrt::destroy(b);
+		if (queues_) {
+			for (ktl::uint32_t cpu = 0; cpu < nr_queues_; ++cpu)
+				cxxrt::destroy(queues_[cpu]);
+			cxxrt::destroy_array(queues_);
+		}
+		cxxrt::destroy(this);
+	}
+
+	/// Take a slot for @n pages from @s's blocks: the current block first,
+	/// then the first partly used block with room, then an empty one.
+	/// Accounts the mapping to @s.  Caller holds @s's lock.
+	static ktl::optional<Placement> alloc_in(VmapBlockQueueState &s, PageCount n)
+	{
+		VmapBlock *b = s.current;
+		ktl::optional<ktl::uint32_t> idx;
+		if (b)
+			idx = b->alloc(n);
+		if (!idx) {
+			VmapBlock *empty = nullptr;
+			b = s.blocks.find([&](VmapBlock *c) {
+				if (c == s.current)
+					return false;
+				if (c->empty()) {
+					if (!empty)
+						empty = c;
+					return false;
+				}
+				idx = c->alloc(n);
+				return idx.has_value();
+			});
+			if (!b && empty) {
+				b = empty;
+				idx = b->alloc(n);
+			}
+			if (!idx)
+				return ktl::nullopt;
+			s.current = b;
+		}
+		s.mapped_pages += Order::for_pages(n).pages();
+		++s.live_mappings;
+		return Placement{b, *idx, b->va_start().plus_pages(*idx)};
+	}
+
+	/// Step 1 of map(): the local CPU's queue, with preemption off.
+	ktl::optional<Placement> alloc_local(PageCount n)
+	{
+		const ktl::uint32_t cpu = P::cpu_get();
+		auto p = queues_[cpu]->with([&](VmapBlockQueueState &s) { return alloc_in(s, n); });
+		P::cpu_put();
+		return p;
+	}
+
+	/// Step 2 of map(): move an empty block from another CPU's queue to the
+	/// local one and allocate from it.  The block has no owner in between
+	/// (it is empty, so no unmap can be aimed at it).
+	ktl::optional<Placement> steal(PageCount n)
+	{
+		const ktl::uint32_t self = P::cpu_get();
+		P::cpu_put();
+		for (ktl::uint32_t k = 1; k < nr_queues_; ++k) {
+			const ktl::uint32_t cpu = (self + k) % nr_queues_;
+			VmapBlock *b = queues_[cpu]->with([&](VmapBlockQueueState &s) {
+				VmapBlock *e = s.blocks.find([](VmapBlock *c) { return c->empty(); });
+				if (e)
+					detach(s, e);
+				return e;
+			});
+			if (!b)
+				continue;
+			// Relaxed: statistics.
+			steals_.fetch_add(1, ktl::memory_order::relaxed);
+			return attach_and_alloc(b, n);
+		}
+		return ktl::nullopt;
+	}
+
+	/// Step 4 of map(): a slot in another CPU's block, which stays there.
+	ktl::optional<Placement> borrow(PageCount n)
+	{
+		const ktl::uint32_t self = P::cpu_get();
+		P::cpu_put();
+		for (ktl::uint32_t k = 1; k < nr_queues_; ++k) {
+			const ktl::uint32_t cpu = (self + k) % nr_queues_;
+			auto p = queues_[cpu]->with([&](VmapBlockQueueState &s) { return alloc_in(s, n); });
+			if (p) {
+				// Relaxed: statistics.
+				borrows_.fetch_add(1, ktl::memory_order::relaxed);
+				return p;
+			}
+		}
+		return ktl::nullopt;
+	}
+
+	/// Unlink @b from @s; it has no owner until attached.  Caller holds
+	/// @s's lock.
+	static void detach(VmapBlockQueueState &s, VmapBlock *b)
+	{
+		s.blocks.remove(b);
+		--s.nr_blocks;
+		if (s.current == b)
+			s.current = nullptr;
+		b->set_owner(VmapBlock::kNoOwner);
+	}
+
+	/// Give the unowned block @b to the local CPU's queue, allocate @n pages
+	/// from it if it has room (an empty block always has).
+	ktl::optional<Placement> attach_and_alloc(VmapBlock *b, PageCount n)
+	{
+		const ktl::uint32_t cpu = P::cpu_get();
+		auto p = queues_[cpu]->with([&](VmapBlockQueueState &s) {
+			s.blocks.push_front(b);
+			++s.nr_blocks;
+			b->set_owner(cpu);
+			s.current = b;
+			return alloc_in(s, n);
+		});
+		P::cpu_put();
+		return p;
+	}
+
+	/// Step 3 of map(): add a block to the local CPU's queue.  Returns
+	/// false if max_blocks exist.  Metadata is recycled from an earlier
+	/// block if there is one, else allocated on the local NUMA node.
+	/// Creating a block costs one shootdown (cxxvm_plat_va_reserve()).
+	[[nodiscard]] cxxrt::Result<bool> grow()
+	{
+		// Reserve a place under max_blocks first, so that racing grows
+		// cannot overshoot.  Relaxed: a counter with no data behind it.
+		ktl::uint32_t nr = nr_blocks_.load(ktl::memory_order::relaxed);
+		do {
+			if (nr >= params_.max_blocks)
+				return false;
+		} while (!nr_blocks_.compare_exchange_strong(nr, nr + 1, ktl::memory_order::relaxed));
+
+		VmapBlock *b = spares_.with([](SpareList &l) { return l.pop_front(); });
+		if (!b) {
+			const ktl::uint32_t cpu = P::cpu_get();
+			P::cpu_put();
+			auto r = VmapBlock::create(P::cpu_to_node(cpu));
+			if (!r.ok()) {
+				nr_blocks_.fetch_sub(1, ktl::memory_order::relaxed);
+				return r.errno_value();
+			}
+			b = r.value();
+		}
+		if (auto r = b->reserve<P>(); !r.ok()) {
+			spares_.with([b](SpareList &l) { l.push_front(b); });
+			nr_blocks_.fetch_sub(1, ktl::memory_order::relaxed);
+			return r.errno_value();
+		}
+		// Relaxed: statistics.
+		shootdowns_.fetch_add(1, ktl::memory_order::relaxed);
+		// nr_blocks_ reserved a place, so this fails only on a bug.
+		if (!index_.insert(b)) {
+			cxxrt_warn("VmapArena::grow: index full");
+			b->unreserve<P>();
+			spares_.with([b](SpareList &l) { l.push_front(b); });
+			nr_blocks_.fetch_sub(1, ktl::memory_order::relaxed);
+			return cxxrt::Errno::kNoMem;
+		}
+		blocks_created_.fetch_add(1, ktl::memory_order::relaxed);
+		const ktl::uint32_t cpu = P::cpu_get();
+		queues_[cpu]->with([&](VmapBlockQueueState &s) {
+			s.blocks.push_front(b);
+			++s.nr_blocks;
+			b->set_owner(cpu);
+			s.current = b;
+		});
+		P::cpu_put();
+		return true;
+	}
+
+	/// Release (va, n) in @b under @s's lock.  Caller holds @s's lock and
+	/// @b is on @s.
+	Released release(VmapBlockQueueState &s, VmapBlock *b, VirtAddr va, PageCount n)
+	{
+		const auto idx = b->page_index(va);
+		if (!idx || !b->is_live_slot(*idx, n))
+			return {false, 0, false};
+		P::ptes_clear(b->ptes(*idx), n.value());
+		const ktl::uint32_t slot = b->release_to_dirty(*idx);
+		s.dirty_pages += slot;
+		s.mapped_pages -= slot;
+		--s.live_mappings;
+		s.unreported += slot;
+		bool purge_now = false;
+		if (s.unreported >= report_chunk_) {
+			const ktl::uint32_t report = ktl::exchange(s.unreported, 0u);
+			s.reported += report;
+			// Relaxed: the count only decides when to purge; purge()
+			// reads the queues under their locks.  Updated under the
+			// queue lock so that it always equals the sum of reported.
+			const ktl::uint64_t total =
+				dirty_reported_.fetch_add(report, ktl::memory_order::relaxed) + report;
+			purge_now = total >= params_.lazy_max_pages;
+		}
+		// Acquire: pairs with the release in purge_locked().  A purge
+		// that has begun its pass over this queue bumped purges_started_
+		// first; if it has passed this queue already, we see its number
+		// and name the next one, otherwise this slot is in it (and naming
+		// the next one is merely conservative).
+		const ktl::uint64_t covering = purges_started_.load(ktl::memory_order::acquire) + 1;
+		return {true, covering, purge_now};
+	}
+
+	/// unmap() of a slot outside the local current block: find the block
+	/// in the index, then take its owner's lock.
+	ktl::optional<Released> unmap_slow(VirtAddr va, PageCount n)
+	{
+		for (;;) {
+			const auto hit = index_.find(va);
+			if (!hit)
+				return Released{false, 0, false};
+			const ktl::uint32_t owner = hit->block->owner();
+			if (owner == VmapBlock::kNoOwner)
+				return Released{false, 0, false};	// moving or released: nothing live
+			bool retry = false;
+			const Released r = queues_[owner]->with([&](VmapBlockQueueState &s) {
+				if (hit->block->owner() != owner) {
+					retry = true;	// moved between queues meanwhile
+					return Released{false, 0, false};
+				}
+				if (hit->block->va_start() != hit->va_start)
+					return Released{false, 0, false};	// recycled
+				return release(s, hit->block, va, n);
+			});
+			if (!retry)
+				return r;
+		}
+	}
+
+	/// Run a purge unless @why says it is no longer needed.  Returns true
+	/// if the caller may retry an allocation: this purge freed pages, or
+	/// another one completed after @seen (kNoRoom).
+	bool purge_if_needed(Reason why, ktl::uint64_t seen)
+	{
+		Guard<typename P::Mutex> g(&purge_mutex_);
+		switch (why) {
+		case Reason::kThreshold:
+			// Relaxed: we hold the mutex, so no purge runs concurrently.
+			if (dirty_reported_.load(ktl::memory_order::relaxed) < params_.lazy_max_pages)
+				return true;
+			break;
+		case Reason::kNoRoom:
+			if (purges_done_.load(ktl::memory_order::relaxed) != seen)
+				return true;
+			break;
+		}
+		const ktl::uint64_t freed = purge_locked();
+		release_empty_blocks(reserve_);
+		return freed != 0;
+	}
+
+	/// The purge itself: dirty -> purging on every queue, one shootdown,
+	/// purging -> free.  Returns the pages made free.  Caller holds
+	/// purge_mutex_.
+	ktl::uint64_t purge_locked()
+	{
+		constexpr auto kRelaxed = ktl::memory_order::relaxed;
+		// Release: an unmap that sees this number under a queue lock
+		// names the purge after it (see release()).
+		const ktl::uint64_t seq = purges_started_.load(kRelaxed) + 1;
+		purges_started_.store(seq, ktl::memory_order::release);
+
+		ktl::uint64_t moved = 0;
+		for (ktl::uint32_t cpu = 0; cpu < nr_queues_; ++cpu) {
+			queues_[cpu]->with([&](VmapBlockQueueState &s) {
+				ktl::uint64_t q = 0;
+				s.blocks.for_each([&](VmapBlock *b) { q += b->begin_purge(); });
+				s.purging_pages += q;
+				s.dirty_pages -= q;
+				// Relaxed: the threshold count, see release().
+				dirty_reported_.fetch_sub(ktl::exchange(s.reported, 0ull), kRelaxed);
+				s.unreported = 0;
+				moved += q;
+			});
+		}
+		if (moved) {
+			P::tlb_shootdown();
+			shootdowns_.fetch_add(1, kRelaxed);
+			purges_.fetch_add(1, kRelaxed);
+		}
+		for (ktl::uint32_t cpu = 0; cpu < nr_queues_; ++cpu) {
+			queues_[cpu]->with([&](VmapBlockQueueState &s) {
+				ktl::uint64_t q = 0;
+				s.blocks.for_each([&](VmapBlock *b) { q += b->end_purge(); });
+				s.purging_pages -= q;
+			});
+		}
+		// Release: pairs with the acquire in flushed_seq() and map().
+		purges_done_.store(seq, ktl::memory_order::release);
+		return moved;
+	}
+
+	/// Return empty blocks beyond the first @keep to vmalloc.  Returns how
+	/// many were returned.  Caller holds purge_mutex_.
+	ktl::uint32_t release_empty_blocks(ktl::uint32_t keep)
+	{
+		SpareList out;
+		ktl::uint32_t kept = 0, released = 0;
+		for (ktl::uint32_t cpu = 0; cpu < nr_queues_; ++cpu) {
+			queues_[cpu]->with([&](VmapBlockQueueState &s) {
+				s.blocks.for_each([&](VmapBlock *b) {
+					if (!b->empty())
+						return;
+					if (kept < keep) {
+						++kept;
+						return;
+					}
+					detach(s, b);
+					out.push_front(b);
+				});
+			});
+		}
+		while (VmapBlock *b = out.pop_front()) {
+			index_.remove(b);
+			b->unreserve<P>();
+			spares_.with([b](SpareList &l) { l.push_front(b); });
+			nr_blocks_.fetch_sub(1, ktl::memory_order::relaxed);
+			blocks_freed_.fetch_add(1, ktl::memory_order::relaxed);
+			++released;
+		}
+		return released;
+	}
+
+	using SpareList = IntrusiveList<VmapBlock>;
+
 	const Params params_;
+	const ktl::uint32_t nr_queues_;
+	const ktl::uint32_t report_chunk_;
+	const ktl::uint32_t reserve_;		///< empty blocks kept after a purge
+	Queue **queues_ = nullptr;		///< one per possible CPU
+	bool initialized_ = false;		///< init() completed
+	VmapIndex<P> index_;
+	/// Metadata of blocks returned to vmalloc, reused by grow().
+	Protected<SpareList, typename P::SpinLock> spares_;
 	typename P::Mutex purge_mutex_;
-	Protected<State, typename P::SpinLock> state_;
+	ktl::atomic<ktl::uint32_t> nr_blocks_{0};	///< reserved by grow(), incl. in flight
+	ktl::atomic<ktl::uint64_t> dirty_reported_{0};
+	ktl::atomic<ktl::uint64_t> purges_started_{0};
+	ktl::atomic<ktl::uint64_t> purges_done_{0};
+	ktl::atomic<ktl::uint64_t> blocks_created_{0};
+	ktl::atomic<ktl::uint64_t> blocks_freed_{0};
+	ktl::atomic<ktl::uint64_t> shootdowns_{0};
+	ktl::atomic<ktl::uint64_t> purges_{0};
+	ktl::atomic<ktl::uint64_t> steals_{0};
+	ktl::atomic<ktl::uint64_t> borrows_{0};
 };
 
 } // namespace cxxvm

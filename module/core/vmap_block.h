@@ -4,6 +4,8 @@
 #pragma once
 
 #include <cxxrt/alloc.h>
+#include <cxxrt/atomic.h>
+#include "list.h"
 #include "platform.h"
 #include "../cxxvm_core.h"
 
@@ -28,10 +30,20 @@ namespace cxxvm {
 /// npages_[i] holds how many pages its mapping has (the slot's order follows
 /// from it).  A page is in at most one of free, dirty, purging, live.
 ///
-/// Locking: everything but va_start_ and ptes_ is protected by the owning
-/// VmapArena's spinlock.  va_start_ and the PTE pointers never change after
-/// create(); the PTEs of a live slot belong to the slot's owner.
-class VmapBlock {
+/// Ownership and locking: a block belongs to one CPU's VmapBlockQueue at a
+/// time (owner_), or to nobody while it moves between queues or is being
+/// reserved or released.  Slot state, va_start_ and ptes_ are protected by
+/// the owning queue's lock; the PTEs of a live slot belong to whoever
+/// mapped it.  owner_ is written under the owning queue's lock and read
+/// without it by unmap(), which then takes that lock and reads owner_ again
+/// before trusting anything else.
+///
+/// Metadata is recycled: a block released to vmalloc keeps its VmapBlock,
+/// which a later reserve() gives new VA.  So a VmapBlock pointer read
+/// without a lock always points at a VmapBlock, possibly a different
+/// block's by now; the owner_ and va_start_ checks under the lock catch
+/// that.
+class VmapBlock : public ListNode {
 public:
 	static constexpr ktl::uint32_t kPages = CXXVM_BLOCK_PAGES;
 	static constexpr ktl::uint32_t kWords = kPages / 64;
@@ -40,37 +52,64 @@ public:
 	static_assert((1u << kMaxOrder) <= 64, "a slot never spans two bitmap words");
 	static_assert((1u << kMaxOrder) <= 255, "npages_ holds a page count in a byte");
 
-	/// Reserve kPages of VA through the platform and return a block with all
-	/// slots free.  Context: process context, may sleep.
-	/// Errors: -ENOMEM (metadata or VA), or the platform's errno.
-	template <Platform P>
-	[[nodiscard]] static cxxrt::Result<VmapBlock *> create()
+	/// owner_ of a block no queue holds.
+	static constexpr ktl::uint32_t kNoOwner = ~0u;
+
+	/// Metadata for a block, preferably on NUMA node @node, with no VA yet.
+	/// Context: process context, may sleep.  Errors: -ENOMEM.
+	[[nodiscard]] static cxxrt::Result<VmapBlock *> create(int node)
 	{
-		VmapBlock *b = TRY(cxxrt::make<VmapBlock>(cxxrt::Gfp::kKernel));
-		ktl::uintptr_t va = 0;
-		const auto r = P::va_reserve(kPages, &va, b->ptes_);
-		if (!r.ok()) {
-			cxxrt::destroy(b);
-			return r.errno_value();
-		}
-		b->va_start_ = VirtAddr(va);
-		return b;
+		return cxxrt::make_on_node<VmapBlock>(cxxrt::Gfp::kKernel, node);
 	}
 
-	/// Release the VA (all PTEs must be clear and shot down) and the block.
+	/// Reserve kPages of VA through the platform and make every slot free.
+	/// The block must have no VA (new, or after unreserve()) and no owner.
 	/// Context: process context, may sleep.
+	/// Errors: -ENOMEM (VA), or the platform's errno.
 	template <Platform P>
-	static void release(VmapBlock *b)
+	[[nodiscard]] cxxrt::Result<void> reserve()
 	{
-		P::va_release(b->va_start_);
-		cxxrt::destroy(b);
+		ktl::uintptr_t va = 0;
+		TRY_VOID(P::va_reserve(kPages, &va, ptes_));
+		va_start_ = VirtAddr(va);
+		for (ktl::uint32_t w = 0; w < kWords; ++w) {
+			free_[w] = ~0ull;
+			dirty_[w] = purging_[w] = head_[w] = 0;
+		}
+		free_pages_ = kPages;
+		dirty_pages_ = purging_pages_ = live_slots_ = 0;
+		return {};
 	}
 
-	VmapBlock()
+	/// Release the VA to vmalloc.  All PTEs must be clear and shot down,
+	/// and the block must have no owner.  Context: process context, may
+	/// sleep.
+	template <Platform P>
+	void unreserve()
 	{
-		for (auto &w : free_)
-			w = ~0ull;
+		P::va_release(va_start_);
+		va_start_ = VirtAddr(0);
 	}
+
+	VmapBlock() = default;
+	VmapBlock(const VmapBlock &) = delete;
+	VmapBlock &operator=(const VmapBlock &) = delete;
+
+	/// The queue (CPU) whose lock protects the slot state.  Acquire pairs
+	/// with the release in set_owner(); a reader must still take that
+	/// queue's lock and re-read owner() before using the block.
+	[[nodiscard]] ktl::uint32_t owner() const { return owner_.load(ktl::memory_order::acquire); }
+	/// Called with the old owner's lock held (or none if kNoOwner) and the
+	/// new owner's lock held (or none if kNoOwner).
+	void set_owner(ktl::uint32_t cpu) { owner_.store(cpu, ktl::memory_order::release); }
+
+	[[nodiscard]] ktl::uint32_t free_pages() const { return free_pages_; }
+	/// Pages unmapped and not yet covered by a completed shootdown.
+	[[nodiscard]] ktl::uint32_t dirty_pages() const { return dirty_pages_ + purging_pages_; }
+	/// Pages in live slots (a slot counts whole: 2^order pages).
+	[[nodiscard]] ktl::uint32_t live_pages() const { return kPages - free_pages_ - dirty_pages(); }
+	/// Every slot free: nothing live, nothing waiting for a shootdown.
+	[[nodiscard]] bool empty() const { return free_pages_ == kPages; }
 
 	[[nodiscard]] VirtAddr va_start() const { return va_start_; }
 	[[nodiscard]] VirtAddr va_end() const { return va_start_.plus_pages(kPages); }
@@ -91,7 +130,7 @@ public:
 	/// Take the lowest free slot for a mapping of @n pages (1..64): the page
 	/// index of its first page, or nullopt if no aligned run of 2^order free
 	/// pages is left.  Constant work per bitmap word.  Caller holds the
-	/// arena lock.
+	/// owning queue's lock.
 	[[nodiscard]] ktl::optional<ktl::uint32_t> alloc(PageCount n)
 	{
 		const Order o = Order::for_pages(n);
@@ -126,7 +165,7 @@ public:
 
 	/// Live -> dirty for the slot at @idx (is_live_slot() must hold).  The
 	/// caller has cleared its PTEs.  Returns the slot's pages.  Caller holds
-	/// the arena lock.
+	/// the owning queue's lock.
 	ktl::uint32_t release_to_dirty(ktl::uint32_t idx)
 	{
 		const ktl::uint32_t size = Order::for_pages(PageCount(npages_[idx])).pages();
@@ -138,7 +177,7 @@ public:
 	}
 
 	/// Dirty -> purging: these pages are covered by the shootdown the caller
-	/// issues next.  Returns the pages moved.  Caller holds the arena lock.
+	/// issues next.  Returns the pages moved.  Caller holds the owning queue's lock.
 	ktl::uint32_t begin_purge()
 	{
 		if (!dirty_pages_)
@@ -151,19 +190,22 @@ public:
 		return ktl::exchange(dirty_pages_, 0u);
 	}
 
-	/// Purging -> free, once the shootdown has returned.  Caller holds the
-	/// arena lock.
-	void end_purge()
+	/// Purging -> free, once the shootdown has returned.  Returns the pages
+	/// made free.  Caller holds the owning queue's lock.
+	ktl::uint32_t end_purge()
 	{
+		if (!purging_pages_)
+			return 0;
 		for (ktl::uint32_t w = 0; w < kWords; ++w) {
 			free_[w] |= purging_[w];
 			purging_[w] = 0;
 		}
-		free_pages_ += ktl::exchange(purging_pages_, 0u);
+		free_pages_ += purging_pages_;
+		return ktl::exchange(purging_pages_, 0u);
 	}
 
 	/// Clear the PTEs of every live slot (teardown).  Returns the number of
-	/// live slots.  Caller holds the arena lock or is the last user.
+	/// live slots.  Caller holds the owning queue's lock or is the last user.
 	template <Platform P>
 	ktl::uint32_t clear_live_ptes()
 	{
@@ -199,12 +241,13 @@ private:
 		return (size == 64 ? ~0ull : ((1ull << size) - 1)) << bit;
 	}
 
+	ktl::atomic<ktl::uint32_t> owner_{kNoOwner};
 	VirtAddr va_start_{0};
-	ktl::uint32_t free_pages_ = kPages;
+	ktl::uint32_t free_pages_ = 0;
 	ktl::uint32_t dirty_pages_ = 0;
 	ktl::uint32_t purging_pages_ = 0;
 	ktl::uint32_t live_slots_ = 0;
-	ktl::uint64_t free_[kWords] = {};
+	ktl::uint64_t free_[kWords] = {};	///< all clear until reserve()
 	ktl::uint64_t dirty_[kWords] = {};
 	ktl::uint64_t purging_[kWords] = {};
 	ktl::uint64_t head_[kWords] = {};

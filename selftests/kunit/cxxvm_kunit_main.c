@@ -5,15 +5,22 @@
  *
  * A companion module: it needs cxxvm.ko loaded (for the symbols cxxvm.ko
  * exports on CONFIG_KUNIT kernels) and cannot load on a kernel without
- * KUnit.  Each allocator test makes its own small arena, so the module's
- * global one is never touched, and checks the real PTEs with
+ * KUnit.  Each allocator test makes its own small arena (only the purge
+ * notifier test touches the module's), and checks the real PTEs with
  * lookup_address().
  */
 #include <kunit/test.h>
+#include <linux/completion.h>
+#include <linux/cpumask.h>
+#include <linux/kthread.h>
 #include <linux/log2.h>
 #include <linux/mm.h>
 #include <linux/module.h>
+#include <linux/notifier.h>
+#include <linux/prandom.h>
+#include <linux/sched.h>
 #include <linux/slab.h>
+#include <linux/vmalloc.h>
 #include <asm/pgtable.h>
 
 #include <linux/cxxvm.h>
@@ -129,6 +136,16 @@ static void page_count_desc(const u32 *n, char *desc)
 KUNIT_ARRAY_PARAM(page_counts, page_counts, page_count_desc);
 
 /* ---- cxxvm_arena --------------------------------------------------------- */
+
+/*
+ * Keep each test on one CPU: a map on another CPU would use another
+ * queue's blocks, and the tests below count blocks and expect addresses.
+ * Each test runs in a fresh KUnit thread, so the pinning dies with it.
+ */
+static int pin_to_this_cpu(struct kunit *test)
+{
+	return set_cpus_allowed_ptr(current, cpumask_of(raw_smp_processor_id()));
+}
 
 /* n pages take a 2^order slot, order = ceil(log2(n)). */
 static void arena_order_rounding(struct kunit *test)
@@ -346,7 +363,435 @@ static struct kunit_case cxxvm_arena_cases[] = {
 
 static struct kunit_suite cxxvm_arena_suite = {
 	.name = "cxxvm_arena",
+	.init = pin_to_this_cpu,
 	.test_cases = cxxvm_arena_cases,
+};
+
+/* ---- cxxvm_vmap_queues ----------------------------------------------------- */
+
+/*
+ * Per-CPU block queues.  Each test moves the KUnit thread between CPUs 0
+ * and 1 with set_cpus_allowed_ptr(), so it knows which queue a map uses
+ * (the runner boots two vCPUs; with fewer the tests fail, not skip).
+ */
+static void on_cpu(struct kunit *test, unsigned int cpu)
+{
+	KUNIT_ASSERT_TRUE_MSG(test, cpu_online(cpu), "the test needs CPU %u online", cpu);
+	KUNIT_ASSERT_EQ(test, 0, set_cpus_allowed_ptr(current, cpumask_of(cpu)));
+	KUNIT_ASSERT_EQ(test, cpu, raw_smp_processor_id());
+}
+
+#define TEST_MAX_BLOCKS 16
+
+struct blocks_seen {
+	unsigned int nr;
+	struct cxxvm_block_info b[TEST_MAX_BLOCKS];
+};
+
+static void collect_block(void *ctx, const struct cxxvm_block_info *info)
+{
+	struct blocks_seen *seen = ctx;
+
+	if (seen->nr < TEST_MAX_BLOCKS)
+		seen->b[seen->nr] = *info;
+	seen->nr++;
+}
+
+/* The arena's blocks now (freed when the test ends). */
+static struct blocks_seen *blocks_of(struct kunit *test, struct cxxvm_arena *a)
+{
+	struct blocks_seen *seen = kunit_kzalloc(test, sizeof(*seen), GFP_KERNEL);
+
+	KUNIT_ASSERT_NOT_NULL(test, seen);
+	cxxvm_arena_for_each_block(a, collect_block, seen);
+	return seen;
+}
+
+/* The block holding @va, or NULL. */
+static const struct cxxvm_block_info *block_at(const struct blocks_seen *seen,
+					       uintptr_t va)
+{
+	unsigned int i;
+
+	for (i = 0; i < min_t(unsigned int, seen->nr, TEST_MAX_BLOCKS); i++)
+		if (va >= seen->b[i].va_start && va < seen->b[i].va_end)
+			return &seen->b[i];
+	return NULL;
+}
+
+/* Each CPU maps from a block of its own queue. */
+static void queues_map_uses_local_cpu_block(struct kunit *test)
+{
+	struct test_pages *tp = test_pages(test, 1);
+	struct cxxvm_arena *a = test_arena(test, 1024, 4);
+	const struct cxxvm_block_info *b0, *b1;
+	struct blocks_seen *seen;
+	uintptr_t va0, va1;
+
+	on_cpu(test, 0);
+	KUNIT_ASSERT_EQ(test, 0, cxxvm_arena_map(a, tp->pfns, 1, &va0));
+	on_cpu(test, 1);
+	KUNIT_ASSERT_EQ(test, 0, cxxvm_arena_map(a, tp->pfns, 1, &va1));
+
+	seen = blocks_of(test, a);
+	KUNIT_EXPECT_EQ(test, 2U, seen->nr);
+	b0 = block_at(seen, va0);
+	b1 = block_at(seen, va1);
+	KUNIT_ASSERT_NOT_NULL(test, b0);
+	KUNIT_ASSERT_NOT_NULL(test, b1);
+	KUNIT_EXPECT_EQ(test, 0U, b0->cpu);
+	KUNIT_EXPECT_EQ(test, 1U, b1->cpu);
+	KUNIT_EXPECT_EQ(test, 1U, b0->live_pages);
+	KUNIT_EXPECT_EQ(test, (u32)CXXVM_BLOCK_PAGES - 1, b0->free_pages);
+	KUNIT_EXPECT_EQ(test, 0ULL, stats_of(a).steals);
+	KUNIT_EXPECT_EQ(test, 0ULL, stats_of(a).borrows);
+}
+
+/* A slot is unmapped on another CPU than the one that owns its block. */
+static void queues_unmap_from_other_cpu(struct kunit *test)
+{
+	struct test_pages *tp = test_pages(test, 4);
+	struct cxxvm_arena *a = test_arena(test, 1024, 4);
+	const struct cxxvm_block_info *b;
+	struct blocks_seen *seen;
+	uintptr_t va;
+	u64 seq;
+
+	on_cpu(test, 0);
+	KUNIT_ASSERT_EQ(test, 0, cxxvm_arena_map(a, tp->pfns, 4, &va));
+	on_cpu(test, 1);
+	KUNIT_EXPECT_EQ(test, -EINVAL, cxxvm_arena_unmap(a, va, 3, &seq));
+	KUNIT_ASSERT_EQ(test, 0, cxxvm_arena_unmap(a, va, 4, &seq));
+	KUNIT_EXPECT_TRUE(test, pte_none(pte_at(test, va)));
+
+	seen = blocks_of(test, a);
+	b = block_at(seen, va);
+	KUNIT_ASSERT_NOT_NULL(test, b);
+	KUNIT_EXPECT_EQ(test, 0U, b->cpu);	/* the block stayed with CPU 0 */
+	KUNIT_EXPECT_EQ(test, 4U, b->dirty_pages);
+	KUNIT_EXPECT_EQ(test, 0U, b->live_pages);
+	KUNIT_EXPECT_EQ(test, -EINVAL, cxxvm_arena_unmap(a, va, 4, &seq));
+}
+
+/* With no room locally and no new block allowed, an empty block moves. */
+static void queues_steal_empty_block(struct kunit *test)
+{
+	struct test_pages *tp = test_pages(test, 1);
+	struct cxxvm_arena *a = test_arena(test, 1024, 1);
+	struct blocks_seen *seen;
+	uintptr_t va0, va1;
+	u64 seq;
+
+	on_cpu(test, 0);
+	KUNIT_ASSERT_EQ(test, 0, cxxvm_arena_map(a, tp->pfns, 1, &va0));
+	KUNIT_ASSERT_EQ(test, 0, cxxvm_arena_unmap(a, va0, 1, &seq));
+	KUNIT_ASSERT_EQ(test, 1ULL, cxxvm_arena_flush(a));
+
+	on_cpu(test, 1);
+	KUNIT_ASSERT_EQ(test, 0, cxxvm_arena_map(a, tp->pfns, 1, &va1));
+	KUNIT_EXPECT_EQ(test, va0, va1);	/* same block, lowest slot */
+	KUNIT_EXPECT_EQ(test, 1ULL, stats_of(a).steals);
+	KUNIT_EXPECT_EQ(test, 1ULL, stats_of(a).blocks_created);
+	seen = blocks_of(test, a);
+	KUNIT_ASSERT_EQ(test, 1U, seen->nr);
+	KUNIT_EXPECT_EQ(test, 1U, seen->b[0].cpu);
+}
+
+/* A block with a live slot does not move; another CPU borrows a slot. */
+static void queues_borrow_slot(struct kunit *test)
+{
+	struct test_pages *tp = test_pages(test, 1);
+	struct cxxvm_arena *a = test_arena(test, 1024, 1);
+	struct blocks_seen *seen;
+	uintptr_t va0, va1;
+	u64 seq;
+
+	on_cpu(test, 0);
+	KUNIT_ASSERT_EQ(test, 0, cxxvm_arena_map(a, tp->pfns, 1, &va0));
+	on_cpu(test, 1);
+	KUNIT_ASSERT_EQ(test, 0, cxxvm_arena_map(a, tp->pfns, 1, &va1));
+	KUNIT_EXPECT_EQ(test, va0 + PAGE_SIZE, va1);
+	KUNIT_EXPECT_EQ(test, 1ULL, stats_of(a).borrows);
+	KUNIT_EXPECT_EQ(test, 0ULL, stats_of(a).steals);
+	seen = blocks_of(test, a);
+	KUNIT_ASSERT_EQ(test, 1U, seen->nr);
+	KUNIT_EXPECT_EQ(test, 0U, seen->b[0].cpu);
+	KUNIT_EXPECT_EQ(test, 2U, seen->b[0].live_pages);
+	/* The borrowed slot is unmapped through its owner, CPU 0's queue. */
+	KUNIT_EXPECT_EQ(test, 0, cxxvm_arena_unmap(a, va1, 1, &seq));
+	KUNIT_EXPECT_EQ(test, 0, cxxvm_arena_unmap(a, va0, 1, &seq));
+}
+
+/*
+ * Fragmented-block purge: after a purge, empty blocks beyond the reserve
+ * (lazy_max_pages worth of blocks plus one per CPU) go back to vmalloc; a
+ * block with a live slot stays.  Their metadata is reused by new blocks.
+ */
+static void queues_purge_returns_empty_blocks(struct kunit *test)
+{
+	const u32 slots = CXXVM_BLOCK_PAGES / CXXVM_MAX_PAGES;
+	const u32 reserve = DIV_ROUND_UP(CXXVM_MAX_PAGES, CXXVM_BLOCK_PAGES) + nr_cpu_ids;
+	const u32 nr_blocks = reserve + 3;
+	struct test_pages *tp = test_pages(test, CXXVM_MAX_PAGES);
+	/* lazy_max_pages = one slot: every unmap purges. */
+	struct cxxvm_arena *a = test_arena(test, CXXVM_MAX_PAGES, nr_blocks);
+	struct cxxvm_arena_stats st;
+	uintptr_t *va;
+	u64 seq;
+	u32 i;
+
+	va = kunit_kcalloc(test, nr_blocks * slots, sizeof(*va), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, va);
+	on_cpu(test, 0);
+	for (i = 0; i < nr_blocks * slots; i++)
+		KUNIT_ASSERT_EQ(test, 0, cxxvm_arena_map(a, tp->pfns, CXXVM_MAX_PAGES, &va[i]));
+	KUNIT_ASSERT_EQ(test, (u64)nr_blocks, stats_of(a).blocks_live);
+	/* Keep one live slot; every other block ends up empty. */
+	for (i = 1; i < nr_blocks * slots; i++)
+		KUNIT_ASSERT_EQ(test, 0, cxxvm_arena_unmap(a, va[i], CXXVM_MAX_PAGES, &seq));
+	KUNIT_EXPECT_EQ(test, 0ULL, cxxvm_arena_flush(a));	/* the last unmap purged */
+	st = stats_of(a);
+	KUNIT_EXPECT_EQ(test, (u64)nr_blocks * slots - 1, st.purges);
+	KUNIT_EXPECT_EQ(test, 1ULL + reserve, st.blocks_live);
+	KUNIT_EXPECT_EQ(test, (u64)nr_blocks - 1 - reserve, st.blocks_freed);
+	KUNIT_EXPECT_EQ(test, 1ULL, st.live_mappings);
+	KUNIT_EXPECT_TRUE(test, pte_present(pte_at(test, va[0])));
+
+	/* Grow back to the limit: recycled metadata, fresh VA. */
+	for (i = 1; i < nr_blocks * slots; i++)
+		KUNIT_ASSERT_EQ(test, 0, cxxvm_arena_map(a, tp->pfns, CXXVM_MAX_PAGES, &va[i]));
+	st = stats_of(a);
+	KUNIT_EXPECT_EQ(test, (u64)nr_blocks, st.blocks_live);
+	KUNIT_EXPECT_EQ(test, (u64)nr_blocks + st.blocks_freed, st.blocks_created);
+	KUNIT_EXPECT_EQ(test, -ENOMEM, cxxvm_arena_map(a, tp->pfns, 1, &va[0]));
+}
+
+/* shrink() (the notifier's job) purges and returns every empty block. */
+static void queues_shrink_returns_all_empty(struct kunit *test)
+{
+	struct test_pages *tp = test_pages(test, CXXVM_MAX_PAGES);
+	struct cxxvm_arena *a = test_arena(test, 4096, 8);
+	const u32 slots = CXXVM_BLOCK_PAGES / CXXVM_MAX_PAGES;
+	uintptr_t va[3 * CXXVM_BLOCK_PAGES / CXXVM_MAX_PAGES];
+	u64 seq;
+	u32 i;
+
+	on_cpu(test, 0);
+	for (i = 0; i < 3 * slots; i++)
+		KUNIT_ASSERT_EQ(test, 0, cxxvm_arena_map(a, tp->pfns, CXXVM_MAX_PAGES, &va[i]));
+	/* The last block keeps a live slot; the other two are only dirty. */
+	for (i = 0; i < 3 * slots - 1; i++)
+		KUNIT_ASSERT_EQ(test, 0, cxxvm_arena_unmap(a, va[i], CXXVM_MAX_PAGES, &seq));
+	KUNIT_EXPECT_EQ(test, 2ULL * CXXVM_BLOCK_PAGES, cxxvm_arena_shrink(a));
+	KUNIT_EXPECT_EQ(test, 1ULL, stats_of(a).blocks_live);
+	KUNIT_EXPECT_EQ(test, 0ULL, stats_of(a).dirty_pages);
+	KUNIT_EXPECT_LE(test, seq, cxxvm_arena_flushed_seq(a));
+	KUNIT_EXPECT_EQ(test, 0ULL, cxxvm_arena_shrink(a));
+}
+
+/*
+ * The module registered its vmap purge notifier, and calling it (as
+ * alloc_vmap_area() does when vmalloc space runs out) returns the module
+ * arena's empty blocks and counts them in *freed.
+ */
+static void queues_purge_notifier(struct kunit *test)
+{
+	struct notifier_block *nb = cxxvm_purge_notifier_for_test();
+	struct cxxvm_arena *a = cxxvm_module_arena_for_test();
+	struct test_pages *tp = test_pages(test, 1);
+	unsigned long freed = 0;
+	uintptr_t va;
+	u64 seq;
+
+	/* Registered: unregistering succeeds (-ENOENT otherwise). */
+	KUNIT_ASSERT_EQ(test, 0, unregister_vmap_purge_notifier(nb));
+	KUNIT_ASSERT_EQ(test, 0, register_vmap_purge_notifier(nb));
+
+	KUNIT_ASSERT_EQ(test, 0, cxxvm_arena_map(a, tp->pfns, 1, &va));
+	KUNIT_ASSERT_EQ(test, 0, cxxvm_arena_unmap(a, va, 1, &seq));
+	KUNIT_ASSERT_LE(test, 1ULL, stats_of(a).blocks_live);
+	KUNIT_EXPECT_EQ(test, NOTIFY_OK, nb->notifier_call(nb, 0, &freed));
+	KUNIT_EXPECT_LE(test, (unsigned long)CXXVM_BLOCK_PAGES, freed);
+	KUNIT_EXPECT_EQ(test, 0ULL, stats_of(a).blocks_live);
+	KUNIT_EXPECT_LE(test, seq, cxxvm_arena_flushed_seq(a));
+}
+
+/*
+ * Stress: one thread per CPU maps and unmaps random sizes with random
+ * lifetimes in one arena small enough to purge, borrow and steal often.
+ * Every page of a mapping gets a fresh tag written through the mapping,
+ * checked through the direct map, and checked again through the mapping
+ * just before the unmap: a wrong PTE or a slot reused before its
+ * shootdown (a stale TLB entry to the old page) shows up as a mismatch.
+ */
+#define STRESS_SLOTS	48
+#define STRESS_OPS	6000
+
+struct stress_slot {
+	uintptr_t va;
+	u32 n;
+	u64 tag;
+	struct page *pages[CXXVM_MAX_PAGES];
+	u64 pfns[CXXVM_MAX_PAGES];
+};
+
+struct stress_ctx {
+	struct cxxvm_arena *arena;
+	unsigned int cpu;
+	struct completion done;
+	struct stress_slot *slots;
+	u64 maps, enomem;
+	const char *failure;
+	u32 bad_page;
+};
+
+static bool stress_check(struct stress_slot *s, struct stress_ctx *c)
+{
+	u32 i;
+
+	for (i = 0; i < s->n; i++) {
+		u64 want = s->tag + i;
+
+		if (*(u64 *)page_address(s->pages[i]) != want ||
+		    READ_ONCE(*(u64 *)(s->va + i * PAGE_SIZE)) != want) {
+			c->failure = "content through the mapping";
+			c->bad_page = i;
+			return false;
+		}
+	}
+	return true;
+}
+
+static int stress_thread(void *arg)
+{
+	struct stress_ctx *c = arg;
+	struct rnd_state rnd;
+	u64 seq, tag = (u64)c->cpu << 48;
+	u32 op, i;
+
+	prandom_seed_state(&rnd, 0x5eed0000 + c->cpu);
+	for (op = 0; op < STRESS_OPS && !c->failure; op++) {
+		struct stress_slot *s = &c->slots[prandom_u32_state(&rnd) % STRESS_SLOTS];
+
+		if (s->va) {
+			if (!stress_check(s, c))
+				break;
+			if (cxxvm_arena_unmap(c->arena, s->va, s->n, &seq)) {
+				c->failure = "unmap";
+				break;
+			}
+			s->va = 0;
+			continue;
+		}
+		s->n = 1 + prandom_u32_state(&rnd) % CXXVM_MAX_PAGES;
+		if (cxxvm_arena_map(c->arena, s->pfns, s->n, &s->va)) {
+			s->va = 0;
+			c->enomem++;
+			continue;
+		}
+		c->maps++;
+		s->tag = (tag += CXXVM_MAX_PAGES);
+		for (i = 0; i < s->n; i++)
+			WRITE_ONCE(*(u64 *)(s->va + i * PAGE_SIZE), s->tag + i);
+		if (!stress_check(s, c))
+			break;
+		cond_resched();
+	}
+	for (i = 0; i < STRESS_SLOTS; i++) {
+		struct stress_slot *s = &c->slots[i];
+
+		if (s->va && !c->failure && stress_check(s, c) &&
+		    cxxvm_arena_unmap(c->arena, s->va, s->n, &seq))
+			c->failure = "final unmap";
+	}
+	complete(&c->done);
+	return 0;
+}
+
+static void stress_free_slots(struct kunit_resource *res)
+{
+	struct stress_slot *slots = res->data;
+	u32 i, j;
+
+	for (i = 0; i < STRESS_SLOTS; i++)
+		for (j = 0; j < CXXVM_MAX_PAGES; j++)
+			if (slots[i].pages[j])
+				__free_page(slots[i].pages[j]);
+	kvfree(slots);
+}
+
+static void queues_stress_two_cpus(struct kunit *test)
+{
+	struct stress_ctx ctx[2] = {};
+	struct task_struct *t[2];
+	struct cxxvm_arena *a;
+	u32 cpu, i, j;
+
+	/* Pages before the arena: the arena is torn down first. */
+	for (cpu = 0; cpu < 2; cpu++) {
+		struct stress_slot *slots = kvcalloc(STRESS_SLOTS, sizeof(*slots), GFP_KERNEL);
+
+		KUNIT_ASSERT_NOT_NULL(test, slots);
+		if (!kunit_alloc_resource(test, NULL, stress_free_slots, GFP_KERNEL, slots)) {
+			kvfree(slots);
+			KUNIT_ASSERT_FAILURE(test, "no KUnit resource for the pages");
+		}
+		for (i = 0; i < STRESS_SLOTS; i++) {
+			for (j = 0; j < CXXVM_MAX_PAGES; j++) {
+				slots[i].pages[j] = alloc_page(GFP_KERNEL);
+				KUNIT_ASSERT_NOT_NULL(test, slots[i].pages[j]);
+				slots[i].pfns[j] = page_to_pfn(slots[i].pages[j]);
+			}
+		}
+		ctx[cpu].slots = slots;
+	}
+	/* 6 blocks for up to 96 live slots of up to 64 pages: often full. */
+	a = test_arena(test, 256, 6);
+
+	KUNIT_ASSERT_TRUE(test, cpu_online(0) && cpu_online(1));
+	for (cpu = 0; cpu < 2; cpu++) {
+		ctx[cpu].arena = a;
+		ctx[cpu].cpu = cpu;
+		init_completion(&ctx[cpu].done);
+		t[cpu] = kthread_create_on_cpu(stress_thread, &ctx[cpu], cpu, "cxxvm_stress/%u");
+	}
+	/* Start both or neither: a thread must not outlive the arena. */
+	if (IS_ERR(t[0]) || IS_ERR(t[1])) {
+		for (cpu = 0; cpu < 2; cpu++)
+			if (!IS_ERR(t[cpu]))
+				kthread_stop(t[cpu]);
+		KUNIT_ASSERT_FAILURE(test, "kthread_create_on_cpu() failed");
+	}
+	for (cpu = 0; cpu < 2; cpu++)
+		wake_up_process(t[cpu]);
+	for (cpu = 0; cpu < 2; cpu++) {
+		wait_for_completion(&ctx[cpu].done);
+		KUNIT_EXPECT_FALSE_MSG(test, ctx[cpu].failure, "CPU %u: %s, page %u", cpu,
+				       ctx[cpu].failure ?: "", ctx[cpu].bad_page);
+		kunit_info(test, "CPU %u: %llu maps, %llu -ENOMEM", cpu, ctx[cpu].maps,
+			   ctx[cpu].enomem);
+		/* Most maps succeed; -ENOMEM only when all 6 blocks are live. */
+		KUNIT_EXPECT_LT(test, ctx[cpu].enomem, ctx[cpu].maps);
+	}
+	KUNIT_EXPECT_EQ(test, 0ULL, stats_of(a).live_mappings);
+	KUNIT_EXPECT_LT(test, 0ULL, stats_of(a).purges);
+}
+
+static struct kunit_case cxxvm_vmap_queues_cases[] = {
+	KUNIT_CASE(queues_map_uses_local_cpu_block),
+	KUNIT_CASE(queues_unmap_from_other_cpu),
+	KUNIT_CASE(queues_steal_empty_block),
+	KUNIT_CASE(queues_borrow_slot),
+	KUNIT_CASE(queues_purge_returns_empty_blocks),
+	KUNIT_CASE(queues_shrink_returns_all_empty),
+	KUNIT_CASE(queues_purge_notifier),
+	KUNIT_CASE(queues_stress_two_cpus),
+	{}
+};
+
+static struct kunit_suite cxxvm_vmap_queues_suite = {
+	.name = "cxxvm_vmap_queues",
+	.test_cases = cxxvm_vmap_queues_cases,
 };
 
 /* ---- cxxvm_cxxrt ----------------------------------------------------------- */
@@ -393,29 +838,31 @@ static void cxxrt_make_alignment(struct kunit *test)
 }
 
 /*
- * cxxvm_arena_create() allocates the arena, its spinlock, its mutex and
- * its block array: make each one fail in turn.  Nothing may leak (kmemleak
- * runs after the suites).
+ * cxxvm_arena_create() allocates the arena, its purge mutex, the spare
+ * list's spinlock, the index's spinlock and entries, the queue array, and
+ * per possible CPU a queue and its spinlock: make each one fail in turn.
+ * Nothing may leak (kmemleak runs after the suites).
  */
-static const u32 failing_allocs[] = { 1, 2, 3, 4 };
-
-static void failing_alloc_desc(const u32 *n, char *desc)
-{
-	static const char *const what[] = { "", "arena", "spinlock", "mutex", "block array" };
-
-	snprintf(desc, KUNIT_PARAM_DESC_SIZE, "allocation %u (%s) fails", *n, what[*n]);
-}
-
-KUNIT_ARRAY_PARAM(failing_allocs, failing_allocs, failing_alloc_desc);
-
 static void cxxrt_arena_create_alloc_failure(struct kunit *test)
 {
 	struct cxxvm_arena_params params = { .lazy_max_pages = 1024, .max_blocks = 2 };
+	const unsigned int expected = 6 + 2 * nr_cpu_ids;
 	struct cxxvm_arena *a = NULL;
+	unsigned int n;
+	int ret;
 
-	cxxrt_test_fail_nth_alloc(*(const u32 *)test->param_value);
-	KUNIT_EXPECT_EQ(test, -ENOMEM, cxxvm_arena_create(&params, &a));
-	cxxrt_test_fail_nth_alloc(0);
+	for (n = 1; n <= expected + 1; n++) {
+		cxxrt_test_fail_nth_alloc(n);
+		ret = cxxvm_arena_create(&params, &a);
+		cxxrt_test_fail_nth_alloc(0);
+		if (!ret)
+			break;
+		KUNIT_EXPECT_EQ_MSG(test, -ENOMEM, ret, "allocation %u fails", n);
+	}
+	/* Allocation expected + 1 does not exist: create succeeded then. */
+	KUNIT_EXPECT_EQ(test, expected + 1, n);
+	if (!ret)
+		cxxvm_arena_destroy(a);
 }
 
 /* A block whose metadata cannot be allocated fails the map, not the arena. */
@@ -442,13 +889,14 @@ static struct kunit_case cxxvm_cxxrt_cases[] = {
 	KUNIT_CASE(cxxrt_make_failure_constructs_nothing),
 	KUNIT_CASE(cxxrt_make_array_bounds),
 	KUNIT_CASE_PARAM(cxxrt_make_alignment, alignments_gen_params),
-	KUNIT_CASE_PARAM(cxxrt_arena_create_alloc_failure, failing_allocs_gen_params),
+	KUNIT_CASE(cxxrt_arena_create_alloc_failure),
 	KUNIT_CASE(cxxrt_block_alloc_failure),
 	{}
 };
 
 static struct kunit_suite cxxvm_cxxrt_suite = {
 	.name = "cxxvm_cxxrt",
+	.init = pin_to_this_cpu,
 	.exit = cxxrt_exit,
 	.test_cases = cxxvm_cxxrt_cases,
 };
@@ -525,9 +973,11 @@ static const struct args_case args_cases[] = {
 	{ "verify: reserved[0]", VERIFY(.reserved = { 1, 0 }), -EINVAL },
 	{ "verify: handle 0", VERIFY(.handle = 0), -ENOENT },
 	{ "flush: valid", FLUSH(), 0 },
-	{ "flush: unknown flag", FLUSH(.flags = 1), -EINVAL },
+	{ "flush: both flags", FLUSH(.flags = CXXVM_FLUSH_FLAGS), 0 },
+	{ "flush: unknown flag", FLUSH(.flags = 1u << 2), -EINVAL },
 	{ "flush: reserved0", FLUSH(.reserved0 = 1), -EINVAL },
-	{ "flush: reserved[1]", FLUSH(.reserved = { 0, 1 }), -EINVAL },
+	{ "flush: reserved[0]", FLUSH(.reserved = { 1 }), -EINVAL },
+	{ "flush: out fields ignored", FLUSH(.pages_flushed = 1, .blocks_released = 1), 0 },
 	{ "bench: valid", BENCH(), 0 },
 	{ "bench: most iterations", BENCH(.iterations = 1u << 20), 0 },
 	{ "bench: 0 iterations", BENCH(.iterations = 0), -EINVAL },
@@ -562,7 +1012,8 @@ static struct kunit_suite cxxvm_ioctl_args_suite = {
 	.test_cases = cxxvm_ioctl_args_cases,
 };
 
-kunit_test_suites(&cxxvm_arena_suite, &cxxvm_cxxrt_suite, &cxxvm_ioctl_args_suite);
+kunit_test_suites(&cxxvm_arena_suite, &cxxvm_vmap_queues_suite, &cxxvm_cxxrt_suite,
+		  &cxxvm_ioctl_args_suite);
 
 MODULE_DESCRIPTION("KUnit suites for cxxvm.ko");
 MODULE_LICENSE("GPL");

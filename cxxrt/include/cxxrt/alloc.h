@@ -36,6 +36,18 @@ template <typename T, typename... Args>
 	return new (mem) T(ktl::forward<Args>(args)...);
 }
 
+/// make(), with the memory preferably on NUMA node @node (CXXRT_NO_NODE
+/// for none).  Context: as @gfp.
+template <typename T, typename... Args>
+[[nodiscard]] Result<T *> make_on_node(Gfp gfp, int node, Args &&...args)
+{
+	static_assert(alignof(T) <= kMinAlign, "over-aligned type: kmalloc gives 8 bytes");
+	void *mem = cxxrt_alloc_node(sizeof(T), static_cast<unsigned int>(gfp), node);
+	if (!mem)
+		return Errno::kNoMem;
+	return new (mem) T(ktl::forward<Args>(args)...);
+}
+
 /// Allocate an array of @n value-initialised Ts (trivial types only).
 /// Returns -ENOMEM on failure or on size overflow.  Context: as @gfp.
 template <typename T>

@@ -28,6 +28,21 @@ extern "C" {
  */
 void *cxxrt_alloc(size_t size, unsigned int gfp);
 
+/* No NUMA node preference for cxxrt_alloc_node(): NUMA_NO_NODE. */
+#define CXXRT_NO_NODE		(-1)
+
+/**
+ * cxxrt_alloc_node() - kmalloc_node() for kernel C++.
+ * @size: bytes
+ * @gfp: CXXRT_GFP_*
+ * @node: preferred NUMA node, or CXXRT_NO_NODE
+ *
+ * The node is a hint: memory may come from another node.
+ * Context: may sleep for CXXRT_GFP_KERNEL; any context otherwise.
+ * Return: 8-byte aligned memory, or NULL.
+ */
+void *cxxrt_alloc_node(size_t size, unsigned int gfp, int node);
+
 /**
  * cxxrt_free() - kfree(); NULL is ignored.
  * @ptr: from cxxrt_alloc()
@@ -44,6 +59,14 @@ void cxxrt_free(const void *ptr);
  * noreturn functions, so only the C side traps.  Context: any.
  */
 void cxxrt_bug(const char *why);
+
+/**
+ * cxxrt_warn() - report a broken invariant the caller recovers from: WARN().
+ * @why: message
+ *
+ * Returns, so objtool sees an ordinary call.  Context: any.
+ */
+void cxxrt_warn(const char *why);
 
 #ifdef __cplusplus
 }

@@ -53,6 +53,7 @@ using std::unsigned_integral;
 using std::is_trivially_destructible_v;
 using std::is_same_v;
 using std::same_as;
+using std::derived_from;
 
 using std::uint8_t;
 using std::uint16_t;

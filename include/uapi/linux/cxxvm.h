@@ -116,20 +116,35 @@ struct cxxvm_verify {
 	__u64 reserved[2];
 };
 
+/*
+ * CXXVM_IOC_FLUSH flags.
+ * RELEASE_BLOCKS: also return every empty C++ vmap block to vmalloc (as the
+ * vmap purge notifier does), so the arena holds only blocks with live slots.
+ * KERNEL_ALIASES: also call the kernel's vm_unmap_aliases(), which purges its
+ * lazily freed vmap areas and vmap blocks (a clean start for VA figures).
+ */
+#define CXXVM_FLUSH_RELEASE_BLOCKS	(1u << 0)
+#define CXXVM_FLUSH_KERNEL_ALIASES	(1u << 1)
+#define CXXVM_FLUSH_FLAGS		(CXXVM_FLUSH_RELEASE_BLOCKS | \
+					 CXXVM_FLUSH_KERNEL_ALIASES)
+
 /**
  * struct cxxvm_flush - CXXVM_IOC_FLUSH: shoot down all lazily freed VA now
- * @flags: in: must be zero
+ * @flags: in: CXXVM_FLUSH_* (-EINVAL for other bits)
  * @reserved0: must be zero
  * @pages_flushed: out: dirty pages made reusable by this flush
+ * @blocks_released: out: C++ vmap blocks returned to vmalloc by this flush
+ *	(with CXXVM_FLUSH_RELEASE_BLOCKS; without it, empty blocks beyond the
+ *	arena's reserve)
  * @reserved: must be zero
- *
  * The equivalent of vm_unmap_aliases() for cxxvm's arena.
  */
 struct cxxvm_flush {
 	__u32 flags;
 	__u32 reserved0;
 	__u64 pages_flushed;
-	__u64 reserved[2];
+	__u64 blocks_released;
+	__u64 reserved[1];
 };
 
 /**
@@ -143,7 +158,10 @@ struct cxxvm_flush {
  * @mapped_pages: C++ slot pages in use now (slots are 2^order pages)
  * @retired_pages: pages unmapped from the C++ allocator and not yet freed:
  *	they are freed once a shootdown covers their slot
- * @reserved: zero on output
+ * @blocks_freed: C++ vmap blocks returned to vmalloc since load
+ * @purges: C++ purges that shot down at least one dirty page
+ * @steals: empty C++ blocks a CPU took over from another CPU's queue
+ * @borrows: C++ slots a CPU allocated in another CPU's block
  *
  * @shootdowns counts every flush the C++ allocator issued: batched purges,
  * CXXVM_IOC_FLUSH, and one per block it reserved.  @dirty_pages counts
@@ -158,7 +176,10 @@ struct cxxvm_stats {
 	__u64 dirty_pages;
 	__u64 mapped_pages;
 	__u64 retired_pages;
-	__u64 reserved[4];
+	__u64 blocks_freed;
+	__u64 purges;
+	__u64 steals;
+	__u64 borrows;
 };
 
 #define CXXVM_BENCH_NOT_COUNTED	(~(__u64)0)

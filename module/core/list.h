@@ -1,0 +1,91 @@
+// SPDX-License-Identifier: GPL-2.0
+//
+// An intrusive doubly linked list: the node lives in the object (struct
+// list_head's model), so linking never allocates.
+#pragma once
+
+#include <cxxrt/std.h>
+
+namespace cxxvm {
+
+/// The link a listed object inherits (one list at a time).  Unlinked: both
+/// pointers null.
+struct ListNode {
+	ListNode *prev = nullptr;
+	ListNode *next = nullptr;
+
+	[[nodiscard]] bool linked() const { return next != nullptr; }
+};
+
+/// A circular list of T through the ListNode they inherit, like list_head.
+/// Not thread-safe: the owner's lock protects it.
+template <typename T>
+	requires ktl::derived_from<T, ListNode>
+class IntrusiveList {
+public:
+	IntrusiveList() { head_.prev = head_.next = &head_; }
+	IntrusiveList(const IntrusiveList &) = delete;
+	IntrusiveList &operator=(const IntrusiveList &) = delete;
+
+	[[nodiscard]] bool empty() const { return head_.next == &head_; }
+
+	void push_front(T *t) { link(static_cast<ListNode *>(t), &head_, head_.next); }
+	void push_back(T *t) { link(static_cast<ListNode *>(t), head_.prev, &head_); }
+
+	/// Unlink @t, which must be on this list.
+	void remove(T *t)
+	{
+		ListNode *n = static_cast<ListNode *>(t);
+		n->prev->next = n->next;
+		n->next->prev = n->prev;
+		n->prev = n->next = nullptr;
+	}
+
+	/// Unlink and return the first element, or nullptr.
+	T *pop_front()
+	{
+		if (empty())
+			return nullptr;
+		T *t = owner(head_.next);
+		remove(t);
+		return t;
+	}
+
+	/// Call @fn(T *) for each element; @fn may remove the element it is
+	/// given (but no other).
+	template <typename Fn>
+	void for_each(Fn &&fn)
+	{
+		for (ListNode *n = head_.next, *next; n != &head_; n = next) {
+			next = n->next;
+			fn(owner(n));
+		}
+	}
+
+	/// The first element for which @pred(T *) holds, or nullptr.
+	template <typename Pred>
+	[[nodiscard]] T *find(Pred &&pred)
+	{
+		for (ListNode *n = head_.next; n != &head_; n = n->next) {
+			if (pred(owner(n)))
+				return owner(n);
+		}
+		return nullptr;
+	}
+
+private:
+	static void link(ListNode *n, ListNode *prev, ListNode *next)
+	{
+		n->prev = prev;
+		n->next = next;
+		prev->next = n;
+		next->prev = n;
+	}
+
+	/// container_of(): every node but the head is a T's base.
+	static T *owner(ListNode *n) { return static_cast<T *>(n); }
+
+	ListNode head_;
+};
+
+} // namespace cxxvm
