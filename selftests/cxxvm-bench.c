@@ -1,27 +1,49 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * cxxvm-bench - time map+unmap of P pages on each backend of /dev/cxxvm.
+ * cxxvm-bench - compare cxxvm's C++ vmap block allocator with the kernel's
+ * vm_map_ram() and vmap() through /dev/cxxvm.  Every figure of a section
+ * comes from the same boot, and ratios are against vm_map_ram in it.
  *
- * For every P, each backend runs CXXVM_IOC_BENCH: an in-kernel loop of
- * N map+unmap cycles of the same P pages, each cycle timed on its own.
- * The table gives the mean (elapsed / N, from a pass without per-cycle
- * clock reads) and the p50/p99 per cycle (from a second, timed pass), in
- * ns, and the ratio of each backend's mean to vm_map_ram's from the same
- * run.  Each cell is preceded by an untimed warm-up, by default
- * lazy_max_pages cycles: enough for the kernel's vmap blocks and cxx's
- * arena to go through a purge and reach their steady state.
+ * Sections (all by default, in this order; --sections picks some):
  *
- *   cxxvm-bench [-n ITERATIONS] [-w WARMUP] [--json FILE]
+ *  single      CXXVM_IOC_BENCH: an in-kernel loop of N map+unmap cycles of
+ *              the same P pages, one thread.  Mean from an untimed pass
+ *              (elapsed / N), p50/p99 from a second pass timing each cycle.
+ *  threads     the same loop on one thread per online CPU at once (each
+ *              pinned to its CPU), against one thread pinned to CPU 0:
+ *              cycles per second and the scaling between the two.
+ *  shootdowns  TLB shootdowns per 10^6 map+unmap cycles, from the
+ *              function-call IPIs (the CAL row of /proc/interrupts, summed
+ *              over CPUs, divided by CPUs - 1: on_each_cpu() sends one IPI to
+ *              every other CPU).  The kernel's purge, flush_tlb_kernel_range(),
+ *              and cxx's shootdown are both on_each_cpu() calls; for cxx the
+ *              arena's own count is printed beside it as a cross-check.
+ *  user        one MAP and one UNMAP ioctl per cycle, timed from userspace:
+ *              what a user of the ABI pays (page allocation included).
+ *  mixed       long- and short-lived mappings of mixed sizes through the
+ *              ioctls (the pattern vm_map_ram()'s comment warns about):
+ *              failures, time, and peak VA held, read from /proc/vmallocinfo
+ *              (the backend's own areas plus "unpurged vm_area" lazily freed
+ *              ones, above the level before the run).
+ *
+ * Each timed run is preceded by an untimed warm-up, by default
+ * lazy_max_pages cycles, so that allocators reach their steady state.
+ *
+ *   cxxvm-bench [-n ITERATIONS] [-w WARMUP] [-s SECTIONS] [--json FILE]
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/utsname.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <linux/cxxvm.h>
@@ -29,28 +51,77 @@
 static const unsigned int sizes[] = { 1, 2, 4, 8, 16, 32, 64 };
 #define NR_SIZES 7
 _Static_assert(sizeof(sizes) == NR_SIZES * sizeof(sizes[0]), "NR_SIZES");
+#define NR_BE CXXVM_NR_BACKENDS
+#define MAX_THREADS 64
 
-static const char *const backend_names[CXXVM_NR_BACKENDS] = {
+static const char *const backend_names[NR_BE] = {
 	[CXXVM_BACKEND_CXX] = "cxx",
 	[CXXVM_BACKEND_VM_MAP_RAM] = "vm_map_ram",
 	[CXXVM_BACKEND_VMAP] = "vmap",
 };
 
-static struct cxxvm_bench results[NR_SIZES][CXXVM_NR_BACKENDS];
+static int fd;
+static struct cxxvm_info info;
+static unsigned long iterations = 20000, warmup = ~0ul;
+static int nr_cpus;
 
-static int run_bench(int fd, __u32 backend, __u32 pages, __u32 iterations,
-		     struct cxxvm_bench *out)
+/* ---- helpers --------------------------------------------------------------- */
+
+static void die(const char *what)
+{
+	fprintf(stderr, "cxxvm-bench: %s: %s\n", what, strerror(errno));
+	exit(1);
+}
+
+static double now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e9 + ts.tv_nsec;
+}
+
+static void pin_to_cpu(int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	if (sched_setaffinity(0, sizeof(set), &set))
+		die("sched_setaffinity");
+}
+
+static void unpin(void)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	for (int c = 0; c < nr_cpus; c++)
+		CPU_SET(c, &set);
+	sched_setaffinity(0, sizeof(set), &set);
+}
+
+static void bench_ioctl(__u32 backend, __u32 pages, __u32 n, struct cxxvm_bench *out)
 {
 	memset(out, 0, sizeof(*out));
 	out->backend = backend;
 	out->nr_pages = pages;
-	out->iterations = iterations;
+	out->iterations = n;
 	if (ioctl(fd, CXXVM_IOC_BENCH, out)) {
 		fprintf(stderr, "cxxvm-bench: BENCH %s P=%u: %s\n",
 			backend_names[backend], pages, strerror(errno));
-		return -1;
+		exit(1);
 	}
-	return 0;
+}
+
+/* Warm up, then the timed run. */
+static void bench_cell(__u32 backend, __u32 pages, __u32 n, struct cxxvm_bench *out)
+{
+	struct cxxvm_bench scratch;
+
+	if (warmup)
+		bench_ioctl(backend, pages, warmup, &scratch);
+	bench_ioctl(backend, pages, n, out);
 }
 
 static double mean_ns(const struct cxxvm_bench *b)
@@ -58,55 +129,512 @@ static double mean_ns(const struct cxxvm_bench *b)
 	return (double)b->elapsed_ns / b->iterations;
 }
 
-static void print_counter(FILE *f, __u64 v)
+static struct cxxvm_stats stats(void)
 {
-	if (v == CXXVM_BENCH_NOT_COUNTED)
-		fprintf(f, "null");
-	else
-		fprintf(f, "%llu", (unsigned long long)v);
+	struct cxxvm_stats st;
+
+	if (ioctl(fd, CXXVM_IOC_STATS, &st))
+		die("STATS");
+	return st;
 }
 
-static int write_json(const char *path, const struct utsname *u, __u32 iterations,
-		      unsigned long warmup)
+static void flush(__u32 flags)
+{
+	struct cxxvm_flush fl = { .flags = flags };
+
+	if (ioctl(fd, CXXVM_IOC_FLUSH, &fl))
+		die("FLUSH");
+}
+
+/* Function-call IPIs received, summed over CPUs (/proc/interrupts CAL). */
+static long long call_ipis(void)
+{
+	char line[4096];
+	long long sum = -1;
+	FILE *f = fopen("/proc/interrupts", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		char *p = line, *end;
+
+		while (*p == ' ')
+			p++;
+		if (strncmp(p, "CAL:", 4))
+			continue;
+		p += 4;
+		sum = 0;
+		for (int c = 0; c < nr_cpus; c++) {
+			long long v = strtoll(p, &end, 10);
+
+			if (end == p)
+				break;
+			sum += v;
+			p = end;
+		}
+	}
+	fclose(f);
+	return sum;
+}
+
+/* ---- single ------------------------------------------------------------------ */
+
+static struct cxxvm_bench single[NR_SIZES][NR_BE];
+
+static void run_single(void)
+{
+	/* Sizes outer, backends inner: drift in the guest hits all three alike. */
+	for (int s = 0; s < NR_SIZES; s++)
+		for (int be = 0; be < NR_BE; be++)
+			bench_cell(be, sizes[s], iterations, &single[s][be]);
+
+	printf("\n== single: in-kernel map+unmap loop, one thread, %lu cycles per cell ==\n",
+	       iterations);
+	printf("ns per cycle: mean = elapsed / cycles (untimed pass), p50/p99 per cycle (timed pass)\n"
+	       "x = mean / vm_map_ram mean; cxx shootdowns and blocks created in the untimed pass\n\n");
+	printf("%5s | %-25s | %-25s | %-25s | %6s %6s | %10s %6s\n", "",
+	       "cxx", "vm_map_ram", "vmap", "cxx", "vmap", "cxx", "cxx");
+	printf("%5s | %7s %8s %8s | %7s %8s %8s | %7s %8s %8s | %6s %6s | %10s %6s\n",
+	       "pages", "mean", "p50", "p99", "mean", "p50", "p99", "mean", "p50", "p99",
+	       "x", "x", "shootdowns", "blocks");
+	for (int s = 0; s < NR_SIZES; s++) {
+		const struct cxxvm_bench *r = single[s];
+		const double base = mean_ns(&r[CXXVM_BACKEND_VM_MAP_RAM]);
+
+		printf("%5u |", sizes[s]);
+		for (int be = 0; be < NR_BE; be++)
+			printf(" %7.0f %8llu %8llu |", mean_ns(&r[be]),
+			       (unsigned long long)r[be].p50_ns, (unsigned long long)r[be].p99_ns);
+		printf(" %6.2f %6.2f | %10llu %6llu\n",
+		       mean_ns(&r[CXXVM_BACKEND_CXX]) / base,
+		       mean_ns(&r[CXXVM_BACKEND_VMAP]) / base,
+		       (unsigned long long)r[CXXVM_BACKEND_CXX].shootdowns,
+		       (unsigned long long)r[CXXVM_BACKEND_CXX].blocks_created);
+	}
+}
+
+/* ---- threads ----------------------------------------------------------------- */
+
+struct thread_arg {
+	pthread_t tid;
+	int cpu;
+	__u32 backend, pages;
+	pthread_barrier_t *barrier;
+	struct cxxvm_bench out;
+};
+
+static void *bench_thread(void *p)
+{
+	struct thread_arg *a = p;
+	struct cxxvm_bench scratch;
+
+	pin_to_cpu(a->cpu);
+	if (warmup)
+		bench_ioctl(a->backend, a->pages, warmup, &scratch);
+	pthread_barrier_wait(a->barrier);
+	bench_ioctl(a->backend, a->pages, iterations, &a->out);
+	return NULL;
+}
+
+/* Cycles per second of @n threads on CPUs 0..n-1: the sum of their rates. */
+static double threads_rate(int n, __u32 backend, __u32 pages)
+{
+	struct thread_arg a[MAX_THREADS];
+	pthread_barrier_t barrier;
+	double rate = 0;
+
+	pthread_barrier_init(&barrier, NULL, n);
+	for (int i = 0; i < n; i++) {
+		a[i] = (struct thread_arg){ .cpu = i, .backend = backend, .pages = pages,
+					    .barrier = &barrier };
+		if (pthread_create(&a[i].tid, NULL, bench_thread, &a[i])) {
+			errno = EAGAIN;
+			die("pthread_create");
+		}
+	}
+	for (int i = 0; i < n; i++) {
+		pthread_join(a[i].tid, NULL);
+		rate += a[i].out.iterations * 1e9 / a[i].out.elapsed_ns;
+	}
+	pthread_barrier_destroy(&barrier);
+	return rate;
+}
+
+static double thr_rate[NR_SIZES][NR_BE][2];
+
+static void run_threads(void)
+{
+	const int n = nr_cpus < MAX_THREADS ? nr_cpus : MAX_THREADS;
+
+	for (int s = 0; s < NR_SIZES; s++) {
+		for (int be = 0; be < NR_BE; be++) {
+			thr_rate[s][be][0] = threads_rate(1, be, sizes[s]);
+			thr_rate[s][be][1] = threads_rate(n, be, sizes[s]);
+		}
+	}
+	printf("\n== threads: in-kernel loop, 1 thread on CPU 0 vs %d threads (one per CPU), %lu cycles each ==\n",
+	       n, iterations);
+	printf("k cycles/s (sum over threads of cycles / elapsed); scale = %d-thread rate / 1-thread rate\n"
+	       "x = %d-thread cxx rate / %d-thread vm_map_ram rate\n\n", n, n, n);
+	printf("%5s | %-23s | %-23s | %-23s | %6s\n", "", "cxx", "vm_map_ram", "vmap", "cxx");
+	printf("%5s | %7s %7s %7s | %7s %7s %7s | %7s %7s %7s | %6s\n", "pages",
+	       "1 thr", "N thr", "scale", "1 thr", "N thr", "scale", "1 thr", "N thr", "scale", "x");
+	for (int s = 0; s < NR_SIZES; s++) {
+		printf("%5u |", sizes[s]);
+		for (int be = 0; be < NR_BE; be++)
+			printf(" %7.0f %7.0f %7.2f |", thr_rate[s][be][0] / 1e3,
+			       thr_rate[s][be][1] / 1e3, thr_rate[s][be][1] / thr_rate[s][be][0]);
+		printf(" %6.2f\n", thr_rate[s][CXXVM_BACKEND_CXX][1] /
+				   thr_rate[s][CXXVM_BACKEND_VM_MAP_RAM][1]);
+	}
+}
+
+/* ---- shootdowns -------------------------------------------------------------- */
+
+static const unsigned int sd_sizes[] = { 1, 8, 64 };
+#define NR_SD 3
+
+struct sd_result {
+	unsigned long cycles;
+	double per_million;		/* from IPIs */
+	double own_per_million;		/* cxx: the arena's counter */
+};
+
+static struct sd_result sd[NR_SD][NR_BE];
+
+static void run_shootdowns(void)
+{
+	if (nr_cpus < 2 || call_ipis() < 0) {
+		printf("\n== shootdowns: not measured (needs 2+ CPUs and a CAL row in /proc/interrupts) ==\n");
+		return;
+	}
+	for (int s = 0; s < NR_SD; s++) {
+		/* About 32 purges' worth of dirty pages in each pass. */
+		unsigned long n = 32ul * info.lazy_max_pages / sd_sizes[s];
+
+		if (n > info.max_bench_iterations)
+			n = info.max_bench_iterations;
+		for (int be = 0; be < NR_BE; be++) {
+			struct cxxvm_bench b, scratch;
+			struct cxxvm_stats st0, st1;
+			long long i0, i1;
+
+			if (warmup)
+				bench_ioctl(be, sd_sizes[s], warmup, &scratch);
+			st0 = stats();
+			i0 = call_ipis();
+			bench_ioctl(be, sd_sizes[s], n, &b);	/* two passes: 2n cycles */
+			i1 = call_ipis();
+			st1 = stats();
+			sd[s][be].cycles = 2 * n;
+			sd[s][be].per_million = (double)(i1 - i0) / (nr_cpus - 1) * 1e6 / (2.0 * n);
+			sd[s][be].own_per_million = be == CXXVM_BACKEND_CXX ?
+				(double)(st1.shootdowns - st0.shootdowns) * 1e6 / (2.0 * n) : -1;
+		}
+	}
+	printf("\n== shootdowns per 10^6 map+unmap cycles (IPIs: /proc/interrupts CAL / (CPUs - 1)) ==\n");
+	printf("cxx own = the arena's shootdown counter over the same cycles (cross-check of the IPI count)\n\n");
+	printf("%5s %9s | %10s %10s %10s | %10s\n", "pages", "cycles", "cxx", "vm_map_ram", "vmap",
+	       "cxx own");
+	for (int s = 0; s < NR_SD; s++)
+		printf("%5u %9lu | %10.1f %10.1f %10.1f | %10.1f\n", sd_sizes[s],
+		       sd[s][0].cycles, sd[s][CXXVM_BACKEND_CXX].per_million,
+		       sd[s][CXXVM_BACKEND_VM_MAP_RAM].per_million,
+		       sd[s][CXXVM_BACKEND_VMAP].per_million,
+		       sd[s][CXXVM_BACKEND_CXX].own_per_million);
+}
+
+/* ---- user -------------------------------------------------------------------- */
+
+static int map_ioctl(__u32 backend, __u32 pages, __u64 *handle)
+{
+	struct cxxvm_map m = { .backend = backend, .nr_pages = pages };
+
+	if (ioctl(fd, CXXVM_IOC_MAP, &m))
+		return -errno;
+	*handle = m.handle;
+	return 0;
+}
+
+static void unmap_ioctl(__u64 handle)
+{
+	struct cxxvm_unmap u = { .handle = handle };
+
+	if (ioctl(fd, CXXVM_IOC_UNMAP, &u))
+		die("UNMAP");
+}
+
+static double user_ns[NR_SIZES][NR_BE];
+
+static double user_loop(__u32 backend, __u32 pages, unsigned long n)
+{
+	double t0 = now_ns();
+
+	for (unsigned long i = 0; i < n; i++) {
+		__u64 h = 0;
+		int e = map_ioctl(backend, pages, &h);
+
+		if (e) {
+			errno = -e;
+			die("MAP");
+		}
+		unmap_ioctl(h);
+	}
+	return (now_ns() - t0) / n;
+}
+
+static void run_user(void)
+{
+	const unsigned long n = iterations / 4 ? iterations / 4 : 1;
+
+	for (int s = 0; s < NR_SIZES; s++) {
+		for (int be = 0; be < NR_BE; be++) {
+			user_loop(be, sizes[s], warmup < n ? warmup : n);
+			user_ns[s][be] = user_loop(be, sizes[s], n);
+		}
+	}
+	printf("\n== user: one MAP + one UNMAP ioctl per cycle, timed in userspace, %lu cycles ==\n", n);
+	printf("ns per cycle, including the module's page allocation and freeing; x = / vm_map_ram\n\n");
+	printf("%5s | %10s %10s %10s | %6s %6s\n", "pages", "cxx", "vm_map_ram", "vmap", "cxx x",
+	       "vmap x");
+	for (int s = 0; s < NR_SIZES; s++) {
+		const double *r = user_ns[s];
+
+		printf("%5u | %10.0f %10.0f %10.0f | %6.2f %6.2f\n", sizes[s], r[0], r[1], r[2],
+		       r[0] / r[1], r[2] / r[1]);
+	}
+}
+
+/* ---- mixed ------------------------------------------------------------------- */
+
+#define MIXED_LONG	256	/* long-lived mappings held throughout */
+#define MIXED_OPS	20000
+#define MIXED_SAMPLE	500	/* ops between /proc/vmallocinfo samples */
+
+struct mixed_result {
+	double ns_per_op;
+	unsigned long failures;
+	double peak_mib;		/* VA held above the level before the run */
+	unsigned long long peak_blocks;	/* cxx: blocks_live at the peak sample */
+};
+
+static struct mixed_result mixed[NR_BE];
+
+/*
+ * Is this /proc/vmallocinfo line VA that @backend holds?  cxx: the module's
+ * blocks (vmap()ed by cxxvm_plat_va_reserve); vm_map_ram: the kernel's
+ * vmap blocks (no vm_struct, shown as "vm_map_ram"); vmap: the module's
+ * other vmap()s.  Lazily freed areas count for every backend.
+ */
+static bool va_of(__u32 backend, const char *line)
+{
+	if (strstr(line, " unpurged vm_area"))
+		return true;
+	switch (backend) {
+	case CXXVM_BACKEND_CXX:
+		return strstr(line, "cxxvm_plat_va_reserve");
+	case CXXVM_BACKEND_VM_MAP_RAM:
+		return strstr(line, " vm_map_ram");
+	default:
+		return strstr(line, "[cxxvm]") && !strstr(line, "cxxvm_plat_va_reserve");
+	}
+}
+
+/* Bytes of VA attributed to @backend, plus lazily freed areas. */
+static double va_held(__u32 backend)
+{
+	char line[512];
+	double bytes = 0;
+	FILE *f = fopen("/proc/vmallocinfo", "r");
+
+	if (!f)
+		die("/proc/vmallocinfo");
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long size;
+
+		if (sscanf(line, "%*s %lu", &size) != 1)
+			continue;
+		if (va_of(backend, line))
+			bytes += size;
+	}
+	fclose(f);
+	return bytes;
+}
+
+/* A size mix: 1 of 7 orders at random, then 1..2^order pages. */
+static __u32 mixed_size(unsigned int *seed)
+{
+	unsigned int order = rand_r(seed) % 7;
+
+	return 1 + rand_r(seed) % (1u << order);
+}
+
+static void run_mixed_one(__u32 backend, struct mixed_result *r)
+{
+	__u64 held[MIXED_LONG];
+	unsigned int seed = 42;
+	double base, t = 0, t0;
+
+	flush(CXXVM_FLUSH_RELEASE_BLOCKS | CXXVM_FLUSH_KERNEL_ALIASES);
+	base = va_held(backend);
+	memset(r, 0, sizeof(*r));
+	for (int i = 0; i < MIXED_LONG; i++)
+		held[i] = 0;
+
+	t0 = now_ns();
+	for (unsigned long op = 1; op <= MIXED_OPS; op++) {
+		__u64 h = 0;
+
+		if (rand_r(&seed) % 16 == 0) {
+			/* Replace a long-lived mapping. */
+			int i = rand_r(&seed) % MIXED_LONG;
+
+			if (held[i])
+				unmap_ioctl(held[i]);
+			held[i] = 0;
+			if (map_ioctl(backend, mixed_size(&seed), &held[i]))
+				r->failures++;
+		} else if (!map_ioctl(backend, mixed_size(&seed), &h)) {
+			unmap_ioctl(h);
+		} else {
+			r->failures++;
+		}
+		if (op % MIXED_SAMPLE == 0) {
+			double v;
+
+			t += now_ns() - t0;
+			v = (va_held(backend) - base) / (1 << 20);
+			if (v > r->peak_mib) {
+				r->peak_mib = v;
+				r->peak_blocks = stats().blocks_live;
+			}
+			t0 = now_ns();
+		}
+	}
+	t += now_ns() - t0;
+	r->ns_per_op = t / MIXED_OPS;
+	for (int i = 0; i < MIXED_LONG; i++)
+		if (held[i])
+			unmap_ioctl(held[i]);
+	flush(CXXVM_FLUSH_RELEASE_BLOCKS | CXXVM_FLUSH_KERNEL_ALIASES);
+}
+
+static void run_mixed(void)
+{
+	for (int be = 0; be < NR_BE; be++)
+		run_mixed_one(be, &mixed[be]);
+	printf("\n== mixed: %d long-lived mappings (1 op in 16 replaces one) among short-lived ones, %d ops ==\n",
+	       MIXED_LONG, MIXED_OPS);
+	printf("sizes: 1..2^k pages, k in 0..6; ns per op (a map, plus an unmap for short-lived ones) via ioctls;\n"
+	       "peak VA = the backend's areas + unpurged areas in /proc/vmallocinfo, above the level before the run,\n"
+	       "sampled every %d ops\n\n", MIXED_SAMPLE);
+	printf("%-10s | %10s %8s %12s %10s\n", "backend", "ns/op", "failures", "peak VA MiB",
+	       "cxx blocks");
+	for (int be = 0; be < NR_BE; be++) {
+		printf("%-10s | %10.0f %8lu %12.1f ", backend_names[be], mixed[be].ns_per_op,
+		       mixed[be].failures, mixed[be].peak_mib);
+		if (be == CXXVM_BACKEND_CXX)
+			printf("%10llu\n", mixed[be].peak_blocks);
+		else
+			printf("%10s\n", "-");
+	}
+}
+
+/* ---- JSON -------------------------------------------------------------------- */
+
+static bool want(const char *sections, const char *name)
+{
+	const char *p = sections;
+	size_t n = strlen(name);
+
+	while ((p = strstr(p, name))) {
+		if ((p == sections || p[-1] == ',') && (p[n] == ',' || !p[n]))
+			return true;
+		p += n;
+	}
+	return false;
+}
+
+static int write_json(const char *path, const char *sections, const struct utsname *u)
 {
 	FILE *f = fopen(path, "w");
+	const char *sep = "";
 
 	if (!f) {
 		fprintf(stderr, "cxxvm-bench: %s: %s\n", path, strerror(errno));
 		return -1;
 	}
-	fprintf(f, "{\n  \"kernel\": \"%s\",\n  \"machine\": \"%s\",\n", u->release, u->machine);
-	fprintf(f, "  \"iterations\": %u,\n  \"warmup\": %lu,\n", iterations, warmup);
-	fprintf(f, "  \"unit\": \"ns per map+unmap cycle\",\n");
-	fprintf(f, "  \"results\": [\n");
-	for (unsigned int s = 0; s < NR_SIZES; s++) {
-		const double base = mean_ns(&results[s][CXXVM_BACKEND_VM_MAP_RAM]);
+	fprintf(f, "{\n  \"kernel\": \"%s\",\n  \"machine\": \"%s\",\n  \"cpus\": %d,\n",
+		u->release, u->machine, nr_cpus);
+	fprintf(f, "  \"iterations\": %lu,\n  \"warmup\": %lu,\n  \"lazy_max_pages\": %u,\n",
+		iterations, warmup, info.lazy_max_pages);
+	fprintf(f, "  \"single\": [");
+	for (int s = 0; want(sections, "single") && s < NR_SIZES; s++) {
+		const double base = mean_ns(&single[s][CXXVM_BACKEND_VM_MAP_RAM]);
 
-		for (unsigned int be = 0; be < CXXVM_NR_BACKENDS; be++) {
-			const struct cxxvm_bench *b = &results[s][be];
+		for (int be = 0; be < NR_BE; be++) {
+			const struct cxxvm_bench *b = &single[s][be];
 
-			fprintf(f, "    {\"pages\": %u, \"backend\": \"%s\", \"mean_ns\": %.1f, \"min_ns\": %llu, \"p50_ns\": %llu, \"p99_ns\": %llu, \"max_ns\": %llu, \"elapsed_ns\": %llu, \"ratio_vs_vm_map_ram\": %.3f, \"shootdowns\": ",
-				sizes[s], backend_names[be], mean_ns(b),
-				(unsigned long long)b->min_ns, (unsigned long long)b->p50_ns,
-				(unsigned long long)b->p99_ns, (unsigned long long)b->max_ns,
-				(unsigned long long)b->elapsed_ns, mean_ns(b) / base);
-			print_counter(f, b->shootdowns);
-			fprintf(f, ", \"blocks_created\": ");
-			print_counter(f, b->blocks_created);
-			fprintf(f, "}%s\n",
-				s == NR_SIZES - 1 && be == CXXVM_NR_BACKENDS - 1 ? "" : ",");
+			fprintf(f, "%s\n    {\"pages\": %u, \"backend\": \"%s\", \"mean_ns\": %.1f, \"p50_ns\": %llu, \"p99_ns\": %llu, \"min_ns\": %llu, \"max_ns\": %llu, \"ratio_vs_vm_map_ram\": %.3f}",
+				sep, sizes[s], backend_names[be], mean_ns(b),
+				(unsigned long long)b->p50_ns, (unsigned long long)b->p99_ns,
+				(unsigned long long)b->min_ns, (unsigned long long)b->max_ns,
+				mean_ns(b) / base);
+			sep = ",";
 		}
 	}
-	fprintf(f, "  ]\n}\n");
+	fprintf(f, "\n  ],\n  \"threads\": [");
+	sep = "";
+	for (int s = 0; want(sections, "threads") && s < NR_SIZES; s++) {
+		for (int be = 0; be < NR_BE; be++) {
+			fprintf(f, "%s\n    {\"pages\": %u, \"backend\": \"%s\", \"rate_1\": %.0f, \"rate_n\": %.0f, \"scale\": %.3f}",
+				sep, sizes[s], backend_names[be], thr_rate[s][be][0],
+				thr_rate[s][be][1], thr_rate[s][be][1] / thr_rate[s][be][0]);
+			sep = ",";
+		}
+	}
+	fprintf(f, "\n  ],\n  \"shootdowns_per_million\": [");
+	sep = "";
+	for (int s = 0; want(sections, "shootdowns") && s < NR_SD && sd[s][0].cycles; s++) {
+		for (int be = 0; be < NR_BE; be++) {
+			fprintf(f, "%s\n    {\"pages\": %u, \"backend\": \"%s\", \"cycles\": %lu, \"ipi_based\": %.1f",
+				sep, sd_sizes[s], backend_names[be], sd[s][be].cycles,
+				sd[s][be].per_million);
+			if (be == CXXVM_BACKEND_CXX)
+				fprintf(f, ", \"own_counter\": %.1f", sd[s][be].own_per_million);
+			fprintf(f, "}");
+			sep = ",";
+		}
+	}
+	fprintf(f, "\n  ],\n  \"user\": [");
+	sep = "";
+	for (int s = 0; want(sections, "user") && s < NR_SIZES; s++) {
+		for (int be = 0; be < NR_BE; be++) {
+			fprintf(f, "%s\n    {\"pages\": %u, \"backend\": \"%s\", \"ns_per_cycle\": %.1f, \"ratio_vs_vm_map_ram\": %.3f}",
+				sep, sizes[s], backend_names[be], user_ns[s][be],
+				user_ns[s][be] / user_ns[s][CXXVM_BACKEND_VM_MAP_RAM]);
+			sep = ",";
+		}
+	}
+	fprintf(f, "\n  ],\n  \"mixed\": [");
+	sep = "";
+	for (int be = 0; want(sections, "mixed") && be < NR_BE; be++) {
+		fprintf(f, "%s\n    {\"backend\": \"%s\", \"ns_per_op\": %.1f, \"failures\": %lu, \"peak_va_mib\": %.2f}",
+			sep, backend_names[be], mixed[be].ns_per_op, mixed[be].failures,
+			mixed[be].peak_mib);
+		sep = ",";
+	}
+	fprintf(f, "\n  ]\n}\n");
 	return fclose(f) ? -1 : 0;
 }
 
 static void print_help(void)
 {
 	fprintf(stderr,
-		"usage: cxxvm-bench [-n ITERATIONS] [-w WARMUP] [--json FILE]\n"
-		"  -n, --iterations N  map+unmap cycles per backend and size (default 20000)\n"
+		"usage: cxxvm-bench [-n ITERATIONS] [-w WARMUP] [-s SECTIONS] [--json FILE]\n"
+		"  -n, --iterations N  in-kernel cycles per cell (default 20000; user: N/4)\n"
 		"  -w, --warmup N      untimed cycles before each run (default: lazy_max_pages)\n"
+		"  -s, --sections LIST comma-separated: single,threads,shootdowns,user,mixed (default: all)\n"
 		"  -j, --json FILE     also write the results as JSON\n");
 }
 
@@ -115,24 +643,26 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "iterations", required_argument, NULL, 'n' },
 		{ "warmup", required_argument, NULL, 'w' },
+		{ "sections", required_argument, NULL, 's' },
 		{ "json", required_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
-	unsigned long iterations = 20000, warmup = ~0ul;
+	const char *sections = "single,threads,shootdowns,user,mixed";
 	const char *json = NULL;
-	struct cxxvm_info info = { 0 };
-	struct cxxvm_bench scratch;
 	struct utsname u;
-	int fd, c;
+	int c;
 
-	while ((c = getopt_long(argc, argv, "n:w:j:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "n:w:s:j:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'n':
 			iterations = strtoul(optarg, NULL, 0);
 			break;
 		case 'w':
 			warmup = strtoul(optarg, NULL, 0);
+			break;
+		case 's':
+			sections = optarg;
 			break;
 		case 'j':
 			json = optarg;
@@ -162,45 +692,25 @@ int main(int argc, char **argv)
 			info.max_bench_iterations);
 		return 2;
 	}
+	nr_cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	uname(&u);
+	printf("cxxvm-bench: kernel %s, %d CPUs, lazy_max_pages=%u, warm-up %lu cycles per run\n",
+	       u.release, nr_cpus, info.lazy_max_pages, warmup);
 
-	/* Sizes outer, backends inner: drift in the guest hits all three alike. */
-	for (unsigned int s = 0; s < NR_SIZES; s++) {
-		for (__u32 be = 0; be < CXXVM_NR_BACKENDS; be++) {
-			if (warmup && run_bench(fd, be, sizes[s], warmup, &scratch))
-				return 1;
-			if (run_bench(fd, be, sizes[s], iterations, &results[s][be]))
-				return 1;
-		}
-	}
-
-	printf("cxxvm-bench: kernel %s, %lu map+unmap cycles per cell after %lu untimed, lazy_max_pages=%u\n",
-	       u.release, iterations, warmup, info.lazy_max_pages);
-	printf("ns per map+unmap cycle: mean = elapsed / cycles (untimed pass), p50/p99 per cycle (timed pass)\n"
-	       "x = mean / vm_map_ram mean; shootdowns and blocks created by cxx in the untimed pass\n\n");
-	printf("%5s | %-25s | %-25s | %-25s | %7s %7s | %10s %6s\n", "",
-	       "cxx", "vm_map_ram", "vmap", "cxx", "vmap", "cxx", "cxx");
-	printf("%5s | %7s %8s %8s | %7s %8s %8s | %7s %8s %8s | %7s %7s | %10s %6s\n",
-	       "pages", "mean", "p50", "p99", "mean", "p50", "p99", "mean", "p50", "p99",
-	       "x", "x", "shootdowns", "blocks");
-	for (unsigned int s = 0; s < NR_SIZES; s++) {
-		const struct cxxvm_bench *r = results[s];
-		const double base = mean_ns(&r[CXXVM_BACKEND_VM_MAP_RAM]);
-
-		printf("%5u |", sizes[s]);
-		for (unsigned int be = 0; be < CXXVM_NR_BACKENDS; be++)
-			printf(" %7.0f %8llu %8llu |", mean_ns(&r[be]),
-			       (unsigned long long)r[be].p50_ns,
-			       (unsigned long long)r[be].p99_ns);
-		printf(" %7.2f %7.2f | %10llu %6llu\n",
-		       mean_ns(&r[CXXVM_BACKEND_CXX]) / base,
-		       mean_ns(&r[CXXVM_BACKEND_VMAP]) / base,
-		       (unsigned long long)r[CXXVM_BACKEND_CXX].shootdowns,
-		       (unsigned long long)r[CXXVM_BACKEND_CXX].blocks_created);
-	}
+	if (want(sections, "single"))
+		run_single();
+	if (want(sections, "threads"))
+		run_threads();
+	unpin();
+	if (want(sections, "shootdowns"))
+		run_shootdowns();
+	if (want(sections, "user"))
+		run_user();
+	if (want(sections, "mixed"))
+		run_mixed();
 	close(fd);
 
-	if (json && write_json(json, &u, iterations, warmup))
+	if (json && write_json(json, sections, &u))
 		return 1;
 	return 0;
 }
