@@ -55,25 +55,25 @@ int cxxvm_plat_va_reserve(uint32_t nr_pages, uintptr_t *va_start,
 void cxxvm_plat_va_release(uintptr_t va_start);
 
 /**
- * cxxvm_plat_ptes_set() - write @n PTEs mapping @pfns with PAGE_KERNEL.
- * @ptes: PTE pointers from cxxvm_plat_va_reserve()
- * @pfns: page frame numbers, one per PTE
- * @n: number of PTEs
+ * struct cxxvm_pte_format - how to build a kernel PTE, for the core's writes
+ * @pfn_mask: PTE_PFN_MASK: the pfn bits of a PTE
+ * @prot: pgprot_val(PAGE_KERNEL), masked by __supported_pte_mask as
+ *	pfn_pte() does
  *
- * The PTEs must be clear and no TLB may hold an entry for them.
- * Context: any; does not sleep.
+ * The core writes a present PTE as ((pfn << PAGE_SHIFT) & @pfn_mask) | @prot
+ * and a clear one as 0, with one 8-byte store each (native_set_pte() and
+ * native_pte_clear() on x86-64), inline: under emulation a call per write
+ * costs more than the write.  KUnit checks the result against pfn_pte().
+ * The PTEs must be clear and shot down before a write, and no TLB flush
+ * follows one.
  */
-void cxxvm_plat_ptes_set(const uintptr_t *ptes, const uint64_t *pfns,
-			 uint32_t n);
+struct cxxvm_pte_format {
+	uint64_t pfn_mask;
+	uint64_t prot;
+};
 
-/**
- * cxxvm_plat_ptes_clear() - clear @n PTEs.  No TLB flush.
- * @ptes: PTE pointers from cxxvm_plat_va_reserve()
- * @n: number of PTEs
- *
- * Context: any; does not sleep.
- */
-void cxxvm_plat_ptes_clear(const uintptr_t *ptes, uint32_t n);
+/* Set by cxxvm_platform_init(), constant afterwards. */
+extern struct cxxvm_pte_format cxxvm_plat_pte_format;
 
 /**
  * cxxvm_plat_tlb_shootdown() - flush kernel TLB entries on every CPU.
@@ -84,15 +84,15 @@ void cxxvm_plat_ptes_clear(const uintptr_t *ptes, uint32_t n);
 void cxxvm_plat_tlb_shootdown(void);
 
 /**
- * cxxvm_plat_cpu_get() - get_cpu(): the current CPU, preemption disabled.
+ * cxxvm_plat_this_cpu() - raw_smp_processor_id(): the CPU we ran on.
  *
- * Context: any; must be paired with cxxvm_plat_cpu_put().
+ * A hint that may be stale by the time it is used (no preemption is
+ * disabled): the core picks a per-CPU queue with it, then takes that
+ * queue's lock, as vb_alloc() does with raw_cpu_ptr().
+ * Context: any.
  * Return: the CPU id, below cxxvm_plat_nr_cpu_ids().
  */
-uint32_t cxxvm_plat_cpu_get(void);
-
-/** cxxvm_plat_cpu_put() - put_cpu(): preemption enabled again. */
-void cxxvm_plat_cpu_put(void);
+uint32_t cxxvm_plat_this_cpu(void);
 
 /** cxxvm_plat_nr_cpu_ids() - nr_cpu_ids: one more than the largest CPU id. */
 uint32_t cxxvm_plat_nr_cpu_ids(void);

@@ -540,21 +540,30 @@ static int cxxvm_cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/*
- * One map+unmap cycle of the bench loop; @seq is the purge that covers it.
- * A fatal signal ends the loop (two passes of 2^20 64-page vmap()s take a
- * while under emulation).
- */
+/* One map+unmap cycle of the bench loop; @seq is the purge that covers it. */
 static int cxxvm_bench_cycle(struct cxxvm_mapping *m, u64 *seq)
 {
-	int ret;
+	int ret = cxxvm_backend_map(m->backend, &m->p, &m->va);
 
-	if (fatal_signal_pending(current))
-		return -EINTR;
-	ret = cxxvm_backend_map(m->backend, &m->p, &m->va);
 	if (!ret)
 		*seq = cxxvm_backend_unmap(m->backend, m->va, m->p.nr);
 	return ret;
+}
+
+/*
+ * Every CXXVM_BENCH_YIELD cycles: reschedule if asked to, and stop on a
+ * fatal signal (two passes of 2^20 64-page vmap()s take a while under
+ * emulation).  Not every cycle: the harness's own calls would otherwise be
+ * a large share of a one-page cycle for every backend.
+ */
+#define CXXVM_BENCH_YIELD	64
+
+static int cxxvm_bench_yield(u32 i)
+{
+	if (i % CXXVM_BENCH_YIELD)
+		return 0;
+	cond_resched();
+	return fatal_signal_pending(current) ? -EINTR : 0;
 }
 
 /**
@@ -567,7 +576,8 @@ static int cxxvm_bench_cycle(struct cxxvm_mapping *m, u64 *seq)
  * cycle costs as much as a small map+unmap under emulation (an HPET read
  * is an MMIO exit) and would otherwise flatten every ratio.
  *
- * Context: process context, may sleep (cond_resched() between cycles).
+ * Context: process context, may sleep (cond_resched() every
+ * CXXVM_BENCH_YIELD cycles).
  * Return: 0, -ENOMEM, -EINTR on a fatal signal, or the backend's error
  * (the loop stops at it).
  */
@@ -597,7 +607,8 @@ static int cxxvm_bench_run(struct cxxvm_bench *arg)
 	t0 = ktime_get_ns();
 	for (i = 0; i < n && !ret; i++) {
 		ret = cxxvm_bench_cycle(m, &seq);
-		cond_resched();
+		if (!ret)
+			ret = cxxvm_bench_yield(i);
 	}
 	arg->elapsed_ns = ktime_get_ns() - t0;
 	cxxvm_arena_get_stats(cxxvm_arena, &after);
@@ -607,7 +618,8 @@ static int cxxvm_bench_run(struct cxxvm_bench *arg)
 
 		ret = cxxvm_bench_cycle(m, &seq);
 		ns[i] = ktime_get_ns() - start;
-		cond_resched();
+		if (!ret)
+			ret = cxxvm_bench_yield(i);
 	}
 	/* Purges are numbered in order: the last unmap's covers them all. */
 	cxxvm_mapping_retire(m, seq);

@@ -23,6 +23,7 @@
 #include <linux/topology.h>
 #include <linux/spinlock.h>
 #include <linux/vmalloc.h>
+#include <asm/cpufeature.h>
 #include <asm/pgtable.h>
 #include <asm/tlbflush.h>
 
@@ -32,15 +33,22 @@
 #include <cxxrt/runtime.h>
 
 static struct page *cxxvm_placeholder;
+struct cxxvm_pte_format cxxvm_plat_pte_format;
 
 /**
  * cxxvm_platform_init() - allocate the placeholder page blocks are made of.
  *
  * Context: process context, may sleep.
- * Return: 0 or -ENOMEM.
+ * Return: 0, -ENOMEM, or -EOPNOTSUPP in a Xen PV guest.
  */
 int cxxvm_platform_init(void)
 {
+	if (cpu_feature_enabled(X86_FEATURE_XENPV)) {
+		pr_err("cxxvm: Xen PV page tables need hypercalls; not supported\n");
+		return -EOPNOTSUPP;
+	}
+	cxxvm_plat_pte_format.pfn_mask = PTE_PFN_MASK;
+	cxxvm_plat_pte_format.prot = pte_val(pfn_pte(0, PAGE_KERNEL));
 	cxxvm_placeholder = alloc_page(GFP_KERNEL | __GFP_ZERO);
 	return cxxvm_placeholder ? 0 : -ENOMEM;
 }
@@ -56,10 +64,16 @@ void cxxvm_platform_exit(void)
 	cxxvm_placeholder = NULL;
 }
 
-/* x86's pte_clear() ignores its mm and address (init_mm is not exported). */
+/*
+ * PTEs are written with native stores, without a paravirt call per PTE
+ * (cxxvm_platform_init() refuses Xen PV, the one x86 guest type whose page
+ * tables need hypercalls); the core does the same (struct
+ * cxxvm_pte_format).  native_pte_clear() ignores its mm and address
+ * (init_mm is not exported).
+ */
 static inline void cxxvm_pte_clear(pte_t *ptep)
 {
-	pte_clear(NULL, 0, ptep);
+	native_pte_clear(NULL, 0, ptep);
 }
 
 int cxxvm_plat_va_reserve(u32 nr_pages, uintptr_t *va_start, uintptr_t *ptes)
@@ -105,22 +119,6 @@ void cxxvm_plat_va_release(uintptr_t va_start)
 	vunmap((void *)va_start);
 }
 
-void cxxvm_plat_ptes_set(const uintptr_t *ptes, const u64 *pfns, u32 n)
-{
-	u32 i;
-
-	for (i = 0; i < n; i++)
-		set_pte((pte_t *)ptes[i], pfn_pte(pfns[i], PAGE_KERNEL));
-}
-
-void cxxvm_plat_ptes_clear(const uintptr_t *ptes, u32 n)
-{
-	u32 i;
-
-	for (i = 0; i < n; i++)
-		cxxvm_pte_clear((pte_t *)ptes[i]);
-}
-
 static void cxxvm_flush_tlb_local(void *unused)
 {
 	__flush_tlb_all();
@@ -136,14 +134,9 @@ void cxxvm_plat_tlb_shootdown(void)
 	on_each_cpu(cxxvm_flush_tlb_local, NULL, 1);
 }
 
-u32 cxxvm_plat_cpu_get(void)
+u32 cxxvm_plat_this_cpu(void)
 {
-	return get_cpu();
-}
-
-void cxxvm_plat_cpu_put(void)
-{
-	put_cpu();
+	return raw_smp_processor_id();
 }
 
 u32 cxxvm_plat_nr_cpu_ids(void)

@@ -8,10 +8,11 @@
  *
  *  single      CXXVM_IOC_BENCH: an in-kernel loop of N map+unmap cycles of
  *              the same P pages, one thread.  Mean from an untimed pass
- *              (elapsed / N), p50/p99 from a second pass timing each cycle.
+ *              (elapsed / N), p50/p99 from a second pass timing each cycle;
+ *              the backends take turns for R rounds, medians are reported.
  *  threads     the same loop on one thread per online CPU at once (each
  *              pinned to its CPU), against one thread pinned to CPU 0:
- *              cycles per second and the scaling between the two.
+ *              cycles per second (medians of R rounds) and the scaling.
  *  shootdowns  TLB shootdowns per 10^6 map+unmap cycles, from the
  *              function-call IPIs (the CAL row of /proc/interrupts, summed
  *              over CPUs, divided by CPUs - 1: on_each_cpu() sends one IPI to
@@ -29,7 +30,7 @@
  * Each timed run is preceded by an untimed warm-up, by default
  * lazy_max_pages cycles, so that allocators reach their steady state.
  *
- *   cxxvm-bench [-n ITERATIONS] [-w WARMUP] [-s SECTIONS] [--json FILE]
+ *   cxxvm-bench [-n ITERATIONS] [-r ROUNDS] [-w WARMUP] [-s SECTIONS] [--json FILE]
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -114,16 +115,6 @@ static void bench_ioctl(__u32 backend, __u32 pages, __u32 n, struct cxxvm_bench 
 	}
 }
 
-/* Warm up, then the timed run. */
-static void bench_cell(__u32 backend, __u32 pages, __u32 n, struct cxxvm_bench *out)
-{
-	struct cxxvm_bench scratch;
-
-	if (warmup)
-		bench_ioctl(backend, pages, warmup, &scratch);
-	bench_ioctl(backend, pages, n, out);
-}
-
 static double mean_ns(const struct cxxvm_bench *b)
 {
 	return (double)b->elapsed_ns / b->iterations;
@@ -180,16 +171,51 @@ static long long call_ipis(void)
 /* ---- single ------------------------------------------------------------------ */
 
 static struct cxxvm_bench single[NR_SIZES][NR_BE];
+static unsigned int rounds = 5;
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
 
 static void run_single(void)
 {
-	/* Sizes outer, backends inner: drift in the guest hits all three alike. */
-	for (int s = 0; s < NR_SIZES; s++)
-		for (int be = 0; be < NR_BE; be++)
-			bench_cell(be, sizes[s], iterations, &single[s][be]);
+	/*
+	 * For each size: warm every backend up, then @rounds rounds of one run
+	 * per backend, so that drift in the guest hits all three alike; the
+	 * mean reported is the median over rounds (noise under TCG is large),
+	 * the percentiles and counters those of the median round.
+	 */
+	for (int s = 0; s < NR_SIZES; s++) {
+		struct cxxvm_bench runs[NR_BE][16];
+		double means[16];
 
-	printf("\n== single: in-kernel map+unmap loop, one thread, %lu cycles per cell ==\n",
-	       iterations);
+		for (int be = 0; be < NR_BE; be++) {
+			struct cxxvm_bench scratch;
+
+			if (warmup)
+				bench_ioctl(be, sizes[s], warmup, &scratch);
+		}
+		for (unsigned int r = 0; r < rounds; r++)
+			for (int be = 0; be < NR_BE; be++)
+				bench_ioctl(be, sizes[s], iterations, &runs[be][r]);
+		for (int be = 0; be < NR_BE; be++) {
+			double median;
+
+			for (unsigned int r = 0; r < rounds; r++)
+				means[r] = mean_ns(&runs[be][r]);
+			qsort(means, rounds, sizeof(means[0]), cmp_double);
+			median = means[rounds / 2];
+			for (unsigned int r = 0; r < rounds; r++)
+				if (mean_ns(&runs[be][r]) == median)
+					single[s][be] = runs[be][r];
+		}
+	}
+
+	printf("\n== single: in-kernel map+unmap loop, one thread, %lu cycles per run, median of %u rounds ==\n",
+	       iterations, rounds);
 	printf("ns per cycle: mean = elapsed / cycles (untimed pass), p50/p99 per cycle (timed pass)\n"
 	       "x = mean / vm_map_ram mean; cxx shootdowns and blocks created in the untimed pass\n\n");
 	printf("%5s | %-25s | %-25s | %-25s | %6s %6s | %10s %6s\n", "",
@@ -268,12 +294,20 @@ static void run_threads(void)
 
 	for (int s = 0; s < NR_SIZES; s++) {
 		for (int be = 0; be < NR_BE; be++) {
-			thr_rate[s][be][0] = threads_rate(1, be, sizes[s]);
-			thr_rate[s][be][1] = threads_rate(n, be, sizes[s]);
+			double r1[16], rn[16];
+
+			for (unsigned int r = 0; r < rounds; r++) {
+				r1[r] = threads_rate(1, be, sizes[s]);
+				rn[r] = threads_rate(n, be, sizes[s]);
+			}
+			qsort(r1, rounds, sizeof(r1[0]), cmp_double);
+			qsort(rn, rounds, sizeof(rn[0]), cmp_double);
+			thr_rate[s][be][0] = r1[rounds / 2];
+			thr_rate[s][be][1] = rn[rounds / 2];
 		}
 	}
-	printf("\n== threads: in-kernel loop, 1 thread on CPU 0 vs %d threads (one per CPU), %lu cycles each ==\n",
-	       n, iterations);
+	printf("\n== threads: in-kernel loop, 1 thread on CPU 0 vs %d threads (one per CPU), %lu cycles each, median of %u rounds ==\n",
+	       n, iterations, rounds);
 	printf("k cycles/s (sum over threads of cycles / elapsed); scale = %d-thread rate / 1-thread rate\n"
 	       "x = %d-thread cxx rate / %d-thread vm_map_ram rate\n\n", n, n, n);
 	printf("%5s | %-23s | %-23s | %-23s | %6s\n", "", "cxx", "vm_map_ram", "vmap", "cxx");
@@ -631,8 +665,9 @@ static int write_json(const char *path, const char *sections, const struct utsna
 static void print_help(void)
 {
 	fprintf(stderr,
-		"usage: cxxvm-bench [-n ITERATIONS] [-w WARMUP] [-s SECTIONS] [--json FILE]\n"
-		"  -n, --iterations N  in-kernel cycles per cell (default 20000; user: N/4)\n"
+		"usage: cxxvm-bench [-n ITERATIONS] [-r ROUNDS] [-w WARMUP] [-s SECTIONS] [--json FILE]\n"
+		"  -n, --iterations N  in-kernel cycles per run (default 20000; user: N/4)\n"
+		"  -r, --rounds N      single, threads: runs per cell, median taken (default 5)\n"
 		"  -w, --warmup N      untimed cycles before each run (default: lazy_max_pages)\n"
 		"  -s, --sections LIST comma-separated: single,threads,shootdowns,user,mixed (default: all)\n"
 		"  -j, --json FILE     also write the results as JSON\n");
@@ -644,6 +679,7 @@ int main(int argc, char **argv)
 		{ "iterations", required_argument, NULL, 'n' },
 		{ "warmup", required_argument, NULL, 'w' },
 		{ "sections", required_argument, NULL, 's' },
+		{ "rounds", required_argument, NULL, 'r' },
 		{ "json", required_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
@@ -653,7 +689,7 @@ int main(int argc, char **argv)
 	struct utsname u;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "n:w:s:j:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "n:w:s:r:j:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'n':
 			iterations = strtoul(optarg, NULL, 0);
@@ -663,6 +699,13 @@ int main(int argc, char **argv)
 			break;
 		case 's':
 			sections = optarg;
+			break;
+		case 'r':
+			rounds = strtoul(optarg, NULL, 0);
+			if (rounds < 1 || rounds > 15) {
+				fprintf(stderr, "cxxvm-bench: rounds must be 1..15\n");
+				return 2;
+			}
 			break;
 		case 'j':
 			json = optarg;

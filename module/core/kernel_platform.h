@@ -60,18 +60,28 @@ struct KernelPlatform {
 		return {};
 	}
 	static void va_release(VirtAddr va) { cxxvm_plat_va_release(va.value()); }
+	/// PTE writes, inline, in the format the shim read off the kernel
+	/// (struct cxxvm_pte_format): one relaxed 8-byte store per PTE, which is
+	/// WRITE_ONCE() in native_set_pte().  Relaxed suffices: the stores are
+	/// published by the lock release or return that follows, and the MMU
+	/// reads them only after the access that needs them.
 	static void ptes_set(const ktl::uintptr_t *ptes, const Pfn *pfns, ktl::uint32_t n)
 	{
-		// Pfn is a u64 with no padding (static_assert in types.h).
-		cxxvm_plat_ptes_set(ptes, reinterpret_cast<const ktl::uint64_t *>(pfns), n);
+		const ktl::uint64_t mask = cxxvm_plat_pte_format.pfn_mask;
+		const ktl::uint64_t prot = cxxvm_plat_pte_format.prot;
+		for (ktl::uint32_t i = 0; i < n; ++i) {
+			const ktl::uint64_t pte = ((pfns[i].value() << kPageShift) & mask) | prot;
+			__atomic_store_n(reinterpret_cast<ktl::uint64_t *>(ptes[i]), pte, __ATOMIC_RELAXED);
+		}
 	}
 	static void ptes_clear(const ktl::uintptr_t *ptes, ktl::uint32_t n)
 	{
-		cxxvm_plat_ptes_clear(ptes, n);
+		for (ktl::uint32_t i = 0; i < n; ++i)
+			__atomic_store_n(reinterpret_cast<ktl::uint64_t *>(ptes[i]), ktl::uint64_t{0},
+					 __ATOMIC_RELAXED);
 	}
 	static void tlb_shootdown() { cxxvm_plat_tlb_shootdown(); }
-	static ktl::uint32_t cpu_get() { return cxxvm_plat_cpu_get(); }
-	static void cpu_put() { cxxvm_plat_cpu_put(); }
+	static ktl::uint32_t this_cpu() { return cxxvm_plat_this_cpu(); }
 	static ktl::uint32_t nr_cpu_ids() { return cxxvm_plat_nr_cpu_ids(); }
 	static int cpu_to_node(ktl::uint32_t cpu) { return cxxvm_plat_cpu_to_node(cpu); }
 };

@@ -23,9 +23,10 @@ concept Lock = requires(L l) {
 /// a TLB shootdown, a spinlock, a sleeping mutex, and CPU ids.  See
 /// cxxvm_core.h for the contexts of each call.
 ///
-/// cpu_get() returns the current CPU's id with preemption disabled until
-/// the matching cpu_put() (get_cpu()/put_cpu()); ids are below
-/// nr_cpu_ids(); cpu_to_node() is a NUMA node hint (-1: none).
+/// this_cpu() is raw_smp_processor_id(): the CPU the caller ran on a moment
+/// ago, below nr_cpu_ids(), and only a hint (the caller may migrate); the
+/// core uses it to pick a queue whose lock it then takes, as vb_alloc()
+/// uses raw_cpu_ptr().  cpu_to_node() is a NUMA node hint (-1: none).
 template <typename P>
 concept Platform = Lock<typename P::SpinLock> && Lock<typename P::Mutex> &&
 	requires(ktl::uint32_t n, ktl::uintptr_t *va, ktl::uintptr_t *ptes,
@@ -35,8 +36,7 @@ concept Platform = Lock<typename P::SpinLock> && Lock<typename P::Mutex> &&
 		{ P::ptes_set(cptes, pfns, n) } -> ktl::same_as<void>;
 		{ P::ptes_clear(cptes, n) } -> ktl::same_as<void>;
 		{ P::tlb_shootdown() } -> ktl::same_as<void>;
-		{ P::cpu_get() } -> ktl::same_as<ktl::uint32_t>;
-		{ P::cpu_put() } -> ktl::same_as<void>;
+		{ P::this_cpu() } -> ktl::same_as<ktl::uint32_t>;
 		{ P::nr_cpu_ids() } -> ktl::same_as<ktl::uint32_t>;
 		{ P::cpu_to_node(n) } -> ktl::same_as<int>;
 	};
@@ -63,7 +63,7 @@ public:
 
 	/// Run @fn(T&) with the lock held and return what it returns.
 	template <typename Fn>
-	decltype(auto) with(Fn &&fn)
+	[[gnu::always_inline]] decltype(auto) with(Fn &&fn)
 	{
 		Guard<L> g(&lock_);
 		return fn(data_);

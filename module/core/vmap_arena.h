@@ -34,8 +34,8 @@ struct VmapBlockQueueState {
 ///
 /// Where a map goes, in order (map()):
 ///  1. a slot in the local CPU's blocks: the common path, which takes only
-///     the local queue's lock (so preemption is off) and prefers partly
-///     used blocks to empty ones;
+///     the local queue's lock (so preemption is off while it touches the
+///     queue) and prefers partly used blocks to empty ones;
 ///  2. an empty block stolen from another CPU (no shootdown, no new VA);
 ///  3. a new block for the local CPU, while fewer than max_blocks exist;
 ///  4. a slot borrowed from another CPU's block, without moving the block;
@@ -80,6 +80,10 @@ struct VmapBlockQueueState {
 ///
 /// Context: map(), unmap(), purge(), shrink() and destroy() may sleep
 /// (process context).  flushed_seq() and stats() do not sleep.
+///
+/// The map and unmap paths are always_inline down to the platform calls:
+/// under emulation every call frame costs an indirect return, which showed
+/// as about 0.1 of vm_map_ram's time per cycle in cxxvm-bench.
 template <Platform P>
 class VmapArena {
 public:
@@ -139,7 +143,7 @@ public:
 	/// no block has room, max_blocks exist and a purge frees nothing, or a
 	/// new block fails.
 	/// Context: process context, may sleep (new block, purge).
-	[[nodiscard]] cxxrt::Result<VirtAddr> map(ktl::span<const Pfn> pfns)
+	[[nodiscard, gnu::always_inline]] cxxrt::Result<VirtAddr> map(ktl::span<const Pfn> pfns)
 	{
 		if (pfns.empty() || pfns.size() > CXXVM_MAX_PAGES)
 			return cxxrt::Errno::kInval;
@@ -174,24 +178,14 @@ public:
 	/// Mirrors vb_free().  Errors: -EINVAL if (@va, @n) is not a live
 	/// mapping of exactly @n pages.
 	/// Context: process context, may sleep (the batched purge).
-	[[nodiscard]] cxxrt::Result<ktl::uint64_t> unmap(VirtAddr va, PageCount n)
+	[[nodiscard, gnu::always_inline]] cxxrt::Result<ktl::uint64_t> unmap(VirtAddr va, PageCount n)
 	{
-		// The common case: a slot of the block this CPU allocated from last.
-		const ktl::uint32_t cpu = P::cpu_get();
-		ktl::optional<Released> r = queues_[cpu]->with([&](VmapBlockQueueState &s) {
-			ktl::optional<Released> out;
-			if (s.current && s.current->contains(va))
-				out = release(s, s.current, va, n);
-			return out;
-		});
-		P::cpu_put();
-		if (!r)
-			r = unmap_slow(va, n);
-		if (!r->ok)
+		const Released r = unmap_locked(va, n);
+		if (!r.ok)
 			return cxxrt::Errno::kInval;
-		if (r->purge_now)
+		if (r.purge_now)
 			purge_if_needed(Reason::kThreshold, 0);
-		return r->covering;
+		return r.covering;
 	}
 
 	/// The number of purges whose shootdown has completed.  Context: any.
@@ -330,7 +324,8 @@ private:
 	/// Take a slot for @n pages from @s's blocks: the current block first,
 	/// then the first partly used block with room, then an empty one.
 	/// Accounts the mapping to @s.  Caller holds @s's lock.
-	static ktl::optional<Placement> alloc_in(VmapBlockQueueState &s, PageCount n)
+	[[gnu::always_inline]] static ktl::optional<Placement> alloc_in(VmapBlockQueueState &s,
+									 PageCount n)
 	{
 		VmapBlock *b = s.current;
 		ktl::optional<ktl::uint32_t> idx;
@@ -362,13 +357,14 @@ private:
 		return Placement{b, *idx, b->va_start().plus_pages(*idx)};
 	}
 
-	/// Step 1 of map(): the local CPU's queue, with preemption off.
-	ktl::optional<Placement> alloc_local(PageCount n)
+	/// Step 1 of map(): the local CPU's queue (its lock disables preemption;
+	/// if we migrated since this_cpu(), we merely use another CPU's queue).
+	[[gnu::always_inline]] ktl::optional<Placement> alloc_local(PageCount n)
 	{
-		const ktl::uint32_t cpu = P::cpu_get();
-		auto p = queues_[cpu]->with([&](VmapBlockQueueState &s) { return alloc_in(s, n); });
-		P::cpu_put();
-		return p;
+		const ktl::uint32_t cpu = P::this_cpu();
+		return queues_[cpu]->with([&](VmapBlockQueueState &s) __attribute__((always_inline)) {
+			return alloc_in(s, n);
+		});
 	}
 
 	/// Step 2 of map(): move an empty block from another CPU's queue to the
@@ -376,8 +372,7 @@ private:
 	/// (it is empty, so no unmap can be aimed at it).
 	ktl::optional<Placement> steal(PageCount n)
 	{
-		const ktl::uint32_t self = P::cpu_get();
-		P::cpu_put();
+		const ktl::uint32_t self = P::this_cpu();
 		for (ktl::uint32_t k = 1; k < nr_queues_; ++k) {
 			const ktl::uint32_t cpu = (self + k) % nr_queues_;
 			VmapBlock *b = queues_[cpu]->with([&](VmapBlockQueueState &s) {
@@ -398,8 +393,7 @@ private:
 	/// Step 4 of map(): a slot in another CPU's block, which stays there.
 	ktl::optional<Placement> borrow(PageCount n)
 	{
-		const ktl::uint32_t self = P::cpu_get();
-		P::cpu_put();
+		const ktl::uint32_t self = P::this_cpu();
 		for (ktl::uint32_t k = 1; k < nr_queues_; ++k) {
 			const ktl::uint32_t cpu = (self + k) % nr_queues_;
 			auto p = queues_[cpu]->with([&](VmapBlockQueueState &s) { return alloc_in(s, n); });
@@ -427,7 +421,7 @@ private:
 	/// from it if it has room (an empty block always has).
 	ktl::optional<Placement> attach_and_alloc(VmapBlock *b, PageCount n)
 	{
-		const ktl::uint32_t cpu = P::cpu_get();
+		const ktl::uint32_t cpu = P::this_cpu();
 		auto p = queues_[cpu]->with([&](VmapBlockQueueState &s) {
 			s.blocks.push_front(b);
 			++s.nr_blocks;
@@ -435,7 +429,6 @@ private:
 			s.current = b;
 			return alloc_in(s, n);
 		});
-		P::cpu_put();
 		return p;
 	}
 
@@ -455,8 +448,7 @@ private:
 
 		VmapBlock *b = spares_.with([](SpareList &l) { return l.pop_front(); });
 		if (!b) {
-			const ktl::uint32_t cpu = P::cpu_get();
-			P::cpu_put();
+			const ktl::uint32_t cpu = P::this_cpu();
 			auto r = VmapBlock::create(P::cpu_to_node(cpu));
 			if (!r.ok()) {
 				nr_blocks_.fetch_sub(1, ktl::memory_order::relaxed);
@@ -480,20 +472,20 @@ private:
 			return cxxrt::Errno::kNoMem;
 		}
 		blocks_created_.fetch_add(1, ktl::memory_order::relaxed);
-		const ktl::uint32_t cpu = P::cpu_get();
+		const ktl::uint32_t cpu = P::this_cpu();
 		queues_[cpu]->with([&](VmapBlockQueueState &s) {
 			s.blocks.push_front(b);
 			++s.nr_blocks;
 			b->set_owner(cpu);
 			s.current = b;
 		});
-		P::cpu_put();
 		return true;
 	}
 
 	/// Release (va, n) in @b under @s's lock.  Caller holds @s's lock and
 	/// @b is on @s.
-	Released release(VmapBlockQueueState &s, VmapBlock *b, VirtAddr va, PageCount n)
+	[[gnu::always_inline]] Released release(VmapBlockQueueState &s, VmapBlock *b, VirtAddr va,
+						PageCount n)
 	{
 		const auto idx = b->page_index(va);
 		if (!idx || !b->is_live_slot(*idx, n))
@@ -524,19 +516,23 @@ private:
 		return {true, covering, purge_now};
 	}
 
-	/// unmap() of a slot outside the local current block: find the block
-	/// in the index, then take its owner's lock.
-	ktl::optional<Released> unmap_slow(VirtAddr va, PageCount n)
+	/// Find the block of @va in the index (no lock), take its owner's lock
+	/// and release the slot.  The index beats asking for the CPU id and
+	/// checking the local queue first: it is all inline, a platform call
+	/// is not.
+	[[gnu::always_inline]] Released unmap_locked(VirtAddr va, PageCount n)
 	{
 		for (;;) {
 			const auto hit = index_.find(va);
 			if (!hit)
-				return Released{false, 0, false};
+				return {false, 0, false};
 			const ktl::uint32_t owner = hit->block->owner();
 			if (owner == VmapBlock::kNoOwner)
-				return Released{false, 0, false};	// moving or released: nothing live
+				return {false, 0, false};	// moving or released: nothing live
 			bool retry = false;
-			const Released r = queues_[owner]->with([&](VmapBlockQueueState &s) {
+			// Inlined too (a hot path; see the class comment).
+			const Released r = queues_[owner]->with([&](VmapBlockQueueState &s)
+								__attribute__((always_inline)) {
 				if (hit->block->owner() != owner) {
 					retry = true;	// moved between queues meanwhile
 					return Released{false, 0, false};

@@ -77,7 +77,7 @@ public:
 			dirty_[w] = purging_[w] = head_[w] = 0;
 		}
 		free_pages_ = kPages;
-		dirty_pages_ = purging_pages_ = live_slots_ = 0;
+		dirty_pages_ = purging_pages_ = live_slots_ = scan_from_ = 0;
 		return {};
 	}
 
@@ -131,13 +131,13 @@ public:
 	/// index of its first page, or nullopt if no aligned run of 2^order free
 	/// pages is left.  Constant work per bitmap word.  Caller holds the
 	/// owning queue's lock.
-	[[nodiscard]] ktl::optional<ktl::uint32_t> alloc(PageCount n)
+	[[nodiscard, gnu::always_inline]] ktl::optional<ktl::uint32_t> alloc(PageCount n)
 	{
 		const Order o = Order::for_pages(n);
 		const ktl::uint32_t size = o.pages();
 		if (free_pages_ < size)
 			return ktl::nullopt;
-		for (ktl::uint32_t w = 0; w < kWords; ++w) {
+		for (ktl::uint32_t w = scan_from_; w < kWords; ++w) {
 			// Bit i of m ends up set iff pages i .. i+size-1 are free.
 			ktl::uint64_t m = free_[w];
 			for (ktl::uint32_t s = 1; m && s < size; s <<= 1)
@@ -152,6 +152,8 @@ public:
 			npages_[idx] = static_cast<ktl::uint8_t>(n.value());
 			free_pages_ -= size;
 			++live_slots_;
+			while (scan_from_ < kWords && !free_[scan_from_])
+				++scan_from_;
 			return idx;
 		}
 		return ktl::nullopt;
@@ -166,7 +168,7 @@ public:
 	/// Live -> dirty for the slot at @idx (is_live_slot() must hold).  The
 	/// caller has cleared its PTEs.  Returns the slot's pages.  Caller holds
 	/// the owning queue's lock.
-	ktl::uint32_t release_to_dirty(ktl::uint32_t idx)
+	[[gnu::always_inline]] ktl::uint32_t release_to_dirty(ktl::uint32_t idx)
 	{
 		const ktl::uint32_t size = Order::for_pages(PageCount(npages_[idx])).pages();
 		head_[idx / 64] &= ~(1ull << (idx % 64));
@@ -201,6 +203,7 @@ public:
 			purging_[w] = 0;
 		}
 		free_pages_ += purging_pages_;
+		scan_from_ = 0;
 		return ktl::exchange(purging_pages_, 0u);
 	}
 
@@ -247,6 +250,7 @@ private:
 	ktl::uint32_t dirty_pages_ = 0;
 	ktl::uint32_t purging_pages_ = 0;
 	ktl::uint32_t live_slots_ = 0;
+	ktl::uint32_t scan_from_ = 0;	///< no free page in words below this
 	ktl::uint64_t free_[kWords] = {};	///< all clear until reserve()
 	ktl::uint64_t dirty_[kWords] = {};
 	ktl::uint64_t purging_[kWords] = {};

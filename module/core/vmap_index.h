@@ -50,7 +50,7 @@ public:
 	~VmapIndex() { cxxrt::destroy_array(entries_); }
 
 	/// The block whose [va_start, va_start + kPages pages) holds @va.
-	[[nodiscard]] ktl::optional<Hit> find(VirtAddr va) const
+	[[nodiscard, gnu::always_inline]] ktl::optional<Hit> find(VirtAddr va) const
 	{
 		for (;;) {
 			// Acquire: the entries we read next are at least as new
@@ -125,7 +125,7 @@ private:
 	}
 
 	/// Bisection over a snapshot that may be torn; find() validates it.
-	[[nodiscard]] ktl::optional<Hit> search(VirtAddr va) const
+	[[nodiscard, gnu::always_inline]] ktl::optional<Hit> search(VirtAddr va) const
 	{
 		ktl::uint32_t lo = 0;
 		ktl::uint32_t hi = nr_.load(ktl::memory_order::relaxed);

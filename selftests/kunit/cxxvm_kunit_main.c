@@ -188,6 +188,9 @@ static void arena_ptes_point_at_pfns(struct kunit *test)
 		}
 		KUNIT_EXPECT_TRUE(test, pte_present(*ptep));
 		KUNIT_EXPECT_EQ_MSG(test, tp->pfns[i], (u64)pte_pfn(*ptep), "page %u", i);
+		/* The core's inline PTE encoding is exactly pfn_pte(PAGE_KERNEL). */
+		KUNIT_EXPECT_EQ_MSG(test, pte_val(pfn_pte(tp->pfns[i], PAGE_KERNEL)),
+				    pte_val(*ptep), "page %u", i);
 		/* And the CPU agrees: a write through the mapping lands in the page. */
 		*(u64 *)(va + i * PAGE_SIZE) = 0xc0ffee00 + i;
 		KUNIT_EXPECT_EQ(test, 0xc0ffee00ULL + i, *(u64 *)page_address(tp->pages[i]));

@@ -205,7 +205,8 @@ struct cxxvm_stats {
  * each of two passes.  Pass 1 reads the clock only at its ends, so
  * @elapsed_ns / @iterations is the mean cost of a cycle without timer
  * overhead; pass 2 times each cycle on its own for the percentiles (which
- * include one clock read).  cond_resched() runs between cycles.
+ * include one clock read).  cond_resched() and a fatal-signal check run
+ * every 64 cycles.
  */
 struct cxxvm_bench {
 	__u32 backend;
