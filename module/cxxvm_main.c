@@ -243,6 +243,12 @@ static void cxxvm_mapping_retire(struct cxxvm_mapping *m, u64 seq)
 	atomic64_add(m->p.nr, &cxxvm_retired_pages);
 	spin_lock(&cxxvm_retired_lock);
 	list_add_tail(&m->retired, &cxxvm_retired);
+	/*
+	 * A reap that already saw purge @seq complete did not see @m: make the
+	 * next reap walk again, or @m would wait for one more purge.
+	 */
+	if (atomic64_read(&cxxvm_reaped_seq) >= seq)
+		atomic64_set(&cxxvm_reaped_seq, seq - 1);
 	spin_unlock(&cxxvm_retired_lock);
 }
 

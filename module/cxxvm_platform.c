@@ -12,6 +12,7 @@
  * then gives each page's PTE, which the core writes and clears itself.
  */
 #include <linux/atomic.h>
+#include <linux/cache.h>
 #include <linux/errno.h>
 #include <linux/export.h>
 #include <linux/gfp.h>
@@ -149,9 +150,14 @@ int cxxvm_plat_cpu_to_node(u32 cpu)
 	return cpu < nr_cpu_ids && cpu_possible(cpu) ? cpu_to_node(cpu) : NUMA_NO_NODE;
 }
 
+/*
+ * One cache line each: the per-CPU queues' locks are written on every map
+ * and unmap, and two of them in one line would bounce it between CPUs.
+ * (kmalloc() of a cache-line-sized object is cache-line aligned.)
+ */
 struct cxxvm_plat_lock {
 	spinlock_t lock;	/* the C++ arena's slot state */
-};
+} ____cacheline_aligned_in_smp;
 
 /* Locks come from cxxrt_alloc() too, so KUnit can fail each allocation. */
 struct cxxvm_plat_lock *cxxvm_plat_lock_create(void)

@@ -29,6 +29,11 @@ struct VmapBlockQueueState {
 	ktl::uint64_t live_mappings = 0;
 };
 
+/// Size of a queue object: two 64-byte lines, so that kmalloc() puts each
+/// queue in cache lines of its own (its size class is naturally aligned)
+/// and CPUs do not bounce each other's.
+inline constexpr ktl::size_t kQueueBytes = 128;
+
 /// The allocator behind cxxvm_arena_map(): the role of vmap_block_queue
 /// and vb_alloc()/vb_free() for vm_map_ram() in mm/vmalloc.c.
 ///
@@ -111,7 +116,9 @@ public:
 	explicit VmapArena(Params params)
 		: params_(params), nr_queues_(P::nr_cpu_ids()),
 		  report_chunk_(report_chunk(params.lazy_max_pages, nr_queues_)),
-		  reserve_((params.lazy_max_pages + VmapBlock::kPages - 1) / VmapBlock::kPages + nr_queues_)
+		  reserve_(static_cast<ktl::uint32_t>(
+			  (ktl::uint64_t{params.lazy_max_pages} + VmapBlock::kPages - 1) / VmapBlock::kPages +
+			  nr_queues_))
 	{
 	}
 	VmapArena(const VmapArena &) = delete;
@@ -156,18 +163,27 @@ public:
 			ktl::optional<Placement> p = alloc_local(n);
 			if (!p)
 				p = steal(n);
+			// A failed grow (no VA, no memory) still lets a borrow or a
+			// purge succeed; its errno is returned only if they fail.
+			cxxrt::Errno grow_error = cxxrt::Errno::kNoMem;
+			bool grow_failed = false;
 			if (!p) {
-				const bool grown = TRY(grow());
-				if (grown)
-					continue;
-				p = borrow(n);
+				auto g = grow(n);
+				if (g.ok()) {
+					p = g.value();
+				} else {
+					grow_error = g.errno_value();
+					grow_failed = true;
+				}
 			}
+			if (!p)
+				p = borrow(n);
 			if (p) {
 				P::ptes_set(p->block->ptes(p->idx), pfns.data(), n.value());
 				return p->va;
 			}
-			if (!purge_if_needed(Reason::kNoRoom, seen))
-				return cxxrt::Errno::kNoMem;
+			if (!purge_if_needed(grow_failed ? Reason::kNoRoomNoGrow : Reason::kNoRoom, seen))
+				return grow_error;
 		}
 	}
 
@@ -219,8 +235,9 @@ public:
 	}
 
 	/// Counters.  Each queue's figures are consistent; their sum is taken
-	/// one queue at a time, so it is exact only when the arena is quiet.
-	/// Context: any but IRQ; takes each queue's lock in turn.
+	/// one queue at a time, so it is exact only when the arena is quiet
+	/// (a block moving between queues is in no queue's blocks_live).
+	/// Context: process context; takes each queue's lock in turn.
 	[[nodiscard]] cxxvm_arena_stats stats()
 	{
 		cxxvm_arena_stats st{};
@@ -244,7 +261,8 @@ public:
 	}
 
 	/// Call @fn(cpu, const VmapBlock &) for every block, with its queue's
-	/// lock held (so @fn must not sleep).  For debugfs.
+	/// lock held (so @fn must not sleep).  For debugfs.  Context: process
+	/// context.
 	template <typename Fn>
 	void for_each_block(Fn &&fn)
 	{
@@ -256,7 +274,11 @@ public:
 	}
 
 private:
-	using Queue = Protected<VmapBlockQueueState, typename P::SpinLock>;
+	/// A queue and its lock, padded to kQueueBytes.
+	struct Queue : Protected<VmapBlockQueueState, typename P::SpinLock> {
+		char pad[kQueueBytes - sizeof(Protected<VmapBlockQueueState, typename P::SpinLock>)];
+	};
+	static_assert(sizeof(Queue) == kQueueBytes);
 
 	/// A slot map() found: block, first page, address.
 	struct Placement {
@@ -273,8 +295,10 @@ private:
 	};
 
 	/// Why a purge runs: kThreshold and kNoRoom skip it if another
-	/// thread's purge did the job while they waited for the mutex.
-	enum class Reason { kThreshold, kNoRoom };
+	/// thread's purge did the job while they waited for the mutex;
+	/// kNoRoomNoGrow is kNoRoom after a failed grow (so room for a new
+	/// block is no reason to retry).
+	enum class Reason { kThreshold, kNoRoom, kNoRoomNoGrow };
 
 	static ktl::uint32_t report_chunk(ktl::uint32_t lazy_max_pages, ktl::uint32_t cpus)
 	{
@@ -432,24 +456,26 @@ private:
 		return p;
 	}
 
-	/// Step 3 of map(): add a block to the local CPU's queue.  Returns
-	/// false if max_blocks exist.  Metadata is recycled from an earlier
-	/// block if there is one, else allocated on the local NUMA node.
-	/// Creating a block costs one shootdown (cxxvm_plat_va_reserve()).
-	[[nodiscard]] cxxrt::Result<bool> grow()
+	/// Step 3 of map(): add a block to the local CPU's queue and take a slot
+	/// for @n pages from it in the same critical section (so that nobody
+	/// steals or releases it while it is empty).  Returns nullopt if
+	/// max_blocks exist.  Metadata is recycled from an earlier block if
+	/// there is one, else allocated on the local NUMA node.  Creating a
+	/// block costs one shootdown (cxxvm_plat_va_reserve()).
+	/// Errors: -ENOMEM (metadata, or vmap() found no VA).
+	[[nodiscard]] cxxrt::Result<ktl::optional<Placement>> grow(PageCount n)
 	{
 		// Reserve a place under max_blocks first, so that racing grows
 		// cannot overshoot.  Relaxed: a counter with no data behind it.
 		ktl::uint32_t nr = nr_blocks_.load(ktl::memory_order::relaxed);
 		do {
 			if (nr >= params_.max_blocks)
-				return false;
+				return ktl::optional<Placement>();
 		} while (!nr_blocks_.compare_exchange_strong(nr, nr + 1, ktl::memory_order::relaxed));
 
 		VmapBlock *b = spares_.with([](SpareList &l) { return l.pop_front(); });
 		if (!b) {
-			const ktl::uint32_t cpu = P::this_cpu();
-			auto r = VmapBlock::create(P::cpu_to_node(cpu));
+			auto r = VmapBlock::create(P::cpu_to_node(P::this_cpu()));
 			if (!r.ok()) {
 				nr_blocks_.fetch_sub(1, ktl::memory_order::relaxed);
 				return r.errno_value();
@@ -472,14 +498,7 @@ private:
 			return cxxrt::Errno::kNoMem;
 		}
 		blocks_created_.fetch_add(1, ktl::memory_order::relaxed);
-		const ktl::uint32_t cpu = P::this_cpu();
-		queues_[cpu]->with([&](VmapBlockQueueState &s) {
-			s.blocks.push_front(b);
-			++s.nr_blocks;
-			b->set_owner(cpu);
-			s.current = b;
-		});
-		return true;
+		return attach_and_alloc(b, n);
 	}
 
 	/// Release (va, n) in @b under @s's lock.  Caller holds @s's lock and
@@ -559,6 +578,13 @@ private:
 				return true;
 			break;
 		case Reason::kNoRoom:
+			// A release (shrink) made room for a new block while we
+			// waited: retry instead.
+			if (nr_blocks_.load(ktl::memory_order::relaxed) < params_.max_blocks)
+				return true;
+			[[fallthrough]];
+		case Reason::kNoRoomNoGrow:
+			// Another purge completed while we waited: retry instead.
 			if (purges_done_.load(ktl::memory_order::relaxed) != seen)
 				return true;
 			break;
@@ -653,9 +679,14 @@ private:
 	Protected<SpareList, typename P::SpinLock> spares_;
 	typename P::Mutex purge_mutex_;
 	ktl::atomic<ktl::uint32_t> nr_blocks_{0};	///< reserved by grow(), incl. in flight
-	ktl::atomic<ktl::uint64_t> dirty_reported_{0};
+	/// Read on every map and unmap; written once per purge.
 	ktl::atomic<ktl::uint64_t> purges_started_{0};
 	ktl::atomic<ktl::uint64_t> purges_done_{0};
+	/// Written every report chunk by any CPU: a cache line of its own, away
+	/// from the purge numbers every map and unmap reads.
+	char pad0_[64];
+	ktl::atomic<ktl::uint64_t> dirty_reported_{0};
+	char pad1_[64];
 	ktl::atomic<ktl::uint64_t> blocks_created_{0};
 	ktl::atomic<ktl::uint64_t> blocks_freed_{0};
 	ktl::atomic<ktl::uint64_t> shootdowns_{0};

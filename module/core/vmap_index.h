@@ -25,7 +25,8 @@ namespace cxxvm {
 /// callers check va_start and the owner under the owner's lock (see
 /// VmapBlock).
 ///
-/// Context: find() any context; insert()/remove() take a spinlock.
+/// Context: process context (find() takes the writers' spinlock while a
+/// writer is mid-update); insert()/remove() take the spinlock.
 template <Platform P>
 class VmapIndex {
 public:
@@ -56,8 +57,12 @@ public:
 			// Acquire: the entries we read next are at least as new
 			// as this count.
 			const ktl::uint32_t seq = seq_.load(ktl::memory_order::acquire);
-			if (seq & 1)
-				continue;	// a writer is mid-update; it holds a spinlock
+			if (seq & 1) {
+				// A writer is mid-update: wait on its lock rather
+				// than spin (it may sleep with the lock on RT).
+				Guard<typename P::SpinLock> g(&lock_);
+				continue;
+			}
 			const ktl::optional<Hit> hit = search(va);
 			// Acquire fence: the loads above happen before the re-read
 			// of the count, so an unchanged count means no writer ran.
@@ -160,7 +165,7 @@ private:
 		seq_.store(seq_.load(ktl::memory_order::relaxed) + 1, ktl::memory_order::release);
 	}
 
-	typename P::SpinLock lock_;
+	mutable typename P::SpinLock lock_;
 	Entry *entries_ = nullptr;
 	ktl::uint32_t capacity_ = 0;
 	ktl::atomic<ktl::uint32_t> nr_{0};
