@@ -59,8 +59,9 @@ static atomic64_t cxxvm_live_mappings = ATOMIC64_INIT(0);
 static atomic64_t cxxvm_live_pages = ATOMIC64_INIT(0);
 
 /*
- * Pages unmapped from the C++ arena wait here until the purge that covers
- * their slot has completed: until then another CPU's TLB may still map
+ * Pages unmapped from the C++ arena wait here, linked through page->lru
+ * with the covering purge's number in page->private (the pages are ours:
+ * order-0, not in any cache), until that purge has completed: until then another CPU's TLB may still map
  * them, so they cannot go back to the page allocator.  The kernel's
  * vm_unmap_ram() callers free at once because vm_unmap_aliases() (which
  * CPA calls before changing a page's attributes) flushes its lazy areas;
@@ -96,18 +97,14 @@ struct cxxvm_pages {
 };
 
 /**
- * struct cxxvm_mapping - one mapping of a file, or pages waiting to be freed
+ * struct cxxvm_mapping - one mapping of a file
  * @backend: enum cxxvm_backend
  * @va: kernel address of the first page
- * @retired: on cxxvm_retired once unmapped from the C++ arena
- * @flush_seq: the arena purge that must complete before @p is freed
  * @p: the pages
  */
 struct cxxvm_mapping {
 	u32 backend;
 	void *va;
-	struct list_head retired;
-	u64 flush_seq;
 	struct cxxvm_pages p;
 };
 
@@ -206,8 +203,9 @@ static void cxxvm_mapping_free(struct cxxvm_mapping *m)
 static void cxxvm_reap_retired(bool all)
 {
 	u64 done = all ? U64_MAX : cxxvm_arena_flushed_seq(cxxvm_arena);
-	struct cxxvm_mapping *m, *tmp;
+	struct page *page, *tmp;
 	LIST_HEAD(ready);
+	long n = 0;
 
 	/*
 	 * Called on every UNMAP: walk the list only when a purge completed
@@ -216,36 +214,47 @@ static void cxxvm_reap_retired(bool all)
 	if (!all && atomic64_read(&cxxvm_reaped_seq) == done)
 		return;
 	spin_lock(&cxxvm_retired_lock);
-	list_for_each_entry_safe(m, tmp, &cxxvm_retired, retired)
-		if (m->flush_seq <= done)
-			list_move(&m->retired, &ready);
+	list_for_each_entry_safe(page, tmp, &cxxvm_retired, lru)
+		if (page_private(page) <= done)
+			list_move(&page->lru, &ready);
 	if (!all)
 		atomic64_set(&cxxvm_reaped_seq, done);
 	spin_unlock(&cxxvm_retired_lock);
 
-	list_for_each_entry_safe(m, tmp, &ready, retired) {
-		atomic64_sub(m->p.nr, &cxxvm_retired_pages);
-		cxxvm_mapping_free(m);
+	list_for_each_entry_safe(page, tmp, &ready, lru) {
+		list_del(&page->lru);
+		set_page_private(page, 0);
+		__free_page(page);
+		n++;
 	}
+	atomic64_sub(n, &cxxvm_retired_pages);
 }
 
 /*
- * Free @m's pages now, or once purge @seq has completed (see
- * cxxvm_retired).  @m must no longer be mapped.
+ * Free @m now, and its pages now or once purge @seq has completed (see
+ * cxxvm_retired).  @m must no longer be mapped.  Only the pages wait: the
+ * mapping's own bookkeeping goes back to the slab at once.
  */
 static void cxxvm_mapping_retire(struct cxxvm_mapping *m, u64 seq)
 {
+	LIST_HEAD(pages);
+	u32 i;
+
 	if (!seq) {
 		cxxvm_mapping_free(m);
 		return;
 	}
-	m->flush_seq = seq;
+	for (i = 0; i < m->p.nr; i++) {
+		set_page_private(m->p.pages[i], seq);
+		list_add_tail(&m->p.pages[i]->lru, &pages);
+	}
 	atomic64_add(m->p.nr, &cxxvm_retired_pages);
+	kfree(m);
 	spin_lock(&cxxvm_retired_lock);
-	list_add_tail(&m->retired, &cxxvm_retired);
+	list_splice_tail(&pages, &cxxvm_retired);
 	/*
-	 * A reap that already saw purge @seq complete did not see @m: make the
-	 * next reap walk again, or @m would wait for one more purge.
+	 * A reap that already saw purge @seq complete did not see these pages:
+	 * make the next reap walk again, or they would wait for one more purge.
 	 */
 	if (atomic64_read(&cxxvm_reaped_seq) >= seq)
 		atomic64_set(&cxxvm_reaped_seq, seq - 1);
