@@ -73,9 +73,10 @@ inline constexpr ktl::size_t kQueueBytes = 128;
 ///
 /// Returning blocks (the fragmented-block purge): after a purge, a block
 /// with every slot free is empty.  The arena keeps up to reserve_ empty
-/// blocks (enough to absorb lazy_max_pages of dirty slots, plus one per
-/// CPU) and returns the rest to vmalloc; shrink() (the vmap purge
-/// notifier) returns all of them.  A block with a live slot is never
+/// blocks (enough to absorb lazy_max_pages of dirty slots, plus two per
+/// CPU for the partly used blocks each CPU holds when a purge comes) and
+/// returns the rest to vmalloc; shrink() (the vmap purge notifier)
+/// returns all of them.  A block with a live slot is never
 /// returned, but its free slots are reused.
 ///
 /// Locks, in order: purge_mutex_ (sleeps; serialises purges and block
@@ -118,7 +119,7 @@ public:
 		  report_chunk_(report_chunk(params.lazy_max_pages, nr_queues_)),
 		  reserve_(static_cast<ktl::uint32_t>(
 			  (ktl::uint64_t{params.lazy_max_pages} + VmapBlock::kPages - 1) / VmapBlock::kPages +
-			  nr_queues_))
+			  2 * nr_queues_))
 	{
 	}
 	VmapArena(const VmapArena &) = delete;

@@ -527,13 +527,13 @@ static void queues_borrow_slot(struct kunit *test)
 
 /*
  * Fragmented-block purge: after a purge, empty blocks beyond the reserve
- * (lazy_max_pages worth of blocks plus one per CPU) go back to vmalloc; a
+ * (lazy_max_pages worth of blocks plus two per CPU) go back to vmalloc; a
  * block with a live slot stays.  Their metadata is reused by new blocks.
  */
 static void queues_purge_returns_empty_blocks(struct kunit *test)
 {
 	const u32 slots = CXXVM_BLOCK_PAGES / CXXVM_MAX_PAGES;
-	const u32 reserve = DIV_ROUND_UP(CXXVM_MAX_PAGES, CXXVM_BLOCK_PAGES) + nr_cpu_ids;
+	const u32 reserve = DIV_ROUND_UP(CXXVM_MAX_PAGES, CXXVM_BLOCK_PAGES) + 2 * nr_cpu_ids;
 	const u32 nr_blocks = reserve + 3;
 	struct test_pages *tp = test_pages(test, CXXVM_MAX_PAGES);
 	/* lazy_max_pages = one slot: every unmap purges. */
