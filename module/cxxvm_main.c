@@ -61,8 +61,9 @@ static atomic64_t cxxvm_live_pages = ATOMIC64_INIT(0);
 /*
  * Pages unmapped from the C++ arena wait here, linked through page->lru
  * with the covering purge's number in page->private (the pages are ours:
- * order-0, not in any cache), until that purge has completed: until then another CPU's TLB may still map
- * them, so they cannot go back to the page allocator.  The kernel's
+ * order-0, not in any cache), until that purge has completed: until then
+ * another CPU's TLB may still map them, so they cannot go back to the page
+ * allocator.  The kernel's
  * vm_unmap_ram() callers free at once because vm_unmap_aliases() (which
  * CPA calls before changing a page's attributes) flushes its lazy areas;
  * nothing in the kernel knows about cxxvm's.

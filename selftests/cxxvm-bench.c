@@ -92,16 +92,6 @@ static void pin_to_cpu(int cpu)
 		die("sched_setaffinity");
 }
 
-static void unpin(void)
-{
-	cpu_set_t set;
-
-	CPU_ZERO(&set);
-	for (int c = 0; c < nr_cpus; c++)
-		CPU_SET(c, &set);
-	sched_setaffinity(0, sizeof(set), &set);
-}
-
 static void bench_ioctl(__u32 backend, __u32 pages, __u32 n, struct cxxvm_bench *out)
 {
 	memset(out, 0, sizeof(*out));
@@ -800,7 +790,6 @@ int main(int argc, char **argv)
 		run_single();
 	if (want(sections, "threads"))
 		run_threads();
-	unpin();
 	if (want(sections, "shootdowns"))
 		run_shootdowns();
 	if (want(sections, "user"))

@@ -13,8 +13,6 @@ namespace cxxvm {
 struct ListNode {
 	ListNode *prev = nullptr;
 	ListNode *next = nullptr;
-
-	[[nodiscard]] bool linked() const { return next != nullptr; }
 };
 
 /// A circular list of T through the ListNode they inherit, like list_head.
@@ -30,7 +28,6 @@ public:
 	[[nodiscard]] bool empty() const { return head_.next == &head_; }
 
 	void push_front(T *t) { link(static_cast<ListNode *>(t), &head_, head_.next); }
-	void push_back(T *t) { link(static_cast<ListNode *>(t), head_.prev, &head_); }
 
 	/// Unlink @t, which must be on this list.
 	void remove(T *t)

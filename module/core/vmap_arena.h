@@ -166,16 +166,13 @@ public:
 				p = steal(n);
 			// A failed grow (no VA, no memory) still lets a borrow or a
 			// purge succeed; its errno is returned only if they fail.
-			cxxrt::Errno grow_error = cxxrt::Errno::kNoMem;
-			bool grow_failed = false;
+			ktl::optional<cxxrt::Errno> grow_error;
 			if (!p) {
 				auto g = grow(n);
-				if (g.ok()) {
+				if (g.ok())
 					p = g.value();
-				} else {
+				else
 					grow_error = g.errno_value();
-					grow_failed = true;
-				}
 			}
 			if (!p)
 				p = borrow(n);
@@ -183,8 +180,8 @@ public:
 				P::ptes_set(p->block->ptes(p->idx), pfns.data(), n.value());
 				return p->va;
 			}
-			if (!purge_if_needed(grow_failed ? Reason::kNoRoomNoGrow : Reason::kNoRoom, seen))
-				return grow_error;
+			if (!purge_if_needed(grow_error ? Reason::kNoRoomNoGrow : Reason::kNoRoom, seen))
+				return grow_error ? *grow_error : cxxrt::Errno::kNoMem;
 		}
 	}
 
@@ -484,8 +481,7 @@ private:
 			b = r.value();
 		}
 		if (auto r = b->reserve<P>(); !r.ok()) {
-			spares_.with([b](SpareList &l) { l.push_front(b); });
-			nr_blocks_.fetch_sub(1, ktl::memory_order::relaxed);
+			to_spares(b);
 			return r.errno_value();
 		}
 		// Relaxed: statistics.
@@ -494,8 +490,7 @@ private:
 		if (!index_.insert(b)) {
 			cxxrt_warn("VmapArena::grow: index full");
 			b->unreserve<P>();
-			spares_.with([b](SpareList &l) { l.push_front(b); });
-			nr_blocks_.fetch_sub(1, ktl::memory_order::relaxed);
+			to_spares(b);
 			return cxxrt::Errno::kNoMem;
 		}
 		blocks_created_.fetch_add(1, ktl::memory_order::relaxed);
@@ -659,12 +654,20 @@ private:
 		while (VmapBlock *b = out.pop_front()) {
 			index_.remove(b);
 			b->unreserve<P>();
-			spares_.with([b](SpareList &l) { l.push_front(b); });
-			nr_blocks_.fetch_sub(1, ktl::memory_order::relaxed);
+			to_spares(b);
 			blocks_freed_.fetch_add(1, ktl::memory_order::relaxed);
 			++released;
 		}
 		return released;
+	}
+
+	/// Keep the metadata of @b (no VA, no owner, not indexed) for a later
+	/// grow() and give back its place under max_blocks.
+	void to_spares(VmapBlock *b)
+	{
+		spares_.with([b](SpareList &l) { l.push_front(b); });
+		// Relaxed: a counter with no data behind it (see grow()).
+		nr_blocks_.fetch_sub(1, ktl::memory_order::relaxed);
 	}
 
 	using SpareList = IntrusiveList<VmapBlock>;

@@ -40,7 +40,6 @@ public:
 
 	[[nodiscard]] T load(memory_order o) const { return __atomic_load_n(&v_, static_cast<int>(o)); }
 	void store(T v, memory_order o) { __atomic_store_n(&v_, v, static_cast<int>(o)); }
-	T exchange(T v, memory_order o) { return __atomic_exchange_n(&v_, v, static_cast<int>(o)); }
 
 	T fetch_add(T d, memory_order o)
 		requires std::is_integral_v<T>
