@@ -123,6 +123,28 @@ void cxxvm_plat_mutex_destroy(struct cxxvm_plat_mutex *mutex);
 void cxxvm_plat_mutex_lock(struct cxxvm_plat_mutex *mutex);
 void cxxvm_plat_mutex_unlock(struct cxxvm_plat_mutex *mutex);
 
+/*
+ * struct cxxvm_plat_completion: opaque struct completion owned by the shim.
+ *
+ * create: may sleep, NULL on -ENOMEM; destroy: any context, NULL ignored.
+ * reinit: reinit_completion(), no waiter may be present.  complete:
+ * complete_all(), any context.  wait: wait_for_completion(), may sleep.
+ */
+struct cxxvm_plat_completion;
+struct cxxvm_plat_completion *cxxvm_plat_completion_create(void);
+void cxxvm_plat_completion_destroy(struct cxxvm_plat_completion *c);
+void cxxvm_plat_completion_reinit(struct cxxvm_plat_completion *c);
+void cxxvm_plat_completion_complete(struct cxxvm_plat_completion *c);
+void cxxvm_plat_completion_wait(struct cxxvm_plat_completion *c);
+
+/**
+ * cxxvm_plat_max_pfn_limit() - the first pfn past physical address space.
+ *
+ * 1 << (MAX_PHYSMEM_BITS - PAGE_SHIFT): 2^34 with 4-level paging on x86-64
+ * (46 bits), 2^40 with 5-level (52 bits).  Context: any.
+ */
+uint64_t cxxvm_plat_max_pfn_limit(void);
+
 /* ---- core: implemented in C++ ------------------------------------------- */
 
 /** Pages of kernel VA per C++ vmap block (2 MiB with 4 KiB pages). */
@@ -307,6 +329,233 @@ void cxxvm_arena_for_each_block(struct cxxvm_arena *arena,
  */
 void cxxvm_arena_get_stats(struct cxxvm_arena *arena,
 			   struct cxxvm_arena_stats *stats);
+
+/* ---- pagemap tracker: implemented in C++ ---------------------------------- */
+
+/** Most pfn ranges one tracked pagemap may have. */
+#define CXXVM_PGMAP_MAX_RANGES	8
+
+/**
+ * struct cxxvm_core_range - [start_pfn, start_pfn + nr_pages), in pages
+ * @start_pfn: first pfn
+ * @nr_pages: pages
+ */
+struct cxxvm_core_range {
+	uint64_t start_pfn;
+	uint64_t nr_pages;
+};
+CXXVM_STATIC_ASSERT(sizeof(struct cxxvm_core_range) == 16,
+		    "cxxvm_core_range layout");
+
+/**
+ * struct cxxvm_pgmap_desc - what to register
+ * @type: enum memory_type (MEMORY_DEVICE_PRIVATE = 1 .. PCI_P2PDMA = 5)
+ * @nr_ranges: 1..CXXVM_PGMAP_MAX_RANGES
+ * @has_altmap: 1 if the first (only) range carries a vmem_altmap
+ * @pad: zero
+ * @ranges: @nr_ranges ranges, disjoint
+ * @altmap_reserve: altmap pages left alone at the start of the range
+ * @altmap_free: altmap pages after the reserve that may hold the memmap
+ * @cookie: the caller's, returned by cxxvm_pgmap_cookie()
+ */
+struct cxxvm_pgmap_desc {
+	uint32_t type;
+	uint32_t nr_ranges;
+	uint32_t has_altmap;
+	uint32_t pad;
+	const struct cxxvm_core_range *ranges;
+	uint64_t altmap_reserve;
+	uint64_t altmap_free;
+	uintptr_t cookie;
+};
+CXXVM_STATIC_ASSERT(sizeof(struct cxxvm_pgmap_desc) == 48,
+		    "cxxvm_pgmap_desc layout");
+
+/**
+ * struct cxxvm_altmap_info - a snapshot of a pagemap's vmem_altmap, in pfns
+ * @base_pfn: first pfn of the range
+ * @end_pfn: last pfn of the range (inclusive, as the kernel's)
+ * @reserve: pages left alone at the start
+ * @free: pages that may hold the memmap
+ * @align: pages skipped to align allocations
+ * @alloc: pages allocated
+ * @offset: vmem_altmap_offset(): reserve + free
+ */
+struct cxxvm_altmap_info {
+	uint64_t base_pfn;
+	uint64_t end_pfn;
+	uint64_t reserve;
+	uint64_t free;
+	uint64_t align;
+	uint64_t alloc;
+	uint64_t offset;
+};
+CXXVM_STATIC_ASSERT(sizeof(struct cxxvm_altmap_info) == 56,
+		    "cxxvm_altmap_info layout");
+
+/** struct cxxvm_tracker - opaque handle of a C++ PagemapTracker. */
+struct cxxvm_tracker;
+/** struct cxxvm_pgmap - opaque handle of one tracked pagemap. */
+struct cxxvm_pgmap;
+
+/**
+ * cxxvm_tracker_create() - an empty pagemap tracker.
+ * @max_ranges: ranges of all pagemaps together (>= 1)
+ * @out: the tracker
+ *
+ * Context: process context, may sleep.
+ * Return: 0, -EINVAL for 0, -ENOMEM.
+ */
+int cxxvm_tracker_create(uint32_t max_ranges, struct cxxvm_tracker **out);
+
+/**
+ * cxxvm_tracker_destroy() - unregister everything and free the tracker.
+ * @t: the tracker; NULL is ignored
+ *
+ * Waits for the drain of every pagemap still registered, as
+ * cxxvm_pgmap_unregister() does.
+ * Context: process context, may sleep.
+ * Return: how many pagemaps were still registered.
+ */
+uint32_t cxxvm_tracker_destroy(struct cxxvm_tracker *t);
+
+/**
+ * cxxvm_pgmap_register() - track a pagemap; it starts live, with one
+ * reference held by the registration.
+ * @t: the tracker
+ * @desc: what to register
+ * @out: the pagemap
+ *
+ * Context: process context, may sleep.
+ * Return: 0; -EINVAL for a bad type, range count, empty or mutually
+ * overlapping ranges, an altmap on more than one range or one that does
+ * not fit its range; -ERANGE for a range past the end of physical address
+ * space; -EBUSY if a range overlaps a registered pagemap's (dying ones
+ * too); -ENOSPC if the tracker holds max_ranges ranges; -ENOMEM.
+ */
+int cxxvm_pgmap_register(struct cxxvm_tracker *t,
+			 const struct cxxvm_pgmap_desc *desc,
+			 struct cxxvm_pgmap **out);
+
+/**
+ * cxxvm_pgmap_lookup() - get_dev_pagemap() for the tracker.
+ * @t: the tracker
+ * @pfn: the pfn
+ * @hint: NULL, or a pagemap the caller holds a reference on
+ *
+ * A @hint that covers @pfn is returned as is; otherwise its reference is
+ * dropped.  Mirrors get_dev_pagemap(pfn, pgmap) in mm/memremap.c.
+ * Context: any but NMI; takes no lock (spins briefly behind a writer).
+ * Return: the live pagemap holding @pfn with a new reference, or NULL.
+ */
+struct cxxvm_pgmap *cxxvm_pgmap_lookup(struct cxxvm_tracker *t, uint64_t pfn,
+				       struct cxxvm_pgmap *hint);
+
+/**
+ * cxxvm_pgmap_get() - another reference, for a caller that holds one.
+ * @m: the pagemap
+ *
+ * Context: any.
+ */
+void cxxvm_pgmap_get(struct cxxvm_pgmap *m);
+
+/**
+ * cxxvm_pgmap_put() - drop a reference: put_dev_pagemap().
+ * @m: the pagemap; NULL is ignored
+ *
+ * The last reference of a killed pagemap completes its drain.  A put with
+ * no reference held WARNs and does nothing.
+ * Context: any.
+ */
+void cxxvm_pgmap_put(struct cxxvm_pgmap *m);
+
+/**
+ * cxxvm_pgmap_kill() - no new references; drop the registration's.
+ * @t: the tracker
+ * @m: the pagemap
+ *
+ * Mirrors percpu_ref_kill() in memunmap_pages().
+ * Context: any.
+ * Return: true if this call killed it, false if it was dying already.
+ */
+bool cxxvm_pgmap_kill(struct cxxvm_tracker *t, struct cxxvm_pgmap *m);
+
+/**
+ * cxxvm_pgmap_unregister() - kill, wait for the drain, forget @m.
+ * @t: the tracker
+ * @m: the pagemap; not to be used afterwards
+ *
+ * Sleeps until every reference is put, as memunmap_pages() does.
+ * Context: process context, may sleep; the caller holds no reference.
+ */
+void cxxvm_pgmap_unregister(struct cxxvm_tracker *t, struct cxxvm_pgmap *m);
+
+/**
+ * cxxvm_pgmap_try_unregister() - cxxvm_pgmap_unregister() without waiting.
+ * @t: the tracker
+ * @m: the pagemap
+ *
+ * Context: process context, may sleep (a mutex).
+ * Return: 0 (@m is gone), or -EBUSY: references are held; @m stays dying,
+ * its pfns give none and its ranges stay reserved until a later call.
+ */
+int cxxvm_pgmap_try_unregister(struct cxxvm_tracker *t, struct cxxvm_pgmap *m);
+
+/**
+ * cxxvm_pgmap_cookie() - the cookie @m was registered with.
+ * @m: a pagemap the caller holds a reference on
+ *
+ * Context: any.
+ */
+uintptr_t cxxvm_pgmap_cookie(const struct cxxvm_pgmap *m);
+
+/**
+ * cxxvm_pgmap_refs() - references held on @m now (the registration's
+ * included), for tests and statistics.
+ * @m: the pagemap
+ *
+ * Context: any.
+ */
+uint64_t cxxvm_pgmap_refs(const struct cxxvm_pgmap *m);
+
+/**
+ * cxxvm_pgmap_altmap_alloc() - take memmap pages from @m's altmap.
+ * @t: the tracker
+ * @m: the pagemap
+ * @nr_pfns: pages
+ * @pfn: out: the first, aligned to the largest power of two dividing
+ *	@nr_pfns (altmap_alloc_block_buf() in mm/sparse-vmemmap.c)
+ *
+ * Context: process context, may sleep.
+ * Return: 0; -EINVAL without an altmap or for 0 pages; -ENOSPC if free
+ * cannot hold them.
+ */
+int cxxvm_pgmap_altmap_alloc(struct cxxvm_tracker *t, struct cxxvm_pgmap *m,
+			     uint64_t nr_pfns, uint64_t *pfn);
+
+/**
+ * cxxvm_pgmap_altmap_free() - vmem_altmap_free(): lower alloc.
+ * @t: the tracker
+ * @m: the pagemap
+ * @nr_pfns: pages
+ *
+ * Context: process context, may sleep.
+ * Return: 0; -EINVAL without an altmap or if @nr_pfns exceeds alloc.
+ */
+int cxxvm_pgmap_altmap_free(struct cxxvm_tracker *t, struct cxxvm_pgmap *m,
+			    uint64_t nr_pfns);
+
+/**
+ * cxxvm_pgmap_altmap_get() - a snapshot of @m's altmap.
+ * @t: the tracker
+ * @m: the pagemap
+ * @info: out
+ *
+ * Context: process context, may sleep.
+ * Return: 0, or -EINVAL if @m has no altmap.
+ */
+int cxxvm_pgmap_altmap_get(struct cxxvm_tracker *t, struct cxxvm_pgmap *m,
+			   struct cxxvm_altmap_info *info);
 
 #ifdef __cplusplus
 } /* extern "C" */

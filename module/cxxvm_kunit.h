@@ -28,6 +28,8 @@ int cxxvm_check_unmap(const struct cxxvm_unmap *arg);
 int cxxvm_check_verify(const struct cxxvm_verify *arg);
 int cxxvm_check_flush(const struct cxxvm_flush *arg);
 int cxxvm_check_bench(const struct cxxvm_bench *arg);
+/* Also -ERANGE: a range past the end of physical address space. */
+int cxxvm_check_pgmap_create(const struct cxxvm_pgmap_create *arg);
 
 /**
  * cxxrt_test_fail_nth_alloc() - make the @n-th next cxxrt_alloc() fail.

@@ -29,6 +29,7 @@
 #include <linux/cxxvm.h>
 #include "cxxvm_core.h"
 #include "cxxvm_kunit.h"
+#include "cxxvm_pgmap.h"
 #include "cxxvm_platform.h"
 
 static_assert(sizeof(struct cxxvm_info) == 64);
@@ -79,10 +80,12 @@ static atomic64_t cxxvm_reaped_seq = ATOMIC64_INIT(0);
  * @lock: serialises lookups that use a mapping (verify) against unmap, and
  *	a new id's publication against everything else
  * @mappings: id -> struct cxxvm_mapping; ids 1..CXXVM_MAX_HANDLES
+ * @pgmaps: the file's pagemaps (cxxvm_pgmap.c)
  */
 struct cxxvm_file {
 	struct mutex lock;	/* see @lock above */
 	struct xarray mappings;
+	struct cxxvm_pgmap_file pgmaps;
 };
 
 /**
@@ -691,6 +694,14 @@ static long cxxvm_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	case CXXVM_IOC_VERIFY:
 	case CXXVM_IOC_FLUSH:
 	case CXXVM_IOC_BENCH:
+	case CXXVM_IOC_PGMAP_CREATE:
+	case CXXVM_IOC_PGMAP_DESTROY:
+	case CXXVM_IOC_PGMAP_GET:
+	case CXXVM_IOC_PGMAP_PUT:
+	case CXXVM_IOC_PGMAP_CHECK:
+	case CXXVM_IOC_MEMREMAP:
+	case CXXVM_IOC_PGMAP_VMAP:
+	case CXXVM_IOC_PGMAP_BENCH:
 		break;
 	default:
 		return -ENOTTY;
@@ -708,8 +719,10 @@ static long cxxvm_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return cxxvm_ioctl_verify(f, uarg);
 	case CXXVM_IOC_FLUSH:
 		return cxxvm_ioctl_flush(uarg);
-	default:
+	case CXXVM_IOC_BENCH:
 		return cxxvm_ioctl_bench(uarg);
+	default:
+		return cxxvm_pgmap_ioctl(&f->pgmaps, cmd, uarg);
 	}
 }
 
@@ -721,6 +734,7 @@ static int cxxvm_open(struct inode *inode, struct file *file)
 		return -ENOMEM;
 	mutex_init(&f->lock);
 	xa_init_flags(&f->mappings, XA_FLAGS_ALLOC1);
+	cxxvm_pgmap_file_init(&f->pgmaps);
 	file->private_data = f;
 	return 0;
 }
@@ -731,6 +745,8 @@ static int cxxvm_release(struct inode *inode, struct file *file)
 	struct cxxvm_mapping *m;
 	unsigned long id;
 
+	/* Pagemaps first: their pages may be mapped through the arena. */
+	cxxvm_pgmap_file_release(&f->pgmaps);
 	xa_for_each(&f->mappings, id, m) {
 		xa_erase(&f->mappings, id);
 		cxxvm_mapping_destroy(m);
@@ -861,9 +877,12 @@ static int __init cxxvm_init(void)
 	ret = cxxvm_arena_create(&params, &cxxvm_arena);
 	if (ret)
 		goto platform_exit;
-	ret = register_vmap_purge_notifier(&cxxvm_purge_nb);
+	ret = cxxvm_pgmap_init(cxxvm_arena);
 	if (ret)
 		goto arena_destroy;
+	ret = register_vmap_purge_notifier(&cxxvm_purge_nb);
+	if (ret)
+		goto pgmap_exit;
 	ret = misc_register(&cxxvm_miscdev);
 	if (ret)
 		goto unregister_notifier;
@@ -877,6 +896,8 @@ static int __init cxxvm_init(void)
 
 unregister_notifier:
 	unregister_vmap_purge_notifier(&cxxvm_purge_nb);
+pgmap_exit:
+	cxxvm_pgmap_exit();
 arena_destroy:
 	cxxvm_arena_destroy(cxxvm_arena);
 platform_exit:
@@ -889,6 +910,7 @@ static void __exit cxxvm_exit(void)
 	debugfs_remove(cxxvm_debugfs);
 	misc_deregister(&cxxvm_miscdev);
 	unregister_vmap_purge_notifier(&cxxvm_purge_nb);
+	cxxvm_pgmap_exit();
 	/* Every file is closed, so every mapping is gone; this is a bug. */
 	WARN_ON(cxxvm_arena_destroy(cxxvm_arena));
 	/* The arena's teardown shot everything down. */

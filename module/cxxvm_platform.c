@@ -13,6 +13,7 @@
  */
 #include <linux/atomic.h>
 #include <linux/cache.h>
+#include <linux/completion.h>
 #include <linux/errno.h>
 #include <linux/export.h>
 #include <linux/gfp.h>
@@ -26,6 +27,7 @@
 #include <linux/vmalloc.h>
 #include <asm/cpufeature.h>
 #include <asm/pgtable.h>
+#include <asm/sparsemem.h>
 #include <asm/tlbflush.h>
 
 #include "cxxvm_core.h"
@@ -214,6 +216,44 @@ void cxxvm_plat_mutex_unlock(struct cxxvm_plat_mutex *m)
 	mutex_unlock(&m->mutex);
 }
 
+struct cxxvm_plat_completion {
+	struct completion done;	/* a C++ pagemap's drain */
+};
+
+struct cxxvm_plat_completion *cxxvm_plat_completion_create(void)
+{
+	struct cxxvm_plat_completion *c = cxxrt_alloc(sizeof(*c), CXXRT_GFP_KERNEL);
+
+	if (c)
+		init_completion(&c->done);
+	return c;
+}
+
+void cxxvm_plat_completion_destroy(struct cxxvm_plat_completion *c)
+{
+	kfree(c);
+}
+
+void cxxvm_plat_completion_reinit(struct cxxvm_plat_completion *c)
+{
+	reinit_completion(&c->done);
+}
+
+void cxxvm_plat_completion_complete(struct cxxvm_plat_completion *c)
+{
+	complete_all(&c->done);
+}
+
+void cxxvm_plat_completion_wait(struct cxxvm_plat_completion *c)
+{
+	wait_for_completion(&c->done);
+}
+
+uint64_t cxxvm_plat_max_pfn_limit(void)
+{
+	return 1ULL << (MAX_PHYSMEM_BITS - PAGE_SHIFT);
+}
+
 static gfp_t cxxrt_gfp(unsigned int gfp)
 {
 	switch (gfp) {
@@ -285,6 +325,20 @@ CXXVM_EXPORT_FOR_KUNIT(cxxvm_arena_flushed_seq);
 CXXVM_EXPORT_FOR_KUNIT(cxxvm_arena_get_stats);
 CXXVM_EXPORT_FOR_KUNIT(cxxvm_arena_shrink);
 CXXVM_EXPORT_FOR_KUNIT(cxxvm_arena_for_each_block);
+CXXVM_EXPORT_FOR_KUNIT(cxxvm_tracker_create);
+CXXVM_EXPORT_FOR_KUNIT(cxxvm_tracker_destroy);
+CXXVM_EXPORT_FOR_KUNIT(cxxvm_pgmap_register);
+CXXVM_EXPORT_FOR_KUNIT(cxxvm_pgmap_lookup);
+CXXVM_EXPORT_FOR_KUNIT(cxxvm_pgmap_get);
+CXXVM_EXPORT_FOR_KUNIT(cxxvm_pgmap_put);
+CXXVM_EXPORT_FOR_KUNIT(cxxvm_pgmap_kill);
+CXXVM_EXPORT_FOR_KUNIT(cxxvm_pgmap_unregister);
+CXXVM_EXPORT_FOR_KUNIT(cxxvm_pgmap_try_unregister);
+CXXVM_EXPORT_FOR_KUNIT(cxxvm_pgmap_cookie);
+CXXVM_EXPORT_FOR_KUNIT(cxxvm_pgmap_refs);
+CXXVM_EXPORT_FOR_KUNIT(cxxvm_pgmap_altmap_alloc);
+CXXVM_EXPORT_FOR_KUNIT(cxxvm_pgmap_altmap_free);
+CXXVM_EXPORT_FOR_KUNIT(cxxvm_pgmap_altmap_get);
 CXXVM_EXPORT_FOR_KUNIT(cxxrt_alloc);
 CXXVM_EXPORT_FOR_KUNIT(cxxrt_free);
 CXXVM_EXPORT_FOR_KUNIT(cxxrt_bug);

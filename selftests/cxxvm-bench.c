@@ -26,6 +26,13 @@
  *              failures, time, and peak VA held, read from /proc/vmallocinfo
  *              (the backend's own areas plus "unpurged vm_area" lazily freed
  *              ones, above the level before the run).
+ *  lookup      CXXVM_IOC_PGMAP_BENCH: pfn -> pagemap lookups over 1, 4 and
+ *              16 real MEMORY_DEVICE_GENERIC pagemaps (memremap_pages() of
+ *              8 MiB each of the reserved memory given as memmap=SIZE$START
+ *              on the guest's command line), cxxvm's tracker against
+ *              get_dev_pagemap() + put_dev_pagemap(): random pfns without a
+ *              hint, and a sequential walk passing the last result as the
+ *              hint.  ns per lookup, medians of R rounds.
  *
  * Each timed run is preceded by an untimed warm-up, by default
  * lazy_max_pages cycles, so that allocators reach their steady state.
@@ -620,6 +627,114 @@ static void run_mixed(void)
 	}
 }
 
+/* ---- lookup ------------------------------------------------------------------ */
+
+static const unsigned int lookup_maps[] = { 1, 4, 16 };
+#define NR_LOOKUP 3
+#define LOOKUP_MAP_PAGES 2048	/* 8 MiB: four 2 MiB subsections */
+static double lookup_ns[NR_LOOKUP][2][2];	/* [maps][backend][mode] */
+static bool lookup_ran;
+
+/* memmap=SIZE$START on the command line: the reserved memory, in pfns. */
+static bool reserved_region(unsigned long long *start_pfn, unsigned long long *nr)
+{
+	char line[4096], *p;
+	unsigned long long size, start;
+	char unit;
+	FILE *f = fopen("/proc/cmdline", "r");
+
+	if (!f)
+		return false;
+	p = fgets(line, sizeof(line), f);
+	fclose(f);
+	for (; p && (p = strstr(p, "memmap=")); p++) {
+		if (sscanf(p, "memmap=%llu%c$%llx", &size, &unit, &start) == 3 && unit == 'M') {
+			*start_pfn = start / 4096;
+			*nr = size * 256;
+			return true;
+		}
+	}
+	return false;
+}
+
+static double lookup_run(__u32 backend, __u32 mode, __u32 n, __u32 seed)
+{
+	struct cxxvm_pgmap_bench b = { .backend = backend, .mode = mode,
+				       .iterations = n, .seed = seed };
+
+	if (ioctl(fd, CXXVM_IOC_PGMAP_BENCH, &b))
+		die("PGMAP_BENCH");
+	if (b.hits != n) {
+		fprintf(stderr, "cxxvm-bench: PGMAP_BENCH found %llu of %u pfns\n",
+			(unsigned long long)b.hits, n);
+		exit(1);
+	}
+	return (double)b.elapsed_ns / n;
+}
+
+static void run_lookup(void)
+{
+	unsigned long long start, nr;
+	__u64 handles[16];
+	unsigned int made = 0;
+
+	if (!reserved_region(&start, &nr) || nr < 16 * LOOKUP_MAP_PAGES) {
+		fprintf(stderr, "cxxvm-bench: lookup needs memmap=128M$START (or more) on the kernel command line\n");
+		exit(1);
+	}
+	for (int m = 0; m < NR_LOOKUP; m++) {
+		/* Add pagemaps up to lookup_maps[m], each 8 MiB, back to back. */
+		for (; made < lookup_maps[m]; made++) {
+			struct cxxvm_pgmap_create c = {
+				.type = CXXVM_PGMAP_GENERIC, .flags = CXXVM_PGMAP_REAL,
+				.nr_ranges = 1,
+				.ranges = { { start + made * LOOKUP_MAP_PAGES, LOOKUP_MAP_PAGES } },
+			};
+
+			if (ioctl(fd, CXXVM_IOC_PGMAP_CREATE, &c))
+				die("PGMAP_CREATE");
+			handles[made] = c.handle;
+		}
+		for (int mode = 0; mode < 2; mode++) {
+			double t[2][16];
+
+			/* Warm both up, then alternate, as in single. */
+			for (int be = 0; be < 2; be++)
+				lookup_run(be, mode, iterations, 1);
+			for (unsigned int r = 0; r < rounds; r++)
+				for (int be = 0; be < 2; be++)
+					t[be][r] = lookup_run(be, mode, iterations, r + 2);
+			for (int be = 0; be < 2; be++) {
+				qsort(t[be], rounds, sizeof(t[be][0]), cmp_double);
+				lookup_ns[m][be][mode] = t[be][rounds / 2];
+			}
+		}
+	}
+	for (unsigned int i = 0; i < made; i++) {
+		struct cxxvm_pgmap_destroy d = { .handle = handles[i] };
+
+		if (ioctl(fd, CXXVM_IOC_PGMAP_DESTROY, &d))
+			die("PGMAP_DESTROY");
+	}
+	lookup_ran = true;
+
+	printf("\n== lookup: pfn -> pagemap, in-kernel loop of %lu lookups, median of %u rounds ==\n",
+	       iterations, rounds);
+	printf("ns per lookup (+ put); real MEMORY_DEVICE_GENERIC pagemaps of 8 MiB each\n"
+	       "random: random pfns, no hint; hinted: sequential pfns, the last result as hint\n"
+	       "x = tracker / get_dev_pagemap\n\n");
+	printf("%8s | %-26s | %-26s\n", "", "random", "hinted");
+	printf("%8s | %7s %10s %6s | %7s %10s %6s\n", "pagemaps",
+	       "tracker", "get_dev_pm", "x", "tracker", "get_dev_pm", "x");
+	for (int m = 0; m < NR_LOOKUP; m++) {
+		printf("%8u |", lookup_maps[m]);
+		for (int mode = 0; mode < 2; mode++)
+			printf(" %7.1f %10.1f %6.2f |", lookup_ns[m][0][mode], lookup_ns[m][1][mode],
+			       lookup_ns[m][0][mode] / lookup_ns[m][1][mode]);
+		printf("\n");
+	}
+}
+
 /* ---- JSON -------------------------------------------------------------------- */
 
 static bool want(const char *sections, const char *name)
@@ -704,6 +819,17 @@ static int write_json(const char *path, const char *sections, const struct utsna
 			mixed[be].peak_mib);
 		sep = ",";
 	}
+	fprintf(f, "\n  ],\n  \"lookup\": [");
+	sep = "";
+	for (int m = 0; lookup_ran && m < NR_LOOKUP; m++) {
+		for (int mode = 0; mode < 2; mode++) {
+			fprintf(f, "%s\n    {\"pagemaps\": %u, \"mode\": \"%s\", \"tracker_ns\": %.2f, \"get_dev_pagemap_ns\": %.2f, \"ratio\": %.3f}",
+				sep, lookup_maps[m], mode ? "hinted" : "random",
+				lookup_ns[m][0][mode], lookup_ns[m][1][mode],
+				lookup_ns[m][0][mode] / lookup_ns[m][1][mode]);
+			sep = ",";
+		}
+	}
 	fprintf(f, "\n  ]\n}\n");
 	return fclose(f) ? -1 : 0;
 }
@@ -715,7 +841,8 @@ static void print_help(void)
 		"  -n, --iterations N  in-kernel cycles per run (default 20000; user: N/4)\n"
 		"  -r, --rounds N      single, threads: runs per cell, median taken (default 5)\n"
 		"  -w, --warmup N      untimed cycles before each run (default: lazy_max_pages)\n"
-		"  -s, --sections LIST comma-separated: single,threads,shootdowns,user,mixed (default: all)\n"
+		"  -s, --sections LIST comma-separated: single,threads,shootdowns,user,mixed,lookup\n"
+		"                      (default: all)\n"
 		"  -j, --json FILE     also write the results as JSON\n");
 }
 
@@ -730,7 +857,7 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
-	const char *sections = "single,threads,shootdowns,user,mixed";
+	const char *sections = "single,threads,shootdowns,user,mixed,lookup";
 	const char *json = NULL;
 	struct utsname u;
 	int c;
@@ -796,6 +923,8 @@ int main(int argc, char **argv)
 		run_user();
 	if (want(sections, "mixed"))
 		run_mixed();
+	if (want(sections, "lookup"))
+		run_lookup();
 	close(fd);
 
 	if (json && write_json(json, sections, &u))

@@ -16,6 +16,8 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <time.h>
 #include <string.h>
@@ -740,6 +742,396 @@ TEST(cxx_concurrent_map_unmap_flush)
 	while (nfill)
 		ASSERT_EQ(0, unmap_handle(fd, fill[--nfill]));
 	EXPECT_EQ(0, read_stats(_metadata, fd).live_mappings);
+	close(fd);
+}
+
+/* ---- pagemaps ------------------------------------------------------------ */
+
+/*
+ * The reserved memory the runner asked the guest kernel for, as
+ * memmap=SIZE$START on its command line (guest-check.sh documents it).
+ * Returns false if there is none.
+ */
+static bool reserved_region(__u64 *start_pfn, __u64 *nr_pages)
+{
+	char line[4096], *p;
+	unsigned long long size, start;
+	char unit;
+	FILE *f = fopen("/proc/cmdline", "r");
+
+	if (!f)
+		return false;
+	p = fgets(line, sizeof(line), f);
+	fclose(f);
+	for (; p && (p = strstr(p, "memmap=")); p++) {
+		if (sscanf(p, "memmap=%llu%c$%llx", &size, &unit, &start) == 3 && unit == 'M') {
+			*start_pfn = start / 4096;
+			*nr_pages = size * 256;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Pfns far above this guest's RAM and below MAX_PHYSMEM_BITS. */
+#define FAKE_PFN	(1ull << 30)
+
+static int pgmap_create(int fd, __u32 type, __u32 flags, __u64 start, __u64 nr, __u64 *handle)
+{
+	struct cxxvm_pgmap_create c = {
+		.type = type, .flags = flags, .nr_ranges = 1,
+		.ranges = { { start, nr } },
+	};
+	int ret = xioctl(fd, CXXVM_IOC_PGMAP_CREATE, &c);
+
+	*handle = c.handle;
+	return ret;
+}
+
+static int pgmap_destroy(int fd, __u64 handle)
+{
+	struct cxxvm_pgmap_destroy d = { .handle = handle };
+
+	return xioctl(fd, CXXVM_IOC_PGMAP_DESTROY, &d);
+}
+
+static int pgmap_get(int fd, __u64 pfn, __u64 *handle, __u64 *refs)
+{
+	struct cxxvm_pgmap_ref r = { .pfn = pfn };
+	int ret = xioctl(fd, CXXVM_IOC_PGMAP_GET, &r);
+
+	*handle = r.handle;
+	*refs = r.refs;
+	return ret;
+}
+
+static int pgmap_put(int fd, __u64 handle, __u64 *refs)
+{
+	struct cxxvm_pgmap_ref r = { .handle = handle };
+	int ret = xioctl(fd, CXXVM_IOC_PGMAP_PUT, &r);
+
+	*refs = r.refs;
+	return ret;
+}
+
+/* Tracker only: lookup, references, kill with references held, reuse. */
+TEST(pgmap_lifecycle)
+{
+	int fd = cxxvm_open();
+	__u64 a, b, h, refs;
+
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, pgmap_create(fd, CXXVM_PGMAP_GENERIC, 0, FAKE_PFN, 64, &a));
+	ASSERT_EQ(0, pgmap_create(fd, CXXVM_PGMAP_FS_DAX, 0, FAKE_PFN + 64, 1, &b));
+	EXPECT_NE(a, b);
+	EXPECT_EQ(0, pgmap_get(fd, FAKE_PFN, &h, &refs));
+	EXPECT_EQ(a, h);
+	EXPECT_EQ(1, refs);
+	EXPECT_EQ(0, pgmap_get(fd, FAKE_PFN + 63, &h, &refs));
+	EXPECT_EQ(a, h);
+	EXPECT_EQ(2, refs);
+	EXPECT_EQ(0, pgmap_get(fd, FAKE_PFN + 64, &h, &refs));
+	EXPECT_EQ(b, h);
+	EXPECT_EQ(-ENOENT, pgmap_get(fd, FAKE_PFN + 65, &h, &refs));
+	EXPECT_EQ(-ENOENT, pgmap_get(fd, FAKE_PFN - 1, &h, &refs));
+
+	/* References held: DESTROY kills, says -EBUSY, keeps the range. */
+	EXPECT_EQ(-EBUSY, pgmap_destroy(fd, a));
+	EXPECT_EQ(-ENOENT, pgmap_get(fd, FAKE_PFN + 1, &h, &refs));
+	EXPECT_EQ(-EBUSY, pgmap_create(fd, CXXVM_PGMAP_GENERIC, 0, FAKE_PFN, 1, &h));
+	EXPECT_EQ(0, pgmap_put(fd, a, &refs));
+	EXPECT_EQ(1, refs);
+	EXPECT_EQ(-EBUSY, pgmap_destroy(fd, a));
+	EXPECT_EQ(0, pgmap_put(fd, a, &refs));
+	EXPECT_EQ(0, refs);
+	EXPECT_EQ(-EINVAL, pgmap_put(fd, a, &refs));
+	EXPECT_EQ(0, pgmap_destroy(fd, a));
+	EXPECT_EQ(-ENOENT, pgmap_destroy(fd, a));
+	EXPECT_EQ(-ENOENT, pgmap_put(fd, a, &refs));
+
+	/* The range is free again; b still has its reference (closed below). */
+	EXPECT_EQ(0, pgmap_create(fd, CXXVM_PGMAP_GENERIC, 0, FAKE_PFN, 64, &a));
+	EXPECT_EQ(0, pgmap_get(fd, FAKE_PFN + 5, &h, &refs));
+	EXPECT_EQ(a, h);
+	close(fd);
+
+	/* Closing put the references and destroyed both. */
+	fd = cxxvm_open();
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(0, pgmap_create(fd, CXXVM_PGMAP_GENERIC, 0, FAKE_PFN, 65, &a));
+	close(fd);
+}
+
+/* Another file's pagemaps are not this file's to look up or destroy. */
+TEST(pgmap_handles_belong_to_their_file)
+{
+	int fd = cxxvm_open(), other = cxxvm_open();
+	__u64 a, h, refs;
+
+	ASSERT_LE(0, fd);
+	ASSERT_LE(0, other);
+	ASSERT_EQ(0, pgmap_create(fd, CXXVM_PGMAP_GENERIC, 0, FAKE_PFN, 8, &a));
+	EXPECT_EQ(-ENOENT, pgmap_get(other, FAKE_PFN, &h, &refs));
+	EXPECT_EQ(-ENOENT, pgmap_destroy(other, a));
+	EXPECT_EQ(-EBUSY, pgmap_create(other, CXXVM_PGMAP_GENERIC, 0, FAKE_PFN + 7, 1, &h));
+	EXPECT_EQ(0, pgmap_destroy(fd, a));
+	close(other);
+	close(fd);
+}
+
+/* Each bad description has its errno, and leaves nothing behind. */
+TEST(pgmap_bad_input)
+{
+	struct cxxvm_pgmap_create c;
+	__u64 start, nr, h;
+	int fd = cxxvm_open();
+
+	ASSERT_LE(0, fd);
+	ASSERT_TRUE(reserved_region(&start, &nr));
+#define CREATE(...) (c = (struct cxxvm_pgmap_create){ __VA_ARGS__ }, \
+		     xioctl(fd, CXXVM_IOC_PGMAP_CREATE, &c))
+	EXPECT_EQ(-EINVAL, CREATE(.type = 0, .nr_ranges = 1, .ranges = { { FAKE_PFN, 1 } }));
+	EXPECT_EQ(-EINVAL, CREATE(.type = 6, .nr_ranges = 1, .ranges = { { FAKE_PFN, 1 } }));
+	EXPECT_EQ(-EINVAL, CREATE(.type = CXXVM_PGMAP_GENERIC, .nr_ranges = 0));
+	EXPECT_EQ(-EINVAL, CREATE(.type = CXXVM_PGMAP_GENERIC, .nr_ranges = 9));
+	EXPECT_EQ(-EINVAL, CREATE(.type = CXXVM_PGMAP_GENERIC, .nr_ranges = 1,
+				  .ranges = { { FAKE_PFN, 0 } }));
+	EXPECT_EQ(-EINVAL, CREATE(.type = CXXVM_PGMAP_GENERIC, .flags = 1u << 7, .nr_ranges = 1,
+				  .ranges = { { FAKE_PFN, 1 } }));
+	EXPECT_EQ(-EINVAL, CREATE(.type = CXXVM_PGMAP_GENERIC, .nr_ranges = 1,
+				  .ranges = { { FAKE_PFN, 1 } }, .reserved = { 1 }));
+	/* Overlapping ranges within one pagemap. */
+	EXPECT_EQ(-EINVAL, CREATE(.type = CXXVM_PGMAP_GENERIC, .nr_ranges = 2,
+				  .ranges = { { FAKE_PFN, 16 }, { FAKE_PFN + 15, 1 } }));
+	/* An altmap bigger than its range; one on two ranges. */
+	EXPECT_EQ(-EINVAL, CREATE(.type = CXXVM_PGMAP_GENERIC, .flags = CXXVM_PGMAP_ALTMAP,
+				  .nr_ranges = 1, .ranges = { { FAKE_PFN, 16 } },
+				  .altmap_reserve = 8, .altmap_free = 9));
+	EXPECT_EQ(-EINVAL, CREATE(.type = CXXVM_PGMAP_GENERIC, .flags = CXXVM_PGMAP_ALTMAP,
+				  .nr_ranges = 2, .ranges = { { FAKE_PFN, 16 }, { FAKE_PFN + 32, 16 } },
+				  .altmap_free = 1));
+	/* Past the end of physical address space (2^52 bytes at most). */
+	EXPECT_EQ(-ERANGE, CREATE(.type = CXXVM_PGMAP_GENERIC, .nr_ranges = 1,
+				  .ranges = { { 1ull << 40, 1 } }));
+	EXPECT_EQ(-ERANGE, CREATE(.type = CXXVM_PGMAP_GENERIC, .nr_ranges = 1,
+				  .ranges = { { ~0ull, 2 } }));
+	/* System RAM: the first MiB above 16 MiB is RAM in every guest. */
+	EXPECT_EQ(-ENXIO, CREATE(.type = CXXVM_PGMAP_GENERIC, .nr_ranges = 1,
+				 .ranges = { { 0x1000, 16 } }));
+	/* REAL: GENERIC only, reserved memory only, an altmap that holds the memmap. */
+	EXPECT_EQ(-EINVAL, CREATE(.type = CXXVM_PGMAP_PRIVATE, .flags = CXXVM_PGMAP_REAL,
+				  .nr_ranges = 1, .ranges = { { start, 512 } }));
+	EXPECT_EQ(-ENXIO, CREATE(.type = CXXVM_PGMAP_GENERIC, .flags = CXXVM_PGMAP_REAL,
+				 .nr_ranges = 1, .ranges = { { FAKE_PFN, 512 } }));
+	EXPECT_EQ(-EINVAL, CREATE(.type = CXXVM_PGMAP_GENERIC,
+				  .flags = CXXVM_PGMAP_REAL | CXXVM_PGMAP_ALTMAP,
+				  .nr_ranges = 1, .ranges = { { start, 32768 } }, .altmap_free = 511));
+	/* Overlap with a registered pagemap, the kernel's one included. */
+	ASSERT_EQ(0, CREATE(.type = CXXVM_PGMAP_GENERIC, .flags = CXXVM_PGMAP_REAL,
+			    .nr_ranges = 1, .ranges = { { start, 512 } }));
+	h = c.handle;
+	EXPECT_EQ(-EBUSY, CREATE(.type = CXXVM_PGMAP_GENERIC, .nr_ranges = 1,
+				 .ranges = { { start + 511, 2 } }));
+	EXPECT_EQ(-EBUSY, CREATE(.type = CXXVM_PGMAP_GENERIC, .flags = CXXVM_PGMAP_REAL,
+				 .nr_ranges = 1, .ranges = { { start, 1024 } }));
+	EXPECT_EQ(0, pgmap_destroy(fd, h));
+#undef CREATE
+	/* Nothing was left claimed or registered by the calls above. */
+	EXPECT_EQ(0, pgmap_create(fd, CXXVM_PGMAP_GENERIC, CXXVM_PGMAP_REAL, start, 1024, &h));
+	EXPECT_EQ(0, pgmap_create(fd, CXXVM_PGMAP_GENERIC, 0, FAKE_PFN, 64, &h));
+	close(fd);
+}
+
+/*
+ * Real pagemaps (memremap_pages() over the reserved memory), one with an
+ * altmap carving its memmap, one with two ranges: the tracker and
+ * get_dev_pagemap() agree on every pfn and the pfns around, and again after
+ * one is destroyed.
+ */
+TEST(pgmap_cross_check_with_kernel)
+{
+	struct cxxvm_pgmap_create c;
+	struct cxxvm_pgmap_check k = { 0 };
+	struct cxxvm_memremap m;
+	__u64 start, nr, a, b, h, refs;
+	int fd = cxxvm_open();
+
+	ASSERT_LE(0, fd);
+	ASSERT_TRUE(reserved_region(&start, &nr));
+	ASSERT_LE(2 * 32768, nr);
+	/* A whole memory section, its memmap in its first 512 pages. */
+	c = (struct cxxvm_pgmap_create){
+		.type = CXXVM_PGMAP_GENERIC, .flags = CXXVM_PGMAP_REAL | CXXVM_PGMAP_ALTMAP,
+		.nr_ranges = 1, .ranges = { { start, 32768 } }, .altmap_free = 512,
+	};
+	ASSERT_EQ(0, xioctl(fd, CXXVM_IOC_PGMAP_CREATE, &c));
+	a = c.handle;
+	EXPECT_EQ(start + 512, c.first_data_pfn);
+	/* Two 8 MiB ranges in the next section, 2 MiB apart. */
+	c = (struct cxxvm_pgmap_create){
+		.type = CXXVM_PGMAP_GENERIC, .flags = CXXVM_PGMAP_REAL, .nr_ranges = 2,
+		.ranges = { { start + 32768 + 2560, 2048 }, { start + 32768, 2048 } },
+	};
+	ASSERT_EQ(0, xioctl(fd, CXXVM_IOC_PGMAP_CREATE, &c));
+	b = c.handle;
+
+	ASSERT_EQ(0, xioctl(fd, CXXVM_IOC_PGMAP_CHECK, &k));
+	EXPECT_EQ(0, k.mismatches);
+	EXPECT_EQ(~0ull, k.first_mismatch_pfn);
+	EXPECT_EQ(32768 + 2 + 2 * (2048 + 2), k.pfns_checked);
+	k = (struct cxxvm_pgmap_check){ .handle = b };
+	ASSERT_EQ(0, xioctl(fd, CXXVM_IOC_PGMAP_CHECK, &k));
+	EXPECT_EQ(0, k.mismatches);
+	EXPECT_EQ(2 * (2048 + 2), k.pfns_checked);
+
+	EXPECT_EQ(0, pgmap_destroy(fd, a));
+	EXPECT_EQ(-ENOENT, pgmap_get(fd, start + 600, &h, &refs));
+	k = (struct cxxvm_pgmap_check){ 0 };
+	ASSERT_EQ(0, xioctl(fd, CXXVM_IOC_PGMAP_CHECK, &k));
+	EXPECT_EQ(0, k.mismatches);
+	EXPECT_EQ(2 * (2048 + 2), k.pfns_checked);
+	/* The kernel forgot it too: memremap() refuses pagemap memory. */
+	m = (struct cxxvm_memremap){ .phys_addr = start * 4096, .size = 1 << 20,
+				     .flags = CXXVM_MEMREMAP_WB, .seed = 1 };
+	EXPECT_EQ(0, xioctl(fd, CXXVM_IOC_MEMREMAP, &m));
+	m = (struct cxxvm_memremap){ .phys_addr = (start + 32768) * 4096,
+				     .size = 1 << 20, .flags = CXXVM_MEMREMAP_WB };
+	EXPECT_EQ(-EBUSY, xioctl(fd, CXXVM_IOC_MEMREMAP, &m));
+	/* A tracker-only pagemap is not the kernel's: CHECK says so. */
+	ASSERT_EQ(0, pgmap_create(fd, CXXVM_PGMAP_GENERIC, 0, start + 32768 + 2048, 1, &h));
+	k = (struct cxxvm_pgmap_check){ .handle = b };
+	ASSERT_EQ(0, xioctl(fd, CXXVM_IOC_PGMAP_CHECK, &k));
+	EXPECT_EQ(1, k.mismatches);
+	EXPECT_EQ(start + 32768 + 2048, k.first_mismatch_pfn);
+	k = (struct cxxvm_pgmap_check){ .handle = h };
+	EXPECT_EQ(-EINVAL, xioctl(fd, CXXVM_IOC_PGMAP_CHECK, &k));
+	close(fd);
+}
+
+/* memremap() with each flag and with all of them, then bad requests. */
+TEST(memremap_wb_wt_wc)
+{
+	static const __u32 flags[] = {
+		CXXVM_MEMREMAP_WB, CXXVM_MEMREMAP_WT, CXXVM_MEMREMAP_WC,
+		CXXVM_MEMREMAP_WB | CXXVM_MEMREMAP_WT | CXXVM_MEMREMAP_WC,
+		CXXVM_MEMREMAP_WT | CXXVM_MEMREMAP_WC,
+	};
+	struct cxxvm_memremap m;
+	__u64 start, nr, h;
+	int fd = cxxvm_open();
+
+	ASSERT_LE(0, fd);
+	ASSERT_TRUE(reserved_region(&start, &nr));
+	for (unsigned int i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
+		m = (struct cxxvm_memremap){ .phys_addr = start * 4096 + (i << 22),
+					     .size = 4 << 20, .flags = flags[i], .seed = i };
+		EXPECT_EQ(0, xioctl(fd, CXXVM_IOC_MEMREMAP, &m));
+		EXPECT_EQ(4 << 20, m.bytes_checked);
+	}
+	m = (struct cxxvm_memremap){ .phys_addr = 16 << 20, .size = 4096,
+				     .flags = CXXVM_MEMREMAP_WB };
+	EXPECT_EQ(-ENXIO, xioctl(fd, CXXVM_IOC_MEMREMAP, &m));	/* System RAM */
+	m = (struct cxxvm_memremap){ .phys_addr = start * 4096, .size = 4096 };
+	EXPECT_EQ(-EINVAL, xioctl(fd, CXXVM_IOC_MEMREMAP, &m));	/* no flag */
+	m.flags = CXXVM_MEMREMAP_WB;
+	m.size = 100;
+	EXPECT_EQ(-EINVAL, xioctl(fd, CXXVM_IOC_MEMREMAP, &m));	/* not pages */
+	m.size = 65 << 20;
+	EXPECT_EQ(-EINVAL, xioctl(fd, CXXVM_IOC_MEMREMAP, &m));	/* too big */
+	ASSERT_EQ(0, pgmap_create(fd, CXXVM_PGMAP_GENERIC, CXXVM_PGMAP_REAL, start, 512, &h));
+	m.size = 4096;
+	EXPECT_EQ(-EBUSY, xioctl(fd, CXXVM_IOC_MEMREMAP, &m));	/* a pagemap's */
+	close(fd);
+}
+
+/*
+ * Both halves: ZONE_DEVICE pages mapped by the C++ vmap allocator show what
+ * memremap(MEMREMAP_WB) of the same memory shows, both ways.
+ */
+TEST(pgmap_vmap_matches_memremap)
+{
+	struct cxxvm_pgmap_create c = {
+		.type = CXXVM_PGMAP_GENERIC, .flags = CXXVM_PGMAP_REAL | CXXVM_PGMAP_ALTMAP,
+		.nr_ranges = 1, .altmap_reserve = 3, .altmap_free = 1021,
+	};
+	struct cxxvm_pgmap_vmap v;
+	__u64 start, nr, data;
+	int fd = cxxvm_open();
+
+	ASSERT_LE(0, fd);
+	ASSERT_TRUE(reserved_region(&start, &nr));
+	c.ranges[0] = (struct cxxvm_pfn_range){ start, 32768 };
+	ASSERT_EQ(0, xioctl(fd, CXXVM_IOC_PGMAP_CREATE, &c));
+	EXPECT_EQ(start + 1024, c.first_data_pfn);
+	data = 32768 - 1024;
+	for (__u32 n = 1; n <= 64; n *= 4) {
+		v = (struct cxxvm_pgmap_vmap){ .handle = c.handle, .offset = n * 7,
+					       .nr_pages = n, .seed = n };
+		EXPECT_EQ(0, xioctl(fd, CXXVM_IOC_PGMAP_VMAP, &v));
+		EXPECT_EQ(n, v.pages_checked);
+	}
+	v = (struct cxxvm_pgmap_vmap){ .handle = c.handle, .offset = data - 64, .nr_pages = 64 };
+	EXPECT_EQ(0, xioctl(fd, CXXVM_IOC_PGMAP_VMAP, &v));
+	v = (struct cxxvm_pgmap_vmap){ .handle = c.handle, .offset = data - 63, .nr_pages = 64 };
+	EXPECT_EQ(-EINVAL, xioctl(fd, CXXVM_IOC_PGMAP_VMAP, &v));
+	v = (struct cxxvm_pgmap_vmap){ .handle = c.handle, .nr_pages = 65 };
+	EXPECT_EQ(-EINVAL, xioctl(fd, CXXVM_IOC_PGMAP_VMAP, &v));
+	v = (struct cxxvm_pgmap_vmap){ .handle = 99, .nr_pages = 1 };
+	EXPECT_EQ(-ENOENT, xioctl(fd, CXXVM_IOC_PGMAP_VMAP, &v));
+	close(fd);
+}
+
+/* PGMAP_BENCH: every lookup over real pagemaps hits, on both backends. */
+TEST(pgmap_bench_hits)
+{
+	struct cxxvm_pgmap_bench b = { .iterations = 1000 };
+	__u64 start, nr, h;
+	int fd = cxxvm_open();
+
+	ASSERT_LE(0, fd);
+	ASSERT_TRUE(reserved_region(&start, &nr));
+	EXPECT_EQ(-ENOENT, xioctl(fd, CXXVM_IOC_PGMAP_BENCH, &b));
+	for (int i = 0; i < 4; i++)
+		ASSERT_EQ(0, pgmap_create(fd, CXXVM_PGMAP_GENERIC, CXXVM_PGMAP_REAL,
+					  start + 32768 + 1024 * i, 512, &h));
+	for (__u32 be = 0; be < 2; be++) {
+		for (__u32 mode = 0; mode < 2; mode++) {
+			b = (struct cxxvm_pgmap_bench){ .backend = be, .mode = mode,
+							.iterations = 5000, .seed = 7 };
+			EXPECT_EQ(0, xioctl(fd, CXXVM_IOC_PGMAP_BENCH, &b));
+			EXPECT_EQ(5000, b.hits);
+			EXPECT_EQ(4, b.pagemaps);
+			EXPECT_LT(0, b.elapsed_ns);
+		}
+	}
+	b = (struct cxxvm_pgmap_bench){ .backend = 2, .iterations = 1 };
+	EXPECT_EQ(-EINVAL, xioctl(fd, CXXVM_IOC_PGMAP_BENCH, &b));
+	close(fd);
+}
+
+/* A client killed while holding references leaves nothing behind. */
+TEST(pgmap_killed_client_leaks_nothing)
+{
+	__u64 start, nr, h, refs;
+	int status, fd;
+	pid_t pid;
+
+	ASSERT_TRUE(reserved_region(&start, &nr));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		fd = cxxvm_open();
+		if (fd < 0 ||
+		    pgmap_create(fd, CXXVM_PGMAP_GENERIC, CXXVM_PGMAP_REAL, start, 1024, &h) ||
+		    pgmap_get(fd, start + 3, &h, &refs) || pgmap_get(fd, start + 4, &h, &refs))
+			_exit(1);
+		raise(SIGKILL);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFSIGNALED(status));
+	fd = cxxvm_open();
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(0, pgmap_create(fd, CXXVM_PGMAP_GENERIC, CXXVM_PGMAP_REAL, start, 1024, &h));
 	close(fd);
 }
 

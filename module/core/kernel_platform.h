@@ -51,6 +51,31 @@ struct KernelPlatform {
 		struct cxxvm_plat_mutex *m_ = nullptr;
 	};
 
+	/// struct completion in the shim (a pagemap's drain).
+	class Completion {
+	public:
+		Completion() = default;
+		Completion(const Completion &) = delete;
+		Completion &operator=(const Completion &) = delete;
+		~Completion() { cxxvm_plat_completion_destroy(c_); }
+		[[nodiscard]] cxxrt::Result<void> init()
+		{
+			c_ = cxxvm_plat_completion_create();
+			if (!c_)
+				return cxxrt::Errno::kNoMem;
+			return {};
+		}
+		void reinit() { cxxvm_plat_completion_reinit(c_); }
+		void complete() { cxxvm_plat_completion_complete(c_); }
+		/// May sleep.
+		void wait() { cxxvm_plat_completion_wait(c_); }
+
+	private:
+		struct cxxvm_plat_completion *c_ = nullptr;
+	};
+
+	static ktl::uint64_t max_pfn_limit() { return cxxvm_plat_max_pfn_limit(); }
+
 	[[nodiscard]] static cxxrt::Result<void> va_reserve(ktl::uint32_t n, ktl::uintptr_t *va,
 							     ktl::uintptr_t *ptes)
 	{

@@ -32,8 +32,10 @@ log "[$rel] booting $image under TCG (vng --disable-kvm) and running the benchma
 # The TSC, not the HPET: under TCG an HPET read is an emulated MMIO access
 # costing more than a one-page map+unmap.  qemu derives the guest TSC from
 # the host clock, the same for both vCPUs, so the watchdog is not needed.
+# memmap= reserves 256 MiB of guest RAM for the lookup section's real
+# pagemaps: memory no driver owns, for memremap_pages().
 vng_run "$image" "$CXXVM_BUILD/$rel/bench-console.log" \
-	--append "clocksource=tsc tsc=reliable" -- \
+	--append "clocksource=tsc tsc=reliable memmap=256M\$0x30000000" -- \
 	"$CXXVM_TOP/selftests/vm/guest-bench.sh" "$ko" \
 	"$CXXVM_TOP/selftests/cxxvm-bench" ${CXXVM_BENCH_ARGS:-} >"$out"
 rc=$?

@@ -40,7 +40,10 @@ for rel in "$rel61" "$rel612"; do
 	log "[$rel] booting /boot/vmlinuz-$rel under TCG (vng --disable-kvm, ~30 s) for the selftests"
 	out=$CXXVM_BUILD/$rel/check.out
 	console=$CXXVM_BUILD/$rel/console.log
-	vng_run "/boot/vmlinuz-$rel" "$console" -- \
+	# 256 MiB of the guest's RAM (two memory sections at 768 MiB)
+	# reserved on its command line for the pagemap tests: memory no
+	# driver owns, that memremap() and memremap_pages() may use.
+	vng_run "/boot/vmlinuz-$rel" "$console" --append "memmap=256M\$0x30000000" -- \
 		"$CXXVM_TOP/selftests/vm/guest-check.sh" "$ko" \
 		"$CXXVM_TOP/selftests/cxxvm-test" | tee "$out"
 	rc=${PIPESTATUS[0]}

@@ -60,9 +60,9 @@ failed=$((failed + skipped))
 if [ "$failed" -eq 0 ] && grep -qE '^ *not ok ' "$ktap"; then
 	failed=1
 fi
-# As many suites as kunit_test_suites() lists in the module's source.
-expected=$(grep -o '&cxxvm_[a-z_]*_suite' "$CXXVM_TOP/selftests/kunit/cxxvm_kunit_main.c" |
-	   sort -u | wc -l)
+# As many suites as the kunit_test_suites() lines of the module's sources list.
+expected=$(grep -h '^kunit_test_suites(' -A3 "$CXXVM_TOP"/selftests/kunit/*.c |
+	   grep -o '&cxxvm_[a-z_]*_suite' | sort -u | wc -l)
 if [ "$nsuites" -ne "$expected" ]; then
 	log "kunit: expected $expected suites, the guest printed $nsuites"
 	failed=$((failed + 1))

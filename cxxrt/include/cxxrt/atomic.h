@@ -51,6 +51,11 @@ public:
 	{
 		return __atomic_fetch_sub(&v_, d, static_cast<int>(o));
 	}
+	T fetch_or(T d, memory_order o)
+		requires std::is_integral_v<T>
+	{
+		return __atomic_fetch_or(&v_, d, static_cast<int>(o));
+	}
 	/// Strong CAS; on failure @expected gets the current value (read with
 	/// memory_order::relaxed).
 	bool compare_exchange_strong(T &expected, T desired, memory_order o)

@@ -11,8 +11,12 @@ namespace cxxrt {
 /// are the kernel's (include/uapi/asm-generic/errno-base.h); the core only
 /// names the few it returns.
 enum class Errno : int {
+	kNxio = -6,
 	kNoMem = -12,
+	kBusy = -16,
 	kInval = -22,
+	kNoSpc = -28,
+	kRange = -34,
 };
 
 /// A value of type T or an Errno.  [[nodiscard]]: a caller that drops a

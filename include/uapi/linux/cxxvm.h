@@ -223,6 +223,239 @@ struct cxxvm_bench {
 	__u64 reserved[4];
 };
 
+/*
+ * Pagemaps: ZONE_DEVICE ranges tracked by cxxvm's C++ pagemap tracker and,
+ * with CXXVM_PGMAP_REAL, also created in the kernel with memremap_pages().
+ * Types are enum memory_type of include/linux/memremap.h.
+ */
+#define CXXVM_PGMAP_PRIVATE	1
+#define CXXVM_PGMAP_COHERENT	2
+#define CXXVM_PGMAP_FS_DAX	3
+#define CXXVM_PGMAP_GENERIC	4
+#define CXXVM_PGMAP_PCI_P2PDMA	5
+
+#define CXXVM_PGMAP_MAX_RANGES	8
+
+/*
+ * CXXVM_IOC_PGMAP_CREATE flags.
+ * REAL: also memremap_pages() the ranges in the kernel (type GENERIC only;
+ * the ranges must be memory no driver owns, such as RAM the kernel was told
+ * to leave alone with memmap=SIZE$START).  Without it the pagemap exists
+ * only in the tracker.
+ * ALTMAP: carve the memmap (struct pages) from the start of the one range,
+ * as a vmem_altmap: altmap_reserve pages left alone, then altmap_free pages
+ * that may hold the memmap.
+ */
+#define CXXVM_PGMAP_REAL	(1u << 0)
+#define CXXVM_PGMAP_ALTMAP	(1u << 1)
+#define CXXVM_PGMAP_FLAGS	(CXXVM_PGMAP_REAL | CXXVM_PGMAP_ALTMAP)
+
+/**
+ * struct cxxvm_pfn_range - pages [start_pfn, start_pfn + nr_pages)
+ * @start_pfn: first page frame number
+ * @nr_pages: pages (not bytes)
+ */
+struct cxxvm_pfn_range {
+	__u64 start_pfn;
+	__u64 nr_pages;
+};
+
+/**
+ * struct cxxvm_pgmap_create - CXXVM_IOC_PGMAP_CREATE: register a pagemap
+ * @type: in: CXXVM_PGMAP_PRIVATE .. CXXVM_PGMAP_PCI_P2PDMA
+ * @flags: in: CXXVM_PGMAP_*
+ * @nr_ranges: in: 1..CXXVM_PGMAP_MAX_RANGES
+ * @reserved0: must be zero
+ * @ranges: in: @nr_ranges disjoint ranges; the rest must be zero
+ * @altmap_reserve: in: with CXXVM_PGMAP_ALTMAP, else zero
+ * @altmap_free: in: with CXXVM_PGMAP_ALTMAP, else zero
+ * @handle: out: id for the other PGMAP commands
+ * @first_data_pfn: out: the first pfn past the altmap's reserve + free
+ *	(vmem_altmap_offset()), or the first range's start without one
+ * @reserved: must be zero
+ *
+ * Errors: -EINVAL for a bad type, flag, range count, an empty range,
+ * ranges that overlap each other, an altmap on more than one range or
+ * larger than its range, REAL with a type other than GENERIC or an altmap
+ * too small for the memmap; -ERANGE for a range past the end of physical
+ * address space; -ENXIO for a range that intersects System RAM or (REAL)
+ * a region some driver owns; -EBUSY for a range that overlaps a pagemap
+ * already registered (by anyone, dying ones included) or, with REAL, one
+ * of the kernel's; -ENOSPC when the tracker or this file has no room.
+ */
+struct cxxvm_pgmap_create {
+	__u32 type;
+	__u32 flags;
+	__u32 nr_ranges;
+	__u32 reserved0;
+	struct cxxvm_pfn_range ranges[CXXVM_PGMAP_MAX_RANGES];
+	__u64 altmap_reserve;
+	__u64 altmap_free;
+	__u64 handle;
+	__u64 first_data_pfn;
+	__u64 reserved[2];
+};
+
+/**
+ * struct cxxvm_pgmap_destroy - CXXVM_IOC_PGMAP_DESTROY: kill and forget
+ * @handle: in: id from CXXVM_IOC_PGMAP_CREATE
+ * @flags: in: must be zero
+ * @reserved0: must be zero
+ * @reserved: must be zero
+ *
+ * Kills the pagemap (lookups find none from now on).  -EBUSY if this file
+ * still holds references from CXXVM_IOC_PGMAP_GET: the pagemap stays dying
+ * and its ranges reserved until they are put and DESTROY is called again.
+ * -ENOENT for an unknown handle.  Closing the file puts its references and
+ * destroys its pagemaps.
+ */
+struct cxxvm_pgmap_destroy {
+	__u64 handle;
+	__u32 flags;
+	__u32 reserved0;
+	__u64 reserved[2];
+};
+
+/**
+ * struct cxxvm_pgmap_ref - CXXVM_IOC_PGMAP_GET / CXXVM_IOC_PGMAP_PUT
+ * @pfn: in (GET): the pfn to look up
+ * @handle: out (GET): the pagemap found, now with one more reference held
+ *	by this file; in (PUT): the pagemap to drop one of them from
+ * @flags: in: must be zero
+ * @reserved0: must be zero
+ * @refs: out: references this file holds on the pagemap now
+ * @reserved: must be zero
+ *
+ * GET: -ENOENT if no live pagemap of this file holds @pfn.  PUT: -ENOENT
+ * for an unknown handle, -EINVAL if this file holds no reference on it.
+ */
+struct cxxvm_pgmap_ref {
+	__u64 pfn;
+	__u64 handle;
+	__u32 flags;
+	__u32 reserved0;
+	__u64 refs;
+	__u64 reserved[2];
+};
+
+/**
+ * struct cxxvm_pgmap_check - CXXVM_IOC_PGMAP_CHECK: tracker vs kernel
+ * @handle: in: a CXXVM_PGMAP_REAL pagemap, or 0 for all of this file's
+ * @flags: in: must be zero
+ * @reserved0: must be zero
+ * @pfns_checked: out: pfns compared: every pfn of every range, and the
+ *	pfns just before and just after each range
+ * @mismatches: out: pfns where the tracker's lookup and the kernel's
+ *	get_dev_pagemap() found different pagemaps (one may find none)
+ * @first_mismatch_pfn: out: the first of them, or ~0
+ * @reserved: must be zero
+ *
+ * -ENOENT for an unknown handle, -EINVAL for one that is not REAL.
+ */
+struct cxxvm_pgmap_check {
+	__u64 handle;
+	__u32 flags;
+	__u32 reserved0;
+	__u64 pfns_checked;
+	__u64 mismatches;
+	__u64 first_mismatch_pfn;
+	__u64 reserved[2];
+};
+
+/*
+ * CXXVM_IOC_MEMREMAP flags: memremap()'s, tried in this order when several
+ * are given (WB, then WT, then WC), as memremap() documents.
+ */
+#define CXXVM_MEMREMAP_WB	(1u << 0)
+#define CXXVM_MEMREMAP_WT	(1u << 1)
+#define CXXVM_MEMREMAP_WC	(1u << 2)
+#define CXXVM_MEMREMAP_FLAGS	(CXXVM_MEMREMAP_WB | CXXVM_MEMREMAP_WT | \
+				 CXXVM_MEMREMAP_WC)
+
+/**
+ * struct cxxvm_memremap - CXXVM_IOC_MEMREMAP: memremap(), pattern, memunmap()
+ * @phys_addr: in: page-aligned physical address
+ * @size: in: bytes, a multiple of the page size, at most 64 MiB
+ * @flags: in: CXXVM_MEMREMAP_* (at least one)
+ * @seed: in: seed of the pattern
+ * @bytes_checked: out: bytes written and read back through the mapping
+ * @reserved: must be zero
+ *
+ * For memory no driver owns or that a CXXVM_PGMAP_REAL pagemap of this
+ * file covers: -ENXIO otherwise (System RAM included), -ENOMEM if
+ * memremap() fails, -EIO on a mismatch.
+ */
+struct cxxvm_memremap {
+	__u64 phys_addr;
+	__u64 size;
+	__u32 flags;
+	__u32 seed;
+	__u64 bytes_checked;
+	__u64 reserved[2];
+};
+
+/**
+ * struct cxxvm_pgmap_vmap - CXXVM_IOC_PGMAP_VMAP: both halves together
+ * @handle: in: a CXXVM_PGMAP_REAL pagemap of type GENERIC
+ * @offset: in: first page, counted from first_data_pfn
+ * @nr_pages: in: 1..max_pages
+ * @seed: in: seed of the pattern
+ * @pages_checked: out: pages that matched both ways
+ * @reserved: must be zero
+ *
+ * Maps the ZONE_DEVICE pages with the C++ vmap allocator and the same
+ * range with memremap(MEMREMAP_WB); writes a pattern through each mapping
+ * and reads it back through the other.  -EIO on a mismatch, -EINVAL for a
+ * range outside the pagemap's data pages.
+ */
+struct cxxvm_pgmap_vmap {
+	__u64 handle;
+	__u64 offset;
+	__u32 nr_pages;
+	__u32 seed;
+	__u64 pages_checked;
+	__u64 reserved[2];
+};
+
+/* CXXVM_IOC_PGMAP_BENCH backends and modes. */
+#define CXXVM_LOOKUP_TRACKER	0	/* cxxvm's tracker: lookup + put */
+#define CXXVM_LOOKUP_KERNEL	1	/* get_dev_pagemap() + put_dev_pagemap() */
+#define CXXVM_LOOKUP_RANDOM	0	/* random pfns, no hint */
+#define CXXVM_LOOKUP_HINTED	1	/* sequential pfns, the last result as hint */
+
+/**
+ * struct cxxvm_pgmap_bench - CXXVM_IOC_PGMAP_BENCH: in-kernel lookup loop
+ * @backend: in: CXXVM_LOOKUP_TRACKER or CXXVM_LOOKUP_KERNEL
+ * @mode: in: CXXVM_LOOKUP_RANDOM or CXXVM_LOOKUP_HINTED
+ * @iterations: in: lookups, 1..max_bench_iterations
+ * @flags: in: must be zero
+ * @seed: in: seed of the random pfns
+ * @reserved0: must be zero
+ * @elapsed_ns: out: wall time of the loop
+ * @hits: out: lookups that found a pagemap
+ * @pagemaps: out: this file's REAL pagemaps the pfns were drawn from
+ * @reserved: must be zero
+ *
+ * pfns are drawn from every range of this file's CXXVM_PGMAP_REAL
+ * pagemaps (so both backends know them all), computed before the clock
+ * starts.  RANDOM: lookup(pfn, none) then put, each time.  HINTED: the
+ * ranges walked in order, each lookup given the previous result as its
+ * hint (get_dev_pagemap()'s pattern in a pfn walk), one put at the end.
+ * -ENOENT if this file has no REAL pagemap.
+ */
+struct cxxvm_pgmap_bench {
+	__u32 backend;
+	__u32 mode;
+	__u32 iterations;
+	__u32 flags;
+	__u32 seed;
+	__u32 reserved0;
+	__u64 elapsed_ns;
+	__u64 hits;
+	__u64 pagemaps;
+	__u64 reserved[2];
+};
+
 #define CXXVM_IOC_MAGIC		0xCE
 
 #define CXXVM_IOC_INFO		_IOR(CXXVM_IOC_MAGIC, 0x00, struct cxxvm_info)
@@ -232,5 +465,13 @@ struct cxxvm_bench {
 #define CXXVM_IOC_FLUSH		_IOWR(CXXVM_IOC_MAGIC, 0x04, struct cxxvm_flush)
 #define CXXVM_IOC_STATS		_IOR(CXXVM_IOC_MAGIC, 0x05, struct cxxvm_stats)
 #define CXXVM_IOC_BENCH		_IOWR(CXXVM_IOC_MAGIC, 0x06, struct cxxvm_bench)
+#define CXXVM_IOC_PGMAP_CREATE	_IOWR(CXXVM_IOC_MAGIC, 0x10, struct cxxvm_pgmap_create)
+#define CXXVM_IOC_PGMAP_DESTROY	_IOW(CXXVM_IOC_MAGIC, 0x11, struct cxxvm_pgmap_destroy)
+#define CXXVM_IOC_PGMAP_GET	_IOWR(CXXVM_IOC_MAGIC, 0x12, struct cxxvm_pgmap_ref)
+#define CXXVM_IOC_PGMAP_PUT	_IOWR(CXXVM_IOC_MAGIC, 0x13, struct cxxvm_pgmap_ref)
+#define CXXVM_IOC_PGMAP_CHECK	_IOWR(CXXVM_IOC_MAGIC, 0x14, struct cxxvm_pgmap_check)
+#define CXXVM_IOC_MEMREMAP	_IOWR(CXXVM_IOC_MAGIC, 0x15, struct cxxvm_memremap)
+#define CXXVM_IOC_PGMAP_VMAP	_IOWR(CXXVM_IOC_MAGIC, 0x16, struct cxxvm_pgmap_vmap)
+#define CXXVM_IOC_PGMAP_BENCH	_IOWR(CXXVM_IOC_MAGIC, 0x17, struct cxxvm_pgmap_bench)
 
 #endif /* _UAPI_LINUX_CXXVM_H */

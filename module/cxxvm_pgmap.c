@@ -1,0 +1,860 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * cxxvm_pgmap.c - pagemaps through /dev/cxxvm: the C++ pagemap tracker
+ * beside the kernel's memremap layer.
+ *
+ * Every pagemap a file creates is registered in the module's tracker.  With
+ * CXXVM_PGMAP_REAL it is also a real MEMORY_DEVICE_GENERIC dev_pagemap from
+ * memremap_pages() over reserved memory (memmap=SIZE$START), so that the
+ * tracker's answers can be held against get_dev_pagemap()'s and ZONE_DEVICE
+ * pages can be mapped through the C++ vmap allocator.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/io.h>
+#include <linux/ioport.h>
+#include <linux/ktime.h>
+#include <linux/memremap.h>
+#include <linux/mm.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+#include <linux/vmalloc.h>
+
+#include <linux/cxxvm.h>
+#include "cxxvm_core.h"
+#include "cxxvm_kunit.h"
+#include "cxxvm_pgmap.h"
+
+static_assert(sizeof(struct cxxvm_pgmap_create) == 192);
+static_assert(sizeof(struct cxxvm_pgmap_destroy) == 32);
+static_assert(sizeof(struct cxxvm_pgmap_ref) == 48);
+static_assert(sizeof(struct cxxvm_pgmap_check) == 56);
+static_assert(sizeof(struct cxxvm_memremap) == 48);
+static_assert(sizeof(struct cxxvm_pgmap_vmap) == 48);
+static_assert(sizeof(struct cxxvm_pgmap_bench) == 64);
+static_assert(CXXVM_PGMAP_MAX_RANGES == 8);
+static_assert(CXXVM_PGMAP_PRIVATE == MEMORY_DEVICE_PRIVATE);
+static_assert(CXXVM_PGMAP_COHERENT == MEMORY_DEVICE_COHERENT);
+static_assert(CXXVM_PGMAP_FS_DAX == MEMORY_DEVICE_FS_DAX);
+static_assert(CXXVM_PGMAP_GENERIC == MEMORY_DEVICE_GENERIC);
+static_assert(CXXVM_PGMAP_PCI_P2PDMA == MEMORY_DEVICE_PCI_P2PDMA);
+static_assert(CXXVM_MEMREMAP_WB == MEMREMAP_WB);
+static_assert(CXXVM_MEMREMAP_WT == MEMREMAP_WT);
+static_assert(CXXVM_MEMREMAP_WC == MEMREMAP_WC);
+
+/* Pagemaps one file may hold; ranges the module's tracker holds. */
+#define CXXVM_MAX_PGMAPS	64
+#define CXXVM_TRACKER_RANGES	1024
+/* Largest CXXVM_IOC_MEMREMAP and CXXVM_IOC_PGMAP_BENCH. */
+#define CXXVM_MAX_MEMREMAP	(64UL << 20)
+#define CXXVM_MAX_LOOKUPS	(1u << 20)
+
+static struct cxxvm_tracker *cxxvm_tracker;
+static struct cxxvm_arena *cxxvm_pgmap_arena;
+
+/**
+ * struct cxxvm_pgmap_obj - one pagemap of a file
+ * @owner: the file
+ * @id: its handle in @owner
+ * @tm: the tracker's pagemap
+ * @flags: CXXVM_PGMAP_*
+ * @user_refs: references taken with CXXVM_IOC_PGMAP_GET and not yet put
+ * @first_data_pfn: the first pfn past the altmap (or the first range's)
+ * @nr_ranges: ranges
+ * @ranges: the ranges
+ * @res: REAL: the claimed regions, one per range
+ * @pgmap: REAL: the kernel's pagemap
+ */
+struct cxxvm_pgmap_obj {
+	struct cxxvm_pgmap_file *owner;
+	u32 id;
+	struct cxxvm_pgmap *tm;
+	u32 flags;
+	u64 user_refs;
+	u64 first_data_pfn;
+	u32 nr_ranges;
+	struct cxxvm_pfn_range ranges[CXXVM_PGMAP_MAX_RANGES];
+	struct resource *res[CXXVM_PGMAP_MAX_RANGES];
+	struct dev_pagemap *pgmap;
+};
+
+/*
+ * get_dev_pagemap() without a hint, on every kernel: it lost its second
+ * parameter in 6.18 (a feature probe decides, see scripts/probe.sh).
+ */
+static struct dev_pagemap *cxxvm_get_dev_pagemap(unsigned long pfn)
+{
+#ifdef CXXVM_HAVE_GET_DEV_PAGEMAP_PFN_ONLY
+	return get_dev_pagemap(pfn);
+#else
+	return get_dev_pagemap(pfn, NULL);
+#endif
+}
+
+static phys_addr_t cxxvm_range_phys(const struct cxxvm_pfn_range *r)
+{
+	return PFN_PHYS(r->start_pfn);
+}
+
+static u64 cxxvm_range_bytes(const struct cxxvm_pfn_range *r)
+{
+	return PFN_PHYS(r->nr_pages);
+}
+
+/* Is all of [phys, phys + size) reserved memory (IORES_DESC_RESERVED)? */
+static bool cxxvm_reserved_memory(phys_addr_t phys, u64 size)
+{
+	return region_intersects(phys, size, IORESOURCE_MEM, IORES_DESC_RESERVED) ==
+	       REGION_INTERSECTS;
+}
+
+/*
+ * The pages an altmap's free must offer for the memmap of @r: x86's
+ * vmemmap_populate() takes it in PMD-sized blocks, the first aligned up from
+ * base + reserve (altmap_alloc_block_buf()).
+ */
+static u64 cxxvm_memmap_pages(const struct cxxvm_pfn_range *r, u64 reserve)
+{
+	u64 blocks = DIV_ROUND_UP(r->nr_pages * sizeof(struct page), PMD_SIZE);
+	u64 next = r->start_pfn + reserve;
+
+	return blocks * PTRS_PER_PMD + ALIGN(next, PTRS_PER_PMD) - next;
+}
+
+/**
+ * cxxvm_check_pgmap_create() - argument checks of CXXVM_IOC_PGMAP_CREATE
+ * @arg: after copy_from_user()
+ *
+ * Only what needs no kernel state: flags, type, counts, reserved fields,
+ * range arithmetic.
+ * Context: any.
+ * Return: 0, -EINVAL, or -ERANGE for a range past the end of physical
+ * address space.
+ */
+int cxxvm_check_pgmap_create(const struct cxxvm_pgmap_create *arg)
+{
+	const u64 limit = 1ULL << (MAX_PHYSMEM_BITS - PAGE_SHIFT);
+	u32 i;
+
+	if ((arg->flags & ~CXXVM_PGMAP_FLAGS) || arg->reserved0 || arg->handle ||
+	    arg->first_data_pfn || arg->reserved[0] || arg->reserved[1])
+		return -EINVAL;
+	if (arg->type < CXXVM_PGMAP_PRIVATE || arg->type > CXXVM_PGMAP_PCI_P2PDMA)
+		return -EINVAL;
+	if (arg->nr_ranges == 0 || arg->nr_ranges > CXXVM_PGMAP_MAX_RANGES)
+		return -EINVAL;
+	for (i = arg->nr_ranges; i < CXXVM_PGMAP_MAX_RANGES; i++)
+		if (arg->ranges[i].start_pfn || arg->ranges[i].nr_pages)
+			return -EINVAL;
+	if (!(arg->flags & CXXVM_PGMAP_ALTMAP) && (arg->altmap_reserve || arg->altmap_free))
+		return -EINVAL;
+	if ((arg->flags & CXXVM_PGMAP_REAL) && arg->type != CXXVM_PGMAP_GENERIC)
+		return -EINVAL;
+	for (i = 0; i < arg->nr_ranges; i++) {
+		const struct cxxvm_pfn_range *r = &arg->ranges[i];
+
+		if (!r->nr_pages)
+			return -EINVAL;
+		if (r->start_pfn >= limit || r->nr_pages > limit - r->start_pfn)
+			return -ERANGE;
+	}
+	if ((arg->flags & (CXXVM_PGMAP_REAL | CXXVM_PGMAP_ALTMAP)) ==
+	    (CXXVM_PGMAP_REAL | CXXVM_PGMAP_ALTMAP) && arg->nr_ranges == 1 &&
+	    arg->altmap_free < cxxvm_memmap_pages(&arg->ranges[0], arg->altmap_reserve))
+		return -EINVAL;
+	return 0;
+}
+CXXVM_EXPORT_FOR_KUNIT(cxxvm_check_pgmap_create);
+
+/* Undo cxxvm_pgmap_make_real(). */
+static void cxxvm_pgmap_unmake_real(struct cxxvm_pgmap_obj *o)
+{
+	u32 i;
+
+	if (o->pgmap) {
+		memunmap_pages(o->pgmap);
+		kfree(o->pgmap);
+		o->pgmap = NULL;
+	}
+	for (i = 0; i < o->nr_ranges; i++) {
+		if (o->res[i])
+			release_mem_region(o->res[i]->start, resource_size(o->res[i]));
+		o->res[i] = NULL;
+	}
+}
+
+/*
+ * CXXVM_PGMAP_REAL: claim the reserved regions and memremap_pages() them as
+ * one MEMORY_DEVICE_GENERIC pagemap, checking first everything that would
+ * make memremap_pages() WARN (another pagemap at any of the pfns, memory
+ * that is not reserved).
+ */
+static int cxxvm_pgmap_make_real(struct cxxvm_pgmap_obj *o, const struct cxxvm_pgmap_create *arg)
+{
+	struct dev_pagemap *pgmap;
+	void *addr;
+	u64 pfn;
+	u32 i;
+
+	for (i = 0; i < o->nr_ranges; i++) {
+		const struct cxxvm_pfn_range *r = &o->ranges[i];
+
+		if (!cxxvm_reserved_memory(cxxvm_range_phys(r), cxxvm_range_bytes(r)))
+			return -ENXIO;
+		for (pfn = r->start_pfn; pfn < r->start_pfn + r->nr_pages; pfn++) {
+			struct dev_pagemap *other = cxxvm_get_dev_pagemap(pfn);
+
+			if (other) {
+				put_dev_pagemap(other);
+				return -EBUSY;
+			}
+			if (pfn % 4096 == 0)
+				cond_resched();
+		}
+	}
+	for (i = 0; i < o->nr_ranges; i++) {
+		o->res[i] = request_mem_region(cxxvm_range_phys(&o->ranges[i]),
+					       cxxvm_range_bytes(&o->ranges[i]), "cxxvm pagemap");
+		if (!o->res[i]) {
+			cxxvm_pgmap_unmake_real(o);
+			return -EBUSY;
+		}
+	}
+	pgmap = kzalloc(struct_size(pgmap, ranges, o->nr_ranges - 1), GFP_KERNEL);
+	if (!pgmap) {
+		cxxvm_pgmap_unmake_real(o);
+		return -ENOMEM;
+	}
+	pgmap->type = MEMORY_DEVICE_GENERIC;
+	pgmap->nr_range = o->nr_ranges;
+	for (i = 0; i < o->nr_ranges; i++) {
+		pgmap->ranges[i].start = cxxvm_range_phys(&o->ranges[i]);
+		pgmap->ranges[i].end = pgmap->ranges[i].start + cxxvm_range_bytes(&o->ranges[i]) - 1;
+	}
+	if (o->flags & CXXVM_PGMAP_ALTMAP) {
+		/* end_pfn and reserve are const in struct vmem_altmap. */
+		struct vmem_altmap altmap = {
+			.base_pfn = o->ranges[0].start_pfn,
+			.end_pfn = o->ranges[0].start_pfn + o->ranges[0].nr_pages - 1,
+			.reserve = arg->altmap_reserve,
+			.free = arg->altmap_free,
+		};
+
+		memcpy(&pgmap->altmap, &altmap, sizeof(altmap));
+		pgmap->flags |= PGMAP_ALTMAP_VALID;
+	}
+	addr = memremap_pages(pgmap, NUMA_NO_NODE);
+	if (IS_ERR(addr)) {
+		kfree(pgmap);
+		cxxvm_pgmap_unmake_real(o);
+		return PTR_ERR(addr);
+	}
+	o->pgmap = pgmap;
+	return 0;
+}
+
+static void cxxvm_pgmap_obj_free(struct cxxvm_pgmap_obj *o)
+{
+	while (o->user_refs) {
+		cxxvm_pgmap_put(o->tm);
+		o->user_refs--;
+	}
+	cxxvm_pgmap_unregister(cxxvm_tracker, o->tm);
+	cxxvm_pgmap_unmake_real(o);
+	kfree(o);
+}
+
+static long cxxvm_ioctl_pgmap_create(struct cxxvm_pgmap_file *pf, void __user *uarg)
+{
+	struct cxxvm_core_range cr[CXXVM_PGMAP_MAX_RANGES];
+	struct cxxvm_pgmap_create arg;
+	struct cxxvm_pgmap_desc desc;
+	struct cxxvm_pgmap_obj *o;
+	u32 i;
+	int ret;
+
+	if (copy_from_user(&arg, uarg, sizeof(arg)))
+		return -EFAULT;
+	ret = cxxvm_check_pgmap_create(&arg);
+	if (ret)
+		return ret;
+	for (i = 0; i < arg.nr_ranges; i++)
+		if (region_intersects(cxxvm_range_phys(&arg.ranges[i]),
+				      cxxvm_range_bytes(&arg.ranges[i]),
+				      IORESOURCE_SYSTEM_RAM, IORES_DESC_NONE) != REGION_DISJOINT)
+			return -ENXIO;
+
+	o = kzalloc(sizeof(*o), GFP_KERNEL);
+	if (!o)
+		return -ENOMEM;
+	o->owner = pf;
+	o->flags = arg.flags;
+	o->nr_ranges = arg.nr_ranges;
+	memcpy(o->ranges, arg.ranges, sizeof(o->ranges));
+	for (i = 0; i < arg.nr_ranges; i++)
+		cr[i] = (struct cxxvm_core_range){ arg.ranges[i].start_pfn, arg.ranges[i].nr_pages };
+	desc = (struct cxxvm_pgmap_desc){
+		.type = arg.type,
+		.nr_ranges = arg.nr_ranges,
+		.has_altmap = !!(arg.flags & CXXVM_PGMAP_ALTMAP),
+		.ranges = cr,
+		.altmap_reserve = arg.altmap_reserve,
+		.altmap_free = arg.altmap_free,
+		.cookie = (uintptr_t)o,
+	};
+	o->first_data_pfn = arg.ranges[0].start_pfn + arg.altmap_reserve + arg.altmap_free;
+
+	mutex_lock(&pf->lock);
+	/* The tracker first: it rejects overlaps without touching the kernel. */
+	ret = cxxvm_pgmap_register(cxxvm_tracker, &desc, &o->tm);
+	if (ret)
+		goto unlock_free;
+	if (arg.flags & CXXVM_PGMAP_REAL) {
+		ret = cxxvm_pgmap_make_real(o, &arg);
+		if (ret)
+			goto unregister;
+	}
+	ret = xa_alloc(&pf->objs, &o->id, o, XA_LIMIT(1, CXXVM_MAX_PGMAPS), GFP_KERNEL);
+	if (ret) {
+		if (ret == -EBUSY)
+			ret = -ENOSPC;
+		goto unmake;
+	}
+	arg.handle = o->id;
+	arg.first_data_pfn = o->first_data_pfn;
+	if (copy_to_user(uarg, &arg, sizeof(arg))) {
+		xa_erase(&pf->objs, o->id);
+		ret = -EFAULT;
+		goto unmake;
+	}
+	mutex_unlock(&pf->lock);
+	return 0;
+
+unmake:
+	cxxvm_pgmap_unmake_real(o);
+unregister:
+	cxxvm_pgmap_unregister(cxxvm_tracker, o->tm);
+unlock_free:
+	mutex_unlock(&pf->lock);
+	kfree(o);
+	return ret;
+}
+
+static int cxxvm_check_zero(const u64 *reserved, size_t n, u32 flags, u32 reserved0)
+{
+	while (n--)
+		if (reserved[n])
+			return -EINVAL;
+	return flags || reserved0 ? -EINVAL : 0;
+}
+
+static long cxxvm_ioctl_pgmap_destroy(struct cxxvm_pgmap_file *pf, void __user *uarg)
+{
+	struct cxxvm_pgmap_destroy arg;
+	struct cxxvm_pgmap_obj *o;
+	int ret;
+
+	if (copy_from_user(&arg, uarg, sizeof(arg)))
+		return -EFAULT;
+	ret = cxxvm_check_zero(arg.reserved, ARRAY_SIZE(arg.reserved), arg.flags, arg.reserved0);
+	if (ret)
+		return ret;
+	mutex_lock(&pf->lock);
+	o = arg.handle <= CXXVM_MAX_PGMAPS ? xa_load(&pf->objs, arg.handle) : NULL;
+	if (!o) {
+		ret = -ENOENT;
+	} else if (o->user_refs) {
+		cxxvm_pgmap_kill(cxxvm_tracker, o->tm);
+		ret = -EBUSY;
+	} else {
+		xa_erase(&pf->objs, o->id);
+	}
+	mutex_unlock(&pf->lock);
+	if (o && !ret)
+		cxxvm_pgmap_obj_free(o);	/* waits for other users' lookups */
+	return ret;
+}
+
+static long cxxvm_ioctl_pgmap_get(struct cxxvm_pgmap_file *pf, void __user *uarg)
+{
+	struct cxxvm_pgmap_obj *o = NULL;
+	struct cxxvm_pgmap_ref arg;
+	struct cxxvm_pgmap *m;
+	int ret;
+
+	if (copy_from_user(&arg, uarg, sizeof(arg)))
+		return -EFAULT;
+	ret = cxxvm_check_zero(arg.reserved, ARRAY_SIZE(arg.reserved), arg.flags, arg.reserved0);
+	if (ret || arg.handle || arg.refs)
+		return -EINVAL;
+	mutex_lock(&pf->lock);
+	m = cxxvm_pgmap_lookup(cxxvm_tracker, arg.pfn, NULL);
+	if (m) {
+		o = (struct cxxvm_pgmap_obj *)cxxvm_pgmap_cookie(m);
+		if (o->owner != pf) {
+			cxxvm_pgmap_put(m);	/* somebody else's */
+			o = NULL;
+		}
+	}
+	if (o) {
+		o->user_refs++;
+		arg.handle = o->id;
+		arg.refs = o->user_refs;
+	}
+	mutex_unlock(&pf->lock);
+	if (!o)
+		return -ENOENT;
+	/* The reference stays with the file even if the copy fails. */
+	return copy_to_user(uarg, &arg, sizeof(arg)) ? -EFAULT : 0;
+}
+
+static long cxxvm_ioctl_pgmap_put(struct cxxvm_pgmap_file *pf, void __user *uarg)
+{
+	struct cxxvm_pgmap_obj *o;
+	struct cxxvm_pgmap_ref arg;
+	int ret;
+
+	if (copy_from_user(&arg, uarg, sizeof(arg)))
+		return -EFAULT;
+	ret = cxxvm_check_zero(arg.reserved, ARRAY_SIZE(arg.reserved), arg.flags, arg.reserved0);
+	if (ret || arg.pfn || arg.refs)
+		return -EINVAL;
+	mutex_lock(&pf->lock);
+	o = arg.handle <= CXXVM_MAX_PGMAPS ? xa_load(&pf->objs, arg.handle) : NULL;
+	if (!o) {
+		ret = -ENOENT;
+	} else if (!o->user_refs) {
+		ret = -EINVAL;
+	} else {
+		cxxvm_pgmap_put(o->tm);
+		arg.refs = --o->user_refs;
+	}
+	mutex_unlock(&pf->lock);
+	if (ret)
+		return ret;
+	return copy_to_user(uarg, &arg, sizeof(arg)) ? -EFAULT : 0;
+}
+
+/* The tracker's answer for @pfn as the kernel's pagemap, or NULL. */
+static struct dev_pagemap *cxxvm_tracker_answer(u64 pfn)
+{
+	struct cxxvm_pgmap *m = cxxvm_pgmap_lookup(cxxvm_tracker, pfn, NULL);
+	struct dev_pagemap *pgmap;
+
+	if (!m)
+		return NULL;
+	pgmap = ((struct cxxvm_pgmap_obj *)cxxvm_pgmap_cookie(m))->pgmap;
+	cxxvm_pgmap_put(m);
+	/* A pagemap only the tracker knows: never the kernel's answer. */
+	return pgmap ?: ERR_PTR(-ENXIO);
+}
+
+/* Compare both answers over @o's ranges and one pfn either side. */
+static void cxxvm_pgmap_check_one(struct cxxvm_pgmap_obj *o, struct cxxvm_pgmap_check *arg)
+{
+	u32 i;
+	u64 pfn;
+
+	for (i = 0; i < o->nr_ranges; i++) {
+		const struct cxxvm_pfn_range *r = &o->ranges[i];
+
+		for (pfn = r->start_pfn - 1; pfn <= r->start_pfn + r->nr_pages; pfn++) {
+			struct dev_pagemap *k = cxxvm_get_dev_pagemap(pfn);
+
+			if (k)
+				put_dev_pagemap(k);
+			if (k != cxxvm_tracker_answer(pfn)) {
+				if (!arg->mismatches++)
+					arg->first_mismatch_pfn = pfn;
+			}
+			arg->pfns_checked++;
+			if (pfn % 4096 == 0)
+				cond_resched();
+		}
+	}
+}
+
+static long cxxvm_ioctl_pgmap_check(struct cxxvm_pgmap_file *pf, void __user *uarg)
+{
+	struct cxxvm_pgmap_check arg;
+	struct cxxvm_pgmap_obj *o;
+	unsigned long id;
+	int ret;
+
+	if (copy_from_user(&arg, uarg, sizeof(arg)))
+		return -EFAULT;
+	ret = cxxvm_check_zero(arg.reserved, ARRAY_SIZE(arg.reserved), arg.flags, arg.reserved0);
+	if (ret || arg.pfns_checked || arg.mismatches || arg.first_mismatch_pfn)
+		return -EINVAL;
+	arg.first_mismatch_pfn = ~0ULL;
+	mutex_lock(&pf->lock);
+	if (arg.handle) {
+		o = arg.handle <= CXXVM_MAX_PGMAPS ? xa_load(&pf->objs, arg.handle) : NULL;
+		if (!o)
+			ret = -ENOENT;
+		else if (!o->pgmap)
+			ret = -EINVAL;
+		else
+			cxxvm_pgmap_check_one(o, &arg);
+	} else {
+		xa_for_each(&pf->objs, id, o)
+			if (o->pgmap)
+				cxxvm_pgmap_check_one(o, &arg);
+	}
+	mutex_unlock(&pf->lock);
+	if (ret)
+		return ret;
+	return copy_to_user(uarg, &arg, sizeof(arg)) ? -EFAULT : 0;
+}
+
+/* A pattern word per seed and byte offset. */
+static u64 cxxvm_pgmap_pattern(u32 seed, u64 word, u32 dir)
+{
+	u64 x = ((u64)seed << 32) ^ word ^ ((u64)dir << 63);
+
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ULL;
+	x ^= x >> 33;
+	return x;
+}
+
+/* Write through @dst, read back through @src, @bytes long. */
+static bool cxxvm_pattern_check(u64 *dst, const u64 *src, u64 bytes, u32 seed, u32 dir)
+{
+	u64 w, words = bytes / sizeof(u64);
+
+	for (w = 0; w < words; w++)
+		WRITE_ONCE(dst[w], cxxvm_pgmap_pattern(seed, w, dir));
+	for (w = 0; w < words; w++)
+		if (READ_ONCE(src[w]) != cxxvm_pgmap_pattern(seed, w, dir))
+			return false;
+	return true;
+}
+
+/*
+ * CXXVM_IOC_MEMREMAP: reserved memory only (nothing else is safe to
+ * scribble on), claimed for the duration, outside every pagemap (whose
+ * memtype memremap_pages() fixed to WB: a WT or WC mapping would conflict).
+ */
+static long cxxvm_ioctl_memremap(void __user *uarg)
+{
+	struct cxxvm_memremap arg;
+	struct resource *res;
+	void *va;
+	u64 pfn;
+	int ret = 0;
+
+	if (copy_from_user(&arg, uarg, sizeof(arg)))
+		return -EFAULT;
+	if (arg.reserved[0] || arg.reserved[1] || arg.bytes_checked)
+		return -EINVAL;
+	if (!arg.flags || (arg.flags & ~CXXVM_MEMREMAP_FLAGS))
+		return -EINVAL;
+	if (!arg.size || arg.size > CXXVM_MAX_MEMREMAP || !PAGE_ALIGNED(arg.size) ||
+	    !PAGE_ALIGNED(arg.phys_addr) || arg.phys_addr + arg.size < arg.phys_addr)
+		return -EINVAL;
+	if (!cxxvm_reserved_memory(arg.phys_addr, arg.size))
+		return -ENXIO;
+	for (pfn = PHYS_PFN(arg.phys_addr); pfn < PHYS_PFN(arg.phys_addr + arg.size); pfn++) {
+		struct cxxvm_pgmap *m = cxxvm_pgmap_lookup(cxxvm_tracker, pfn, NULL);
+		struct dev_pagemap *k = cxxvm_get_dev_pagemap(pfn);
+
+		cxxvm_pgmap_put(m);
+		if (k)
+			put_dev_pagemap(k);
+		if (m || k)
+			return -EBUSY;
+	}
+	res = request_mem_region(arg.phys_addr, arg.size, "cxxvm memremap");
+	if (!res)
+		return -EBUSY;
+	/* memremap() tries WB, then WT, then WC, of those given. */
+	va = memremap(arg.phys_addr, arg.size, arg.flags);
+	if (!va) {
+		ret = -ENOMEM;
+		goto release;
+	}
+	if (cxxvm_pattern_check(va, va, arg.size, arg.seed, 0))
+		arg.bytes_checked = arg.size;
+	else
+		ret = -EIO;
+	memunmap(va);
+release:
+	release_mem_region(arg.phys_addr, arg.size);
+	if (ret)
+		return ret;
+	return copy_to_user(uarg, &arg, sizeof(arg)) ? -EFAULT : 0;
+}
+
+/*
+ * CXXVM_IOC_PGMAP_VMAP: ZONE_DEVICE pages through the C++ allocator against
+ * the same memory through memremap(MEMREMAP_WB), both ways.  The arena is
+ * flushed before returning: no TLB may keep a translation to the device
+ * pages once the call is over (the pagemap may go next).
+ */
+static long cxxvm_ioctl_pgmap_vmap(struct cxxvm_pgmap_file *pf, void __user *uarg)
+{
+	u64 pfns[CXXVM_MAX_PAGES], seq;
+	struct cxxvm_pgmap_vmap arg;
+	struct cxxvm_pgmap_obj *o;
+	uintptr_t addr;
+	phys_addr_t phys;
+	u64 data_pages;
+	void *wb;
+	u32 i;
+	int ret;
+
+	if (copy_from_user(&arg, uarg, sizeof(arg)))
+		return -EFAULT;
+	if (arg.reserved[0] || arg.reserved[1] || arg.pages_checked)
+		return -EINVAL;
+	if (!arg.nr_pages || arg.nr_pages > CXXVM_MAX_PAGES)
+		return -EINVAL;
+	mutex_lock(&pf->lock);
+	o = arg.handle && arg.handle <= CXXVM_MAX_PGMAPS ? xa_load(&pf->objs, arg.handle) : NULL;
+	if (!o) {
+		ret = -ENOENT;
+		goto unlock;
+	}
+	data_pages = o->ranges[0].start_pfn + o->ranges[0].nr_pages - o->first_data_pfn;
+	ret = -EINVAL;
+	if (!o->pgmap || arg.offset > data_pages || arg.nr_pages > data_pages - arg.offset)
+		goto unlock;
+	for (i = 0; i < arg.nr_pages; i++)
+		pfns[i] = o->first_data_pfn + arg.offset + i;
+	phys = PFN_PHYS(pfns[0]);
+	wb = memremap(phys, PFN_PHYS(arg.nr_pages), MEMREMAP_WB);
+	ret = -ENOMEM;
+	if (!wb)
+		goto unlock;
+	ret = cxxvm_arena_map(cxxvm_pgmap_arena, pfns, arg.nr_pages, &addr);
+	if (ret)
+		goto unmap_wb;
+	if (cxxvm_pattern_check((u64 *)addr, wb, PFN_PHYS(arg.nr_pages), arg.seed, 0) &&
+	    cxxvm_pattern_check(wb, (u64 *)addr, PFN_PHYS(arg.nr_pages), arg.seed, 1))
+		arg.pages_checked = arg.nr_pages;
+	else
+		ret = -EIO;
+	WARN_ON_ONCE(cxxvm_arena_unmap(cxxvm_pgmap_arena, addr, arg.nr_pages, &seq));
+	cxxvm_arena_flush(cxxvm_pgmap_arena);
+unmap_wb:
+	memunmap(wb);
+unlock:
+	mutex_unlock(&pf->lock);
+	if (ret)
+		return ret;
+	return copy_to_user(uarg, &arg, sizeof(arg)) ? -EFAULT : 0;
+}
+
+/* xorshift64: cheap pfns for the bench (get_random_u32() costs µs here). */
+static u64 cxxvm_xorshift(u64 *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
+/* The @k-th pfn of the union of @objs' ranges, in order. */
+static u64 cxxvm_nth_pfn(struct cxxvm_pgmap_obj **objs, u32 n, u64 k)
+{
+	u32 i, r;
+
+	for (i = 0; i < n; i++) {
+		for (r = 0; r < objs[i]->nr_ranges; r++) {
+			if (k < objs[i]->ranges[r].nr_pages)
+				return objs[i]->ranges[r].start_pfn + k;
+			k -= objs[i]->ranges[r].nr_pages;
+		}
+	}
+	return 0;
+}
+
+static u64 cxxvm_lookup_loop(u32 backend, u32 mode, const u64 *pfns, u32 n)
+{
+	u64 hits = 0;
+	u32 i;
+
+	if (backend == CXXVM_LOOKUP_TRACKER && mode == CXXVM_LOOKUP_RANDOM) {
+		for (i = 0; i < n; i++) {
+			struct cxxvm_pgmap *m = cxxvm_pgmap_lookup(cxxvm_tracker, pfns[i], NULL);
+
+			if (m) {
+				hits++;
+				cxxvm_pgmap_put(m);
+			}
+		}
+	} else if (backend == CXXVM_LOOKUP_TRACKER) {
+		struct cxxvm_pgmap *m = NULL;
+
+		for (i = 0; i < n; i++) {
+			m = cxxvm_pgmap_lookup(cxxvm_tracker, pfns[i], m);
+			hits += !!m;
+		}
+		cxxvm_pgmap_put(m);
+	} else if (mode == CXXVM_LOOKUP_RANDOM) {
+		for (i = 0; i < n; i++) {
+			struct dev_pagemap *p = cxxvm_get_dev_pagemap(pfns[i]);
+
+			if (p) {
+				hits++;
+				put_dev_pagemap(p);
+			}
+		}
+	} else {
+#ifdef CXXVM_HAVE_GET_DEV_PAGEMAP_PFN_ONLY
+		/* No hint since 6.18: every lookup is a full one. */
+		for (i = 0; i < n; i++) {
+			struct dev_pagemap *p = get_dev_pagemap(pfns[i]);
+
+			if (p) {
+				hits++;
+				put_dev_pagemap(p);
+			}
+		}
+#else
+		struct dev_pagemap *p = NULL;
+
+		for (i = 0; i < n; i++) {
+			p = get_dev_pagemap(pfns[i], p);
+			hits += !!p;
+		}
+		if (p)
+			put_dev_pagemap(p);
+#endif
+	}
+	return hits;
+}
+
+static long cxxvm_ioctl_pgmap_bench(struct cxxvm_pgmap_file *pf, void __user *uarg)
+{
+	struct cxxvm_pgmap_obj *objs[CXXVM_MAX_PGMAPS], *o;
+	struct cxxvm_pgmap_bench arg;
+	u64 total = 0, seed, k, t0;
+	unsigned long id;
+	u64 *pfns;
+	u32 n = 0, i, r;
+	int ret = 0;
+
+	if (copy_from_user(&arg, uarg, sizeof(arg)))
+		return -EFAULT;
+	if (arg.flags || arg.reserved0 || arg.reserved[0] || arg.reserved[1] ||
+	    arg.elapsed_ns || arg.hits || arg.pagemaps)
+		return -EINVAL;
+	if (arg.backend > CXXVM_LOOKUP_KERNEL || arg.mode > CXXVM_LOOKUP_HINTED ||
+	    !arg.iterations || arg.iterations > CXXVM_MAX_LOOKUPS)
+		return -EINVAL;
+	pfns = kvmalloc_array(arg.iterations, sizeof(*pfns), GFP_KERNEL);
+	if (!pfns)
+		return -ENOMEM;
+	mutex_lock(&pf->lock);
+	xa_for_each(&pf->objs, id, o) {
+		if (!o->pgmap)
+			continue;
+		objs[n++] = o;
+		for (r = 0; r < o->nr_ranges; r++)
+			total += o->ranges[r].nr_pages;
+	}
+	if (!n) {
+		ret = -ENOENT;
+		goto out;
+	}
+	seed = arg.seed | 1ULL << 40;
+	for (i = 0, k = 0; i < arg.iterations; i++, k = (k + 1) % total) {
+		u64 j = arg.mode == CXXVM_LOOKUP_RANDOM ? cxxvm_xorshift(&seed) % total : k;
+
+		pfns[i] = cxxvm_nth_pfn(objs, n, j);
+		if (i % 4096 == 0)
+			cond_resched();
+	}
+	t0 = ktime_get_ns();
+	arg.hits = cxxvm_lookup_loop(arg.backend, arg.mode, pfns, arg.iterations);
+	arg.elapsed_ns = ktime_get_ns() - t0;
+	arg.pagemaps = n;
+out:
+	mutex_unlock(&pf->lock);
+	kvfree(pfns);
+	if (ret)
+		return ret;
+	return copy_to_user(uarg, &arg, sizeof(arg)) ? -EFAULT : 0;
+}
+
+/**
+ * cxxvm_pgmap_ioctl() - the PGMAP and MEMREMAP commands
+ * @pf: the file's pagemaps
+ * @cmd: CXXVM_IOC_PGMAP_* or CXXVM_IOC_MEMREMAP (the caller checked
+ *	CAP_SYS_ADMIN)
+ * @uarg: the user's struct
+ *
+ * Context: process context, may sleep.
+ * Return: 0 or -errno as include/uapi/linux/cxxvm.h documents; -ENOTTY
+ * for other commands.
+ */
+long cxxvm_pgmap_ioctl(struct cxxvm_pgmap_file *pf, unsigned int cmd, void __user *uarg)
+{
+	switch (cmd) {
+	case CXXVM_IOC_PGMAP_CREATE:
+		return cxxvm_ioctl_pgmap_create(pf, uarg);
+	case CXXVM_IOC_PGMAP_DESTROY:
+		return cxxvm_ioctl_pgmap_destroy(pf, uarg);
+	case CXXVM_IOC_PGMAP_GET:
+		return cxxvm_ioctl_pgmap_get(pf, uarg);
+	case CXXVM_IOC_PGMAP_PUT:
+		return cxxvm_ioctl_pgmap_put(pf, uarg);
+	case CXXVM_IOC_PGMAP_CHECK:
+		return cxxvm_ioctl_pgmap_check(pf, uarg);
+	case CXXVM_IOC_MEMREMAP:
+		return cxxvm_ioctl_memremap(uarg);
+	case CXXVM_IOC_PGMAP_VMAP:
+		return cxxvm_ioctl_pgmap_vmap(pf, uarg);
+	case CXXVM_IOC_PGMAP_BENCH:
+		return cxxvm_ioctl_pgmap_bench(pf, uarg);
+	}
+	return -ENOTTY;
+}
+
+/** cxxvm_pgmap_file_init() - a file with no pagemaps.  Context: any. */
+void cxxvm_pgmap_file_init(struct cxxvm_pgmap_file *pf)
+{
+	mutex_init(&pf->lock);
+	xa_init_flags(&pf->objs, XA_FLAGS_ALLOC1);
+}
+
+/**
+ * cxxvm_pgmap_file_release() - put the file's references, destroy its
+ * pagemaps.
+ * @pf: the file's pagemaps
+ *
+ * Context: process context, may sleep (waits for other files' lookups).
+ */
+void cxxvm_pgmap_file_release(struct cxxvm_pgmap_file *pf)
+{
+	struct cxxvm_pgmap_obj *o;
+	unsigned long id;
+
+	xa_for_each(&pf->objs, id, o) {
+		xa_erase(&pf->objs, id);
+		cxxvm_pgmap_obj_free(o);
+	}
+	xa_destroy(&pf->objs);
+	mutex_destroy(&pf->lock);
+}
+
+/**
+ * cxxvm_pgmap_init() - create the module's tracker.
+ * @arena: the C++ vmap arena CXXVM_IOC_PGMAP_VMAP maps through
+ *
+ * Context: process context, may sleep.
+ * Return: 0 or -ENOMEM.
+ */
+int cxxvm_pgmap_init(struct cxxvm_arena *arena)
+{
+	cxxvm_pgmap_arena = arena;
+	return cxxvm_tracker_create(CXXVM_TRACKER_RANGES, &cxxvm_tracker);
+}
+
+/** cxxvm_pgmap_exit() - every file is closed: free the tracker. */
+void cxxvm_pgmap_exit(void)
+{
+	WARN_ON(cxxvm_tracker_destroy(cxxvm_tracker));
+}
