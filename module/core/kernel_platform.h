@@ -75,6 +75,8 @@ struct KernelPlatform {
 	};
 
 	static ktl::uint64_t max_pfn_limit() { return cxxvm_plat_max_pfn_limit(); }
+	/// cpu_relax(): PAUSE on x86, inline (a spin-wait hint).
+	static void cpu_relax() { __builtin_ia32_pause(); }
 
 	[[nodiscard]] static cxxrt::Result<void> va_reserve(ktl::uint32_t n, ktl::uintptr_t *va,
 							     ktl::uintptr_t *ptes)

@@ -34,12 +34,14 @@ concept Waitable = requires(C c) {
 };
 
 /// What the tracker needs of a platform: a spinlock and a mutex (as for
-/// the vmap arena), a completion, and the highest pfn the machine can
-/// address (1 << (MAX_PHYSMEM_BITS - PAGE_SHIFT)).
+/// the vmap arena), a completion, the first pfn past what the machine can
+/// address (1 << (MAX_PHYSMEM_BITS - PAGE_SHIFT)), and cpu_relax() for a
+/// reader waiting out a writer.
 template <typename P>
 concept PagemapPlatform = Lock<typename P::SpinLock> && Lock<typename P::Mutex> &&
 	Waitable<typename P::Completion> && requires {
 		{ P::max_pfn_limit() } -> ktl::same_as<ktl::uint64_t>;
+		{ P::cpu_relax() } -> ktl::same_as<void>;
 	};
 
 /// [start, start + nr) in pfns.
@@ -204,14 +206,14 @@ private:
 /// one per range, searched by bisection: O(log n) for n ranges.  Readers
 /// take no lock and write nothing but the reference they take: the array
 /// is guarded by a sequence count (seqcount_t's scheme, as VmapIndex), and
-/// a reader that saw a count change searches again.  Writers (register,
-/// unregister; rare, process context) serialise on mutex_ and update the
-/// array under lock_, the spinlock a reader waits on if it catches a
-/// writer mid-update.  What a reader found it pins with tryget_live(),
-/// then checks the pagemap still covers the pfn (objects are reused, see
-/// Pagemap).  So lookup() costs a bisection, one CAS and a compare, where
-/// get_dev_pagemap() costs rcu_read_lock(), an xarray walk and a
-/// percpu_ref_tryget_live().
+/// a reader that saw the count change searches again, or spins while it is
+/// odd.  Writers (register, unregister; rare, process context) serialise on
+/// mutex_ and update the array under lock_, a spinlock only writers take,
+/// so that a writer is never preempted with the count odd.  What a reader
+/// found it pins with tryget_live(), then checks the pagemap still covers
+/// the pfn (objects are reused, see Pagemap).  So lookup() costs a
+/// bisection, one CAS and a compare, where get_dev_pagemap() costs
+/// rcu_read_lock(), an xarray walk and a percpu_ref_tryget_live().
 ///
 /// Lifecycle, as memunmap_pages(): kill() stops new references and drops
 /// the registration's; unregister() then waits until every reference is
@@ -220,8 +222,8 @@ private:
 /// reserved (no new pagemap may overlap them).
 ///
 /// Context: lookup(), put(), get() and kill() do not sleep and take no
-/// lock (lookup() spins briefly behind a writer mid-update).  The others
-/// take the mutex: process context, may sleep.
+/// lock (lookup() spins while a writer is mid-update).  The others take
+/// the mutex: process context, may sleep.
 template <PagemapPlatform P>
 class PagemapTracker {
 public:
@@ -327,23 +329,13 @@ public:
 	/// over, as in get_dev_pagemap(), even if it is dying); otherwise that
 	/// reference is dropped and the pfn looked up.  Mirrors
 	/// get_dev_pagemap(pfn, pgmap) in mm/memremap.c (6.18 and later lost
-	/// the hint).  Context: any but NMI; no lock unless a writer is
-	/// mid-update.
+	/// the hint).  Context: any but NMI; takes no lock (spins while a writer
+	/// is mid-update).
 	[[nodiscard, gnu::always_inline]] Map *lookup(Pfn pfn, Map *hint)
 	{
-		if (hint) {
-			if (hint->covers(pfn))
-				return hint;
-			hint->put();
-		}
-		for (;;) {
-			Map *m = find(pfn);
-			if (!m || !m->tryget_live())
-				return nullptr;
-			if (m->covers(pfn)) [[likely]]
-				return m;
-			m->put();	// reused for other ranges meanwhile: again
-		}
+		if (hint && hint->covers(pfn)) [[likely]]
+			return hint;
+		return lookup_slow(pfn, hint);
 	}
 
 	/// Start the end of @m: lookups give none from now on and the
@@ -506,6 +498,23 @@ private:
 		spares_.push_front(m);
 	}
 
+	/// lookup() past the hint: put @hint (if any), search.  Out of line,
+	/// so that the hinted path is a compare and a return with no register
+	/// saved for the search.
+	[[nodiscard, gnu::noinline]] Map *lookup_slow(Pfn pfn, Map *hint)
+	{
+		if (hint)
+			hint->put();
+		for (;;) {
+			Map *m = find(pfn);
+			if (!m || !m->tryget_live())
+				return nullptr;
+			if (m->covers(pfn)) [[likely]]
+				return m;
+			m->put();	// reused for other ranges meanwhile: again
+		}
+	}
+
 	/// Seqcount reader: the pagemap whose range holds @pfn, or nullptr.
 	[[nodiscard, gnu::always_inline]] Map *find(Pfn pfn) const
 	{
@@ -513,7 +522,9 @@ private:
 			// Acquire: the entries read next are at least this new.
 			const ktl::uint32_t seq = seq_.load(ktl::memory_order::acquire);
 			if (seq & 1) {
-				Guard<typename P::SpinLock> g(&lock_);	// writer mid-update
+				// A writer is mid-update, with preemption off (it
+				// holds lock_): spin, as read_seqcount_begin() does.
+				P::cpu_relax();
 				continue;
 			}
 			Map *m = search(pfn);
@@ -525,26 +536,27 @@ private:
 	}
 
 	/// Bisection over a snapshot that may be torn; find() validates it.
+	/// Branch-free: the loop's trip count depends only on the number of
+	/// entries and the step is a conditional move, so a lookup costs no
+	/// mispredicted branch (and, under emulation, no jump between
+	/// translated blocks) per level.
 	[[nodiscard, gnu::always_inline]] Map *search(Pfn pfn) const
 	{
 		constexpr auto kRelaxed = ktl::memory_order::relaxed;
-		ktl::uint32_t lo = 0, hi = nr_.load(kRelaxed);
-		if (hi > capacity_)
-			return nullptr;
-		// The first entry whose end is past pfn.
-		while (lo < hi) {
-			const ktl::uint32_t mid = lo + (hi - lo) / 2;
-			if (entries_[mid].start.load(kRelaxed) + entries_[mid].nr.load(kRelaxed) <=
-			    pfn.value())
-				lo = mid + 1;
-			else
-				hi = mid;
+		ktl::uint32_t n = nr_.load(kRelaxed);
+		if (n == 0 || n > capacity_)
+			return nullptr;	// empty, or torn: find() retries
+		// The last entry whose start is <= pfn (or the first entry).
+		const Entry *base = entries_;
+		while (n > 1) {
+			const ktl::uint32_t half = n / 2;
+			base = base[half].start.load(kRelaxed) <= pfn.value() ? base + half : base;
+			n -= half;
 		}
-		if (lo >= capacity_ || lo >= nr_.load(kRelaxed))
+		const ktl::uint64_t off = pfn.value() - base->start.load(kRelaxed);
+		if (pfn.value() < base->start.load(kRelaxed) || off >= base->nr.load(kRelaxed))
 			return nullptr;
-		if (pfn.value() < entries_[lo].start.load(kRelaxed))
-			return nullptr;
-		return entries_[lo].map.load(kRelaxed);
+		return base->map.load(kRelaxed);
 	}
 
 	/// Insert every range of @m.  Caller holds mutex_; room was checked.
@@ -603,7 +615,7 @@ private:
 		seq_.store(seq_.load(ktl::memory_order::relaxed) + 1, ktl::memory_order::release);
 	}
 
-	mutable typename P::SpinLock lock_;
+	typename P::SpinLock lock_;	///< writers only, inside mutex_
 	typename P::Mutex mutex_;
 	Entry *entries_ = nullptr;
 	ktl::uint32_t capacity_ = 0;
