@@ -38,7 +38,8 @@ test-kernel:
 clean:
 	$(MAKE) -C $(KDIR) M=$(PWD) clean 2>/dev/null || \
 		rm -f cxxvm.ko *.o */*.o */*/*.o .*.cmd */.*.cmd */*/.*.cmd \
-		      *.mod *.mod.c modules.order Module.symvers
+		      *.mod *.mod.c modules.order Module.symvers \
+		      module/cxxvm_probes.h
 	$(MAKE) -C selftests clean
 
 .PHONY: all modules selftests bench check kunit test-kernel clean

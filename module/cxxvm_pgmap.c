@@ -24,6 +24,7 @@
 #include "cxxvm_core.h"
 #include "cxxvm_kunit.h"
 #include "cxxvm_pgmap.h"
+#include "cxxvm_probes.h"
 
 static_assert(sizeof(struct cxxvm_pgmap_create) == 192);
 static_assert(sizeof(struct cxxvm_pgmap_destroy) == 32);
@@ -80,7 +81,7 @@ struct cxxvm_pgmap_obj {
 
 /*
  * get_dev_pagemap() without a hint, on every kernel: it lost its second
- * parameter in 6.18 (a feature probe decides, see scripts/probe.sh).
+ * parameter in 6.18 (a feature probe decides: module/probes/).
  */
 static struct dev_pagemap *cxxvm_get_dev_pagemap(unsigned long pfn)
 {
