@@ -1022,7 +1022,7 @@ TEST(memremap_wb_wt_wc)
 
 	ASSERT_LE(0, fd);
 	ASSERT_TRUE(reserved_region(&start, &nr));
-	for (unsigned int i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
+	for (unsigned int i = 0; i < ARRAY_SIZE(flags); i++) {
 		m = (struct cxxvm_memremap){ .phys_addr = start * 4096 + (i << 22),
 					     .size = 4 << 20, .flags = flags[i], .seed = i };
 		EXPECT_EQ(0, xioctl(fd, CXXVM_IOC_MEMREMAP, &m));
