@@ -124,6 +124,18 @@ void cxxvm_plat_mutex_lock(struct cxxvm_plat_mutex *mutex);
 void cxxvm_plat_mutex_unlock(struct cxxvm_plat_mutex *mutex);
 
 /*
+ * struct cxxvm_plat_irqlock: opaque raw_spinlock_t owned by the shim, taken
+ * with raw_spin_lock_irqsave() (never sleeps, not even on PREEMPT_RT).
+ * create: may sleep, NULL on -ENOMEM; destroy: any context, NULL ignored;
+ * lock/unlock: any context, held briefly.
+ */
+struct cxxvm_plat_irqlock;
+struct cxxvm_plat_irqlock *cxxvm_plat_irqlock_create(void);
+void cxxvm_plat_irqlock_destroy(struct cxxvm_plat_irqlock *l);
+void cxxvm_plat_irqlock_lock(struct cxxvm_plat_irqlock *l);
+void cxxvm_plat_irqlock_unlock(struct cxxvm_plat_irqlock *l);
+
+/*
  * struct cxxvm_plat_completion: opaque struct completion owned by the shim.
  *
  * create: may sleep, NULL on -ENOMEM; destroy: any context, NULL ignored.
@@ -445,7 +457,8 @@ int cxxvm_pgmap_register(struct cxxvm_tracker *t,
  *
  * A @hint that covers @pfn is returned as is; otherwise its reference is
  * dropped.  Mirrors get_dev_pagemap(pfn, pgmap) in mm/memremap.c.
- * Context: any but NMI; takes no lock (spins briefly behind a writer).
+ * Context: any but NMI; takes no lock (spins while a writer, which runs
+ * with interrupts off, is mid-update).
  * Return: the live pagemap holding @pfn with a new reference, or NULL.
  */
 struct cxxvm_pgmap *cxxvm_pgmap_lookup(struct cxxvm_tracker *t, uint64_t pfn,
@@ -495,7 +508,9 @@ void cxxvm_pgmap_unregister(struct cxxvm_tracker *t, struct cxxvm_pgmap *m);
  * @t: the tracker
  * @m: the pagemap
  *
- * Context: process context, may sleep (a mutex).
+ * One caller at a time per pagemap.
+ * Context: process context, may sleep (a mutex, and the last put's
+ * completion if it is under way).
  * Return: 0 (@m is gone), or -EBUSY: references are held; @m stays dying,
  * its pfns give none and its ranges stay reserved until a later call.
  */

@@ -127,7 +127,8 @@ static u64 cxxvm_memmap_pages(const struct cxxvm_pfn_range *r, u64 reserve)
  * @arg: after copy_from_user()
  *
  * Only what needs no kernel state: flags, type, counts, reserved fields,
- * range arithmetic.
+ * range arithmetic, REAL ranges in whole subsections (PAGES_PER_SUBSECTION
+ * pages: 2 MiB on x86-64).
  * Context: any.
  * Return: 0, -EINVAL, or -ERANGE for a range past the end of physical
  * address space.
@@ -158,6 +159,10 @@ int cxxvm_check_pgmap_create(const struct cxxvm_pgmap_create *arg)
 			return -EINVAL;
 		if (r->start_pfn >= limit || r->nr_pages > limit - r->start_pfn)
 			return -ERANGE;
+		/* Memory hotplug WARNs on a span that is not whole subsections. */
+		if ((arg->flags & CXXVM_PGMAP_REAL) &&
+		    !IS_ALIGNED(r->start_pfn | r->nr_pages, PAGES_PER_SUBSECTION))
+			return -EINVAL;
 	}
 	if ((arg->flags & (CXXVM_PGMAP_REAL | CXXVM_PGMAP_ALTMAP)) ==
 	    (CXXVM_PGMAP_REAL | CXXVM_PGMAP_ALTMAP) && arg->nr_ranges == 1 &&
@@ -173,9 +178,11 @@ static void cxxvm_pgmap_unmake_real(struct cxxvm_pgmap_obj *o)
 	u32 i;
 
 	if (o->pgmap) {
-		memunmap_pages(o->pgmap);
-		kfree(o->pgmap);
-		o->pgmap = NULL;
+		struct dev_pagemap *pgmap = o->pgmap;
+
+		WRITE_ONCE(o->pgmap, NULL);
+		memunmap_pages(pgmap);
+		kfree(pgmap);
 	}
 	for (i = 0; i < o->nr_ranges; i++) {
 		if (o->res[i])
@@ -250,12 +257,20 @@ static int cxxvm_pgmap_make_real(struct cxxvm_pgmap_obj *o, const struct cxxvm_p
 		cxxvm_pgmap_unmake_real(o);
 		return PTR_ERR(addr);
 	}
-	o->pgmap = pgmap;
+	/* Read by other files' CHECK through the tracker: see cxxvm_tracker_answer(). */
+	WRITE_ONCE(o->pgmap, pgmap);
 	return 0;
 }
 
+/*
+ * Free a pagemap that is out of its file's table: put the file's references,
+ * wait for other files' lookups to drain (unregister), then tear down the
+ * kernel's pagemap.  Nobody can take a new reference: it was killed before
+ * it left the table (or the file is being released).
+ */
 static void cxxvm_pgmap_obj_free(struct cxxvm_pgmap_obj *o)
 {
+	cxxvm_pgmap_kill(cxxvm_tracker, o->tm);
 	while (o->user_refs) {
 		cxxvm_pgmap_put(o->tm);
 		o->user_refs--;
@@ -332,6 +347,8 @@ static long cxxvm_ioctl_pgmap_create(struct cxxvm_pgmap_file *pf, void __user *u
 	return 0;
 
 unmake:
+	/* As cxxvm_pgmap_obj_free(): lookups stop finding it first. */
+	cxxvm_pgmap_kill(cxxvm_tracker, o->tm);
 	cxxvm_pgmap_unmake_real(o);
 unregister:
 	cxxvm_pgmap_unregister(cxxvm_tracker, o->tm);
@@ -364,11 +381,13 @@ static long cxxvm_ioctl_pgmap_destroy(struct cxxvm_pgmap_file *pf, void __user *
 	o = arg.handle <= CXXVM_MAX_PGMAPS ? xa_load(&pf->objs, arg.handle) : NULL;
 	if (!o) {
 		ret = -ENOENT;
-	} else if (o->user_refs) {
-		cxxvm_pgmap_kill(cxxvm_tracker, o->tm);
-		ret = -EBUSY;
 	} else {
-		xa_erase(&pf->objs, o->id);
+		/* Under pf->lock: no GET of this file takes a reference after. */
+		cxxvm_pgmap_kill(cxxvm_tracker, o->tm);
+		if (o->user_refs)
+			ret = -EBUSY;
+		else
+			xa_erase(&pf->objs, o->id);
 	}
 	mutex_unlock(&pf->lock);
 	if (o && !ret)
@@ -392,8 +411,9 @@ static long cxxvm_ioctl_pgmap_get(struct cxxvm_pgmap_file *pf, void __user *uarg
 	m = cxxvm_pgmap_lookup(cxxvm_tracker, arg.pfn, NULL);
 	if (m) {
 		o = (struct cxxvm_pgmap_obj *)cxxvm_pgmap_cookie(m);
-		if (o->owner != pf) {
-			cxxvm_pgmap_put(m);	/* somebody else's */
+		/* Somebody else's, or (a bug) one that has left our table. */
+		if (o->owner != pf || xa_load(&pf->objs, o->id) != o) {
+			cxxvm_pgmap_put(m);
 			o = NULL;
 		}
 	}
@@ -444,7 +464,7 @@ static struct dev_pagemap *cxxvm_tracker_answer(u64 pfn)
 
 	if (!m)
 		return NULL;
-	pgmap = ((struct cxxvm_pgmap_obj *)cxxvm_pgmap_cookie(m))->pgmap;
+	pgmap = READ_ONCE(((struct cxxvm_pgmap_obj *)cxxvm_pgmap_cookie(m))->pgmap);
 	cxxvm_pgmap_put(m);
 	/* A pagemap only the tracker knows: never the kernel's answer. */
 	return pgmap ?: ERR_PTR(-ENXIO);
@@ -459,7 +479,9 @@ static void cxxvm_pgmap_check_one(struct cxxvm_pgmap_obj *o, struct cxxvm_pgmap_
 	for (i = 0; i < o->nr_ranges; i++) {
 		const struct cxxvm_pfn_range *r = &o->ranges[i];
 
-		for (pfn = r->start_pfn - 1; pfn <= r->start_pfn + r->nr_pages; pfn++) {
+		u64 first = r->start_pfn ? r->start_pfn - 1 : 0;
+
+		for (pfn = first; pfn <= r->start_pfn + r->nr_pages; pfn++) {
 			struct dev_pagemap *k = cxxvm_get_dev_pagemap(pfn);
 
 			if (k)
@@ -500,7 +522,7 @@ static long cxxvm_ioctl_pgmap_check(struct cxxvm_pgmap_file *pf, void __user *ua
 	} else {
 		xa_for_each(&pf->objs, id, o)
 			if (o->pgmap)
-				cxxvm_pgmap_check_one(o, &arg);
+				cxxvm_pgmap_check_one(o, &arg);	/* pf->lock: stable */
 	}
 	mutex_unlock(&pf->lock);
 	if (ret)

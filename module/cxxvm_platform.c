@@ -216,6 +216,44 @@ void cxxvm_plat_mutex_unlock(struct cxxvm_plat_mutex *m)
 	mutex_unlock(&m->mutex);
 }
 
+/*
+ * A raw spinlock taken with interrupts off: the pagemap tracker's writer
+ * lock.  Raw, so that a writer is never preempted (not even on PREEMPT_RT)
+ * while readers spin on its sequence count; IRQs off, so that a lookup from
+ * an interrupt cannot spin on the CPU whose writer it interrupted.
+ */
+struct cxxvm_plat_irqlock {
+	raw_spinlock_t lock;	/* the tracker's range array */
+	unsigned long flags;	/* saved by the holder */
+};
+
+struct cxxvm_plat_irqlock *cxxvm_plat_irqlock_create(void)
+{
+	struct cxxvm_plat_irqlock *l = cxxrt_alloc(sizeof(*l), CXXRT_GFP_KERNEL);
+
+	if (l)
+		raw_spin_lock_init(&l->lock);
+	return l;
+}
+
+void cxxvm_plat_irqlock_destroy(struct cxxvm_plat_irqlock *l)
+{
+	kfree(l);
+}
+
+void cxxvm_plat_irqlock_lock(struct cxxvm_plat_irqlock *l)
+{
+	unsigned long flags;
+
+	raw_spin_lock_irqsave(&l->lock, flags);
+	l->flags = flags;
+}
+
+void cxxvm_plat_irqlock_unlock(struct cxxvm_plat_irqlock *l)
+{
+	raw_spin_unlock_irqrestore(&l->lock, l->flags);
+}
+
 struct cxxvm_plat_completion {
 	struct completion done;	/* a C++ pagemap's drain */
 };

@@ -923,6 +923,11 @@ TEST(pgmap_bad_input)
 				  .nr_ranges = 1, .ranges = { { start, 512 } }));
 	EXPECT_EQ(-ENXIO, CREATE(.type = CXXVM_PGMAP_GENERIC, .flags = CXXVM_PGMAP_REAL,
 				 .nr_ranges = 1, .ranges = { { FAKE_PFN, 512 } }));
+	/* REAL in whole 2 MiB subsections only (hotplug would WARN). */
+	EXPECT_EQ(-EINVAL, CREATE(.type = CXXVM_PGMAP_GENERIC, .flags = CXXVM_PGMAP_REAL,
+				  .nr_ranges = 1, .ranges = { { start, 256 } }));
+	EXPECT_EQ(-EINVAL, CREATE(.type = CXXVM_PGMAP_GENERIC, .flags = CXXVM_PGMAP_REAL,
+				  .nr_ranges = 1, .ranges = { { start + 8, 512 } }));
 	EXPECT_EQ(-EINVAL, CREATE(.type = CXXVM_PGMAP_GENERIC,
 				  .flags = CXXVM_PGMAP_REAL | CXXVM_PGMAP_ALTMAP,
 				  .nr_ranges = 1, .ranges = { { start, 32768 } }, .altmap_free = 511));

@@ -51,6 +51,28 @@ struct KernelPlatform {
 		struct cxxvm_plat_mutex *m_ = nullptr;
 	};
 
+	/// raw_spinlock_t with IRQs off in the shim: a writer lock that is
+	/// never preempted and that no interrupt on its CPU waits behind.
+	class IrqLock {
+	public:
+		IrqLock() = default;
+		IrqLock(const IrqLock &) = delete;
+		IrqLock &operator=(const IrqLock &) = delete;
+		~IrqLock() { cxxvm_plat_irqlock_destroy(l_); }
+		[[nodiscard]] cxxrt::Result<void> init()
+		{
+			l_ = cxxvm_plat_irqlock_create();
+			if (!l_)
+				return cxxrt::Errno::kNoMem;
+			return {};
+		}
+		void lock() { cxxvm_plat_irqlock_lock(l_); }
+		void unlock() { cxxvm_plat_irqlock_unlock(l_); }
+
+	private:
+		struct cxxvm_plat_irqlock *l_ = nullptr;
+	};
+
 	/// struct completion in the shim (a pagemap's drain).
 	class Completion {
 	public:

@@ -33,12 +33,13 @@ concept Waitable = requires(C c) {
 	{ c.wait() } -> ktl::same_as<void>;
 };
 
-/// What the tracker needs of a platform: a spinlock and a mutex (as for
-/// the vmap arena), a completion, the first pfn past what the machine can
+/// What the tracker needs of a platform: a spinlock that is never preempted
+/// and keeps interrupts off (raw_spin_lock_irqsave()), a mutex, a
+/// completion, the first pfn past what the machine can
 /// address (1 << (MAX_PHYSMEM_BITS - PAGE_SHIFT)), and cpu_relax() for a
 /// reader waiting out a writer.
 template <typename P>
-concept PagemapPlatform = Lock<typename P::SpinLock> && Lock<typename P::Mutex> &&
+concept PagemapPlatform = Lock<typename P::IrqLock> && Lock<typename P::Mutex> &&
 	Waitable<typename P::Completion> && requires {
 		{ P::max_pfn_limit() } -> ktl::same_as<ktl::uint64_t>;
 		{ P::cpu_relax() } -> ktl::same_as<void>;
@@ -208,8 +209,10 @@ private:
 /// is guarded by a sequence count (seqcount_t's scheme, as VmapIndex), and
 /// a reader that saw the count change searches again, or spins while it is
 /// odd.  Writers (register, unregister; rare, process context) serialise on
-/// mutex_ and update the array under lock_, a spinlock only writers take,
-/// so that a writer is never preempted with the count odd.  What a reader
+/// mutex_ and update the array under lock_, a raw spinlock only writers
+/// take, with interrupts off: a writer is never preempted with the count
+/// odd (not even on PREEMPT_RT), and no lookup from an interrupt spins on
+/// the CPU of the writer it interrupted.  What a reader
 /// found it pins with tryget_live(), then checks the pagemap still covers
 /// the pfn (objects are reused, see Pagemap).  So lookup() costs a
 /// bisection, one CAS and a compare, where get_dev_pagemap() costs
@@ -329,7 +332,9 @@ public:
 	/// over, as in get_dev_pagemap(), even if it is dying); otherwise that
 	/// reference is dropped and the pfn looked up.  Mirrors
 	/// get_dev_pagemap(pfn, pgmap) in mm/memremap.c (6.18 and later lost
-	/// the hint).  Context: any but NMI; takes no lock (spins while a writer
+	/// the hint), except that every range of the hint counts (6.1 checks
+	/// only the first, and for the others drops and retakes a reference
+	/// on the same pagemap: the same answer, slower).  Context: any but NMI; takes no lock (spins while a writer
 	/// is mid-update).
 	[[nodiscard, gnu::always_inline]] Map *lookup(Pfn pfn, Map *hint)
 	{
@@ -357,15 +362,21 @@ public:
 		retire(m);
 	}
 
-	/// unregister() that does not wait: kills @m and, if references are
-	/// still held, returns -EBUSY and leaves it dying (its ranges still
-	/// reserved); a later call (or unregister()) finishes once they are
-	/// put.  Context: process context, may sleep (the mutex).
+	/// unregister() that does not wait for references: kills @m and, if
+	/// references are still held, returns -EBUSY and leaves it dying (its
+	/// ranges still reserved); a later call (or unregister()) finishes once
+	/// they are put.  One caller at a time per pagemap.  Context: process
+	/// context, may sleep (the mutex, and the last put's complete() if it
+	/// is under way).
 	[[nodiscard]] cxxrt::Result<void> try_unregister(Map *m)
 	{
 		m->kill();
 		if (!m->dead())
 			return cxxrt::Errno::kBusy;
+		// Dead, but the last put may not have called complete() yet:
+		// wait for it (it is under way), or a reuse of @m could have
+		// its reinit() undone by that late complete().
+		m->done_.wait();
 		Guard<typename P::Mutex> g(&mutex_);
 		retire(m);
 		return {};
@@ -522,8 +533,9 @@ private:
 			// Acquire: the entries read next are at least this new.
 			const ktl::uint32_t seq = seq_.load(ktl::memory_order::acquire);
 			if (seq & 1) {
-				// A writer is mid-update, with preemption off (it
-				// holds lock_): spin, as read_seqcount_begin() does.
+				// A writer is mid-update, with preemption and
+				// IRQs off (it holds lock_): spin, as
+				// read_seqcount_begin() does.
 				P::cpu_relax();
 				continue;
 			}
@@ -563,7 +575,7 @@ private:
 	void index_insert(Map *m)
 	{
 		constexpr auto kRelaxed = ktl::memory_order::relaxed;
-		Guard<typename P::SpinLock> g(&lock_);
+		Guard<typename P::IrqLock> g(&lock_);
 		write_begin();
 		for (ktl::uint32_t k = 0; k < m->nr_ranges_; ++k) {
 			const PfnRange &r = m->ranges_[k];
@@ -583,7 +595,7 @@ private:
 	void index_remove(Map *m)
 	{
 		constexpr auto kRelaxed = ktl::memory_order::relaxed;
-		Guard<typename P::SpinLock> g(&lock_);
+		Guard<typename P::IrqLock> g(&lock_);
 		write_begin();
 		ktl::uint32_t out = 0;
 		for (ktl::uint32_t i = 0; i < nr_entries(); ++i)
@@ -615,7 +627,7 @@ private:
 		seq_.store(seq_.load(ktl::memory_order::relaxed) + 1, ktl::memory_order::release);
 	}
 
-	typename P::SpinLock lock_;	///< writers only, inside mutex_
+	typename P::IrqLock lock_;	///< writers only, inside mutex_
 	typename P::Mutex mutex_;
 	Entry *entries_ = nullptr;
 	ktl::uint32_t capacity_ = 0;

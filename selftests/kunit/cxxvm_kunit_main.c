@@ -10,6 +10,7 @@
  * lookup_address().
  */
 #include <kunit/test.h>
+#include "cxxvm_kunit_compat.h"
 #include <linux/completion.h>
 #include <linux/cpumask.h>
 #include <linux/kthread.h>

@@ -13,6 +13,7 @@
  * outside each range, the tracker's answer equals get_dev_pagemap()'s.
  */
 #include <kunit/test.h>
+#include "cxxvm_kunit_compat.h"
 #include <linux/completion.h>
 #include <linux/cpumask.h>
 #include <linux/delay.h>

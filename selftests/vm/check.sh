@@ -3,7 +3,8 @@
 #
 # make check: install what is missing, build cxxvm.ko for Debian's stock
 # 6.1 and 6.12 kernels, boot each kernel under TCG with vng, and run the
-# functional selftests in it.  Ends with "N passed, N failed".
+# functional selftests in it; compile against the next kernel line
+# (next-kernel.sh); run the KUnit stage.  Ends with "N passed, N failed".
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -63,6 +64,13 @@ for rel in "$rel61" "$rel612"; do
 		result fail "[$rel] guest run exited $rc or its console shows a report ($console)"
 	fi
 done
+
+log "next kernel: compile-only against sid's linux-source-7.2 (the memremap API drift)"
+if "$CXXVM_TOP/selftests/vm/next-kernel.sh"; then
+	result ok "compile for the next kernel line; feature probes pick its forms"
+else
+	result fail "compile for the next kernel line (selftests/vm/next-kernel.sh)"
+fi
 
 log "KUnit: the test kernel (built once, then cached) and the suites in it"
 kout=$CXXVM_BUILD/kunit.out

@@ -276,12 +276,16 @@ struct cxxvm_pfn_range {
  *
  * Errors: -EINVAL for a bad type, flag, range count, an empty range,
  * ranges that overlap each other, an altmap on more than one range or
- * larger than its range, REAL with a type other than GENERIC or an altmap
- * too small for the memmap; -ERANGE for a range past the end of physical
- * address space; -ENXIO for a range that intersects System RAM or (REAL)
- * a region some driver owns; -EBUSY for a range that overlaps a pagemap
- * already registered (by anyone, dying ones included) or, with REAL, one
- * of the kernel's; -ENOSPC when the tracker or this file has no room.
+ * larger than its range, and with REAL: a type other than GENERIC, ranges
+ * that are not whole 2 MiB subsections (start and size multiples of 512
+ * pages), an altmap too small for the memmap; -ERANGE for a range past the
+ * end of physical address space; -ENXIO for a range that intersects System
+ * RAM or, with REAL, memory that is not reserved; -EBUSY for a range that
+ * overlaps a pagemap already registered (by anyone, dying ones included),
+ * or with REAL one of the kernel's or a region someone has claimed;
+ * -ENOSPC when the tracker has no room for that many more ranges or the
+ * file holds 64 pagemaps; with REAL, memremap_pages()'s own errors
+ * (-ENOMEM, say).
  */
 struct cxxvm_pgmap_create {
 	__u32 type;
@@ -303,10 +307,12 @@ struct cxxvm_pgmap_create {
  * @reserved0: must be zero
  * @reserved: must be zero
  *
- * Kills the pagemap (lookups find none from now on).  -EBUSY if this file
- * still holds references from CXXVM_IOC_PGMAP_GET: the pagemap stays dying
- * and its ranges reserved until they are put and DESTROY is called again.
- * -ENOENT for an unknown handle.  Closing the file puts its references and
+ * Kills the pagemap in the tracker (its lookups find none from now on).
+ * -EBUSY if this file still holds references from CXXVM_IOC_PGMAP_GET: the
+ * pagemap stays dying and its ranges reserved until they are put and
+ * DESTROY is called again; a REAL pagemap's kernel side stays live until
+ * then (so CXXVM_IOC_PGMAP_CHECK reports its pfns as mismatches).  -ENOENT
+ * for an unknown handle.  Closing the file puts its references and
  * destroys its pagemaps.
  */
 struct cxxvm_pgmap_destroy {
@@ -381,9 +387,13 @@ struct cxxvm_pgmap_check {
  * @bytes_checked: out: bytes written and read back through the mapping
  * @reserved: must be zero
  *
- * For memory no driver owns or that a CXXVM_PGMAP_REAL pagemap of this
- * file covers: -ENXIO otherwise (System RAM included), -ENOMEM if
- * memremap() fails, -EIO on a mismatch.
+ * Only for reserved memory (memmap=SIZE$START) outside every pagemap
+ * (memremap_pages() fixed its memory type to WB, which a WT or WC mapping
+ * would conflict with).  Errors: -EINVAL for bad flags, a size that is 0,
+ * not whole pages or over 64 MiB, or an unaligned address; -ENXIO for
+ * memory that is not reserved (System RAM included); -EBUSY if a pagemap
+ * (the tracker's or the kernel's) covers part of it or someone has claimed
+ * it; -ENOMEM if memremap() fails; -EIO on a mismatch.
  */
 struct cxxvm_memremap {
 	__u64 phys_addr;
