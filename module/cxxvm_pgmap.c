@@ -366,6 +366,23 @@ static int cxxvm_check_zero(const u64 *reserved, size_t n, u32 flags, u32 reserv
 	return flags || reserved0 ? -EINVAL : 0;
 }
 
+/* This file's pagemap @handle, or NULL.  Caller holds pf->lock. */
+static struct cxxvm_pgmap_obj *cxxvm_pgmap_obj(struct cxxvm_pgmap_file *pf, u64 handle)
+{
+	return handle && handle <= CXXVM_MAX_PGMAPS ? xa_load(&pf->objs, handle) : NULL;
+}
+
+/* copy_from_user() and the zero fields of GET (@get) or PUT. */
+static int cxxvm_pgmap_ref_in(struct cxxvm_pgmap_ref *arg, void __user *uarg, bool get)
+{
+	if (copy_from_user(arg, uarg, sizeof(*arg)))
+		return -EFAULT;
+	if (cxxvm_check_zero(arg->reserved, ARRAY_SIZE(arg->reserved), arg->flags,
+			     arg->reserved0) || arg->refs || (get ? arg->handle : arg->pfn))
+		return -EINVAL;
+	return 0;
+}
+
 static long cxxvm_ioctl_pgmap_destroy(struct cxxvm_pgmap_file *pf, void __user *uarg)
 {
 	struct cxxvm_pgmap_destroy arg;
@@ -378,7 +395,7 @@ static long cxxvm_ioctl_pgmap_destroy(struct cxxvm_pgmap_file *pf, void __user *
 	if (ret)
 		return ret;
 	mutex_lock(&pf->lock);
-	o = arg.handle <= CXXVM_MAX_PGMAPS ? xa_load(&pf->objs, arg.handle) : NULL;
+	o = cxxvm_pgmap_obj(pf, arg.handle);
 	if (!o) {
 		ret = -ENOENT;
 	} else {
@@ -402,11 +419,9 @@ static long cxxvm_ioctl_pgmap_get(struct cxxvm_pgmap_file *pf, void __user *uarg
 	struct cxxvm_pgmap *m;
 	int ret;
 
-	if (copy_from_user(&arg, uarg, sizeof(arg)))
-		return -EFAULT;
-	ret = cxxvm_check_zero(arg.reserved, ARRAY_SIZE(arg.reserved), arg.flags, arg.reserved0);
-	if (ret || arg.handle || arg.refs)
-		return -EINVAL;
+	ret = cxxvm_pgmap_ref_in(&arg, uarg, true);
+	if (ret)
+		return ret;
 	mutex_lock(&pf->lock);
 	m = cxxvm_pgmap_lookup(cxxvm_tracker, arg.pfn, NULL);
 	if (m) {
@@ -435,13 +450,11 @@ static long cxxvm_ioctl_pgmap_put(struct cxxvm_pgmap_file *pf, void __user *uarg
 	struct cxxvm_pgmap_ref arg;
 	int ret;
 
-	if (copy_from_user(&arg, uarg, sizeof(arg)))
-		return -EFAULT;
-	ret = cxxvm_check_zero(arg.reserved, ARRAY_SIZE(arg.reserved), arg.flags, arg.reserved0);
-	if (ret || arg.pfn || arg.refs)
-		return -EINVAL;
+	ret = cxxvm_pgmap_ref_in(&arg, uarg, false);
+	if (ret)
+		return ret;
 	mutex_lock(&pf->lock);
-	o = arg.handle <= CXXVM_MAX_PGMAPS ? xa_load(&pf->objs, arg.handle) : NULL;
+	o = cxxvm_pgmap_obj(pf, arg.handle);
 	if (!o) {
 		ret = -ENOENT;
 	} else if (!o->user_refs) {
@@ -512,7 +525,7 @@ static long cxxvm_ioctl_pgmap_check(struct cxxvm_pgmap_file *pf, void __user *ua
 	arg.first_mismatch_pfn = ~0ULL;
 	mutex_lock(&pf->lock);
 	if (arg.handle) {
-		o = arg.handle <= CXXVM_MAX_PGMAPS ? xa_load(&pf->objs, arg.handle) : NULL;
+		o = cxxvm_pgmap_obj(pf, arg.handle);
 		if (!o)
 			ret = -ENOENT;
 		else if (!o->pgmap)
@@ -634,7 +647,7 @@ static long cxxvm_ioctl_pgmap_vmap(struct cxxvm_pgmap_file *pf, void __user *uar
 	if (!arg.nr_pages || arg.nr_pages > CXXVM_MAX_PAGES)
 		return -EINVAL;
 	mutex_lock(&pf->lock);
-	o = arg.handle && arg.handle <= CXXVM_MAX_PGMAPS ? xa_load(&pf->objs, arg.handle) : NULL;
+	o = cxxvm_pgmap_obj(pf, arg.handle);
 	if (!o) {
 		ret = -ENOENT;
 		goto unlock;

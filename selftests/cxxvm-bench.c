@@ -55,6 +55,7 @@
 #include <unistd.h>
 
 #include <linux/cxxvm.h>
+#include "cxxvm_cmdline.h"
 
 static const unsigned int sizes[] = { 1, 2, 4, 8, 16, 32, 64 };
 #define NR_SIZES 7
@@ -635,27 +636,6 @@ static const unsigned int lookup_maps[] = { 1, 4, 16 };
 static double lookup_ns[NR_LOOKUP][2][2];	/* [maps][backend][mode] */
 static bool lookup_ran;
 
-/* memmap=SIZE$START on the command line: the reserved memory, in pfns. */
-static bool reserved_region(unsigned long long *start_pfn, unsigned long long *nr)
-{
-	char line[4096], *p;
-	unsigned long long size, start;
-	char unit;
-	FILE *f = fopen("/proc/cmdline", "r");
-
-	if (!f)
-		return false;
-	p = fgets(line, sizeof(line), f);
-	fclose(f);
-	for (; p && (p = strstr(p, "memmap=")); p++) {
-		if (sscanf(p, "memmap=%llu%c$%llx", &size, &unit, &start) == 3 && unit == 'M') {
-			*start_pfn = start / 4096;
-			*nr = size * 256;
-			return true;
-		}
-	}
-	return false;
-}
 
 static double lookup_run(__u32 backend, __u32 mode, __u32 n, __u32 seed)
 {

@@ -28,6 +28,7 @@
 #include <linux/capability.h>
 
 #include <linux/cxxvm.h>
+#include "cxxvm_cmdline.h"
 #include "kselftest_harness.h"
 
 static int cxxvm_open(void)
@@ -747,31 +748,6 @@ TEST(cxx_concurrent_map_unmap_flush)
 
 /* ---- pagemaps ------------------------------------------------------------ */
 
-/*
- * The reserved memory the runner asked the guest kernel for, as
- * memmap=SIZE$START on its command line (guest-check.sh documents it).
- * Returns false if there is none.
- */
-static bool reserved_region(__u64 *start_pfn, __u64 *nr_pages)
-{
-	char line[4096], *p;
-	unsigned long long size, start;
-	char unit;
-	FILE *f = fopen("/proc/cmdline", "r");
-
-	if (!f)
-		return false;
-	p = fgets(line, sizeof(line), f);
-	fclose(f);
-	for (; p && (p = strstr(p, "memmap=")); p++) {
-		if (sscanf(p, "memmap=%llu%c$%llx", &size, &unit, &start) == 3 && unit == 'M') {
-			*start_pfn = start / 4096;
-			*nr_pages = size * 256;
-			return true;
-		}
-	}
-	return false;
-}
 
 /* Pfns far above this guest's RAM and below MAX_PHYSMEM_BITS. */
 #define FAKE_PFN	(1ull << 30)
