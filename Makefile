@@ -9,6 +9,9 @@
 #                        then the KUnit suites in the test kernel
 #   make kunit           only the KUnit stage
 #   make test-kernel     only build (or find cached) the KUnit test kernel
+#   make fuzz            run the hosted core's libFuzzer harnesses
+#                        (FUZZ_SECONDS each, default 60)
+#   make callgrind       instructions per map+unmap and per lookup
 #   make clean
 
 KDIR ?= /lib/modules/$(shell uname -r)/build
@@ -35,11 +38,18 @@ kunit:
 test-kernel:
 	@selftests/vm/test-kernel.sh
 
+fuzz:
+	$(MAKE) -C selftests/hosted fuzz
+
+callgrind:
+	$(MAKE) -C selftests/hosted callgrind
+
 clean:
 	$(MAKE) -C $(KDIR) M=$(PWD) clean 2>/dev/null || \
 		rm -f cxxvm.ko *.o */*.o */*/*.o .*.cmd */.*.cmd */*/.*.cmd \
 		      *.mod *.mod.c modules.order Module.symvers \
 		      module/cxxvm_probes.h
 	$(MAKE) -C selftests clean
+	$(MAKE) -C selftests/hosted clean
 
-.PHONY: all modules selftests bench check kunit test-kernel clean
+.PHONY: all modules selftests bench check kunit test-kernel fuzz callgrind clean

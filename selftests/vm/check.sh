@@ -27,6 +27,29 @@ rel61=$(stock_61_release)
 log "kernel style: checkpatch.pl and kernel-doc on the C sources"
 if style_check; then result ok "checkpatch and kernel-doc"; else result fail "checkpatch or kernel-doc (see above)"; fi
 
+log "hosted core: googletest suites of the C++ core in userspace, plain, ASan+UBSan, TSan"
+if make -s -j"$(nproc)" -C "$CXXVM_TOP/selftests/hosted" all >&2; then
+	# Each test of each build counts; a sanitizer abort fails the build's run.
+	for v in plain asan tsan; do
+		out=$(make -s -C "$CXXVM_TOP/selftests/hosted" "$v" 2>&1)
+		rc=$?
+		echo "$out" | sed "s/^/[hosted $v] /" >&2
+		n=$(echo "$out" | sed -n 's/^\[  PASSED  \] \([0-9]*\) tests*\..*/\1/p')
+		f=$(echo "$out" | grep -cE '^\[  FAILED  \] [A-Za-z].* \([0-9]+ ms\)$')
+		passed=$((passed + ${n:-0}))
+		failed=$((failed + f))
+		[ "$rc" -eq 0 ] || result fail "hosted core, $v build: exit $rc"
+	done
+	# The libFuzzer harnesses, a short bounded run each (make fuzz: longer).
+	if make -s -C "$CXXVM_TOP/selftests/hosted" fuzz-check >&2; then
+		result ok "hosted core: libFuzzer harnesses (arena, tracker), 15 s each"
+	else
+		result fail "hosted core: a libFuzzer harness found a failure (selftests/hosted/build/crash-*)"
+	fi
+else
+	result fail "hosted core does not build (selftests/hosted)"
+fi
+
 log "building the userspace selftests"
 make -s -C "$CXXVM_TOP/selftests" >&2 || die "selftests do not build"
 

@@ -1,0 +1,187 @@
+// SPDX-License-Identifier: GPL-2.0
+//
+// The simulated MMU of HostedPlatform and the hosted cxxrt runtime.
+#include "hosted_platform.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+
+#include <cxxrt/runtime.h>
+
+namespace cxxvm::hosted {
+
+namespace {
+
+constexpr ktl::uint64_t kPresent = 1;
+
+/// A block of made-up VA and its PTEs.
+struct Block {
+	ktl::uint32_t pages;
+	std::unique_ptr<std::atomic<ktl::uint64_t>[]> ptes;
+};
+
+std::mutex blocks_lock;
+std::map<ktl::uintptr_t, Block> blocks;	// by first address
+ktl::uintptr_t next_va = 0xffffc90000000000ull;
+std::atomic<ktl::uint64_t> tlb_generation{0};
+
+/// One TLB per thread: va -> pfn, valid while generation matches.
+struct Tlb {
+	ktl::uint64_t generation = 0;
+	std::unordered_map<ktl::uintptr_t, ktl::uint64_t> entries;
+};
+thread_local Tlb tlb;
+
+/// The PTE of @va, or nullptr.  Caller holds blocks_lock.
+std::atomic<ktl::uint64_t> *pte_of(ktl::uintptr_t va)
+{
+	auto it = blocks.upper_bound(va);
+	if (it == blocks.begin())
+		return nullptr;
+	--it;
+	const ktl::uintptr_t idx = (va - it->first) >> kPageShift;
+	return idx < it->second.pages ? &it->second.ptes[idx] : nullptr;
+}
+
+std::atomic<int> alloc_countdown{0};
+std::atomic<ktl::uint64_t> warn_count{0};
+
+} // namespace
+
+thread_local ktl::uint32_t HostedPlatform::cpu_ = 0;
+
+cxxrt::Result<void> HostedPlatform::va_reserve(ktl::uint32_t n, ktl::uintptr_t *va,
+					       ktl::uintptr_t *ptes)
+{
+	if (fail_init())
+		return cxxrt::Errno::kNoMem;
+	std::lock_guard<std::mutex> g(blocks_lock);
+	const ktl::uintptr_t start = next_va;
+	next_va += (ktl::uintptr_t{n} + 16) << kPageShift;	// a guard gap, as vmalloc's
+	Block &b = blocks[start];
+	b.pages = n;
+	b.ptes.reset(new std::atomic<ktl::uint64_t>[n]());
+	for (ktl::uint32_t i = 0; i < n; ++i)
+		ptes[i] = reinterpret_cast<ktl::uintptr_t>(&b.ptes[i]);
+	*va = start;
+	++blocks_;
+	// The shim's reservation ends with a shootdown, so does this.
+	tlb_shootdown();
+	return {};
+}
+
+void HostedPlatform::va_release(VirtAddr va)
+{
+	std::lock_guard<std::mutex> g(blocks_lock);
+	auto it = blocks.find(va.value());
+	if (it == blocks.end()) {
+		++violations_;
+		return;
+	}
+	for (ktl::uint32_t i = 0; i < it->second.pages; ++i)
+		if (it->second.ptes[i].load() & kPresent)
+			++violations_;	// vunmap() of a block still mapping something
+	blocks.erase(it);
+	--blocks_;
+}
+
+void HostedPlatform::ptes_set(const ktl::uintptr_t *ptes, const Pfn *pfns, ktl::uint32_t n)
+{
+	for (ktl::uint32_t i = 0; i < n; ++i) {
+		auto *pte = reinterpret_cast<std::atomic<ktl::uint64_t> *>(ptes[i]);
+		const ktl::uint64_t old = pte->exchange((pfns[i].value() << kPageShift) | kPresent,
+							std::memory_order_relaxed);
+		if (old & kPresent)
+			++violations_;	// mapped over a live mapping
+	}
+}
+
+void HostedPlatform::ptes_clear(const ktl::uintptr_t *ptes, ktl::uint32_t n)
+{
+	for (ktl::uint32_t i = 0; i < n; ++i) {
+		auto *pte = reinterpret_cast<std::atomic<ktl::uint64_t> *>(ptes[i]);
+		if (!(pte->exchange(0, std::memory_order_relaxed) & kPresent))
+			++violations_;	// cleared what was not mapped
+	}
+}
+
+void HostedPlatform::tlb_shootdown()
+{
+	tlb_generation.fetch_add(1);
+	++shootdowns_;
+}
+
+ktl::optional<Pfn> HostedPlatform::walk(VirtAddr va)
+{
+	std::lock_guard<std::mutex> g(blocks_lock);
+	std::atomic<ktl::uint64_t> *pte = pte_of(va.value());
+	if (!pte) {
+		++violations_;	// an address no block holds
+		return ktl::nullopt;
+	}
+	const ktl::uint64_t v = pte->load(std::memory_order_relaxed);
+	if (!(v & kPresent))
+		return ktl::nullopt;
+	return Pfn(v >> kPageShift);
+}
+
+ktl::optional<Pfn> HostedPlatform::translate(VirtAddr va)
+{
+	const ktl::uint64_t gen = tlb_generation.load();
+	if (tlb.generation != gen) {
+		tlb.entries.clear();
+		tlb.generation = gen;
+	}
+	const ktl::uintptr_t page = va.value() & ~(kPageSize - 1);
+	if (auto it = tlb.entries.find(page); it != tlb.entries.end())
+		return Pfn(it->second);
+	const ktl::optional<Pfn> pfn = walk(VirtAddr(page));
+	if (pfn)
+		tlb.entries[page] = pfn->value();
+	return pfn;
+}
+
+void fail_nth_alloc(int n)
+{
+	alloc_countdown = n;
+}
+
+ktl::uint64_t warnings()
+{
+	return warn_count.load();
+}
+
+} // namespace cxxvm::hosted
+
+// ---- the hosted cxxrt runtime (the shim's cxxrt_*() in the kernel) ---------
+
+extern "C" void *cxxrt_alloc_node(size_t size, unsigned int, int)
+{
+	using cxxvm::hosted::alloc_countdown;
+	if (alloc_countdown > 0 && --alloc_countdown == 0)
+		return nullptr;
+	return std::malloc(size);
+}
+
+extern "C" void *cxxrt_alloc(size_t size, unsigned int gfp)
+{
+	return cxxrt_alloc_node(size, gfp, CXXRT_NO_NODE);
+}
+
+extern "C" void cxxrt_free(const void *ptr)
+{
+	std::free(const_cast<void *>(ptr));
+}
+
+extern "C" void cxxrt_bug(const char *why)
+{
+	std::fprintf(stderr, "cxxrt_bug: %s\n", why);
+	std::abort();
+}
+
+extern "C" void cxxrt_warn(const char *why)
+{
+	++cxxvm::hosted::warn_count;
+	std::fprintf(stderr, "cxxrt_warn: %s\n", why);
+}
