@@ -24,9 +24,12 @@ exec 9>"$cache/.next-lock"
 flock 9
 
 echo "deb http://deb.debian.org/debian sid main" >"$apt_dir/sid.list"
+# Valid-Until is not checked for this private list: an archive mirror or
+# snapshot frozen in time serves a sid Release file past its date, and the
+# package is only compiled against, never installed.
 apt_opts=(-o Dir::Etc::sourcelist="$apt_dir/sid.list" -o Dir::Etc::sourceparts=/dev/null
 	  -o Dir::State::Lists="$apt_dir/lists" -o Dir::Cache::archives="$apt_dir/archives"
-	  -o APT::Sandbox::User=root)
+	  -o APT::Sandbox::User=root -o Acquire::Check-Valid-Until=false)
 log "next kernel: reading sid's package list for $pkg"
 apt-get "${apt_opts[@]}" -qq update >/dev/null || die "apt-get update (sid) failed"
 ver=$(apt-cache "${apt_opts[@]}" policy "$pkg" | sed -n 's/^ *Candidate: //p')
