@@ -444,14 +444,23 @@ static u64 cxxvm_pattern(u32 seed, u32 page, u32 word, u32 dir)
 	return x;
 }
 
-/*
- * Write through @dst, read back through @src; false at the first mismatch.
- * For dir 0, @dst is the mapping and @src the direct map; dir 1 reverses.
+/**
+ * cxxvm_check_pattern() - write a pattern through one mapping, read it back
+ * through another.
+ * @dst: where to write
+ * @src: where to read back (another mapping of the same memory, or @dst)
+ * @bytes: length, a multiple of 8 bytes, below 32 GiB
+ * @seed: seed of the pattern
+ * @page: mixed into the pattern (the page index, for VERIFY)
+ * @dir: mixed into the pattern (which way round: 0 or 1)
+ *
+ * A wrong PTE or a stale TLB entry in either mapping shows as a mismatch.
+ * Context: any; touches every byte once each way.
+ * Return: true if every word read back as written.
  */
-static bool cxxvm_check_page(u64 *dst, const u64 *src, u32 seed, u32 page,
-			     u32 dir)
+bool cxxvm_check_pattern(u64 *dst, const u64 *src, size_t bytes, u32 seed, u32 page, u32 dir)
 {
-	u32 w, words = PAGE_SIZE / sizeof(u64);
+	u32 w, words = bytes / sizeof(u64);
 
 	for (w = 0; w < words; w++)
 		WRITE_ONCE(dst[w], cxxvm_pattern(seed, page, w, dir));
@@ -486,8 +495,9 @@ static long cxxvm_ioctl_verify(struct cxxvm_file *f, void __user *uarg)
 		u64 *mapped = m->va + i * PAGE_SIZE;
 		u64 *direct = page_address(m->p.pages[i]);
 
-		if (!cxxvm_check_page(mapped, direct, arg.seed, i, 0) ||
-		    !cxxvm_check_page(direct, mapped, arg.seed, i, 1)) {
+		/* dir 0: through the mapping, back through the direct map. */
+		if (!cxxvm_check_pattern(mapped, direct, PAGE_SIZE, arg.seed, i, 0) ||
+		    !cxxvm_check_pattern(direct, mapped, PAGE_SIZE, arg.seed, i, 1)) {
 			arg.bad_page = i;
 			ret = -EIO;
 			break;

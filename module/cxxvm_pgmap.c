@@ -80,16 +80,52 @@ struct cxxvm_pgmap_obj {
 };
 
 /*
- * get_dev_pagemap() without a hint, on every kernel: it lost its second
- * parameter in 6.18 (a feature probe decides: module/probes/).
+ * get_dev_pagemap(pfn, hint) on every kernel.  It lost its hint in 6.18 (a
+ * feature probe decides: module/probes/); there the hint's reference is put
+ * and @pfn looked up in full, as 6.18's callers do.
  */
-static struct dev_pagemap *cxxvm_get_dev_pagemap(unsigned long pfn)
+static struct dev_pagemap *cxxvm_get_dev_pagemap_hint(unsigned long pfn,
+						      struct dev_pagemap *hint)
 {
 #ifdef CXXVM_HAVE_GET_DEV_PAGEMAP_PFN_ONLY
+	if (hint)
+		put_dev_pagemap(hint);
 	return get_dev_pagemap(pfn);
 #else
-	return get_dev_pagemap(pfn, NULL);
+	return get_dev_pagemap(pfn, hint);
 #endif
+}
+
+static struct dev_pagemap *cxxvm_get_dev_pagemap(unsigned long pfn)
+{
+	return cxxvm_get_dev_pagemap_hint(pfn, NULL);
+}
+
+/*
+ * The kernel's answer for @pfn, its reference already put: a pointer to
+ * compare, never to use.  NULL if no live pagemap holds @pfn.
+ */
+static struct dev_pagemap *cxxvm_kernel_answer(u64 pfn)
+{
+	struct dev_pagemap *pgmap = cxxvm_get_dev_pagemap(pfn);
+
+	if (pgmap)
+		put_dev_pagemap(pgmap);
+	return pgmap;
+}
+
+/* Does a kernel pagemap hold any of @nr pfns from @first? */
+static bool cxxvm_kernel_pagemap_in(u64 first, u64 nr)
+{
+	u64 pfn;
+
+	for (pfn = first; pfn < first + nr; pfn++) {
+		if (cxxvm_kernel_answer(pfn))
+			return true;
+		if (pfn % 4096 == 0)
+			cond_resched();
+	}
+	return false;
 }
 
 static phys_addr_t cxxvm_range_phys(const struct cxxvm_pfn_range *r)
@@ -201,7 +237,6 @@ static int cxxvm_pgmap_make_real(struct cxxvm_pgmap_obj *o, const struct cxxvm_p
 {
 	struct dev_pagemap *pgmap;
 	void *addr;
-	u64 pfn;
 	u32 i;
 
 	for (i = 0; i < o->nr_ranges; i++) {
@@ -209,16 +244,8 @@ static int cxxvm_pgmap_make_real(struct cxxvm_pgmap_obj *o, const struct cxxvm_p
 
 		if (!cxxvm_reserved_memory(cxxvm_range_phys(r), cxxvm_range_bytes(r)))
 			return -ENXIO;
-		for (pfn = r->start_pfn; pfn < r->start_pfn + r->nr_pages; pfn++) {
-			struct dev_pagemap *other = cxxvm_get_dev_pagemap(pfn);
-
-			if (other) {
-				put_dev_pagemap(other);
-				return -EBUSY;
-			}
-			if (pfn % 4096 == 0)
-				cond_resched();
-		}
+		if (cxxvm_kernel_pagemap_in(r->start_pfn, r->nr_pages))
+			return -EBUSY;
 	}
 	for (i = 0; i < o->nr_ranges; i++) {
 		o->res[i] = request_mem_region(cxxvm_range_phys(&o->ranges[i]),
@@ -495,11 +522,7 @@ static void cxxvm_pgmap_check_one(struct cxxvm_pgmap_obj *o, struct cxxvm_pgmap_
 		u64 first = r->start_pfn ? r->start_pfn - 1 : 0;
 
 		for (pfn = first; pfn <= r->start_pfn + r->nr_pages; pfn++) {
-			struct dev_pagemap *k = cxxvm_get_dev_pagemap(pfn);
-
-			if (k)
-				put_dev_pagemap(k);
-			if (k != cxxvm_tracker_answer(pfn)) {
+			if (cxxvm_kernel_answer(pfn) != cxxvm_tracker_answer(pfn)) {
 				if (!arg->mismatches++)
 					arg->first_mismatch_pfn = pfn;
 			}
@@ -543,30 +566,6 @@ static long cxxvm_ioctl_pgmap_check(struct cxxvm_pgmap_file *pf, void __user *ua
 	return copy_to_user(uarg, &arg, sizeof(arg)) ? -EFAULT : 0;
 }
 
-/* A pattern word per seed and byte offset. */
-static u64 cxxvm_pgmap_pattern(u32 seed, u64 word, u32 dir)
-{
-	u64 x = ((u64)seed << 32) ^ word ^ ((u64)dir << 63);
-
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ULL;
-	x ^= x >> 33;
-	return x;
-}
-
-/* Write through @dst, read back through @src, @bytes long. */
-static bool cxxvm_pattern_check(u64 *dst, const u64 *src, u64 bytes, u32 seed, u32 dir)
-{
-	u64 w, words = bytes / sizeof(u64);
-
-	for (w = 0; w < words; w++)
-		WRITE_ONCE(dst[w], cxxvm_pgmap_pattern(seed, w, dir));
-	for (w = 0; w < words; w++)
-		if (READ_ONCE(src[w]) != cxxvm_pgmap_pattern(seed, w, dir))
-			return false;
-	return true;
-}
-
 /*
  * CXXVM_IOC_MEMREMAP: reserved memory only (nothing else is safe to
  * scribble on), claimed for the duration, outside every pagemap (whose
@@ -591,16 +590,11 @@ static long cxxvm_ioctl_memremap(void __user *uarg)
 		return -EINVAL;
 	if (!cxxvm_reserved_memory(arg.phys_addr, arg.size))
 		return -ENXIO;
-	for (pfn = PHYS_PFN(arg.phys_addr); pfn < PHYS_PFN(arg.phys_addr + arg.size); pfn++) {
-		struct cxxvm_pgmap *m = cxxvm_pgmap_lookup(cxxvm_tracker, pfn, NULL);
-		struct dev_pagemap *k = cxxvm_get_dev_pagemap(pfn);
-
-		cxxvm_pgmap_put(m);
-		if (k)
-			put_dev_pagemap(k);
-		if (m || k)
+	for (pfn = PHYS_PFN(arg.phys_addr); pfn < PHYS_PFN(arg.phys_addr + arg.size); pfn++)
+		if (cxxvm_tracker_answer(pfn))
 			return -EBUSY;
-	}
+	if (cxxvm_kernel_pagemap_in(PHYS_PFN(arg.phys_addr), PHYS_PFN(arg.size)))
+		return -EBUSY;
 	res = request_mem_region(arg.phys_addr, arg.size, "cxxvm memremap");
 	if (!res)
 		return -EBUSY;
@@ -610,7 +604,7 @@ static long cxxvm_ioctl_memremap(void __user *uarg)
 		ret = -ENOMEM;
 		goto release;
 	}
-	if (cxxvm_pattern_check(va, va, arg.size, arg.seed, 0))
+	if (cxxvm_check_pattern(va, va, arg.size, arg.seed, 0, 0))
 		arg.bytes_checked = arg.size;
 	else
 		ret = -EIO;
@@ -666,8 +660,8 @@ static long cxxvm_ioctl_pgmap_vmap(struct cxxvm_pgmap_file *pf, void __user *uar
 	ret = cxxvm_arena_map(cxxvm_pgmap_arena, pfns, arg.nr_pages, &addr);
 	if (ret)
 		goto unmap_wb;
-	if (cxxvm_pattern_check((u64 *)addr, wb, PFN_PHYS(arg.nr_pages), arg.seed, 0) &&
-	    cxxvm_pattern_check(wb, (u64 *)addr, PFN_PHYS(arg.nr_pages), arg.seed, 1))
+	if (cxxvm_check_pattern((u64 *)addr, wb, PFN_PHYS(arg.nr_pages), arg.seed, 0, 0) &&
+	    cxxvm_check_pattern(wb, (u64 *)addr, PFN_PHYS(arg.nr_pages), arg.seed, 0, 1))
 		arg.pages_checked = arg.nr_pages;
 	else
 		ret = -EIO;
@@ -738,26 +732,14 @@ static u64 cxxvm_lookup_loop(u32 backend, u32 mode, const u64 *pfns, u32 n)
 			}
 		}
 	} else {
-#ifdef CXXVM_HAVE_GET_DEV_PAGEMAP_PFN_ONLY
-		/* No hint since 6.18: every lookup is a full one. */
-		for (i = 0; i < n; i++) {
-			struct dev_pagemap *p = get_dev_pagemap(pfns[i]);
-
-			if (p) {
-				hits++;
-				put_dev_pagemap(p);
-			}
-		}
-#else
 		struct dev_pagemap *p = NULL;
 
 		for (i = 0; i < n; i++) {
-			p = get_dev_pagemap(pfns[i], p);
+			p = cxxvm_get_dev_pagemap_hint(pfns[i], p);
 			hits += !!p;
 		}
 		if (p)
 			put_dev_pagemap(p);
-#endif
 	}
 	return hits;
 }

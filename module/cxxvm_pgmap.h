@@ -27,4 +27,8 @@ void cxxvm_pgmap_file_release(struct cxxvm_pgmap_file *pf);
 long cxxvm_pgmap_ioctl(struct cxxvm_pgmap_file *pf, unsigned int cmd,
 		       void __user *uarg);
 
+/* From cxxvm_main.c: VERIFY's content check, shared by MEMREMAP and VMAP. */
+bool cxxvm_check_pattern(u64 *dst, const u64 *src, size_t bytes, u32 seed,
+			 u32 page, u32 dir);
+
 #endif /* CXXVM_PGMAP_H */
