@@ -8,92 +8,62 @@
 
 namespace cxxvm {
 
+/// Owns one object the shim creates and destroys (a lock, a completion):
+/// init() creates it (-ENOMEM if the shim cannot), destruction destroys it.
+template <typename H, H *(*Create)(), void (*Destroy)(H *)>
+class ShimHandle {
+public:
+	ShimHandle() = default;
+	ShimHandle(const ShimHandle &) = delete;
+	ShimHandle &operator=(const ShimHandle &) = delete;
+	~ShimHandle() { Destroy(h_); }
+	[[nodiscard]] cxxrt::Result<void> init()
+	{
+		h_ = Create();
+		if (!h_)
+			return cxxrt::Errno::kNoMem;
+		return {};
+	}
+
+protected:
+	H *h_ = nullptr;
+};
+
+/// A lock in the shim: lock() and unlock() are direct calls to @Acquire
+/// and @Release (template arguments, so no indirection at run time).
+template <typename H, H *(*Create)(), void (*Destroy)(H *), void (*Acquire)(H *),
+	  void (*Release)(H *)>
+class ShimLock : public ShimHandle<H, Create, Destroy> {
+public:
+	void lock() { Acquire(this->h_); }
+	void unlock() { Release(this->h_); }
+};
+
 struct KernelPlatform {
 	/// spinlock_t in the shim.  Process context only (never from IRQ).
-	class SpinLock {
-	public:
-		SpinLock() = default;
-		SpinLock(const SpinLock &) = delete;
-		SpinLock &operator=(const SpinLock &) = delete;
-		~SpinLock() { cxxvm_plat_lock_destroy(l_); }
-		[[nodiscard]] cxxrt::Result<void> init()
-		{
-			l_ = cxxvm_plat_lock_create();
-			if (!l_)
-				return cxxrt::Errno::kNoMem;
-			return {};
-		}
-		void lock() { cxxvm_plat_lock(l_); }
-		void unlock() { cxxvm_plat_unlock(l_); }
-
-	private:
-		struct cxxvm_plat_lock *l_ = nullptr;
-	};
+	using SpinLock = ShimLock<struct cxxvm_plat_lock, cxxvm_plat_lock_create,
+				  cxxvm_plat_lock_destroy, cxxvm_plat_lock, cxxvm_plat_unlock>;
 
 	/// struct mutex in the shim.  May sleep.
-	class Mutex {
-	public:
-		Mutex() = default;
-		Mutex(const Mutex &) = delete;
-		Mutex &operator=(const Mutex &) = delete;
-		~Mutex() { cxxvm_plat_mutex_destroy(m_); }
-		[[nodiscard]] cxxrt::Result<void> init()
-		{
-			m_ = cxxvm_plat_mutex_create();
-			if (!m_)
-				return cxxrt::Errno::kNoMem;
-			return {};
-		}
-		void lock() { cxxvm_plat_mutex_lock(m_); }
-		void unlock() { cxxvm_plat_mutex_unlock(m_); }
-
-	private:
-		struct cxxvm_plat_mutex *m_ = nullptr;
-	};
+	using Mutex = ShimLock<struct cxxvm_plat_mutex, cxxvm_plat_mutex_create,
+			       cxxvm_plat_mutex_destroy, cxxvm_plat_mutex_lock,
+			       cxxvm_plat_mutex_unlock>;
 
 	/// raw_spinlock_t with IRQs off in the shim: a writer lock that is
 	/// never preempted and that no interrupt on its CPU waits behind.
-	class IrqLock {
-	public:
-		IrqLock() = default;
-		IrqLock(const IrqLock &) = delete;
-		IrqLock &operator=(const IrqLock &) = delete;
-		~IrqLock() { cxxvm_plat_irqlock_destroy(l_); }
-		[[nodiscard]] cxxrt::Result<void> init()
-		{
-			l_ = cxxvm_plat_irqlock_create();
-			if (!l_)
-				return cxxrt::Errno::kNoMem;
-			return {};
-		}
-		void lock() { cxxvm_plat_irqlock_lock(l_); }
-		void unlock() { cxxvm_plat_irqlock_unlock(l_); }
-
-	private:
-		struct cxxvm_plat_irqlock *l_ = nullptr;
-	};
+	using IrqLock = ShimLock<struct cxxvm_plat_irqlock, cxxvm_plat_irqlock_create,
+				 cxxvm_plat_irqlock_destroy, cxxvm_plat_irqlock_lock,
+				 cxxvm_plat_irqlock_unlock>;
 
 	/// struct completion in the shim (a pagemap's drain).
-	class Completion {
+	class Completion : public ShimHandle<struct cxxvm_plat_completion,
+					     cxxvm_plat_completion_create,
+					     cxxvm_plat_completion_destroy> {
 	public:
-		Completion() = default;
-		Completion(const Completion &) = delete;
-		Completion &operator=(const Completion &) = delete;
-		~Completion() { cxxvm_plat_completion_destroy(c_); }
-		[[nodiscard]] cxxrt::Result<void> init()
-		{
-			c_ = cxxvm_plat_completion_create();
-			if (!c_)
-				return cxxrt::Errno::kNoMem;
-			return {};
-		}
-		void reinit() { cxxvm_plat_completion_reinit(c_); }
-		void complete() { cxxvm_plat_completion_complete(c_); }
+		void reinit() { cxxvm_plat_completion_reinit(h_); }
+		void complete() { cxxvm_plat_completion_complete(h_); }
 		/// May sleep.
-		void wait() { cxxvm_plat_completion_wait(c_); }
-
-	private:
-		struct cxxvm_plat_completion *c_ = nullptr;
+		void wait() { cxxvm_plat_completion_wait(h_); }
 	};
 
 	static ktl::uint64_t max_pfn_limit() { return cxxvm_plat_max_pfn_limit(); }

@@ -98,10 +98,7 @@ public:
 	static constexpr ktl::uint64_t kDying = ktl::uint64_t{1} << 63;
 
 	[[nodiscard]] PagemapType type() const { return type_; }
-	[[nodiscard]] ktl::uint32_t nr_ranges() const { return nr_ranges_; }
-	[[nodiscard]] const PfnRange &range(ktl::uint32_t i) const { return ranges_[i]; }
 	[[nodiscard]] ktl::uintptr_t cookie() const { return cookie_; }
-	[[nodiscard]] const Altmap *altmap() const { return has_altmap_ ? &altmap_ : nullptr; }
 
 	/// Does any range hold @pfn?  Only meaningful while the caller holds a
 	/// reference (the ranges of a live pagemap do not change).
@@ -111,13 +108,6 @@ public:
 			if (ranges_[i].contains(pfn))
 				return true;
 		return false;
-	}
-
-	/// The first pfn whose struct page is in use for data: the start plus
-	/// the altmap's offset.  Mirrors pfn_first() in mm/memremap.c.
-	[[nodiscard]] Pfn first_data_pfn() const
-	{
-		return Pfn(ranges_[0].start.value() + (has_altmap_ ? altmap_.offset() : 0));
 	}
 
 	/// References held (the registration's included), without kDying.
@@ -413,20 +403,6 @@ public:
 		if (!m->has_altmap_)
 			return ktl::nullopt;
 		return m->altmap_;
-	}
-
-	/// Registered pagemaps (dying ones included) and their ranges.
-	/// Context: process context, may sleep.
-	struct Counts {
-		ktl::uint32_t pagemaps;
-		ktl::uint32_t ranges;
-	};
-	[[nodiscard]] Counts counts()
-	{
-		Guard<typename P::Mutex> g(&mutex_);
-		ktl::uint32_t n = 0;
-		registered_.for_each([&](Map *) { ++n; });
-		return {n, nr_entries()};
 	}
 
 private:
