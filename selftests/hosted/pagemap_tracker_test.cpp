@@ -50,7 +50,9 @@ protected:
 TEST_F(PagemapTrackerTest, EveryPfnAndTheOnesAround)
 {
 	Map *a = reg({{Pfn(kBase), 64}}, 1);
-	Map *b = reg({{Pfn(kBase + 1000), 3}, {Pfn(kBase + 100), 5}}, 2);
+	Map *b = reg({{Pfn(kBase + 1000), 3}, {Pfn(kBase + 100), 5}}, 2, PagemapType::kPrivate);
+	EXPECT_EQ(PagemapType::kGeneric, a->type());
+	EXPECT_EQ(PagemapType::kPrivate, b->type());
 	for (ktl::uint64_t pfn = kBase - 2; pfn < kBase + 1010; ++pfn) {
 		ktl::uintptr_t want = 0;
 		if (pfn >= kBase && pfn < kBase + 64)
@@ -168,8 +170,10 @@ TEST_F(PagemapTrackerTest, LookupsRaceRegistrations)
 	std::atomic<bool> stop{false};
 	std::atomic<int> wrong{0};
 	std::atomic<ktl::uint64_t> hits{0};
+	std::atomic<int> started{0};
 	auto reader = [&](int seed) {
 		std::mt19937 rng(seed);
+		++started;
 		while (!stop) {
 			const ktl::uint64_t off = rng() % (64 * kMaps);
 			Map *m = t_->lookup(Pfn(kBase + off), nullptr);
@@ -184,6 +188,8 @@ TEST_F(PagemapTrackerTest, LookupsRaceRegistrations)
 	std::vector<std::thread> readers;
 	for (int i = 0; i < 3; ++i)
 		readers.emplace_back(reader, i + 1);
+	while (started < 3)	// race only once every reader runs
+		std::this_thread::yield();
 	Map *maps[kMaps] = {};
 	std::mt19937 rng(99);
 	for (int round = 0; round < 3000; ++round) {

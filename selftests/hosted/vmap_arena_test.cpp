@@ -149,6 +149,35 @@ TEST_F(VmapArenaTest, CreateSurvivesEachAllocationFailure)
 	FAIL() << "creation never succeeded";
 }
 
+// Every lock init of arena creation may fail too (in the kernel a lock is
+// an allocation; here it is not), and so may the VA reservation of a new
+// block: -ENOMEM, then a retry succeeds.
+TEST_F(VmapArenaTest, SurvivesEachPlatformFailure)
+{
+	int n = 1;
+	for (;; ++n) {
+		HostedPlatform::fail_nth_init(n);
+		auto r = Arena::create({.lazy_max_pages = 256, .max_blocks = 8});
+		HostedPlatform::fail_nth_init(0);
+		if (r.ok()) {
+			EXPECT_EQ(0u, Arena::destroy(r.value()));
+			break;
+		}
+		ASSERT_EQ(-12, r.error());
+		ASSERT_LT(n, 64) << "creation never succeeded";
+	}
+	EXPECT_LT(3, n);	// the purge mutex, spares and index locks, queues
+	Arena *a = make(256, 8);
+	ASSERT_NE(nullptr, a);
+	const Pfn pfn(5);
+	HostedPlatform::fail_nth_init(1);	// the first block's va_reserve()
+	EXPECT_EQ(-12, a->map({&pfn, 1}).error());
+	HostedPlatform::fail_nth_init(0);
+	auto va = a->map({&pfn, 1});
+	ASSERT_TRUE(va.ok());
+	EXPECT_TRUE(a->unmap(va.value(), PageCount(1)).ok());
+}
+
 // One thread per CPU maps random sizes with random lifetimes; every page
 // is checked through the simulated MMU before its unmap, and no two live
 // mappings overlap.

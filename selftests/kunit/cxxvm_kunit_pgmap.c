@@ -339,7 +339,7 @@ static void pagemap_bad_input(struct kunit *test)
 
 struct race_ctx {
 	struct cxxvm_tracker *t;
-	struct completion done;
+	struct completion started, done;
 	bool stop;
 	u64 hits, misses;
 	const char *failure;
@@ -351,6 +351,7 @@ static int race_reader(void *arg)
 	struct rnd_state rnd;
 
 	prandom_seed_state(&rnd, 0xcafe);
+	complete(&c->started);
 	while (!READ_ONCE(c->stop) && !c->failure) {
 		u64 off = prandom_u32_state(&rnd) % (64 * RACE_MAPS);
 		struct cxxvm_pgmap *m = cxxvm_pgmap_lookup(c->t, FAKE_BASE + off, NULL);
@@ -380,10 +381,13 @@ static void pagemap_lookup_races_unregister(struct kunit *test)
 	u32 round, i;
 
 	KUNIT_ASSERT_GE(test, num_online_cpus(), 2U);
+	init_completion(&c.started);
 	init_completion(&c.done);
 	k = kthread_create_on_cpu(race_reader, &c, 1, "cxxvm_race/%u");
 	KUNIT_ASSERT_FALSE(test, IS_ERR(k));
 	wake_up_process(k);
+	/* Under emulation the other vCPU may start late: race only once it runs. */
+	wait_for_completion(&c.started);
 	prandom_seed_state(&rnd, 0xbeef);
 	for (round = 0; round < RACE_ROUNDS && !c.failure; round++) {
 		i = prandom_u32_state(&rnd) % RACE_MAPS;
