@@ -78,8 +78,13 @@ extern struct cxxvm_pte_format cxxvm_plat_pte_format;
 /**
  * cxxvm_plat_tlb_shootdown() - flush kernel TLB entries on every CPU.
  *
- * on_each_cpu(__flush_tlb_all): an IPI to every online CPU, waiting for all.
- * Context: process context with IRQs enabled; no spinlock held.
+ * An IPI to every online CPU, waiting for all, each dropping every kernel
+ * TLB entry of every PCID: __flush_tlb_all() where the kernel exports it to
+ * modules, else its native instructions (INVPCID, the CR4.PGE toggle or a
+ * CR3 reload; see cxxvm_platform.c).  Mirrors flush_tlb_all() in
+ * arch/x86/mm/tlb.c.
+ * Context: process context with IRQs and preemption enabled; no spinlock
+ * held (asserted).
  */
 void cxxvm_plat_tlb_shootdown(void);
 

@@ -25,11 +25,13 @@
 #include <linux/uaccess.h>
 #include <linux/vmalloc.h>
 #include <linux/xarray.h>
+#include <asm/cpufeature.h>
 
 #include <linux/cxxvm.h>
 #include "cxxvm_core.h"
 #include "cxxvm_kunit.h"
 #include "cxxvm_pgmap.h"
+#include "cxxvm_probes.h"
 #include "cxxvm_platform.h"
 
 static_assert(sizeof(struct cxxvm_info) == 64);
@@ -338,6 +340,24 @@ int cxxvm_check_bench(const struct cxxvm_bench *arg)
 }
 CXXVM_EXPORT_FOR_KUNIT(cxxvm_check_bench);
 
+/*
+ * What differs between the kernels and CPUs cxxvm runs on, for userspace:
+ * the API forms the build's probes found, and CPU features seen now.
+ */
+static u32 cxxvm_features(void)
+{
+	u32 f = 0;
+
+#ifndef CXXVM_HAVE_GET_DEV_PAGEMAP_PFN_ONLY
+	f |= CXXVM_FEAT_GET_DEV_PAGEMAP_HINT;
+#endif
+#ifdef X86_FEATURE_INVLPGB
+	if (cpu_feature_enabled(X86_FEATURE_INVLPGB))
+		f |= CXXVM_FEAT_INVLPGB;
+#endif
+	return f;
+}
+
 static long cxxvm_ioctl_info(void __user *uarg)
 {
 	struct cxxvm_info info = {
@@ -349,6 +369,8 @@ static long cxxvm_ioctl_info(void __user *uarg)
 		.lazy_max_pages = lazy_max_pages,
 		.max_bench_iterations = CXXVM_MAX_BENCH_ITERATIONS,
 		.max_blocks = max_blocks,
+		.features = cxxvm_features(),
+		.tlb_flush = cxxvm_plat_tlb_flush(),
 	};
 
 	return copy_to_user(uarg, &info, sizeof(info)) ? -EFAULT : 0;
@@ -900,8 +922,9 @@ static int __init cxxvm_init(void)
 	cxxvm_debugfs = debugfs_create_dir("cxxvm", NULL);
 	debugfs_create_file("vmap_blocks", 0400, cxxvm_debugfs, NULL,
 			    &cxxvm_blocks_fops);
-	pr_info("loaded: ABI %u, lazy_max_pages=%u, max_blocks=%u\n",
-		CXXVM_ABI_VERSION, lazy_max_pages, max_blocks);
+	pr_info("loaded: ABI %u, lazy_max_pages=%u, max_blocks=%u, TLB flush %s\n",
+		CXXVM_ABI_VERSION, lazy_max_pages, max_blocks,
+		cxxvm_plat_tlb_flush_method());
 	return 0;
 
 unregister_notifier:

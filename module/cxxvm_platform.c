@@ -26,11 +26,14 @@
 #include <linux/spinlock.h>
 #include <linux/vmalloc.h>
 #include <asm/cpufeature.h>
+#include <asm/invpcid.h>
 #include <asm/pgtable.h>
 #include <asm/sparsemem.h>
+#include <asm/special_insns.h>
 #include <asm/tlbflush.h>
 
 #include "cxxvm_core.h"
+#include "cxxvm_probes.h"
 #include "cxxvm_kunit.h"
 #include "cxxvm_platform.h"
 #include <cxxrt/runtime.h>
@@ -122,20 +125,129 @@ void cxxvm_plat_va_release(uintptr_t va_start)
 	vunmap((void *)va_start);
 }
 
+/*
+ * The kernel TLB flush that a module may do on every kernel line.
+ *
+ * flush_tlb_kernel_range() and flush_tlb_all() have never been exported to
+ * modules, and from 7.2 __flush_tlb_all() is exported to KVM's modules only
+ * (EXPORT_SYMBOL_FOR_KVM in arch/x86/mm/tlb.c).  Where Module.symvers shows
+ * it exported to everyone (6.1, 6.12), module/probes/probe.sh defines
+ * CXXVM_HAVE_EXPORT___FLUSH_TLB_ALL and the kernel's own function runs.
+ * Elsewhere cxxvm_flush_tlb_native() does what __flush_tlb_all() does
+ * natively, with the same instructions:
+ *
+ *  - PGE on, INVPCID: invpcid_flush_all(), every entry of every PCID,
+ *    globals included (native_flush_tlb_global());
+ *  - PGE on, no INVPCID: toggle CR4.PGE and back with IRQs off
+ *    (__native_tlb_flush_global()), which also drops every entry of every
+ *    PCID;
+ *  - PGE off: PCID is off too (setup_pcid() needs PGE), so reloading CR3
+ *    drops every entry (native_flush_tlb_local()).
+ *
+ * Under PTI with PCID the kernel's vmalloc entries may sit in the TLB
+ * under each of the kernel's ASIDs, and they are not global: only a flush
+ * of every PCID is enough, and each of the three is one.
+ *
+ * What it does not do, and why that is safe:
+ *  - paravirt: a PARAVIRT_XXL guest (Xen PV) may route flush_tlb_kernel
+ *    through a hypercall; cxxvm_platform_init() refuses Xen PV, and every
+ *    other x86 guest (KVM, Hyper-V, VMware, TDX, SEV) flushes the kernel
+ *    natively, as here;
+ *  - INVLPGB: AMD's broadcast flush is an optimisation of
+ *    flush_tlb_kernel_range(); an IPI to every online CPU that each flushes
+ *    locally is the path the kernel takes without it;
+ *  - the CR4 shadow (cpu_tlbstate.cr4, not exported): CR4 is read from the
+ *    register with IRQs off, and every CR4 writer in the kernel runs with
+ *    IRQs off, so the value put back is the one in force.  Only PGE flips,
+ *    never a pinned bit (SMEP, SMAP, UMIP, FSGSBASE, CET).
+ */
+#ifndef CXXVM_HAVE_EXPORT___FLUSH_TLB_ALL
+static inline void cxxvm_write_cr4(unsigned long val)
+{
+	/* native_write_cr4() is not exported; its pinning has nothing to do. */
+	asm volatile("mov %0,%%cr4" : : "r" (val) : "memory");
+}
+
+static void cxxvm_flush_tlb_native(void)
+{
+	unsigned long flags, cr4;
+
+	if (!cpu_feature_enabled(X86_FEATURE_PGE)) {
+		native_write_cr3(__native_read_cr3());
+		return;
+	}
+	if (cpu_feature_enabled(X86_FEATURE_INVPCID)) {
+		invpcid_flush_all();
+		return;
+	}
+	raw_local_irq_save(flags);
+	cr4 = native_read_cr4();
+	cxxvm_write_cr4(cr4 ^ X86_CR4_PGE);
+	cxxvm_write_cr4(cr4);
+	raw_local_irq_restore(flags);
+}
+#endif
+
+/**
+ * cxxvm_plat_tlb_flush() - how this build flushes kernel TLB entries.
+ *
+ * Return: CXXVM_TLB_FLUSH_KERNEL where the kernel exports __flush_tlb_all()
+ * to every module, else the native instruction this CPU takes:
+ * CXXVM_TLB_FLUSH_INVPCID, _CR4_PGE or _CR3.  Context: any.
+ */
+enum cxxvm_tlb_flush cxxvm_plat_tlb_flush(void)
+{
+#ifdef CXXVM_HAVE_EXPORT___FLUSH_TLB_ALL
+	return CXXVM_TLB_FLUSH_KERNEL;
+#else
+	if (!cpu_feature_enabled(X86_FEATURE_PGE))
+		return CXXVM_TLB_FLUSH_CR3;
+	return cpu_feature_enabled(X86_FEATURE_INVPCID) ? CXXVM_TLB_FLUSH_INVPCID :
+							 CXXVM_TLB_FLUSH_CR4_PGE;
+#endif
+}
+
+/**
+ * cxxvm_plat_tlb_flush_method() - cxxvm_plat_tlb_flush() as a name.
+ *
+ * Return: a static string: "__flush_tlb_all", "invpcid", "cr4.pge" or
+ * "cr3".  Context: any.
+ */
+const char *cxxvm_plat_tlb_flush_method(void)
+{
+	static const char *const names[] = {
+		[CXXVM_TLB_FLUSH_KERNEL] = "__flush_tlb_all",
+		[CXXVM_TLB_FLUSH_INVPCID] = "invpcid",
+		[CXXVM_TLB_FLUSH_CR4_PGE] = "cr4.pge",
+		[CXXVM_TLB_FLUSH_CR3] = "cr3",
+	};
+
+	return names[cxxvm_plat_tlb_flush()];
+}
+CXXVM_EXPORT_FOR_KUNIT(cxxvm_plat_tlb_flush_method);
+
 static void cxxvm_flush_tlb_local(void *unused)
 {
+	lockdep_assert_irqs_disabled();
+#ifdef CXXVM_HAVE_EXPORT___FLUSH_TLB_ALL
 	__flush_tlb_all();
+#else
+	cxxvm_flush_tlb_native();
+#endif
 }
 
 void cxxvm_plat_tlb_shootdown(void)
 {
 	/*
-	 * flush_tlb_kernel_range() is not exported.  __flush_tlb_all() also
-	 * drops global entries and every PCID, which a single INVLPG does not
-	 * under PTI.
+	 * on_each_cpu() waits for every CPU and runs the flush here with IRQs
+	 * off: when it returns no CPU holds a translation that was cleared
+	 * before the call.
 	 */
+	lockdep_assert_irqs_enabled();
+	lockdep_assert_preemption_enabled();
 	on_each_cpu(cxxvm_flush_tlb_local, NULL, 1);
 }
+CXXVM_EXPORT_FOR_KUNIT(cxxvm_plat_tlb_shootdown);
 
 u32 cxxvm_plat_this_cpu(void)
 {

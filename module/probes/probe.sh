@@ -1,7 +1,8 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
 #
-# probe.sh "CC FLAGS..." DIR: compile-time feature probes, OpenZFS's way.
+# probe.sh "CC FLAGS..." DIR [SYMVERS]: compile-time feature probes,
+# OpenZFS's way.
 # Each DIR/<name>.c is a tiny translation unit that compiles only if the
 # target kernel has one form of an API that changed between kernel lines.
 # Compiled with the kernel's own compiler and flags (Kbuild passes
@@ -13,8 +14,16 @@
 # of each pair must compile: a probe that fails for another reason (a flag
 # the compiler rejects, a missing header) then fails the build instead of
 # silently picking the other form.
+#
+# Export probes: a symbol that some kernels export to every module and
+# others do not (or only to a namespace, such as 7.2's
+# EXPORT_SYMBOL_FOR_KVM) gets "#define CXXVM_HAVE_EXPORT_<SYMBOL> 1" only
+# when SYMVERS, the kernel's Module.symvers, lists it with an empty
+# namespace.  Without a Module.symvers (a tree only prepared, not built)
+# nothing counts as exported, and the module takes its fallback.
 set -u
-cc=$1 dir=$2
+cc=$1 dir=$2 symvers=${3:-}
+exports="__flush_tlb_all"
 pairs="GET_DEV_PAGEMAP_HINT:GET_DEV_PAGEMAP_PFN_ONLY PAGEMAP_PAGE_FREE:PAGEMAP_FOLIO_FREE"
 have=" "
 echo "/* SPDX-License-Identifier: GPL-2.0 */"
@@ -27,6 +36,16 @@ for src in "$dir"/*.c; do
 		have="$have$name "
 	else
 		echo "/* CXXVM_HAVE_$name: not in this kernel */"
+	fi
+done
+for sym in $exports; do
+	name=$(echo "$sym" | tr 'a-z' 'A-Z')
+	# CRC, symbol, module, export type, namespace (empty: everyone).
+	if [ -f "$symvers" ] &&
+	   awk -F '\t' -v s="$sym" '$2 == s && $5 == "" { found = 1 } END { exit !found }' "$symvers"; then
+		echo "#define CXXVM_HAVE_EXPORT_$name 1"
+	else
+		echo "/* CXXVM_HAVE_EXPORT_$name: not exported to every module here */"
 	fi
 done
 for pair in $pairs; do

@@ -18,9 +18,11 @@
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/notifier.h>
+#include <linux/overflow.h>
 #include <linux/prandom.h>
 #include <linux/sched.h>
 #include <linux/slab.h>
+#include <linux/smp.h>
 #include <linux/vmalloc.h>
 #include <asm/pgtable.h>
 
@@ -28,6 +30,7 @@
 #include "cxxvm_core.h"
 #include "cxxvm_kunit.h"
 #include "cxxvm_kunit_cxx.h"
+#include "cxxvm_platform.h"
 
 /* ---- managed fixtures ---------------------------------------------------- */
 
@@ -1016,8 +1019,102 @@ static struct kunit_suite cxxvm_ioctl_args_suite = {
 	.test_cases = cxxvm_ioctl_args_cases,
 };
 
+/* ---- the TLB shootdown -------------------------------------------------- */
+
+struct tlb_probe {
+	uintptr_t va;
+	u64 seen[];	/* nr_cpu_ids entries: what each CPU read */
+};
+
+/* On each CPU: read through the mapping, which fills (or uses) its TLB. */
+static void tlb_probe_read(void *arg)
+{
+	struct tlb_probe *p = arg;
+
+	p->seen[smp_processor_id()] = READ_ONCE(*(u64 *)p->va);
+}
+
+/* How many online CPUs read @want through p->va. */
+static unsigned int tlb_probe_count(struct tlb_probe *p, u64 want)
+{
+	unsigned int cpu, n = 0;
+
+	on_each_cpu(tlb_probe_read, p, 1);
+	for_each_online_cpu(cpu)
+		n += p->seen[cpu] == want;
+	return n;
+}
+
+/*
+ * After cxxvm_plat_tlb_shootdown() no CPU translates through a PTE that
+ * was changed before the call.  Every CPU reads page A through a mapping,
+ * then its PTE is pointed at page B with no flush: a CPU that still holds
+ * the old translation reads A (qemu's TCG never refills its TLB behind
+ * the guest's back, so every CPU does).  After the shootdown every CPU must
+ * read B, whichever flush this kernel gives the module (__flush_tlb_all(),
+ * INVPCID, the CR4.PGE toggle, a CR3 reload).  Issued from CPU 0 and from
+ * CPU 1: on_each_cpu() flushes the issuing CPU itself too.
+ */
+static void tlb_shootdown_drops_stale_translations(struct kunit *test)
+{
+	const u32 issuer = *(const u32 *)test->param_value;
+	struct test_pages *tp = test_pages(test, 2);
+	struct cxxvm_arena *a = test_arena(test, 1024, 2);
+	const u64 A = 0xaaaa0000aaaa0000ULL, B = 0xbbbb0000bbbb0000ULL;
+	struct tlb_probe *p;
+	unsigned int stale, online = num_online_cpus();
+	pte_t *ptep, old;
+	u64 seq;
+
+	KUNIT_ASSERT_TRUE_MSG(test, cpu_online(issuer), "the test needs CPU %u online", issuer);
+	KUNIT_ASSERT_EQ(test, 0, set_cpus_allowed_ptr(current, cpumask_of(issuer)));
+	p = kunit_kzalloc(test, struct_size(p, seen, nr_cpu_ids), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, p);
+	*(u64 *)page_address(tp->pages[0]) = A;
+	*(u64 *)page_address(tp->pages[1]) = B;
+	KUNIT_ASSERT_EQ(test, 0, cxxvm_arena_map(a, tp->pfns, 1, &p->va));
+	ptep = pte_of(p->va);
+	KUNIT_ASSERT_NOT_NULL(test, ptep);
+	KUNIT_ASSERT_EQ(test, online, tlb_probe_count(p, A));
+
+	old = *ptep;
+	WRITE_ONCE(*ptep, pfn_pte(tp->pfns[1], PAGE_KERNEL));
+	stale = tlb_probe_count(p, A);
+	kunit_info(test, "flush %s from CPU %u: %u of %u CPUs read the old page before it\n",
+		   cxxvm_plat_tlb_flush_method(), issuer, stale, online);
+
+	cxxvm_plat_tlb_shootdown();
+	KUNIT_EXPECT_EQ_MSG(test, online, tlb_probe_count(p, B),
+			    "CPUs still translating through the old PTE after the shootdown");
+
+	/* Back to what the arena wrote, so that its unmap finds its own PTE. */
+	WRITE_ONCE(*ptep, old);
+	cxxvm_plat_tlb_shootdown();
+	KUNIT_EXPECT_EQ(test, online, tlb_probe_count(p, A));
+	KUNIT_EXPECT_EQ(test, 0, cxxvm_arena_unmap(a, p->va, 1, &seq));
+}
+
+static const u32 tlb_issuers[] = { 0, 1 };
+
+static void tlb_issuer_desc(const u32 *cpu, char *desc)
+{
+	snprintf(desc, KUNIT_PARAM_DESC_SIZE, "issued on CPU %u", *cpu);
+}
+
+KUNIT_ARRAY_PARAM(tlb_issuers, tlb_issuers, tlb_issuer_desc);
+
+static struct kunit_case cxxvm_tlb_cases[] = {
+	KUNIT_CASE_PARAM(tlb_shootdown_drops_stale_translations, tlb_issuers_gen_params),
+	{}
+};
+
+static struct kunit_suite cxxvm_tlb_suite = {
+	.name = "cxxvm_tlb",
+	.test_cases = cxxvm_tlb_cases,
+};
+
 kunit_test_suites(&cxxvm_arena_suite, &cxxvm_vmap_queues_suite, &cxxvm_cxxrt_suite,
-		  &cxxvm_ioctl_args_suite);
+		  &cxxvm_ioctl_args_suite, &cxxvm_tlb_suite);
 
 MODULE_DESCRIPTION("KUnit suites for cxxvm.ko");
 MODULE_LICENSE("GPL");

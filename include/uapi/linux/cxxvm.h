@@ -45,7 +45,14 @@ enum cxxvm_backend {
  * @lazy_max_pages: out: dirty pages that trigger a batched shootdown
  * @max_bench_iterations: out: largest cxxvm_bench.iterations
  * @max_blocks: out: most vmap blocks the C++ allocator may hold
+ * @features: out: CXXVM_FEAT_* of the running kernel and CPU, probed when
+ *	the module was built (kernel APIs) or loaded (CPU features)
+ * @tlb_flush: out: enum cxxvm_tlb_flush, how the C++ allocator's shootdown
+ *	flushes each CPU
  * @reserved: zero on output
+ *
+ * @features and @tlb_flush were reserved (zero) before; a tool that does
+ * not know them may ignore them.
  */
 struct cxxvm_info {
 	__u32 abi_version;
@@ -56,7 +63,35 @@ struct cxxvm_info {
 	__u32 lazy_max_pages;
 	__u32 max_bench_iterations;
 	__u32 max_blocks;
-	__u32 reserved[8];
+	__u32 features;
+	__u32 tlb_flush;
+	__u32 reserved[6];
+};
+
+/*
+ * CXXVM_FEAT_GET_DEV_PAGEMAP_HINT: the kernel's get_dev_pagemap() takes a
+ *	hint (up to 6.17).  Without it, the "hinted" kernel figures of
+ *	PGMAP_BENCH are plain lookups.
+ * CXXVM_FEAT_INVLPGB: the CPU has AMD's INVLPGB, so the kernel may flush
+ *	kernel ranges by broadcast without IPIs: the function-call IPIs of
+ *	/proc/interrupts then undercount the kernel's shootdowns.
+ */
+#define CXXVM_FEAT_GET_DEV_PAGEMAP_HINT	(1u << 0)
+#define CXXVM_FEAT_INVLPGB		(1u << 1)
+
+/**
+ * enum cxxvm_tlb_flush - how the C++ allocator flushes a CPU's TLB
+ * @CXXVM_TLB_FLUSH_KERNEL: the kernel's __flush_tlb_all(), exported to
+ *	modules (up to 7.1)
+ * @CXXVM_TLB_FLUSH_INVPCID: INVPCID, all contexts including globals
+ * @CXXVM_TLB_FLUSH_CR4_PGE: CR4.PGE toggled off and on
+ * @CXXVM_TLB_FLUSH_CR3: a CR3 reload (no PGE, so no PCID either)
+ */
+enum cxxvm_tlb_flush {
+	CXXVM_TLB_FLUSH_KERNEL = 1,
+	CXXVM_TLB_FLUSH_INVPCID,
+	CXXVM_TLB_FLUSH_CR4_PGE,
+	CXXVM_TLB_FLUSH_CR3,
 };
 
 /**
