@@ -4,11 +4,17 @@
 #
 #   make                 build cxxvm.ko against KDIR (default: running kernel)
 #   make KDIR=<tree>     build against another kernel tree or headers
-#   make bench           boot a qemu guest with vng, run the benchmark
-#   make check           build for 6.1 and 6.12, run the selftests in guests,
-#                        then the KUnit suites in the test kernel
-#   make kunit           only the KUnit stage
-#   make test-kernel     only build (or find cached) the KUnit test kernel
+#   make bench           boot Debian's 6.1, 6.12 and sid's 7.2 under qemu
+#                        with vng, run the benchmark in each, print the
+#                        cross-kernel summary, write JSON and PNG plots
+#   make check           build for 6.1, 6.12 and 7.2, run the selftests in
+#                        guests, then the KUnit suites in the 6.1 and 7.2
+#                        debug test kernels
+#   make bench|check KERNEL=<image> KDIR=<tree>
+#                        the same on a kernel of your own (vng --kconfig)
+#   CXXVM_KERNELS="7.2"  pick stock lines for bench and check
+#   make kunit           only the KUnit stage (both test kernels)
+#   make test-kernel     only build (or find cached) the KUnit test kernels
 #   make fuzz            run the hosted core's libFuzzer harnesses
 #                        (FUZZ_SECONDS each, default 60)
 #   make callgrind       instructions per map+unmap and per lookup
@@ -16,6 +22,10 @@
 
 KDIR ?= /lib/modules/$(shell uname -r)/build
 PWD := $(CURDIR)
+# make bench/check KERNEL=<image> KDIR=<tree>: a kernel of the user's own.
+# KDIR counts only if the user gave it (it has a default for plain make).
+GUEST_ENV := CXXVM_KERNEL='$(KERNEL)' \
+	CXXVM_KDIR='$(if $(filter command line environment,$(origin KDIR)),$(KDIR))'
 
 all: modules
 
@@ -27,16 +37,16 @@ selftests:
 	$(MAKE) -C selftests
 
 bench:
-	@selftests/vm/bench.sh
+	@$(GUEST_ENV) selftests/vm/bench.sh
 
 check:
-	@selftests/vm/check.sh
+	@$(GUEST_ENV) selftests/vm/check.sh
 
 kunit:
-	@selftests/vm/kunit.sh
+	@selftests/vm/kunit.sh 6.1 && selftests/vm/kunit.sh 7.2
 
 test-kernel:
-	@selftests/vm/test-kernel.sh
+	@selftests/vm/test-kernel.sh 6.1 && selftests/vm/test-kernel.sh 7.2
 
 fuzz:
 	$(MAKE) -C selftests/hosted fuzz

@@ -40,7 +40,11 @@ allowed='^(cxxvm_plat_[a-z_]+|cxxrt_[a-z_]+|__cxa_pure_virtual|__fentry__|__stac
 # from C++.
 mod=${ko%.ko}.mod
 [ -f "$mod" ] || { echo "check-ko: no $mod" >&2; exit 1; }
+# Kbuild lists them with absolute paths up to 6.12, relative to the
+# module's directory later.
+kodir=$(cd "$(dirname "$ko")" && pwd)
 while IFS= read -r obj; do
+	case $obj in /*) ;; *) obj=$kodir/$obj ;; esac
 	[ -f "${obj%.o}.cpp" ] || continue
 	[ -f "$obj" ] || { echo "check-ko: no $obj" >&2; status=1; continue; }
 	bad=$(ctor_sections "$obj")

@@ -1,10 +1,18 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# make check: install what is missing, build cxxvm.ko for Debian's stock
-# 6.1 and 6.12 kernels, boot each kernel under TCG with vng, and run the
-# functional selftests in it; compile against the next kernel line
-# (next-kernel.sh); run the KUnit stage.  Ends with "N passed, N failed".
+# make check: install what is missing; checkpatch and kernel-doc; the
+# hosted C++ core (googletest plain/ASan/TSan, libFuzzer); build cxxvm.ko
+# for Debian's stock 6.1, 6.12 and sid's 7.2 (sid-kernel.sh), boot each
+# under TCG with vng and run the functional selftests in it; then the KUnit
+# suites in the 6.1 and 7.2 debug test kernels.  Ends with
+# "N passed, N failed".
+#
+#   CXXVM_KERNELS="7.2"        only these stock lines (default "6.1 6.12 7.2")
+#   CXXVM_KUNIT_KERNELS="7.2"  only these test kernels (default "6.1 7.2")
+#   CXXVM_KERNEL=IMAGE CXXVM_KDIR=TREE  (make check KERNEL=... KDIR=...):
+#                              instead, a kernel of the user's own; KUnit
+#                              runs in it if the tree has CONFIG_KUNIT=y
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -20,9 +28,8 @@ result() { # result ok|fail NAME
 }
 
 log "host set-up: installing whatever is missing (apt; virtme-ng from trixie)"
-rel612=$("$CXXVM_TOP/selftests/vm/host-setup.sh" | tail -n1) || die "host set-up failed"
-rel61=$(stock_61_release)
-[ -n "$rel61" ] || die "cannot tell which 6.1 kernel linux-image-amd64 installed"
+"$CXXVM_TOP/selftests/vm/host-setup.sh" >/dev/null || die "host set-up failed"
+kernels=$(guest_kernels) || die "no guest kernels"
 
 log "kernel style: checkpatch.pl and kernel-doc on the C sources"
 if style_check; then result ok "checkpatch and kernel-doc"; else result fail "checkpatch or kernel-doc (see above)"; fi
@@ -53,23 +60,23 @@ fi
 log "building the userspace selftests"
 make -s -C "$CXXVM_TOP/selftests" >&2 || die "selftests do not build"
 
-for rel in "$rel61" "$rel612"; do
-	log "[$rel] building cxxvm.ko against /lib/modules/$rel/build"
-	if ! ko=$(build_ko "$rel"); then
-		result fail "build for $rel"
+while read -r label image kdir; do
+	log "[$label] building cxxvm.ko against $kdir (modpost checks every import)"
+	if ! ko=$(build_ko "$label" "$kdir"); then
+		result fail "build for $label"
 		continue
 	fi
-	result ok "build for $rel"
+	result ok "build for $label"
 
-	log "[$rel] booting /boot/vmlinuz-$rel under TCG (vng --disable-kvm, ~30 s) for the selftests"
-	out=$CXXVM_BUILD/$rel/check.out
-	console=$CXXVM_BUILD/$rel/console.log
+	log "[$label] booting $image under TCG (vng --disable-kvm, ~30-60 s) for the selftests"
+	out=$CXXVM_BUILD/$label/check.out
+	console=$CXXVM_BUILD/$label/console.log
 	# 256 MiB of the guest's RAM (two memory sections at 768 MiB)
 	# reserved on its command line for the pagemap tests: memory no
 	# driver owns, that memremap() and memremap_pages() may use.
-	vng_run "/boot/vmlinuz-$rel" "$console" --append "memmap=256M\$0x30000000" -- \
+	vng_run "$image" "$console" --append "memmap=256M\$0x30000000" -- \
 		"$CXXVM_TOP/selftests/vm/guest-check.sh" "$ko" \
-		"$CXXVM_TOP/selftests/cxxvm-test" | tee "$out"
+		"$CXXVM_TOP/selftests/cxxvm-test" </dev/null | tee "$out"
 	rc=${PIPESTATUS[0]}
 
 	# TAP lines of the harness and of guest-check.sh's stages.
@@ -79,37 +86,48 @@ for rel in "$rel61" "$rel612"; do
 	passed=$((passed + ok - skip))
 	skipped=$((skipped + skip))
 	failed=$((failed + notok))
-	grep -E '^not ok |^ok .*# SKIP' "$out" | sed "s/^/[cxxvm] [$rel] /" >&2
+	grep -E '^not ok |^ok .*# SKIP' "$out" | sed "s/^/[cxxvm] [$label] /" >&2
+	grep -m1 -o 'cxxvm: loaded: .*' "$console" | sed "s/^/[cxxvm] [$label] /" >&2
 
 	if [ "$rc" -eq 0 ]; then
-		result ok "[$rel] guest run and console"
+		result ok "[$label] guest run and console"
 	else
-		result fail "[$rel] guest run exited $rc or its console shows a report ($console)"
+		result fail "[$label] guest run exited $rc or its console shows a report ($console)"
+	fi
+done <<<"$kernels"
+
+# KUnit: the debug test kernels of both ends (6.1 and 7.2), or the user's
+# own tree when it has CONFIG_KUNIT=y.
+if [ -n "${CXXVM_KERNEL:-}" ]; then
+	if grep -qx 'CONFIG_KUNIT=y' "$CXXVM_KDIR/.config"; then
+		kruns=("own $CXXVM_KDIR $CXXVM_KERNEL")
+	else
+		log "KUnit: $CXXVM_KDIR has no CONFIG_KUNIT=y, so no KUnit stage for this kernel"
+		kruns=()
+	fi
+else
+	kruns=()
+	for k in ${CXXVM_KUNIT_KERNELS:-6.1 7.2}; do kruns+=("$k"); done
+fi
+for krun in "${kruns[@]}"; do
+	klabel=${krun%% *}
+	log "KUnit [$klabel]: the test kernel (built once, then cached) and the suites in it"
+	kout=$CXXVM_BUILD/kunit-$klabel.out
+	# shellcheck disable=SC2086 # "LINE" or "LABEL TREE IMAGE"
+	"$CXXVM_TOP/selftests/vm/kunit.sh" $krun </dev/null | tee "$kout"
+	krc=${PIPESTATUS[0]}
+	kline=$(grep -E '^kunit: [0-9]+ passed, [0-9]+ failed$' "$kout" | tail -n1)
+	if [ -n "$kline" ]; then
+		read -r kpassed kfailed < <(echo "$kline" | sed -E 's/^kunit: ([0-9]+) passed, ([0-9]+) failed$/\1 \2/')
+		passed=$((passed + kpassed))
+		failed=$((failed + kfailed))
+	fi
+	if [ "$krc" -eq 0 ] && [ -n "$kline" ]; then
+		result ok "KUnit stage [$klabel]"
+	else
+		result fail "KUnit stage [$klabel] (exit $krc)"
 	fi
 done
-
-log "next kernel: compile-only against sid's linux-source-7.2 (the memremap API drift)"
-if "$CXXVM_TOP/selftests/vm/next-kernel.sh"; then
-	result ok "compile for the next kernel line; feature probes pick its forms"
-else
-	result fail "compile for the next kernel line (selftests/vm/next-kernel.sh)"
-fi
-
-log "KUnit: the test kernel (built once, then cached) and the suites in it"
-kout=$CXXVM_BUILD/kunit.out
-"$CXXVM_TOP/selftests/vm/kunit.sh" | tee "$kout"
-krc=${PIPESTATUS[0]}
-kline=$(grep -E '^kunit: [0-9]+ passed, [0-9]+ failed$' "$kout" | tail -n1)
-if [ -n "$kline" ]; then
-	read -r kpassed kfailed < <(echo "$kline" | sed -E 's/^kunit: ([0-9]+) passed, ([0-9]+) failed$/\1 \2/')
-	passed=$((passed + kpassed))
-	failed=$((failed + kfailed))
-fi
-if [ "$krc" -eq 0 ] && [ -n "$kline" ]; then
-	result ok "KUnit stage"
-else
-	result fail "KUnit stage (exit $krc)"
-fi
 
 log "make check took $(($(date +%s) - t0)) s"
 if [ "$skipped" -gt 0 ]; then

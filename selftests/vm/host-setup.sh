@@ -8,6 +8,8 @@
 # when all is present.
 #
 # Prints the chosen 6.12 release on stdout's last line for the caller.
+# sid's 7.2 kernel is not installed: sid-kernel.sh fetches and unpacks it
+# into a cache of its own.
 set -euo pipefail
 
 log() { printf '[cxxvm] %s\n' "$*" >&2; }
@@ -25,7 +27,7 @@ export DEBIAN_FRONTEND=noninteractive
 base_pkgs=(build-essential bc bison flex libelf-dev libssl-dev dwarves kmod
 	   cpio zstd xz-utils python3 qemu-system-x86 busybox-static iproute2
 	   linux-image-amd64 linux-headers-amd64 linux-source-6.1 libgtest-dev
-	   clang libclang-rt-14-dev valgrind)
+	   clang libclang-rt-14-dev valgrind python3-matplotlib)
 command -v poweroff >/dev/null || base_pkgs+=(systemd-sysv)
 
 trixie_src=/etc/apt/sources.list.d/cxxvm-trixie.sources

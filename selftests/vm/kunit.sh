@@ -1,27 +1,36 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# kunit.sh: build the KUnit test kernel (cached), build cxxvm.ko and
-# cxxvm_kunit.ko against it, boot it with vng and run the suites.
-# Prints "kunit: N passed, N failed" last; exits non-zero on a failed or
-# crashed case, a console report (oops, WARNING, BUG, lockdep, KASAN), a
-# kmemleak report, or KTAP that the kernel's kunit.py cannot parse.
+# kunit.sh [LINE | LABEL TREE IMAGE]: build the KUnit test kernel of LINE
+# (6.1 or 7.2, test-kernel.sh; cached), or take a user's built TREE and its
+# IMAGE, build cxxvm.ko and cxxvm_kunit.ko against it, boot it with vng and
+# run the suites.  Prints "kunit: N passed, N failed" last; exits non-zero
+# on a failed or crashed case, a console report (oops, WARNING, BUG,
+# lockdep, KASAN), a kmemleak report, or KTAP that the kernel's kunit.py
+# cannot parse.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
-tree=$("$CXXVM_TOP/selftests/vm/test-kernel.sh") || die "no test kernel"
-dir=$CXXVM_BUILD/kunit
+label=${1:-6.1}
+if [ $# -ge 3 ]; then
+	tree=$2 image=$3
+	grep -qx 'CONFIG_KUNIT=y' "$tree/.config" || die "kunit: $tree has no CONFIG_KUNIT=y"
+else
+	tree=$("$CXXVM_TOP/selftests/vm/test-kernel.sh" "$label") || die "no test kernel"
+	image=$tree/arch/x86/boot/bzImage
+fi
+dir=$CXXVM_BUILD/kunit-$label
 rm -rf "$dir"
 copy_sources "$dir"
 cp -a "$CXXVM_TOP/selftests/kunit" "$dir/kunit"
-log "kunit: building cxxvm.ko and cxxvm_kunit.ko against the test kernel"
+log "kunit [$label]: building cxxvm.ko and cxxvm_kunit.ko against $tree"
 kbuild_clean "$tree" "$dir" CXXVM_KUNIT=1
 kbuild_clean "$tree" "$dir/kunit" cxxvm_top="$dir" \
 	KBUILD_EXTRA_SYMBOLS="$dir/Module.symvers"
 
 out=$dir/guest.out
-log "kunit: booting the test kernel under TCG (KASAN, lockdep, kmemleak: a few minutes)"
-vng_run "$tree/arch/x86/boot/bzImage" "$dir/console.log" -- \
+log "kunit [$label]: booting $image under TCG (KASAN, lockdep, kmemleak: a few minutes)"
+vng_run "$image" "$dir/console.log" -- \
 	"$CXXVM_TOP/selftests/vm/guest-kunit.sh" "$dir/cxxvm.ko" \
 	"$dir/kunit/cxxvm_kunit.ko" >"$out"
 rc=$?

@@ -15,6 +15,12 @@ stock_61_release() {
 		sed -n 's/.*linux-image-\(6\.1\.[^ ,]*\).*/\1/p'
 }
 
+# The newest installed stock 6.12 release, e.g. 6.12.117+deb12-amd64.
+stock_612_release() {
+	dpkg-query -W -f='${Package} ${Status}\n' 'linux-image-6.12.*+deb12-amd64' 2>/dev/null |
+		awk '/ok installed/ { sub(/^linux-image-/, "", $1); print $1 }' | sort -V | tail -n1
+}
+
 # copy_sources DIR: the module's sources, copied into DIR (several
 # kernels' objects then live side by side, out of the work tree).
 copy_sources() {
@@ -42,14 +48,47 @@ kbuild_clean() {
 	done
 }
 
-# build_ko RELEASE: build cxxvm.ko against /lib/modules/RELEASE/build in
-# build/RELEASE and print the .ko path.
+# build_ko LABEL KDIR: build cxxvm.ko against the kernel tree or headers
+# KDIR in build/LABEL and print the .ko path.  modpost reads KDIR's
+# Module.symvers: an import the kernel does not export to this module (or
+# exports in a namespace it does not import) fails the build.
 build_ko() {
-	local rel=$1 kdir=/lib/modules/$1/build dir=$CXXVM_BUILD/$1
-	[ -d "$kdir" ] || die "no headers for $rel in $kdir"
+	local label=$1 kdir=$2 dir=$CXXVM_BUILD/$1
+	[ -d "$kdir" ] || die "no kernel tree or headers in $kdir"
+	[ -f "$kdir/Module.symvers" ] || die "no $kdir/Module.symvers: imports cannot be checked"
+	rm -rf "$dir"
 	copy_sources "$dir"
 	kbuild_clean "$kdir" "$dir"
 	echo "$dir/cxxvm.ko"
+}
+
+# The kernels make check and make bench boot, one "LABEL IMAGE KDIR" line
+# each: KERNEL=IMAGE KDIR=TREE (a user's own kernel) if given, else Debian's
+# stock lines, filtered by CXXVM_KERNELS (e.g. "7.2" or "6.1 7.2").
+# Installs nothing: host-setup.sh has run.  Fails if a line is unknown.
+guest_kernels() {
+	local want=${CXXVM_KERNELS:-6.1 6.12 7.2} k rel sid
+	if [ -n "${CXXVM_KERNEL:-}" ]; then
+		[ -n "${CXXVM_KDIR:-}" ] || die "KERNEL= needs KDIR= (the tree it was built from)"
+		[ -f "$CXXVM_KERNEL" ] || die "no kernel image $CXXVM_KERNEL"
+		echo "own $CXXVM_KERNEL $CXXVM_KDIR"
+		return 0
+	fi
+	for k in $want; do
+		case $k in
+		6.1)	rel=$(stock_61_release)
+			[ -n "$rel" ] || die "cannot tell which 6.1 kernel linux-image-amd64 installed"
+			echo "6.1 /boot/vmlinuz-$rel /lib/modules/$rel/build" ;;
+		6.12)	rel=$(stock_612_release)
+			[ -n "$rel" ] || die "no linux-image-6.12.*+deb12-amd64 installed"
+			echo "6.12 /boot/vmlinuz-$rel /lib/modules/$rel/build" ;;
+		7.2)	sid=$("$CXXVM_TOP/selftests/vm/sid-kernel.sh" | tail -n1) ||
+				die "cannot fetch or prepare sid's 7.2 kernel"
+			read -r rel img tree _ <<<"$sid"
+			echo "7.2 $img $tree" ;;
+		*)	die "CXXVM_KERNELS: unknown kernel line $k (6.1, 6.12 or 7.2)" ;;
+		esac
+	done
 }
 
 # Console lines that fail a guest run: oopses, warnings, BUGs, lockdep,
@@ -62,13 +101,14 @@ CXXVM_BAD_CONSOLE='Oops|WARNING:|BUG:|Kernel panic|general protection fault|Call
 # streams its output.  The kernel console goes to CONSOLE_LOG.  Fails if
 # the command fails, the guest does not finish in CXXVM_VM_TIMEOUT seconds
 # (default 900), or the console shows a line of CXXVM_BAD_CONSOLE.
+# CXXVM_VM_CPUS sets the guest's vCPUs (default 2).
 vng_run() {
 	local image=$1 console=$2 opts=() rc=0
 	shift 2
 	while [ $# -gt 0 ] && [ "$1" != -- ]; do opts+=("$1"); shift; done
 	shift
 	timeout "${CXXVM_VM_TIMEOUT:-900}" \
-		vng --run "$image" --disable-kvm --cpus 2 --memory 2G -v \
+		vng --run "$image" --disable-kvm --cpus "${CXXVM_VM_CPUS:-2}" --memory 2G -v \
 		    "${opts[@]}" --exec "$*" </dev/null 2>"$console" || rc=$?
 	if grep -nE "$CXXVM_BAD_CONSOLE" "$console" >&2; then
 		log "the guest console shows the report above (full log: $console)"
