@@ -113,6 +113,21 @@ static void bench_ioctl(__u32 backend, __u32 pages, __u32 n, struct cxxvm_bench 
 	}
 }
 
+static const char *tlb_flush_name(__u32 how)
+{
+	switch (how) {
+	case CXXVM_TLB_FLUSH_KERNEL:
+		return "__flush_tlb_all";
+	case CXXVM_TLB_FLUSH_INVPCID:
+		return "invpcid";
+	case CXXVM_TLB_FLUSH_CR4_PGE:
+		return "cr4.pge";
+	case CXXVM_TLB_FLUSH_CR3:
+		return "cr3";
+	}
+	return "unknown";
+}
+
 static double mean_ns(const struct cxxvm_bench *b)
 {
 	return (double)b->elapsed_ns / b->iterations;
@@ -412,7 +427,10 @@ static void run_shootdowns(void)
 		}
 	}
 	printf("\n== shootdowns per 10^6 map+unmap cycles (IPIs: /proc/interrupts CAL / (CPUs - 1)) ==\n");
-	printf("cxx own = the arena's shootdown counter over the same cycles (cross-check of the IPI count)\n\n");
+	printf("cxx own = the arena's shootdown counter over the same cycles (cross-check of the IPI count)\n");
+	if (info.features & CXXVM_FEAT_INVLPGB)
+		printf("this CPU has INVLPGB: the kernel's own flushes may send no IPI, so its counts are low\n");
+	printf("\n");
 	printf("%5s %9s | %10s %10s %10s | %10s\n", "pages", "cycles", "cxx", "vm_map_ram", "vmap",
 	       "cxx own");
 	for (int s = 0; s < NR_SD; s++)
@@ -702,7 +720,10 @@ static void run_lookup(void)
 	       iterations, rounds);
 	printf("ns per lookup (+ put); real MEMORY_DEVICE_GENERIC pagemaps of 8 MiB each\n"
 	       "random: random pfns, no hint; hinted: sequential pfns, the last result as hint\n"
-	       "x = tracker / get_dev_pagemap\n\n");
+	       "%s"
+	       "x = tracker / get_dev_pagemap\n\n",
+	       info.features & CXXVM_FEAT_GET_DEV_PAGEMAP_HINT ? "" :
+	       "(this kernel's get_dev_pagemap() takes no hint: its hinted column is a plain lookup)\n");
 	printf("%8s | %-26s | %-26s\n", "", "random", "hinted");
 	printf("%8s | %7s %10s %6s | %7s %10s %6s\n", "pagemaps",
 	       "tracker", "get_dev_pm", "x", "tracker", "get_dev_pm", "x");
@@ -743,6 +764,10 @@ static int write_json(const char *path, const char *sections, const struct utsna
 		u->release, u->machine, nr_cpus);
 	fprintf(f, "  \"iterations\": %lu,\n  \"warmup\": %lu,\n  \"lazy_max_pages\": %u,\n",
 		iterations, warmup, info.lazy_max_pages);
+	fprintf(f, "  \"tlb_flush\": \"%s\",\n  \"get_dev_pagemap_hint\": %s,\n  \"invlpgb\": %s,\n",
+		tlb_flush_name(info.tlb_flush),
+		info.features & CXXVM_FEAT_GET_DEV_PAGEMAP_HINT ? "true" : "false",
+		info.features & CXXVM_FEAT_INVLPGB ? "true" : "false");
 	fprintf(f, "  \"single\": [");
 	for (int s = 0; want(sections, "single") && s < NR_SIZES; s++) {
 		const double base = mean_ns(&single[s][CXXVM_BACKEND_VM_MAP_RAM]);
@@ -892,6 +917,10 @@ int main(int argc, char **argv)
 	uname(&u);
 	printf("cxxvm-bench: kernel %s, %d CPUs, lazy_max_pages=%u, warm-up %lu cycles per run\n",
 	       u.release, nr_cpus, info.lazy_max_pages, warmup);
+	printf("cxx TLB flush: %s; get_dev_pagemap() hint: %s; INVLPGB: %s\n",
+	       tlb_flush_name(info.tlb_flush),
+	       info.features & CXXVM_FEAT_GET_DEV_PAGEMAP_HINT ? "yes" : "no",
+	       info.features & CXXVM_FEAT_INVLPGB ? "yes" : "no");
 
 	if (want(sections, "single"))
 		run_single();

@@ -1,48 +1,73 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# make bench: install what is missing, build cxxvm.ko and cxxvm-bench, boot
-# a kernel under TCG with vng and run the benchmark in it.  The table is
-# printed; the JSON is saved under results/.
+# make bench: install what is missing, build cxxvm.ko and cxxvm-bench, and
+# for each kernel line boot its stock kernel under TCG with vng and run the
+# benchmark in it (one guest per line: every ratio is within one guest).
+# Each line's table is printed and its JSON saved under results/RUN/; then
+# bench-report.py prints the cross-kernel summary and writes the PNG plots
+# beside the JSON.
 #
-#   CXXVM_BENCH_KERNEL=<release>   guest kernel (default: Debian's stock 6.1)
-#                                  needs /boot/vmlinuz-<release> and
-#                                  /lib/modules/<release>/build
+#   CXXVM_KERNELS="7.2"            lines to run (default "6.1 6.12 7.2")
+#   CXXVM_KERNEL=IMAGE CXXVM_KDIR=TREE
+#                                  (make bench KERNEL=... KDIR=...) instead a
+#                                  kernel of the user's own
 #   CXXVM_BENCH_ARGS="-n 50000"    extra cxxvm-bench arguments
+#   CXXVM_BENCH_CPUS=2             vCPUs per guest (default 2)
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
 t0=$(date +%s)
 log "host set-up: installing whatever is missing (apt; virtme-ng from trixie)"
 "$CXXVM_TOP/selftests/vm/host-setup.sh" >/dev/null || die "host set-up failed"
-rel=${CXXVM_BENCH_KERNEL:-$(stock_61_release)}
-image=/boot/vmlinuz-$rel
-[ -f "$image" ] || die "no $image"
+kernels=$(guest_kernels) || die "no guest kernels"
+nk=$(wc -l <<<"$kernels")
 
-log "[$rel] building cxxvm.ko"
-ko=$(build_ko "$rel") || exit 1
 log "building cxxvm-bench"
 make -s -C "$CXXVM_TOP/selftests" cxxvm-bench >&2 || die "cxxvm-bench does not build"
 
-results=$CXXVM_TOP/results
-mkdir -p "$results"
-json=$results/bench-$rel-$(date +%Y%m%d-%H%M%S).json
-out=$CXXVM_BUILD/$rel/bench.out
-log "[$rel] booting $image under TCG (vng --disable-kvm) and running the benchmark (~2 min)"
-# The TSC, not the HPET: under TCG an HPET read is an emulated MMIO access
-# costing more than a one-page map+unmap.  qemu derives the guest TSC from
-# the host clock, the same for both vCPUs, so the watchdog is not needed.
-# memmap= reserves 256 MiB of guest RAM for the lookup section's real
-# pagemaps: memory no driver owns, for memremap_pages().
-vng_run "$image" "$CXXVM_BUILD/$rel/bench-console.log" \
-	--append "clocksource=tsc tsc=reliable memmap=256M\$0x30000000" -- \
-	"$CXXVM_TOP/selftests/vm/guest-bench.sh" "$ko" \
-	"$CXXVM_TOP/selftests/cxxvm-bench" ${CXXVM_BENCH_ARGS:-} >"$out"
-rc=$?
-sed '/^---- cxxvm-bench json begin ----$/,$d' "$out"
-[ "$rc" -eq 0 ] || die "benchmark run failed (exit $rc)"
-sed -n '/^---- cxxvm-bench json begin ----$/,/^---- cxxvm-bench json end ----$/p' "$out" |
-	sed '1d;$d' >"$json"
-[ -s "$json" ] || die "the guest printed no JSON"
-log "JSON saved as $json"
+run=$CXXVM_TOP/results/$(date +%Y%m%d-%H%M%S)
+mkdir -p "$run"
+jsons=() i=0 spent=0
+while read -r label image kdir; do
+	i=$((i + 1))
+	log "[$label] building cxxvm.ko against $kdir"
+	ko=$(build_ko "$label" "$kdir") || die "build for $label failed"
+	if [ "$i" -gt 1 ]; then
+		left="about $(( spent / (i - 1) * (nk - i + 1) )) s left"
+	else
+		left="about 3 min per kernel"
+	fi
+	log "[$label] kernel $i of $nk: booting $image under TCG and running the benchmark ($left)"
+	out=$run/bench-$label.out
+	k0=$(date +%s)
+	# The TSC, not the HPET: under TCG an HPET read is an emulated MMIO
+	# access costing more than a one-page map+unmap.  qemu derives the
+	# guest TSC from the host clock, the same for every vCPU, so the
+	# watchdog is not needed.  memmap= reserves 256 MiB of guest RAM for
+	# the lookup section's real pagemaps: memory no driver owns, for
+	# memremap_pages().
+	# shellcheck disable=SC2086 # CXXVM_BENCH_ARGS is a list of arguments
+	CXXVM_VM_CPUS=${CXXVM_BENCH_CPUS:-2} vng_run "$image" "$run/bench-$label-console.log" \
+		--append "clocksource=tsc tsc=reliable memmap=256M\$0x30000000" -- \
+		"$CXXVM_TOP/selftests/vm/guest-bench.sh" "$ko" \
+		"$CXXVM_TOP/selftests/cxxvm-bench" ${CXXVM_BENCH_ARGS:-} </dev/null >"$out"
+	rc=$?
+	spent=$((spent + $(date +%s) - k0))
+	echo "==== [$label] $image"
+	sed '/^---- cxxvm-bench json begin ----$/,$d' "$out"
+	[ "$rc" -eq 0 ] || die "[$label] benchmark run failed (exit $rc; $out)"
+	json=$run/bench-$label.json
+	sed -n '/^---- cxxvm-bench json begin ----$/,/^---- cxxvm-bench json end ----$/p' "$out" |
+		sed '1d;$d' >"$json"
+	[ -s "$json" ] || die "[$label] the guest printed no JSON"
+	log "[$label] JSON saved as $json"
+	jsons+=(--label "$label=$json")
+done <<<"$kernels"
+
+echo
+echo "==== cross-kernel summary"
+/usr/bin/python3 "$CXXVM_TOP/selftests/vm/bench-report.py" --out "$run" "${jsons[@]}" ||
+	die "bench-report.py failed"
+log "results, JSON and plots in $run"
 log "make bench took $(($(date +%s) - t0)) s; figures are from qemu TCG: compare ratios, not ns"
