@@ -80,8 +80,8 @@ extern struct cxxvm_pte_format cxxvm_plat_pte_format;
  *
  * An IPI to every online CPU, waiting for all, each dropping every kernel
  * TLB entry of every PCID: __flush_tlb_all() where the kernel exports it to
- * modules, else its native instructions (INVPCID, the CR4.PGE toggle or a
- * CR3 reload; see cxxvm_platform.c).  Mirrors flush_tlb_all() in
+ * modules, else its native instructions (INVPCID or the CR4.PGE toggle; see
+ * cxxvm_platform.c).  Mirrors flush_tlb_all() in
  * arch/x86/mm/tlb.c.
  * Context: process context with IRQs and preemption enabled; no spinlock
  * held (asserted).

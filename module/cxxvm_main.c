@@ -348,7 +348,7 @@ static u32 cxxvm_features(void)
 {
 	u32 f = 0;
 
-#ifndef CXXVM_HAVE_GET_DEV_PAGEMAP_PFN_ONLY
+#ifdef CXXVM_HAVE_GET_DEV_PAGEMAP_HINT
 	f |= CXXVM_FEAT_GET_DEV_PAGEMAP_HINT;
 #endif
 #ifdef X86_FEATURE_INVLPGB
@@ -924,7 +924,7 @@ static int __init cxxvm_init(void)
 			    &cxxvm_blocks_fops);
 	pr_info("loaded: ABI %u, lazy_max_pages=%u, max_blocks=%u, TLB flush %s\n",
 		CXXVM_ABI_VERSION, lazy_max_pages, max_blocks,
-		cxxvm_plat_tlb_flush_method());
+		cxxvm_plat_tlb_flush_method(cxxvm_plat_tlb_flush()));
 	return 0;
 
 unregister_notifier:

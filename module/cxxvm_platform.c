@@ -41,18 +41,232 @@
 static struct page *cxxvm_placeholder;
 struct cxxvm_pte_format cxxvm_plat_pte_format;
 
+/*
+ * The kernel TLB flush that a module may do on every kernel line.
+ *
+ * flush_tlb_kernel_range() and flush_tlb_all() have never been exported to
+ * modules, and from 7.2 __flush_tlb_all() is exported to KVM's modules only
+ * (EXPORT_SYMBOL_FOR_KVM in arch/x86/mm/tlb.c).  Where Module.symvers shows
+ * it exported to everyone (6.1, 6.12), module/probes/probe.sh defines
+ * CXXVM_HAVE_EXPORT___FLUSH_TLB_ALL and the kernel's own function runs.
+ * Elsewhere cxxvm_flush_tlb_local() does what __flush_tlb_all() does
+ * natively, with the same instructions:
+ *
+ *  - INVPCID: invpcid_flush_all(), every entry of every PCID, globals
+ *    included (native_flush_tlb_global());
+ *  - no INVPCID: toggle CR4.PGE and back with IRQs off
+ *    (__native_tlb_flush_global()), which also drops every entry of every
+ *    PCID.
+ *
+ * __flush_tlb_all() has a third branch, a CR3 reload when PGE is off.
+ * x86-64 requires PGE (X86_REQUIRED_FEATURE_PGE) except in a PARAVIRT_XXL
+ * kernel running as a Xen PV guest, which cxxvm_platform_init() refuses,
+ * so that branch cannot be reached here and is not mirrored.
+ *
+ * Under PTI with PCID the kernel's vmalloc entries may sit in the TLB
+ * under each of the kernel's ASIDs, and they are not global: only a flush
+ * of every PCID is enough, and each of the three ways is one.
+ *
+ * What it does not do, and why that is safe:
+ *  - paravirt: a PARAVIRT_XXL guest (Xen PV) may route flush_tlb_kernel
+ *    through a hypercall; cxxvm_platform_init() refuses Xen PV, and every
+ *    other x86 guest (KVM, Hyper-V, VMware, TDX, SEV) flushes the kernel
+ *    natively, as here;
+ *  - INVLPGB: AMD's broadcast flush is an optimisation of
+ *    flush_tlb_kernel_range(); an IPI to every online CPU that each flushes
+ *    locally is the path the kernel takes without it;
+ *  - the CR4 shadow (cpu_tlbstate.cr4, not exported): CR4 is read from the
+ *    register with IRQs off, and every CR4 writer in the kernel runs with
+ *    IRQs off, so the value put back is the one in force.  Only PGE flips;
+ *    a pinned bit (SMEP, SMAP, UMIP, FSGSBASE, CET) found changed after a
+ *    write is restored at once, as native_write_cr4() does.
+ */
+
+/* The CR4 bits native_write_cr4() keeps set (cr4_pinned_mask). */
+#define CXXVM_CR4_PINNED_MASK	(X86_CR4_SMEP | X86_CR4_SMAP | X86_CR4_UMIP | \
+				 X86_CR4_FSGSBASE | X86_CR4_CET)
+static unsigned long cxxvm_cr4_pinned __ro_after_init;
+static enum cxxvm_tlb_flush cxxvm_tlb_flush_how __ro_after_init;
+
+/*
+ * Mirrors native_write_cr4() (not exported): a pinned bit found changed
+ * after the write is put back at once, so that a jump into this
+ * instruction cannot turn SMEP or SMAP off.
+ */
+static inline void cxxvm_write_cr4(unsigned long val)
+{
+	unsigned long bits_changed = 0;
+
+again:
+	asm volatile("mov %0,%%cr4" : "+r" (val) : : "memory");
+	if (unlikely((val & CXXVM_CR4_PINNED_MASK) != cxxvm_cr4_pinned)) {
+		bits_changed = (val & CXXVM_CR4_PINNED_MASK) ^ cxxvm_cr4_pinned;
+		val = (val & ~CXXVM_CR4_PINNED_MASK) | cxxvm_cr4_pinned;
+		goto again;
+	}
+	WARN_ONCE(bits_changed, "cxxvm: pinned CR4 bits changed: 0x%lx\n", bits_changed);
+}
+
+/**
+ * cxxvm_plat_tlb_flush_usable() - can this kernel and CPU flush that way?
+ * @how: an enum cxxvm_tlb_flush
+ *
+ * Return: true if cxxvm_plat_tlb_shootdown_with(@how) would flush every
+ * kernel TLB entry of every PCID here.  Context: any.
+ */
+bool cxxvm_plat_tlb_flush_usable(enum cxxvm_tlb_flush how)
+{
+	switch (how) {
+	case CXXVM_TLB_FLUSH_KERNEL:
+#ifdef CXXVM_HAVE_EXPORT___FLUSH_TLB_ALL
+		return true;
+#else
+		return false;
+#endif
+	case CXXVM_TLB_FLUSH_INVPCID:
+		return cpu_feature_enabled(X86_FEATURE_PGE) &&
+		       cpu_feature_enabled(X86_FEATURE_INVPCID);
+	case CXXVM_TLB_FLUSH_CR4_PGE:
+		return cpu_feature_enabled(X86_FEATURE_PGE);
+	}
+	return false;
+}
+CXXVM_EXPORT_FOR_KUNIT(cxxvm_plat_tlb_flush_usable);
+
+/* One CPU's flush of every kernel TLB entry of every PCID; IRQs off. */
+static void cxxvm_flush_tlb_local(void *arg)
+{
+	enum cxxvm_tlb_flush how = (enum cxxvm_tlb_flush)(uintptr_t)arg;
+	unsigned long flags, cr4;
+
+	lockdep_assert_irqs_disabled();
+	switch (how) {
+	case CXXVM_TLB_FLUSH_KERNEL:
+#ifdef CXXVM_HAVE_EXPORT___FLUSH_TLB_ALL
+		__flush_tlb_all();
+#endif
+		break;
+	case CXXVM_TLB_FLUSH_INVPCID:
+		invpcid_flush_all();
+		break;
+	case CXXVM_TLB_FLUSH_CR4_PGE:
+		/* __native_tlb_flush_global(), with CR4 read from the register. */
+		raw_local_irq_save(flags);
+		cr4 = native_read_cr4();
+		cxxvm_write_cr4(cr4 ^ X86_CR4_PGE);
+		cxxvm_write_cr4(cr4);
+		raw_local_irq_restore(flags);
+		break;
+	}
+}
+
+/**
+ * cxxvm_plat_tlb_flush() - how this build flushes kernel TLB entries.
+ *
+ * Chosen once at load, in __flush_tlb_all()'s order: the kernel's own
+ * function where Module.symvers exports it to every module, else INVPCID,
+ * else the CR4.PGE toggle.
+ *
+ * Return: the enum cxxvm_tlb_flush in use.  Context: any.
+ */
+enum cxxvm_tlb_flush cxxvm_plat_tlb_flush(void)
+{
+	return cxxvm_tlb_flush_how;
+}
+CXXVM_EXPORT_FOR_KUNIT(cxxvm_plat_tlb_flush);
+
+/**
+ * cxxvm_plat_tlb_flush_method() - cxxvm_plat_tlb_flush() as a name.
+ * @how: an enum cxxvm_tlb_flush
+ *
+ * Return: a static string: "__flush_tlb_all", "invpcid", "cr4.pge" or "?".
+ * Context: any.
+ */
+const char *cxxvm_plat_tlb_flush_method(enum cxxvm_tlb_flush how)
+{
+	switch (how) {
+	case CXXVM_TLB_FLUSH_KERNEL:
+		return "__flush_tlb_all";
+	case CXXVM_TLB_FLUSH_INVPCID:
+		return "invpcid";
+	case CXXVM_TLB_FLUSH_CR4_PGE:
+		return "cr4.pge";
+	}
+	return "?";
+}
+CXXVM_EXPORT_FOR_KUNIT(cxxvm_plat_tlb_flush_method);
+
+/* Return: 0, or -EOPNOTSUPP if this CPU offers none of the flushes. */
+static int cxxvm_tlb_flush_init(void)
+{
+	static const enum cxxvm_tlb_flush order[] = {
+		CXXVM_TLB_FLUSH_KERNEL, CXXVM_TLB_FLUSH_INVPCID,
+		CXXVM_TLB_FLUSH_CR4_PGE,
+	};
+	unsigned int i;
+
+	cxxvm_cr4_pinned = native_read_cr4() & CXXVM_CR4_PINNED_MASK;
+	for (i = 0; i < ARRAY_SIZE(order); i++) {
+		if (cxxvm_plat_tlb_flush_usable(order[i])) {
+			cxxvm_tlb_flush_how = order[i];
+			return 0;
+		}
+	}
+	pr_err("cxxvm: no PGE and no exported __flush_tlb_all(): no way to flush the kernel's TLB\n");
+	return -EOPNOTSUPP;
+}
+
+/**
+ * cxxvm_plat_tlb_shootdown_with() - cxxvm_plat_tlb_shootdown(), one way.
+ * @how: the enum cxxvm_tlb_flush every CPU is to use
+ *
+ * For KUnit, which checks each way this CPU supports (CXXVM_KUNIT builds
+ * only export it).
+ * Context: process context with IRQs and preemption enabled.
+ * Return: 0, or -EOPNOTSUPP when this kernel or CPU cannot flush that way.
+ */
+int cxxvm_plat_tlb_shootdown_with(enum cxxvm_tlb_flush how)
+{
+	lockdep_assert_irqs_enabled();
+	lockdep_assert_preemption_enabled();
+	if (!cxxvm_plat_tlb_flush_usable(how))
+		return -EOPNOTSUPP;
+	on_each_cpu(cxxvm_flush_tlb_local, (void *)(uintptr_t)how, 1);
+	return 0;
+}
+CXXVM_EXPORT_FOR_KUNIT(cxxvm_plat_tlb_shootdown_with);
+
+void cxxvm_plat_tlb_shootdown(void)
+{
+	/*
+	 * on_each_cpu() waits for every CPU and runs the flush here with IRQs
+	 * off: when it returns no CPU holds a translation that was cleared
+	 * before the call.
+	 */
+	lockdep_assert_irqs_enabled();
+	lockdep_assert_preemption_enabled();
+	on_each_cpu(cxxvm_flush_tlb_local, (void *)(uintptr_t)cxxvm_tlb_flush_how, 1);
+}
+CXXVM_EXPORT_FOR_KUNIT(cxxvm_plat_tlb_shootdown);
+
 /**
  * cxxvm_platform_init() - allocate the placeholder page blocks are made of.
  *
  * Context: process context, may sleep.
- * Return: 0, -ENOMEM, or -EOPNOTSUPP in a Xen PV guest.
+ * Return: 0, -ENOMEM, or -EOPNOTSUPP in a Xen PV guest or on a CPU
+ * without PGE (only Xen PV has one on x86-64).
  */
 int cxxvm_platform_init(void)
 {
+	int ret;
+
 	if (cpu_feature_enabled(X86_FEATURE_XENPV)) {
 		pr_err("cxxvm: Xen PV page tables need hypercalls; not supported\n");
 		return -EOPNOTSUPP;
 	}
+	ret = cxxvm_tlb_flush_init();
+	if (ret)
+		return ret;
 	cxxvm_plat_pte_format.pfn_mask = PTE_PFN_MASK;
 	cxxvm_plat_pte_format.prot = pte_val(pfn_pte(0, PAGE_KERNEL));
 	cxxvm_placeholder = alloc_page(GFP_KERNEL | __GFP_ZERO);
@@ -124,130 +338,6 @@ void cxxvm_plat_va_release(uintptr_t va_start)
 {
 	vunmap((void *)va_start);
 }
-
-/*
- * The kernel TLB flush that a module may do on every kernel line.
- *
- * flush_tlb_kernel_range() and flush_tlb_all() have never been exported to
- * modules, and from 7.2 __flush_tlb_all() is exported to KVM's modules only
- * (EXPORT_SYMBOL_FOR_KVM in arch/x86/mm/tlb.c).  Where Module.symvers shows
- * it exported to everyone (6.1, 6.12), module/probes/probe.sh defines
- * CXXVM_HAVE_EXPORT___FLUSH_TLB_ALL and the kernel's own function runs.
- * Elsewhere cxxvm_flush_tlb_native() does what __flush_tlb_all() does
- * natively, with the same instructions:
- *
- *  - PGE on, INVPCID: invpcid_flush_all(), every entry of every PCID,
- *    globals included (native_flush_tlb_global());
- *  - PGE on, no INVPCID: toggle CR4.PGE and back with IRQs off
- *    (__native_tlb_flush_global()), which also drops every entry of every
- *    PCID;
- *  - PGE off: PCID is off too (setup_pcid() needs PGE), so reloading CR3
- *    drops every entry (native_flush_tlb_local()).
- *
- * Under PTI with PCID the kernel's vmalloc entries may sit in the TLB
- * under each of the kernel's ASIDs, and they are not global: only a flush
- * of every PCID is enough, and each of the three is one.
- *
- * What it does not do, and why that is safe:
- *  - paravirt: a PARAVIRT_XXL guest (Xen PV) may route flush_tlb_kernel
- *    through a hypercall; cxxvm_platform_init() refuses Xen PV, and every
- *    other x86 guest (KVM, Hyper-V, VMware, TDX, SEV) flushes the kernel
- *    natively, as here;
- *  - INVLPGB: AMD's broadcast flush is an optimisation of
- *    flush_tlb_kernel_range(); an IPI to every online CPU that each flushes
- *    locally is the path the kernel takes without it;
- *  - the CR4 shadow (cpu_tlbstate.cr4, not exported): CR4 is read from the
- *    register with IRQs off, and every CR4 writer in the kernel runs with
- *    IRQs off, so the value put back is the one in force.  Only PGE flips,
- *    never a pinned bit (SMEP, SMAP, UMIP, FSGSBASE, CET).
- */
-#ifndef CXXVM_HAVE_EXPORT___FLUSH_TLB_ALL
-static inline void cxxvm_write_cr4(unsigned long val)
-{
-	/* native_write_cr4() is not exported; its pinning has nothing to do. */
-	asm volatile("mov %0,%%cr4" : : "r" (val) : "memory");
-}
-
-static void cxxvm_flush_tlb_native(void)
-{
-	unsigned long flags, cr4;
-
-	if (!cpu_feature_enabled(X86_FEATURE_PGE)) {
-		native_write_cr3(__native_read_cr3());
-		return;
-	}
-	if (cpu_feature_enabled(X86_FEATURE_INVPCID)) {
-		invpcid_flush_all();
-		return;
-	}
-	raw_local_irq_save(flags);
-	cr4 = native_read_cr4();
-	cxxvm_write_cr4(cr4 ^ X86_CR4_PGE);
-	cxxvm_write_cr4(cr4);
-	raw_local_irq_restore(flags);
-}
-#endif
-
-/**
- * cxxvm_plat_tlb_flush() - how this build flushes kernel TLB entries.
- *
- * Return: CXXVM_TLB_FLUSH_KERNEL where the kernel exports __flush_tlb_all()
- * to every module, else the native instruction this CPU takes:
- * CXXVM_TLB_FLUSH_INVPCID, _CR4_PGE or _CR3.  Context: any.
- */
-enum cxxvm_tlb_flush cxxvm_plat_tlb_flush(void)
-{
-#ifdef CXXVM_HAVE_EXPORT___FLUSH_TLB_ALL
-	return CXXVM_TLB_FLUSH_KERNEL;
-#else
-	if (!cpu_feature_enabled(X86_FEATURE_PGE))
-		return CXXVM_TLB_FLUSH_CR3;
-	return cpu_feature_enabled(X86_FEATURE_INVPCID) ? CXXVM_TLB_FLUSH_INVPCID :
-							 CXXVM_TLB_FLUSH_CR4_PGE;
-#endif
-}
-
-/**
- * cxxvm_plat_tlb_flush_method() - cxxvm_plat_tlb_flush() as a name.
- *
- * Return: a static string: "__flush_tlb_all", "invpcid", "cr4.pge" or
- * "cr3".  Context: any.
- */
-const char *cxxvm_plat_tlb_flush_method(void)
-{
-	static const char *const names[] = {
-		[CXXVM_TLB_FLUSH_KERNEL] = "__flush_tlb_all",
-		[CXXVM_TLB_FLUSH_INVPCID] = "invpcid",
-		[CXXVM_TLB_FLUSH_CR4_PGE] = "cr4.pge",
-		[CXXVM_TLB_FLUSH_CR3] = "cr3",
-	};
-
-	return names[cxxvm_plat_tlb_flush()];
-}
-CXXVM_EXPORT_FOR_KUNIT(cxxvm_plat_tlb_flush_method);
-
-static void cxxvm_flush_tlb_local(void *unused)
-{
-	lockdep_assert_irqs_disabled();
-#ifdef CXXVM_HAVE_EXPORT___FLUSH_TLB_ALL
-	__flush_tlb_all();
-#else
-	cxxvm_flush_tlb_native();
-#endif
-}
-
-void cxxvm_plat_tlb_shootdown(void)
-{
-	/*
-	 * on_each_cpu() waits for every CPU and runs the flush here with IRQs
-	 * off: when it returns no CPU holds a translation that was cleared
-	 * before the call.
-	 */
-	lockdep_assert_irqs_enabled();
-	lockdep_assert_preemption_enabled();
-	on_each_cpu(cxxvm_flush_tlb_local, NULL, 1);
-}
-CXXVM_EXPORT_FOR_KUNIT(cxxvm_plat_tlb_shootdown);
 
 u32 cxxvm_plat_this_cpu(void)
 {

@@ -122,8 +122,6 @@ static const char *tlb_flush_name(__u32 how)
 		return "invpcid";
 	case CXXVM_TLB_FLUSH_CR4_PGE:
 		return "cr4.pge";
-	case CXXVM_TLB_FLUSH_CR3:
-		return "cr3";
 	}
 	return "unknown";
 }
@@ -720,10 +718,9 @@ static void run_lookup(void)
 	       iterations, rounds);
 	printf("ns per lookup (+ put); real MEMORY_DEVICE_GENERIC pagemaps of 8 MiB each\n"
 	       "random: random pfns, no hint; hinted: sequential pfns, the last result as hint\n"
-	       "%s"
-	       "x = tracker / get_dev_pagemap\n\n",
-	       info.features & CXXVM_FEAT_GET_DEV_PAGEMAP_HINT ? "" :
-	       "(this kernel's get_dev_pagemap() takes no hint: its hinted column is a plain lookup)\n");
+	       "x = tracker / get_dev_pagemap\n\n");
+	if (!(info.features & CXXVM_FEAT_GET_DEV_PAGEMAP_HINT))
+		printf("this kernel's get_dev_pagemap() takes no hint: its hinted column is a plain lookup\n\n");
 	printf("%8s | %-26s | %-26s\n", "", "random", "hinted");
 	printf("%8s | %7s %10s %6s | %7s %10s %6s\n", "pagemaps",
 	       "tracker", "get_dev_pm", "x", "tracker", "get_dev_pm", "x");

@@ -84,7 +84,7 @@ TEST(device_info)
 	EXPECT_LE(1, info.max_blocks);
 	EXPECT_EQ(0, info.features & ~(CXXVM_FEAT_GET_DEV_PAGEMAP_HINT | CXXVM_FEAT_INVLPGB));
 	EXPECT_LE(CXXVM_TLB_FLUSH_KERNEL, info.tlb_flush);
-	EXPECT_GE(CXXVM_TLB_FLUSH_CR3, info.tlb_flush);
+	EXPECT_GE(CXXVM_TLB_FLUSH_CR4_PGE, info.tlb_flush);
 	for (unsigned int i = 0; i < 6; i++)
 		EXPECT_EQ(0, info.reserved[i]);
 	close(fd);

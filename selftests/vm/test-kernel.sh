@@ -31,7 +31,11 @@ case $line in
 	;;
 *)	die "test kernel: unknown line $line (6.1 or 7.2)" ;;
 esac
-key=$(printf '%s\n' "$srcver" | cat - "$frag" | sha256sum | cut -c1-12)
+# A line may need more (selftests/kunit/kunit-LINE.config), merged after.
+frags=("$frag")
+[ ! -f "$CXXVM_TOP/selftests/kunit/kunit-$line.config" ] ||
+	frags+=("$CXXVM_TOP/selftests/kunit/kunit-$line.config")
+key=$(printf '%s\n' "$srcver" | cat - "${frags[@]}" | sha256sum | cut -c1-12)
 cache=${CXXVM_CACHE:-/var/cache/cxxvm}
 tree=$cache/test-kernel-$line-$srcver-$key
 
@@ -53,12 +57,12 @@ mkdir -p "$tmp"
 log "test kernel: unpacking linux-source-$line $srcver"
 tar -xJf "$tarball" -C "$tmp" --strip-components=1
 
-log "test kernel: tinyconfig + $(basename "$frag")"
+log "test kernel: tinyconfig + $(for f in "${frags[@]}"; do basename "$f"; done | tr '\n' ' ')"
 make -s -C "$tmp" tinyconfig >/dev/null
-(cd "$tmp" && scripts/kconfig/merge_config.sh -m .config "$frag" >/dev/null)
+(cd "$tmp" && scripts/kconfig/merge_config.sh -m .config "${frags[@]}" >/dev/null)
 make -s -C "$tmp" olddefconfig >/dev/null
-missing=$(grep -E '^CONFIG_[A-Z0-9_]+=' "$frag" | while IFS= read -r line; do
-		grep -qxF "$line" "$tmp/.config" || echo "$line"
+missing=$(cat "${frags[@]}" | grep -E '^CONFIG_[A-Z0-9_]+=' | while IFS= read -r opt; do
+		grep -qxF "$opt" "$tmp/.config" || echo "$opt"
 	  done)
 [ -z "$missing" ] || die "test kernel config dropped: $(echo $missing)"
 

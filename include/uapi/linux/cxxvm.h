@@ -72,9 +72,10 @@ struct cxxvm_info {
  * CXXVM_FEAT_GET_DEV_PAGEMAP_HINT: the kernel's get_dev_pagemap() takes a
  *	hint (up to 6.17).  Without it, the "hinted" kernel figures of
  *	PGMAP_BENCH are plain lookups.
- * CXXVM_FEAT_INVLPGB: the CPU has AMD's INVLPGB, so the kernel may flush
- *	kernel ranges by broadcast without IPIs: the function-call IPIs of
- *	/proc/interrupts then undercount the kernel's shootdowns.
+ * CXXVM_FEAT_INVLPGB: the kernel uses AMD's INVLPGB on this CPU (6.15 and
+ *	later), so it may flush kernel ranges by broadcast without IPIs: the
+ *	function-call IPIs of /proc/interrupts then undercount the kernel's
+ *	shootdowns.
  */
 #define CXXVM_FEAT_GET_DEV_PAGEMAP_HINT	(1u << 0)
 #define CXXVM_FEAT_INVLPGB		(1u << 1)
@@ -85,13 +86,11 @@ struct cxxvm_info {
  *	modules (up to 7.1)
  * @CXXVM_TLB_FLUSH_INVPCID: INVPCID, all contexts including globals
  * @CXXVM_TLB_FLUSH_CR4_PGE: CR4.PGE toggled off and on
- * @CXXVM_TLB_FLUSH_CR3: a CR3 reload (no PGE, so no PCID either)
  */
 enum cxxvm_tlb_flush {
 	CXXVM_TLB_FLUSH_KERNEL = 1,
 	CXXVM_TLB_FLUSH_INVPCID,
 	CXXVM_TLB_FLUSH_CR4_PGE,
-	CXXVM_TLB_FLUSH_CR3,
 };
 
 /**
