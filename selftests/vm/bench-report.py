@@ -468,7 +468,11 @@ def plot_lookup(runs, path):
         else:
             log_y(ax)
         p_axis(ax, ms if ms else PAGEMAPS, "number of pagemaps (log2 scale)")
-        ax.set_title("%s (%s)" % (run.label, run.kernel), fontsize=10)
+        title = "%s (%s)" % (run.label, run.kernel)
+        if run.kernel_hint is False:
+            # get_dev_pagemap(pfn): its "hinted" walk is a plain lookup.
+            title += "\nget_dev_pagemap() has no hint: its hinted line is a lookup"
+        ax.set_title(title, fontsize=10)
         ax.set_ylabel("ns per lookup (log scale)")
         ax.grid(True, which="major", alpha=0.4)
     handles = [Line2D([], [], color=color, ls=ls, marker=marker, ms=4,

@@ -7,6 +7,11 @@
 set -eu
 ko=$1 bench=$2
 shift 2
+# Let the guest's boot-time work (udev's coldplug events) finish first:
+# the first cells measured would otherwise share the vCPUs with it.
+if command -v udevadm >/dev/null; then
+	udevadm settle --timeout=60 || true
+fi
 insmod "$ko"
 echo "guest: $(nproc) vCPUs, clocksource $(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)"
 "$bench" --json /tmp/cxxvm-bench.json "$@"
