@@ -216,6 +216,18 @@ static int cxxvm_tlb_flush_init(void)
 	return -EOPNOTSUPP;
 }
 
+/*
+ * Every online CPU flushes the way @how says.  on_each_cpu() waits for
+ * every CPU and runs the flush here with IRQs off: when it returns no CPU
+ * holds a translation that was cleared before the call.
+ */
+static void cxxvm_tlb_shootdown_how(enum cxxvm_tlb_flush how)
+{
+	lockdep_assert_irqs_enabled();
+	lockdep_assert_preemption_enabled();
+	on_each_cpu(cxxvm_flush_tlb_local, (void *)(uintptr_t)how, 1);
+}
+
 /**
  * cxxvm_plat_tlb_shootdown_with() - cxxvm_plat_tlb_shootdown(), one way.
  * @how: the enum cxxvm_tlb_flush every CPU is to use
@@ -227,25 +239,16 @@ static int cxxvm_tlb_flush_init(void)
  */
 int cxxvm_plat_tlb_shootdown_with(enum cxxvm_tlb_flush how)
 {
-	lockdep_assert_irqs_enabled();
-	lockdep_assert_preemption_enabled();
 	if (!cxxvm_plat_tlb_flush_usable(how))
 		return -EOPNOTSUPP;
-	on_each_cpu(cxxvm_flush_tlb_local, (void *)(uintptr_t)how, 1);
+	cxxvm_tlb_shootdown_how(how);
 	return 0;
 }
 CXXVM_EXPORT_FOR_KUNIT(cxxvm_plat_tlb_shootdown_with);
 
 void cxxvm_plat_tlb_shootdown(void)
 {
-	/*
-	 * on_each_cpu() waits for every CPU and runs the flush here with IRQs
-	 * off: when it returns no CPU holds a translation that was cleared
-	 * before the call.
-	 */
-	lockdep_assert_irqs_enabled();
-	lockdep_assert_preemption_enabled();
-	on_each_cpu(cxxvm_flush_tlb_local, (void *)(uintptr_t)cxxvm_tlb_flush_how, 1);
+	cxxvm_tlb_shootdown_how(cxxvm_tlb_flush_how);
 }
 CXXVM_EXPORT_FOR_KUNIT(cxxvm_plat_tlb_shootdown);
 
