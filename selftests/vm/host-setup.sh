@@ -7,7 +7,6 @@
 # priority 100, so nothing else is taken from it).  Idempotent: does nothing
 # when all is present.
 #
-# Prints the chosen 6.12 release on stdout's last line for the caller.
 # sid's 7.2 kernel is not installed: sid-kernel.sh fetches and unpacks it
 # into a cache of its own.
 set -euo pipefail
@@ -92,4 +91,3 @@ if ! command -v vng >/dev/null; then
 	fi
 	apt-get install -y -qq --no-install-recommends virtme-ng/trixie >&2
 fi
-echo "$rel612"
