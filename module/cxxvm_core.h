@@ -121,6 +121,8 @@ void cxxvm_plat_lock_destroy(struct cxxvm_plat_lock *lock);
 /* spin_lock()/spin_unlock(): never from IRQ context. */
 void cxxvm_plat_lock(struct cxxvm_plat_lock *lock);
 void cxxvm_plat_unlock(struct cxxvm_plat_lock *lock);
+/* spin_trylock(): true if taken; never from IRQ context. */
+bool cxxvm_plat_trylock(struct cxxvm_plat_lock *lock);
 
 struct cxxvm_plat_mutex *cxxvm_plat_mutex_create(void);
 void cxxvm_plat_mutex_destroy(struct cxxvm_plat_mutex *mutex);
@@ -155,6 +157,28 @@ void cxxvm_plat_completion_complete(struct cxxvm_plat_completion *c);
 void cxxvm_plat_completion_wait(struct cxxvm_plat_completion *c);
 
 /**
+ * cxxvm_plat_now_ns() - ktime_get_ns(): monotonic time in ns.
+ *
+ * For the arena's counters of time spent purging and waiting, read on slow
+ * paths only.  Context: any.
+ */
+uint64_t cxxvm_plat_now_ns(void);
+
+/*
+ * struct cxxvm_plat_work: an opaque work item owned by the shim, on the
+ * system workqueue (the C++ arena's purge worker, as drain_vmap_work in
+ * mm/vmalloc.c).
+ * create: INIT_WORK() calling @fn(@ctx) in process context; may sleep, NULL
+ * on -ENOMEM.  queue: schedule_work(), any context, nothing if already
+ * pending.  destroy: cancel_work_sync() (waits for a running @fn), then
+ * free; may sleep, NULL ignored.
+ */
+struct cxxvm_plat_work;
+struct cxxvm_plat_work *cxxvm_plat_work_create(void (*fn)(void *ctx), void *ctx);
+void cxxvm_plat_work_queue(struct cxxvm_plat_work *work);
+void cxxvm_plat_work_destroy(struct cxxvm_plat_work *work);
+
+/**
  * cxxvm_plat_max_pfn_limit() - the first pfn past physical address space.
  *
  * 1 << (MAX_PHYSMEM_BITS - PAGE_SHIFT): 2^34 with 4-level paging on x86-64
@@ -170,16 +194,36 @@ uint64_t cxxvm_plat_max_pfn_limit(void);
 #define CXXVM_MAX_ORDER		6
 #define CXXVM_MAX_PAGES		(1u << CXXVM_MAX_ORDER)
 
+/*
+ * cxxvm_arena_params flags.
+ * CALLER_PURGE: the unmap that takes the dirty pages to lazy_max_pages runs
+ * the purge itself and waits for its shootdown (cxxvm before the purge
+ * worker; kept to measure against).  Without it the purge worker runs it,
+ * as drain_vmap_work does in mm/vmalloc.c.
+ */
+#define CXXVM_ARENA_CALLER_PURGE	(1u << 0)
+#define CXXVM_ARENA_FLAGS		CXXVM_ARENA_CALLER_PURGE
+
 /**
  * struct cxxvm_arena_params - tunables of a vmap arena
  * @lazy_max_pages: dirty pages that trigger a batched shootdown
  * @max_blocks: most vmap blocks the arena may hold at once
+ * @flags: CXXVM_ARENA_*
+ * @pad: zero
+ * @purged: called by the purge worker at the end of each run (purges may
+ *	have completed), in process context with no arena lock held (may
+ *	sleep); may be NULL
+ * @purged_ctx: passed to @purged
  */
 struct cxxvm_arena_params {
 	uint32_t lazy_max_pages;
 	uint32_t max_blocks;
+	uint32_t flags;
+	uint32_t pad;
+	void (*purged)(void *ctx);
+	void *purged_ctx;
 };
-CXXVM_STATIC_ASSERT(sizeof(struct cxxvm_arena_params) == 8,
+CXXVM_STATIC_ASSERT(sizeof(struct cxxvm_arena_params) == 32,
 		    "cxxvm_arena_params layout");
 
 /**
@@ -194,6 +238,16 @@ CXXVM_STATIC_ASSERT(sizeof(struct cxxvm_arena_params) == 8,
  * @purges: purges that shot down at least one dirty page
  * @steals: empty blocks a CPU took from another CPU's queue
  * @borrows: slots a CPU allocated in another CPU's block
+ * @purge_ns: ns spent in purges (the passes over the queues and the
+ *	shootdown), whoever ran them
+ * @shootdown_ns: ns of that in the purges' shootdowns (the IPI and its wait)
+ * @caller_purges: purges run on a map() or unmap() caller's path
+ * @worker_purges: purges run by the purge worker
+ * @purge_waits: map() and unmap() calls that waited for a purge (for the
+ *	purge mutex, and for the purge itself if they ran it)
+ * @purge_wait_ns: ns those calls spent so
+ * @lock_contended: CPU-queue lock acquisitions that found the lock held
+ * @lock_wait_ns: ns spent spinning for those
  */
 struct cxxvm_arena_stats {
 	uint64_t blocks_created;
@@ -206,8 +260,16 @@ struct cxxvm_arena_stats {
 	uint64_t purges;
 	uint64_t steals;
 	uint64_t borrows;
+	uint64_t purge_ns;
+	uint64_t shootdown_ns;
+	uint64_t caller_purges;
+	uint64_t worker_purges;
+	uint64_t purge_waits;
+	uint64_t purge_wait_ns;
+	uint64_t lock_contended;
+	uint64_t lock_wait_ns;
 };
-CXXVM_STATIC_ASSERT(sizeof(struct cxxvm_arena_stats) == 80,
+CXXVM_STATIC_ASSERT(sizeof(struct cxxvm_arena_stats) == 144,
 		    "cxxvm_arena_stats layout");
 
 /**
@@ -235,7 +297,8 @@ struct cxxvm_arena;
 
 /**
  * cxxvm_arena_create() - create an empty vmap arena (no blocks yet).
- * @params: tunables; lazy_max_pages >= CXXVM_MAX_PAGES, max_blocks >= 1
+ * @params: tunables; lazy_max_pages >= CXXVM_MAX_PAGES, max_blocks >= 1,
+ *	no unknown flag
  * @out: the arena
  *
  * Context: process context, may sleep.
@@ -249,7 +312,8 @@ int cxxvm_arena_create(const struct cxxvm_arena_params *params,
  * @arena: from cxxvm_arena_create(); NULL is ignored
  *
  * Live mappings are torn down too (their PTEs cleared before the block is
- * released); the caller must not use their addresses afterwards.
+ * released); the caller must not use their addresses afterwards.  Waits
+ * for a running purge worker and cancels a queued one.
  * Context: process context, may sleep.
  * Return: the number of mappings that were still live.
  */
@@ -279,11 +343,14 @@ int cxxvm_arena_map(struct cxxvm_arena *arena, const uint64_t *pfns,
  * @flush_seq: out: the purge that covers this slot
  *
  * Clears the PTEs at once; the TLB shootdown is deferred until
- * lazy_max_pages are dirty (then this call issues it).  The slot is
- * reused only after a shootdown covers it.  Until cxxvm_arena_flushed_seq()
+ * lazy_max_pages are dirty, when this call queues the purge worker and
+ * returns without waiting (with CXXVM_ARENA_CALLER_PURGE it runs the purge
+ * itself; at twice lazy_max_pages, the worker not having run, it waits for
+ * a purge too).  The slot is reused only after a shootdown covers it.  Until cxxvm_arena_flushed_seq()
  * reaches @flush_seq, other CPUs may still hold TLB entries for the old
  * pages: do not free them before.  Mirrors vm_unmap_ram()/vb_free().
- * Context: process context, may sleep (the batched shootdown).
+ * Context: process context; sleeps only with CXXVM_ARENA_CALLER_PURGE or
+ * at twice lazy_max_pages.
  * Return: 0, -EINVAL if (@va, @n) is not a live mapping of exactly @n pages.
  */
 int cxxvm_arena_unmap(struct cxxvm_arena *arena, uintptr_t va, uint32_t n,

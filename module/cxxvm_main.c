@@ -39,7 +39,7 @@ static_assert(sizeof(struct cxxvm_map) == 40);
 static_assert(sizeof(struct cxxvm_unmap) == 32);
 static_assert(sizeof(struct cxxvm_verify) == 40);
 static_assert(sizeof(struct cxxvm_flush) == 32);
-static_assert(sizeof(struct cxxvm_stats) == 96);
+static_assert(sizeof(struct cxxvm_stats) == 160);
 static_assert(sizeof(struct cxxvm_bench) == 104);
 /* VMAP_MAX_ALLOC in mm/vmalloc.c: the largest vm_map_ram() block request. */
 static_assert(CXXVM_MAX_PAGES <= BITS_PER_LONG);
@@ -56,6 +56,11 @@ MODULE_PARM_DESC(lazy_max_pages,
 static unsigned int max_blocks = 1024;
 module_param(max_blocks, uint, 0444);
 MODULE_PARM_DESC(max_blocks, "Most 2 MiB vmap blocks the C++ arena may hold (default 1024)");
+
+static bool caller_purge;
+module_param(caller_purge, bool, 0444);
+MODULE_PARM_DESC(caller_purge,
+		 "1: the unmap that reaches lazy_max_pages runs the purge and waits for its shootdown (for comparison); 0: a worker does (default)");
 
 static struct cxxvm_arena *cxxvm_arena;
 static atomic64_t cxxvm_live_mappings = ATOMIC64_INIT(0);
@@ -371,6 +376,7 @@ static long cxxvm_ioctl_info(void __user *uarg)
 		.max_blocks = max_blocks,
 		.features = cxxvm_features(),
 		.tlb_flush = cxxvm_plat_tlb_flush(),
+		.purge = caller_purge ? CXXVM_PURGE_CALLER : CXXVM_PURGE_WORKER,
 	};
 
 	return copy_to_user(uarg, &info, sizeof(info)) ? -EFAULT : 0;
@@ -581,6 +587,14 @@ static long cxxvm_ioctl_stats(void __user *uarg)
 	st.purges = as.purges;
 	st.steals = as.steals;
 	st.borrows = as.borrows;
+	st.purge_ns = as.purge_ns;
+	st.shootdown_ns = as.shootdown_ns;
+	st.caller_purges = as.caller_purges;
+	st.worker_purges = as.worker_purges;
+	st.purge_waits = as.purge_waits;
+	st.purge_wait_ns = as.purge_wait_ns;
+	st.lock_contended = as.lock_contended;
+	st.lock_wait_ns = as.lock_wait_ns;
 	return copy_to_user(uarg, &st, sizeof(st)) ? -EFAULT : 0;
 }
 
@@ -889,19 +903,33 @@ static int cxxvm_blocks_show(struct seq_file *m, void *unused)
 	seq_printf(m, "shootdowns=%llu purges=%llu notifier_calls=%lld\n",
 		   st.shootdowns, st.purges,
 		   (long long)atomic64_read(&cxxvm_notifier_calls));
+	seq_printf(m, "purges by: caller=%llu worker=%llu; waits=%llu (%llu ns); purge %llu ns, shootdown %llu ns\n",
+		   st.caller_purges, st.worker_purges, st.purge_waits,
+		   st.purge_wait_ns, st.purge_ns, st.shootdown_ns);
+	seq_printf(m, "queue locks: contended=%llu (%llu ns)\n",
+		   st.lock_contended, st.lock_wait_ns);
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(cxxvm_blocks);
 
+/* The arena's purge worker completed a purge: free what it covered. */
+static void cxxvm_arena_purged(void *unused)
+{
+	cxxvm_reap_retired(false);
+}
+
 static int __init cxxvm_init(void)
 {
-	struct cxxvm_arena_params params;
+	struct cxxvm_arena_params params = {
+		.max_blocks = max_blocks,
+		.flags = caller_purge ? CXXVM_ARENA_CALLER_PURGE : 0,
+		.purged = cxxvm_arena_purged,
+	};
 	int ret;
 
 	if (!lazy_max_pages)
 		lazy_max_pages = (SZ_32M >> PAGE_SHIFT) * fls(num_online_cpus());
 	params.lazy_max_pages = lazy_max_pages;
-	params.max_blocks = max_blocks;
 
 	ret = cxxvm_platform_init();
 	if (ret)
@@ -922,9 +950,10 @@ static int __init cxxvm_init(void)
 	cxxvm_debugfs = debugfs_create_dir("cxxvm", NULL);
 	debugfs_create_file("vmap_blocks", 0400, cxxvm_debugfs, NULL,
 			    &cxxvm_blocks_fops);
-	pr_info("loaded: ABI %u, lazy_max_pages=%u, max_blocks=%u, TLB flush %s\n",
+	pr_info("loaded: ABI %u, lazy_max_pages=%u, max_blocks=%u, TLB flush %s, purge by %s\n",
 		CXXVM_ABI_VERSION, lazy_max_pages, max_blocks,
-		cxxvm_plat_tlb_flush_method(cxxvm_plat_tlb_flush()));
+		cxxvm_plat_tlb_flush_method(cxxvm_plat_tlb_flush()),
+		caller_purge ? "the caller" : "a worker");
 	return 0;
 
 unregister_notifier:

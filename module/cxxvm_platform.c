@@ -24,7 +24,9 @@
 #include <linux/smp.h>
 #include <linux/topology.h>
 #include <linux/spinlock.h>
+#include <linux/timekeeping.h>
 #include <linux/vmalloc.h>
+#include <linux/workqueue.h>
 #include <asm/cpufeature.h>
 #include <asm/invpcid.h>
 #include <asm/pgtable.h>
@@ -389,6 +391,61 @@ void cxxvm_plat_lock(struct cxxvm_plat_lock *l)
 void cxxvm_plat_unlock(struct cxxvm_plat_lock *l)
 {
 	spin_unlock(&l->lock);
+}
+
+bool cxxvm_plat_trylock(struct cxxvm_plat_lock *l)
+{
+	return spin_trylock(&l->lock);
+}
+
+u64 cxxvm_plat_now_ns(void)
+{
+	return ktime_get_ns();
+}
+
+/*
+ * The C++ arena's purge worker: a work item on the system workqueue, as
+ * drain_vmap_work is in mm/vmalloc.c.
+ */
+struct cxxvm_plat_work {
+	struct work_struct work;
+	void (*fn)(void *ctx);
+	void *ctx;
+};
+
+static void cxxvm_plat_work_fn(struct work_struct *work)
+{
+	struct cxxvm_plat_work *w = container_of(work, struct cxxvm_plat_work, work);
+
+	w->fn(w->ctx);
+}
+
+struct cxxvm_plat_work *cxxvm_plat_work_create(void (*fn)(void *ctx), void *ctx)
+{
+	struct cxxvm_plat_work *w = cxxrt_alloc(sizeof(*w), CXXRT_GFP_KERNEL);
+
+	if (w) {
+		INIT_WORK(&w->work, cxxvm_plat_work_fn);
+		w->fn = fn;
+		w->ctx = ctx;
+	}
+	return w;
+}
+
+void cxxvm_plat_work_queue(struct cxxvm_plat_work *w)
+{
+	/* A queue after cancel (destroy) is a bug in the core. */
+	if (WARN_ON_ONCE(!w))
+		return;
+	schedule_work(&w->work);
+}
+
+void cxxvm_plat_work_destroy(struct cxxvm_plat_work *w)
+{
+	might_sleep();
+	if (w)
+		cancel_work_sync(&w->work);
+	kfree(w);
 }
 
 struct cxxvm_plat_mutex {

@@ -85,7 +85,9 @@ TEST(device_info)
 	EXPECT_EQ(0, info.features & ~(CXXVM_FEAT_GET_DEV_PAGEMAP_HINT | CXXVM_FEAT_INVLPGB));
 	EXPECT_LE(CXXVM_TLB_FLUSH_KERNEL, info.tlb_flush);
 	EXPECT_GE(CXXVM_TLB_FLUSH_CR4_PGE, info.tlb_flush);
-	for (unsigned int i = 0; i < 6; i++)
+	EXPECT_LE(CXXVM_PURGE_WORKER, info.purge);
+	EXPECT_GE(CXXVM_PURGE_CALLER, info.purge);
+	for (unsigned int i = 0; i < ARRAY_SIZE(info.reserved); i++)
 		EXPECT_EQ(0, info.reserved[i]);
 	close(fd);
 }

@@ -19,8 +19,13 @@ Arena *arena_of(cxxvm_arena *a)
 
 extern "C" int cxxvm_arena_create(const cxxvm_arena_params *params, cxxvm_arena **out)
 {
+	if ((params->flags & ~CXXVM_ARENA_FLAGS) || params->pad)
+		return static_cast<int>(cxxrt::Errno::kInval);
 	const auto r = Arena::create({.lazy_max_pages = params->lazy_max_pages,
-				      .max_blocks = params->max_blocks});
+				      .max_blocks = params->max_blocks,
+				      .caller_purge = (params->flags & CXXVM_ARENA_CALLER_PURGE) != 0,
+				      .purged = params->purged,
+				      .purged_ctx = params->purged_ctx});
 	if (!r.ok())
 		return r.error();
 	*out = reinterpret_cast<cxxvm_arena *>(r.value());

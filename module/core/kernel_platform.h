@@ -41,8 +41,40 @@ public:
 
 struct KernelPlatform {
 	/// spinlock_t in the shim.  Process context only (never from IRQ).
-	using SpinLock = ShimLock<struct cxxvm_plat_lock, cxxvm_plat_lock_create,
-				  cxxvm_plat_lock_destroy, cxxvm_plat_lock, cxxvm_plat_unlock>;
+	class SpinLock : public ShimLock<struct cxxvm_plat_lock, cxxvm_plat_lock_create,
+					 cxxvm_plat_lock_destroy, cxxvm_plat_lock,
+					 cxxvm_plat_unlock> {
+	public:
+		[[nodiscard]] bool try_lock() { return cxxvm_plat_trylock(this->h_); }
+	};
+
+	/// struct work_struct on the system workqueue, in the shim.
+	class Work {
+	public:
+		Work() = default;
+		Work(const Work &) = delete;
+		Work &operator=(const Work &) = delete;
+		~Work() { cancel(); }
+		/// May sleep.  Errors: -ENOMEM.
+		[[nodiscard]] cxxrt::Result<void> init(void (*fn)(void *), void *ctx)
+		{
+			w_ = cxxvm_plat_work_create(fn, ctx);
+			if (!w_)
+				return cxxrt::Errno::kNoMem;
+			return {};
+		}
+		/// schedule_work(): any context.
+		void queue() { cxxvm_plat_work_queue(w_); }
+		/// cancel_work_sync(), then free: may sleep.
+		void cancel()
+		{
+			cxxvm_plat_work_destroy(w_);
+			w_ = nullptr;
+		}
+
+	private:
+		struct cxxvm_plat_work *w_ = nullptr;
+	};
 
 	/// struct mutex in the shim.  May sleep.
 	using Mutex = ShimLock<struct cxxvm_plat_mutex, cxxvm_plat_mutex_create,
@@ -103,6 +135,7 @@ struct KernelPlatform {
 	static ktl::uint32_t this_cpu() { return cxxvm_plat_this_cpu(); }
 	static ktl::uint32_t nr_cpu_ids() { return cxxvm_plat_nr_cpu_ids(); }
 	static int cpu_to_node(ktl::uint32_t cpu) { return cxxvm_plat_cpu_to_node(cpu); }
+	static ktl::uint64_t now_ns() { return cxxvm_plat_now_ns(); }
 };
 
 static_assert(Platform<KernelPlatform>);

@@ -19,8 +19,28 @@ concept Lock = requires(L l) {
 	{ l.unlock() } -> ktl::same_as<void>;
 };
 
+/// A spinlock that can also be tried: try_lock() takes it only if free.
+template <typename L>
+concept TryLock = Lock<L> && requires(L l) {
+	{ l.try_lock() } -> ktl::same_as<bool>;
+};
+
+/// A work item (struct work_struct on the system workqueue): init() binds
+/// it to fn(ctx); queue() runs it once more in process context soon, and
+/// does nothing if it is already queued and not yet running; cancel()
+/// dequeues it and waits for a running fn, after which queue() must not be
+/// called.  Destruction cancels.
+template <typename W>
+concept WorkItem = requires(W w, void (*fn)(void *), void *ctx) {
+	{ w.init(fn, ctx) } -> ktl::same_as<cxxrt::Result<void>>;
+	{ w.queue() } -> ktl::same_as<void>;
+	{ w.cancel() } -> ktl::same_as<void>;
+};
+
 /// What the vmap allocator needs: VA blocks with PTE pointers, PTE writes,
-/// a TLB shootdown, a spinlock, a sleeping mutex, and CPU ids.  See
+/// a TLB shootdown, a spinlock, a sleeping mutex, a work item for the
+/// purge worker, a monotonic clock in ns (now_ns(), for counters on slow
+/// paths), and CPU ids.  See
 /// cxxvm_core.h for the contexts of each call.
 ///
 /// this_cpu() is raw_smp_processor_id(): the CPU the caller ran on a moment
@@ -28,7 +48,8 @@ concept Lock = requires(L l) {
 /// core uses it to pick a queue whose lock it then takes, as vb_alloc()
 /// uses raw_cpu_ptr().  cpu_to_node() is a NUMA node hint (-1: none).
 template <typename P>
-concept Platform = Lock<typename P::SpinLock> && Lock<typename P::Mutex> &&
+concept Platform = TryLock<typename P::SpinLock> && Lock<typename P::Mutex> &&
+	WorkItem<typename P::Work> &&
 	requires(ktl::uint32_t n, ktl::uintptr_t *va, ktl::uintptr_t *ptes,
 		 const ktl::uintptr_t *cptes, const Pfn *pfns) {
 		{ P::va_reserve(n, va, ptes) } -> ktl::same_as<cxxrt::Result<void>>;
@@ -39,13 +60,19 @@ concept Platform = Lock<typename P::SpinLock> && Lock<typename P::Mutex> &&
 		{ P::this_cpu() } -> ktl::same_as<ktl::uint32_t>;
 		{ P::nr_cpu_ids() } -> ktl::same_as<ktl::uint32_t>;
 		{ P::cpu_to_node(n) } -> ktl::same_as<int>;
+		{ P::now_ns() } -> ktl::same_as<ktl::uint64_t>;
 	};
+
+/// Tag: Guard takes over a lock its caller already holds.
+struct AdoptLock {};
+inline constexpr AdoptLock kAdoptLock{};
 
 /// RAII guard for any Lock.
 template <Lock L>
 class Guard {
 public:
 	explicit Guard(L *l) : l_(l) { l_->lock(); }
+	Guard(L *l, AdoptLock) : l_(l) {}
 	~Guard() { l_->unlock(); }
 	Guard(const Guard &) = delete;
 	Guard &operator=(const Guard &) = delete;
@@ -66,6 +93,18 @@ public:
 	[[gnu::always_inline]] decltype(auto) with(Fn &&fn)
 	{
 		Guard<L> g(&lock_);
+		return fn(data_);
+	}
+
+	/// As with(), but when a first try finds the lock held, @slow(L &)
+	/// takes it (and must return holding it): to count and time the wait.
+	template <typename Fn, typename Slow>
+	[[gnu::always_inline]] decltype(auto) with_or(Fn &&fn, Slow &&slow)
+		requires TryLock<L>
+	{
+		if (!lock_.try_lock()) [[unlikely]]
+			slow(lock_);
+		Guard<L> g(&lock_, kAdoptLock);
 		return fn(data_);
 	}
 

@@ -62,9 +62,27 @@ inline constexpr ktl::size_t kQueueBytes = 128;
 /// Lazy purge: each queue counts its dirty pages and reports them to the
 /// arena-wide dirty_reported_ in chunks (report_chunk_, at most 64 pages),
 /// so that the per-unmap cost stays on the local cache line.  The unmap
-/// whose report takes dirty_reported_ to lazy_max_pages runs the purge.
-/// The dirty total can therefore pass lazy_max_pages by less than one
-/// chunk per CPU before a purge starts.
+/// whose report takes dirty_reported_ to lazy_max_pages queues the purge
+/// worker and returns: the caller never waits for the shootdown, as
+/// vb_free() never does (free_vmap_area_noflush() schedules
+/// drain_vmap_work).  The worker purges whatever is dirty when it runs.
+/// Meanwhile unmaps go on and dirty pages may pass lazy_max_pages, as the
+/// kernel's do; map() keeps finding room in free slots, other CPUs' blocks
+/// and new blocks, and waits only when none is left (then for the purge in
+/// flight, or it runs one itself if none is).  One cap: an unmap whose
+/// report finds twice lazy_max_pages dirty (the worker has not run: a busy
+/// or starved system workqueue) waits for the purge in flight or runs one,
+/// so that the dirty slots, and the pages their owners may not free yet,
+/// stay bounded.  With caller_purge the
+/// unmap runs the purge itself instead (what cxxvm did before the worker,
+/// kept to measure against).
+///
+/// The shootdown is on_each_cpu() of a full kernel TLB flush, as the
+/// kernel's purge does (flush_tlb_kernel_range() over the lazy areas'
+/// span, which on x86 is a full flush past 33 pages): a purge covers
+/// lazy_max_pages pages spread over many blocks, and any CPU may have
+/// touched any mapping, so neither a page-by-page flush nor a subset of
+/// CPUs would do.
 ///
 /// Purges are numbered.  unmap() tells its caller which purge covers the
 /// slot; flushed_seq() says which purges have completed.  A caller that
@@ -82,10 +100,13 @@ inline constexpr ktl::size_t kQueueBytes = 128;
 /// Locks, in order: purge_mutex_ (sleeps; serialises purges and block
 /// release), then one queue lock at a time, then the index's spinlock.
 /// The shootdown runs with only the mutex held: on_each_cpu() must not be
-/// called under a spinlock.
+/// called under a spinlock.  A queue lock found held is counted and its
+/// wait timed (lock_contended, lock_wait_ns), as is every wait for a purge
+/// on a map() or unmap() caller's path (purge_waits, purge_wait_ns).
 ///
-/// Context: map(), unmap(), purge(), shrink() and destroy() may sleep
-/// (process context).  flushed_seq() and stats() do not sleep.
+/// Context: map(), purge(), shrink() and destroy() may sleep (process
+/// context); unmap() sleeps only with caller_purge.  flushed_seq() and
+/// stats() do not sleep.
 ///
 /// The map and unmap paths are always_inline down to the platform calls:
 /// under emulation every call frame costs an indirect return, which showed
@@ -96,11 +117,17 @@ public:
 	struct Params {
 		ktl::uint32_t lazy_max_pages;
 		ktl::uint32_t max_blocks;
+		/// The unmap that reaches lazy_max_pages purges (no worker).
+		bool caller_purge = false;
+		/// Called by the worker at the end of each run, with no lock
+		/// held (may sleep); may be null.
+		void (*purged)(void *ctx) = nullptr;
+		void *purged_ctx = nullptr;
 	};
 
 	/// Create an arena with no blocks and a queue per possible CPU, each
-	/// on its CPU's NUMA node.  Errors: -EINVAL if lazy_max_pages <
-	/// CXXVM_MAX_PAGES or max_blocks == 0; -ENOMEM.
+	/// on its CPU's NUMA node, and its purge worker.  Errors: -EINVAL if
+	/// lazy_max_pages < CXXVM_MAX_PAGES or max_blocks == 0; -ENOMEM.
 	/// Context: process context, may sleep.
 	[[nodiscard]] static cxxrt::Result<VmapArena *> create(Params params)
 	{
@@ -125,15 +152,17 @@ public:
 	VmapArena(const VmapArena &) = delete;
 	VmapArena &operator=(const VmapArena &) = delete;
 
-	/// Clear the PTEs of live slots, shoot down, release every block and
-	/// free the arena.  Returns how many slots were still live.
+	/// Wait for the purge worker and cancel it, clear the PTEs of live
+	/// slots, shoot down, release every block and free the arena.  Returns
+	/// how many slots were still live.
 	/// Context: process context, may sleep; no other user of the arena.
 	static ktl::uint64_t destroy(VmapArena *a)
 	{
+		a->work_.cancel();
 		a->purge();
 		ktl::uint64_t live = 0;
 		for (ktl::uint32_t cpu = 0; cpu < a->nr_queues_; ++cpu) {
-			a->queues_[cpu]->with([&](VmapBlockQueueState &s) {
+			a->with_queue(cpu, [&](VmapBlockQueueState &s) {
 				s.blocks.for_each([&](VmapBlock *b) {
 					live += b->clear_live_ptes<P>();
 				});
@@ -186,19 +215,29 @@ public:
 	}
 
 	/// Unmap what map() returned: clear the PTEs now, defer the shootdown.
-	/// Runs the batched purge when the dirty pages reach lazy_max_pages.
+	/// When the dirty pages reach lazy_max_pages, queues the purge worker
+	/// and returns without waiting (caller_purge: runs the purge).  Only
+	/// if they reach twice that, because the worker has not run, does it
+	/// wait for the purge in flight or run one (the cap on pages held).
 	/// Returns the number of the purge that covers the slot: the pages stay
 	/// reachable through stale TLB entries until flushed_seq() reaches it.
 	/// Mirrors vb_free().  Errors: -EINVAL if (@va, @n) is not a live
 	/// mapping of exactly @n pages.
-	/// Context: process context, may sleep (the batched purge).
+	/// Context: process context; sleeps only with caller_purge or past
+	/// the cap.
 	[[nodiscard, gnu::always_inline]] cxxrt::Result<ktl::uint64_t> unmap(VirtAddr va, PageCount n)
 	{
 		const Released r = unmap_locked(va, n);
 		if (!r.ok)
 			return cxxrt::Errno::kInval;
-		if (r.purge_now)
-			purge_if_needed(Reason::kThreshold, 0);
+		if (r.purge_now) [[unlikely]] {
+			if (params_.caller_purge)
+				purge_if_needed(Reason::kThreshold, 0);
+			else if (r.over_cap)
+				purge_if_needed(Reason::kCap, 0);
+			else
+				work_.queue();
+		}
 		return r.covering;
 	}
 
@@ -240,7 +279,7 @@ public:
 	{
 		cxxvm_arena_stats st{};
 		for (ktl::uint32_t cpu = 0; cpu < nr_queues_; ++cpu) {
-			queues_[cpu]->with([&](VmapBlockQueueState &s) {
+			with_queue(cpu, [&](VmapBlockQueueState &s) {
 				st.blocks_live += s.nr_blocks;
 				st.dirty_pages += s.dirty_pages + s.purging_pages;
 				st.mapped_pages += s.mapped_pages;
@@ -255,6 +294,14 @@ public:
 		st.purges = purges_.load(kRelaxed);
 		st.steals = steals_.load(kRelaxed);
 		st.borrows = borrows_.load(kRelaxed);
+		st.purge_ns = purge_ns_.load(kRelaxed);
+		st.shootdown_ns = shootdown_ns_.load(kRelaxed);
+		st.caller_purges = caller_purges_.load(kRelaxed);
+		st.worker_purges = worker_purges_.load(kRelaxed);
+		st.purge_waits = purge_waits_.load(kRelaxed);
+		st.purge_wait_ns = purge_wait_ns_.load(kRelaxed);
+		st.lock_contended = lock_contended_.load(kRelaxed);
+		st.lock_wait_ns = lock_wait_ns_.load(kRelaxed);
 		return st;
 	}
 
@@ -265,7 +312,7 @@ public:
 	void for_each_block(Fn &&fn)
 	{
 		for (ktl::uint32_t cpu = 0; cpu < nr_queues_; ++cpu) {
-			queues_[cpu]->with([&](VmapBlockQueueState &s) {
+			with_queue(cpu, [&](VmapBlockQueueState &s) {
 				s.blocks.for_each([&](VmapBlock *b) { fn(cpu, *b); });
 			});
 		}
@@ -290,13 +337,15 @@ private:
 		bool ok;			///< (va, n) was a live mapping
 		ktl::uint64_t covering;		///< the purge that covers the slot
 		bool purge_now;			///< lazy_max_pages reached
+		bool over_cap = false;		///< 2 x lazy_max_pages reached
 	};
 
 	/// Why a purge runs: kThreshold and kNoRoom skip it if another
 	/// thread's purge did the job while they waited for the mutex;
 	/// kNoRoomNoGrow is kNoRoom after a failed grow (so room for a new
-	/// block is no reason to retry).
-	enum class Reason { kThreshold, kNoRoom, kNoRoomNoGrow };
+	/// block is no reason to retry); kCap is an unmap that found twice
+	/// lazy_max_pages dirty because the worker has not run.
+	enum class Reason { kThreshold, kNoRoom, kNoRoomNoGrow, kCap };
 
 	static ktl::uint32_t report_chunk(ktl::uint32_t lazy_max_pages, ktl::uint32_t cpus)
 	{
@@ -306,6 +355,7 @@ private:
 
 	[[nodiscard]] cxxrt::Result<void> init()
 	{
+		TRY_VOID(work_.init(&VmapArena::purge_work, this));
 		TRY_VOID(purge_mutex_.init());
 		TRY_VOID(spares_.init());
 		TRY_VOID(index_.init(params_.max_blocks));
@@ -323,8 +373,9 @@ private:
 	/// complete arena is drained (under its locks, for the checkers' sake).
 	void teardown()
 	{
+		work_.cancel();
 		for (ktl::uint32_t cpu = 0; initialized_ && cpu < nr_queues_; ++cpu) {
-			while (VmapBlock *b = queues_[cpu]->with([](VmapBlockQueueState &s) {
+			while (VmapBlock *b = with_queue(cpu, [](VmapBlockQueueState &s) {
 				       return s.blocks.pop_front();
 			       })) {
 				b->unreserve<P>();
@@ -384,7 +435,7 @@ private:
 	[[gnu::always_inline]] ktl::optional<Placement> alloc_local(PageCount n)
 	{
 		const ktl::uint32_t cpu = P::this_cpu();
-		return queues_[cpu]->with([&](VmapBlockQueueState &s) __attribute__((always_inline)) {
+		return with_queue(cpu, [&](VmapBlockQueueState &s) __attribute__((always_inline)) {
 			return alloc_in(s, n);
 		});
 	}
@@ -397,7 +448,7 @@ private:
 		const ktl::uint32_t self = P::this_cpu();
 		for (ktl::uint32_t k = 1; k < nr_queues_; ++k) {
 			const ktl::uint32_t cpu = (self + k) % nr_queues_;
-			VmapBlock *b = queues_[cpu]->with([&](VmapBlockQueueState &s) {
+			VmapBlock *b = with_queue(cpu, [&](VmapBlockQueueState &s) {
 				VmapBlock *e = s.blocks.find([](VmapBlock *c) { return c->empty(); });
 				if (e)
 					detach(s, e);
@@ -418,7 +469,7 @@ private:
 		const ktl::uint32_t self = P::this_cpu();
 		for (ktl::uint32_t k = 1; k < nr_queues_; ++k) {
 			const ktl::uint32_t cpu = (self + k) % nr_queues_;
-			auto p = queues_[cpu]->with([&](VmapBlockQueueState &s) { return alloc_in(s, n); });
+			auto p = with_queue(cpu, [&](VmapBlockQueueState &s) { return alloc_in(s, n); });
 			if (p) {
 				// Relaxed: statistics.
 				borrows_.fetch_add(1, ktl::memory_order::relaxed);
@@ -444,7 +495,7 @@ private:
 	ktl::optional<Placement> attach_and_alloc(VmapBlock *b, PageCount n)
 	{
 		const ktl::uint32_t cpu = P::this_cpu();
-		auto p = queues_[cpu]->with([&](VmapBlockQueueState &s) {
+		auto p = with_queue(cpu, [&](VmapBlockQueueState &s) {
 			s.blocks.push_front(b);
 			++s.nr_blocks;
 			b->set_owner(cpu);
@@ -507,6 +558,7 @@ private:
 			return {false, 0, false};
 		P::ptes_clear(b->ptes(*idx), n.value());
 		const ktl::uint32_t slot = b->release_to_dirty(*idx);
+		bool over_cap = false;
 		s.dirty_pages += slot;
 		s.mapped_pages -= slot;
 		--s.live_mappings;
@@ -521,6 +573,7 @@ private:
 			const ktl::uint64_t total =
 				dirty_reported_.fetch_add(report, ktl::memory_order::relaxed) + report;
 			purge_now = total >= params_.lazy_max_pages;
+			over_cap = total >= 2 * ktl::uint64_t{params_.lazy_max_pages};
 		}
 		// Acquire: pairs with the release in purge_locked().  A purge
 		// that has begun its pass over this queue bumped purges_started_
@@ -528,7 +581,7 @@ private:
 		// and name the next one, otherwise this slot is in it (and naming
 		// the next one is merely conservative).
 		const ktl::uint64_t covering = purges_started_.load(ktl::memory_order::acquire) + 1;
-		return {true, covering, purge_now};
+		return {true, covering, purge_now, over_cap};
 	}
 
 	/// Find the block of @va in the index (no lock), take its owner's lock
@@ -546,8 +599,8 @@ private:
 				return {false, 0, false};	// moving or released: nothing live
 			bool retry = false;
 			// Inlined too (a hot path; see the class comment).
-			const Released r = queues_[owner]->with([&](VmapBlockQueueState &s)
-								__attribute__((always_inline)) {
+			const Released r = with_queue(owner, [&](VmapBlockQueueState &s)
+							      __attribute__((always_inline)) {
 				if (hit->block->owner() != owner) {
 					retry = true;	// moved between queues meanwhile
 					return Released{false, 0, false};
@@ -564,30 +617,94 @@ private:
 	/// Run a purge unless @why says it is no longer needed.  Returns true
 	/// if the caller may retry an allocation: this purge freed pages, or
 	/// another one completed after @seen (kNoRoom).
+	///
+	/// Called on a map() or unmap() caller's path, which it makes wait:
+	/// every call (it takes the purge mutex, whether or not a purge is
+	/// still needed then) is counted in purge_waits_ and timed in
+	/// purge_wait_ns_.
 	bool purge_if_needed(Reason why, ktl::uint64_t seen)
 	{
-		Guard<typename P::Mutex> g(&purge_mutex_);
+		constexpr auto kRelaxed = ktl::memory_order::relaxed;
+		const ktl::uint64_t t0 = P::now_ns();
+		bool retry = true;
+		{
+			Guard<typename P::Mutex> g(&purge_mutex_);
+			if (purge_needed(why, seen)) {
+				const ktl::uint64_t freed = purge_locked();
+				release_empty_blocks(reserve_);
+				if (freed)
+					caller_purges_.fetch_add(1, kRelaxed);
+				retry = freed != 0;
+			}
+		}
+		// Relaxed: statistics.
+		purge_waits_.fetch_add(1, kRelaxed);
+		purge_wait_ns_.fetch_add(P::now_ns() - t0, kRelaxed);
+		return retry;
+	}
+
+	/// Whether a purge that purge_if_needed(@why, @seen) was asked for is
+	/// still needed now that the caller holds purge_mutex_.
+	bool purge_needed(Reason why, ktl::uint64_t seen) const
+	{
+		// Relaxed: the caller holds the mutex, so no purge runs
+		// concurrently, and the counts only decide whether to purge.
+		constexpr auto kRelaxed = ktl::memory_order::relaxed;
 		switch (why) {
 		case Reason::kThreshold:
-			// Relaxed: we hold the mutex, so no purge runs concurrently.
-			if (dirty_reported_.load(ktl::memory_order::relaxed) < params_.lazy_max_pages)
-				return true;
-			break;
+			return dirty_reported_.load(kRelaxed) >= params_.lazy_max_pages;
+		case Reason::kCap:
+			// The purge in flight when we asked brought it down.
+			return dirty_reported_.load(kRelaxed) >= 2 * ktl::uint64_t{params_.lazy_max_pages};
 		case Reason::kNoRoom:
 			// A release (shrink) made room for a new block while we
 			// waited: retry instead.
-			if (nr_blocks_.load(ktl::memory_order::relaxed) < params_.max_blocks)
-				return true;
+			if (nr_blocks_.load(kRelaxed) < params_.max_blocks)
+				return false;
 			[[fallthrough]];
 		case Reason::kNoRoomNoGrow:
-			// Another purge completed while we waited: retry instead.
-			if (purges_done_.load(ktl::memory_order::relaxed) != seen)
-				return true;
-			break;
+			// Another purge completed while we waited (the one in
+			// flight when we asked): retry instead of a second one.
+			return purges_done_.load(kRelaxed) == seen;
 		}
-		const ktl::uint64_t freed = purge_locked();
-		release_empty_blocks(reserve_);
-		return freed != 0;
+		return true;
+	}
+
+	/// The purge worker (drain_vmap_area_work() in mm/vmalloc.c): purge if
+	/// the dirty pages still reach lazy_max_pages (nobody purged since it
+	/// was queued), then tell the owner through params_.purged, also when
+	/// another thread's purge did the job meanwhile (its pages may be
+	/// waiting for somebody to notice).
+	/// Context: process context (the system workqueue), may sleep.
+	static void purge_work(void *ctx)
+	{
+		auto *a = static_cast<VmapArena *>(ctx);
+		{
+			Guard<typename P::Mutex> g(&a->purge_mutex_);
+			if (a->purge_needed(Reason::kThreshold, 0)) {
+				if (a->purge_locked() != 0)
+					// Relaxed: statistics.
+					a->worker_purges_.fetch_add(1, ktl::memory_order::relaxed);
+				a->release_empty_blocks(a->reserve_);
+			}
+		}
+		if (a->params_.purged)
+			a->params_.purged(a->params_.purged_ctx);
+	}
+
+	/// Run @fn(VmapBlockQueueState &) under CPU @cpu's queue lock.  A lock
+	/// found held is counted and the spin for it timed; the first try costs
+	/// what a plain spin_lock() does.
+	template <typename Fn>
+	[[gnu::always_inline]] decltype(auto) with_queue(ktl::uint32_t cpu, Fn &&fn)
+	{
+		return queues_[cpu]->with_or(static_cast<Fn &&>(fn), [this](typename P::SpinLock &l) {
+			const ktl::uint64_t t0 = P::now_ns();
+			l.lock();
+			// Relaxed: statistics.
+			lock_contended_.fetch_add(1, ktl::memory_order::relaxed);
+			lock_wait_ns_.fetch_add(P::now_ns() - t0, ktl::memory_order::relaxed);
+		});
 	}
 
 	/// The purge itself: dirty -> purging on every queue, one shootdown,
@@ -601,9 +718,10 @@ private:
 		const ktl::uint64_t seq = purges_started_.load(kRelaxed) + 1;
 		purges_started_.store(seq, ktl::memory_order::release);
 
+		const ktl::uint64_t t0 = P::now_ns();
 		ktl::uint64_t moved = 0;
 		for (ktl::uint32_t cpu = 0; cpu < nr_queues_; ++cpu) {
-			queues_[cpu]->with([&](VmapBlockQueueState &s) {
+			with_queue(cpu, [&](VmapBlockQueueState &s) {
 				ktl::uint64_t q = 0;
 				s.blocks.for_each([&](VmapBlock *b) { q += b->begin_purge(); });
 				s.purging_pages += q;
@@ -615,12 +733,14 @@ private:
 			});
 		}
 		if (moved) {
+			const ktl::uint64_t t1 = P::now_ns();
 			P::tlb_shootdown();
+			shootdown_ns_.fetch_add(P::now_ns() - t1, kRelaxed);
 			shootdowns_.fetch_add(1, kRelaxed);
 			purges_.fetch_add(1, kRelaxed);
 		}
 		for (ktl::uint32_t cpu = 0; cpu < nr_queues_; ++cpu) {
-			queues_[cpu]->with([&](VmapBlockQueueState &s) {
+			with_queue(cpu, [&](VmapBlockQueueState &s) {
 				ktl::uint64_t q = 0;
 				s.blocks.for_each([&](VmapBlock *b) { q += b->end_purge(); });
 				s.purging_pages -= q;
@@ -628,6 +748,7 @@ private:
 		}
 		// Release: pairs with the acquire in flushed_seq() and map().
 		purges_done_.store(seq, ktl::memory_order::release);
+		purge_ns_.fetch_add(P::now_ns() - t0, kRelaxed);
 		return moved;
 	}
 
@@ -638,7 +759,7 @@ private:
 		SpareList out;
 		ktl::uint32_t kept = 0, released = 0;
 		for (ktl::uint32_t cpu = 0; cpu < nr_queues_; ++cpu) {
-			queues_[cpu]->with([&](VmapBlockQueueState &s) {
+			with_queue(cpu, [&](VmapBlockQueueState &s) {
 				s.blocks.for_each([&](VmapBlock *b) {
 					if (!b->empty())
 						return;
@@ -682,6 +803,8 @@ private:
 	/// Metadata of blocks returned to vmalloc, reused by grow().
 	Protected<SpareList, typename P::SpinLock> spares_;
 	typename P::Mutex purge_mutex_;
+	/// The purge worker; queued by unmap(), runs purge_work().
+	typename P::Work work_;
 	ktl::atomic<ktl::uint32_t> nr_blocks_{0};	///< reserved by grow(), incl. in flight
 	/// Read on every map and unmap; written once per purge.
 	ktl::atomic<ktl::uint64_t> purges_started_{0};
@@ -697,6 +820,15 @@ private:
 	ktl::atomic<ktl::uint64_t> purges_{0};
 	ktl::atomic<ktl::uint64_t> steals_{0};
 	ktl::atomic<ktl::uint64_t> borrows_{0};
+	// Where the time goes (cxxvm_arena_stats); written on slow paths only.
+	ktl::atomic<ktl::uint64_t> purge_ns_{0};
+	ktl::atomic<ktl::uint64_t> shootdown_ns_{0};
+	ktl::atomic<ktl::uint64_t> caller_purges_{0};
+	ktl::atomic<ktl::uint64_t> worker_purges_{0};
+	ktl::atomic<ktl::uint64_t> purge_waits_{0};
+	ktl::atomic<ktl::uint64_t> purge_wait_ns_{0};
+	ktl::atomic<ktl::uint64_t> lock_contended_{0};
+	ktl::atomic<ktl::uint64_t> lock_wait_ns_{0};
 };
 
 } // namespace cxxvm

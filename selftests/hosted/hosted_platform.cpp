@@ -106,8 +106,30 @@ void HostedPlatform::ptes_clear(const ktl::uintptr_t *ptes, ktl::uint32_t n)
 	}
 }
 
+namespace {
+std::mutex hold_lock;
+std::condition_variable hold_cv;
+bool held = false;
+} // namespace
+
+void HostedPlatform::hold_shootdowns(bool h)
+{
+	std::lock_guard<std::mutex> g(hold_lock);
+	held = h;
+	hold_cv.notify_all();
+}
+
 void HostedPlatform::tlb_shootdown()
 {
+	{
+		// An IPI that some vCPU is slow to answer.
+		std::unique_lock<std::mutex> g(hold_lock);
+		if (held) {
+			++shootdowns_waiting_;
+			hold_cv.wait(g, [] { return !held; });
+			--shootdowns_waiting_;
+		}
+	}
 	tlb_generation.fetch_add(1);
 	++shootdowns_;
 }

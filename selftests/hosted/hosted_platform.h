@@ -15,10 +15,12 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <mutex>
+#include <thread>
 #include <unordered_map>
 
 #include "core/pagemap_tracker.h"
@@ -35,6 +37,7 @@ public:
 		[[nodiscard]] cxxrt::Result<void> init() { return fail_init() ? cxxrt::Errno::kNoMem : cxxrt::Result<void>(); }
 		void lock() { m_.lock(); }
 		void unlock() { m_.unlock(); }
+		[[nodiscard]] bool try_lock() { return m_.try_lock(); }
 
 	private:
 		std::mutex m_;
@@ -70,6 +73,71 @@ public:
 		bool done_ = false;
 	};
 
+	/// A work item: a thread of its own that runs fn(ctx) once per batch of
+	/// queue() calls, as schedule_work() does (a queue() while queued adds
+	/// nothing; one while running queues another run).  pause_work() holds
+	/// every work item back, to model a worker the scheduler has not run.
+	class Work {
+	public:
+		Work() = default;
+		Work(const Work &) = delete;
+		Work &operator=(const Work &) = delete;
+		~Work() { cancel(); }
+		[[nodiscard]] cxxrt::Result<void> init(void (*fn)(void *), void *ctx)
+		{
+			if (fail_init())
+				return cxxrt::Errno::kNoMem;
+			fn_ = fn;
+			ctx_ = ctx;
+			thread_ = std::thread([this] { run(); });
+			return {};
+		}
+		void queue()
+		{
+			std::lock_guard<std::mutex> g(m_);
+			pending_ = true;
+			cv_.notify_all();
+		}
+		void cancel()
+		{
+			{
+				std::lock_guard<std::mutex> g(m_);
+				stop_ = true;
+				cv_.notify_all();
+			}
+			if (thread_.joinable())
+				thread_.join();
+		}
+
+	private:
+		void run()
+		{
+			std::unique_lock<std::mutex> g(m_);
+			for (;;) {
+				cv_.wait_for(g, std::chrono::milliseconds(1), [this] {
+					return stop_ || (pending_ && !work_paused_.load());
+				});
+				if (stop_)
+					return;
+				if (!pending_ || work_paused_.load())
+					continue;
+				pending_ = false;
+				g.unlock();
+				fn_(ctx_);
+				work_runs_.fetch_add(1);
+				g.lock();
+			}
+		}
+
+		void (*fn_)(void *) = nullptr;
+		void *ctx_ = nullptr;
+		std::mutex m_;
+		std::condition_variable cv_;
+		bool pending_ = false;
+		bool stop_ = false;
+		std::thread thread_;
+	};
+
 	/// Made-up kernel VA for a block of @n pages, with @n PTEs.
 	/// Errors: -ENOMEM when fault injection says so.
 	[[nodiscard]] static cxxrt::Result<void> va_reserve(ktl::uint32_t n, ktl::uintptr_t *va,
@@ -83,6 +151,11 @@ public:
 	static int cpu_to_node(ktl::uint32_t) { return -1; }
 	static ktl::uint64_t max_pfn_limit() { return ktl::uint64_t{1} << 34; }
 	static void cpu_relax() {}
+	static ktl::uint64_t now_ns()
+	{
+		return static_cast<ktl::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+			std::chrono::steady_clock::now().time_since_epoch()).count());
+	}
 
 	// ---- for the tests ------------------------------------------------
 
@@ -99,6 +172,14 @@ public:
 	static ktl::optional<Pfn> walk(VirtAddr va);
 
 	static ktl::uint64_t shootdowns() { return shootdowns_.load(); }
+	/// Hold every Work back (true) or let it run (false).
+	static void pause_work(bool paused) { work_paused_ = paused; }
+	/// Make every tlb_shootdown() wait (true) until released (false).
+	static void hold_shootdowns(bool held);
+	/// tlb_shootdown() calls waiting in hold_shootdowns() now.
+	static int shootdowns_held() { return shootdowns_waiting_.load(); }
+	/// Runs of any Work's fn so far.
+	static ktl::uint64_t work_runs() { return work_runs_.load(); }
 	/// ptes_set() over a present PTE, ptes_clear() of a clear one, a
 	/// release of a block with a present PTE, a PTE outside any block.
 	static ktl::uint64_t violations() { return violations_.load(); }
@@ -120,6 +201,9 @@ private:
 	static inline std::atomic<ktl::uint64_t> violations_{0};
 	static inline std::atomic<ktl::uint64_t> blocks_{0};
 	static inline std::atomic<int> fail_countdown_{0};
+	static inline std::atomic<bool> work_paused_{false};
+	static inline std::atomic<int> shootdowns_waiting_{0};
+	static inline std::atomic<ktl::uint64_t> work_runs_{0};
 };
 
 static_assert(Platform<HostedPlatform>);

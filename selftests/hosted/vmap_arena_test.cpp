@@ -25,10 +25,14 @@ protected:
 		HostedPlatform::set_nr_cpus(4);
 		HostedPlatform::set_cpu(0);
 		HostedPlatform::reset_counters();
+		HostedPlatform::pause_work(false);
+		HostedPlatform::hold_shootdowns(false);
 		warnings_before_ = warnings();
 	}
 	void TearDown() override
 	{
+		HostedPlatform::pause_work(false);
+		HostedPlatform::hold_shootdowns(false);
 		if (arena_) {
 			EXPECT_EQ(0u, Arena::destroy(arena_));
 		}
@@ -107,6 +111,150 @@ TEST_F(VmapArenaTest, NoReuseBeforeShootdown)
 		ASSERT_TRUE(a->unmap(va.value(), PageCount(1)).ok());
 	}
 	EXPECT_LT(0u, a->stats().purges);
+}
+
+// The unmap that reaches lazy_max_pages queues the worker and returns: no
+// shootdown on the caller's path, no wait.  The worker purges once it runs
+// and tells the owner; the pages' covering purge then reads as completed.
+TEST_F(VmapArenaTest, ThresholdUnmapQueuesTheWorker)
+{
+	static std::atomic<int> purged_calls;
+	purged_calls = 0;
+	auto r = Arena::create({.lazy_max_pages = 64,
+				.max_blocks = 4,
+				.purged = [](void *) { ++purged_calls; }});
+	ASSERT_TRUE(r.ok());
+	arena_ = r.value();
+	HostedPlatform::pause_work(true);
+	const Pfn pfn(7);
+	ktl::uint64_t covering = 0;
+	for (int k = 0; k < 64 + 32; ++k) {	// past the threshold, below the cap
+		auto va = arena_->map({&pfn, 1});
+		ASSERT_TRUE(va.ok()) << k;
+		auto seq = arena_->unmap(va.value(), PageCount(1));
+		ASSERT_TRUE(seq.ok());
+		covering = seq.value();
+	}
+	auto st = arena_->stats();
+	EXPECT_EQ(0u, st.purges) << "a purge ran although the worker is held back";
+	EXPECT_EQ(0u, st.caller_purges);
+	EXPECT_EQ(0u, st.purge_waits) << "an unmap waited for a purge";
+	EXPECT_EQ(64u + 32, st.dirty_pages) << "the dirty pages pass the threshold unpurged";
+	EXPECT_LT(arena_->flushed_seq(), covering);
+
+	HostedPlatform::pause_work(false);
+	for (int i = 0; i < 5000 && arena_->flushed_seq() < covering; ++i)
+		std::this_thread::sleep_for(std::chrono::milliseconds(1));
+	EXPECT_GE(arena_->flushed_seq(), covering) << "the worker never purged";
+	for (int i = 0; i < 5000 && purged_calls == 0; ++i)
+		std::this_thread::sleep_for(std::chrono::milliseconds(1));
+	st = arena_->stats();
+	EXPECT_EQ(1u, st.worker_purges);
+	EXPECT_EQ(0u, st.caller_purges);
+	EXPECT_EQ(0u, st.dirty_pages);
+	EXPECT_EQ(1, purged_calls.load());
+}
+
+// With caller_purge the unmap that reaches the threshold purges itself.
+TEST_F(VmapArenaTest, CallerPurgeRunsOnTheUnmap)
+{
+	auto r = Arena::create({.lazy_max_pages = 64, .max_blocks = 4, .caller_purge = true});
+	ASSERT_TRUE(r.ok());
+	arena_ = r.value();
+	HostedPlatform::pause_work(true);
+	const Pfn pfn(7);
+	for (int k = 0; k < 64; ++k) {
+		auto va = arena_->map({&pfn, 1});
+		ASSERT_TRUE(va.ok()) << k;
+		ASSERT_TRUE(arena_->unmap(va.value(), PageCount(1)).ok());
+	}
+	HostedPlatform::pause_work(false);
+	const auto st = arena_->stats();
+	EXPECT_EQ(1u, st.caller_purges);
+	EXPECT_EQ(1u, st.purge_waits);
+	EXPECT_EQ(0u, st.worker_purges);
+	EXPECT_EQ(0u, st.dirty_pages);
+}
+
+// The worker is queued but has not run: a map that finds no room and cannot
+// grow runs the purge itself rather than wait for the worker.
+TEST_F(VmapArenaTest, FullArenaDoesNotWaitForAnIdleWorker)
+{
+	Arena *a = make(320, 1);	// threshold 320, cap 640: one block holds 512
+	ASSERT_NE(nullptr, a);
+	HostedPlatform::pause_work(true);
+	const ktl::uint64_t runs = HostedPlatform::work_runs();
+	const auto p = pfns(1, CXXVM_MAX_PAGES);
+	// 8 slots of 64 pages per block: maps 9 and 17 find every slot dirty.
+	for (int i = 0; i < 3 * 512 / 64; ++i) {
+		auto va = a->map({p.data(), p.size()});
+		ASSERT_TRUE(va.ok()) << i;
+		ASSERT_TRUE(a->unmap(va.value(), PageCount(64)).ok());
+	}
+	const auto st = a->stats();
+	EXPECT_EQ(runs, HostedPlatform::work_runs()) << "the held worker ran";
+	EXPECT_EQ(2u, st.caller_purges);
+	EXPECT_EQ(2u, st.purge_waits);
+	EXPECT_EQ(0u, st.worker_purges);
+}
+
+// A map that finds no room while the worker's purge is in flight (its
+// shootdown not yet answered) waits for that purge and then uses the slots
+// it freed: it does not start a second purge.
+TEST_F(VmapArenaTest, FullArenaWaitsForThePurgeInFlight)
+{
+	Arena *a = make(320, 1);	// threshold 320, cap 640: one block holds 512
+	ASSERT_NE(nullptr, a);
+	HostedPlatform::pause_work(true);
+	const auto p = pfns(1, CXXVM_MAX_PAGES);
+	for (int i = 0; i < 512 / 64; ++i) {	// every slot dirty, worker queued
+		auto va = a->map({p.data(), p.size()});
+		ASSERT_TRUE(va.ok()) << i;
+		ASSERT_TRUE(a->unmap(va.value(), PageCount(64)).ok());
+	}
+	const ktl::uint64_t seq0 = a->flushed_seq();
+	HostedPlatform::hold_shootdowns(true);
+	HostedPlatform::pause_work(false);
+	for (int i = 0; i < 5000 && HostedPlatform::shootdowns_held() == 0; ++i)
+		std::this_thread::sleep_for(std::chrono::milliseconds(1));
+	ASSERT_EQ(1, HostedPlatform::shootdowns_held()) << "the worker never started its purge";
+
+	std::atomic<bool> mapped{false};
+	cxxrt::Result<VirtAddr> va = cxxrt::Errno::kNoMem;
+	std::thread mapper([&] {
+		HostedPlatform::set_cpu(1);
+		va = a->map({p.data(), p.size()});
+		mapped = true;
+	});
+	std::this_thread::sleep_for(std::chrono::milliseconds(50));
+	EXPECT_FALSE(mapped.load()) << "a map found room in a full arena";
+	HostedPlatform::hold_shootdowns(false);
+	mapper.join();
+	ASSERT_TRUE(va.ok());
+	const auto st = a->stats();
+	EXPECT_EQ(seq0 + 1, a->flushed_seq()) << "a second purge ran";
+	EXPECT_EQ(0u, st.caller_purges);
+	EXPECT_EQ(1u, st.purge_waits);
+	EXPECT_TRUE(a->unmap(va.value(), PageCount(64)).ok());
+}
+
+// An unmap that finds twice lazy_max_pages dirty, the worker not having run,
+// purges itself: the pages held back stay bounded.
+TEST_F(VmapArenaTest, UnmapPastTheCapPurges)
+{
+	Arena *a = make(64, 4);
+	ASSERT_NE(nullptr, a);
+	HostedPlatform::pause_work(true);
+	const Pfn pfn(9);
+	for (int k = 0; k < 2 * 64; ++k) {
+		auto va = a->map({&pfn, 1});
+		ASSERT_TRUE(va.ok()) << k;
+		ASSERT_TRUE(a->unmap(va.value(), PageCount(1)).ok());
+	}
+	const auto st = a->stats();
+	EXPECT_EQ(1u, st.caller_purges);
+	EXPECT_EQ(0u, st.worker_purges);
+	EXPECT_GT(64u, st.dirty_pages);
 }
 
 // A full arena purges to make room, and fails only when everything is live.

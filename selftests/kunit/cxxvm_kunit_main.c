@@ -13,6 +13,7 @@
 #include "cxxvm_kunit_compat.h"
 #include <linux/completion.h>
 #include <linux/cpumask.h>
+#include <linux/delay.h>
 #include <linux/kthread.h>
 #include <linux/log2.h>
 #include <linux/mm.h>
@@ -87,13 +88,14 @@ static void test_arena_free(struct kunit_resource *res)
 	cxxvm_arena_destroy(res->data);
 }
 
-/* An arena of its own, destroyed when the test ends. */
-static struct cxxvm_arena *test_arena(struct kunit *test, u32 lazy_max_pages,
-				      u32 max_blocks)
+/* An arena of its own with CXXVM_ARENA_* @flags, destroyed when the test ends. */
+static struct cxxvm_arena *test_arena_flags(struct kunit *test, u32 lazy_max_pages,
+					    u32 max_blocks, u32 flags)
 {
 	struct cxxvm_arena_params params = {
 		.lazy_max_pages = lazy_max_pages,
 		.max_blocks = max_blocks,
+		.flags = flags,
 	};
 	struct cxxvm_arena *a = NULL;
 
@@ -105,6 +107,13 @@ static struct cxxvm_arena *test_arena(struct kunit *test, u32 lazy_max_pages,
 	return a;
 }
 
+/* An arena of its own whose purges run on its worker. */
+static struct cxxvm_arena *test_arena(struct kunit *test, u32 lazy_max_pages,
+				      u32 max_blocks)
+{
+	return test_arena_flags(test, lazy_max_pages, max_blocks, 0);
+}
+
 static struct cxxvm_arena_stats stats_of(struct cxxvm_arena *a)
 {
 	struct cxxvm_arena_stats st;
@@ -112,6 +121,21 @@ static struct cxxvm_arena_stats stats_of(struct cxxvm_arena *a)
 	cxxvm_arena_get_stats(a, &st);
 	return st;
 }
+
+/*
+ * One counter of @a.  The whole struct is 144 bytes: a temporary copy per
+ * use, each with KASAN's redzones, would overflow the frame of tests that
+ * read several counters.
+ */
+static noinline u64 arena_stat_at(struct cxxvm_arena *a, size_t offset)
+{
+	struct cxxvm_arena_stats st = stats_of(a);
+
+	return *(u64 *)((char *)&st + offset);
+}
+
+#define arena_stat(a, field) \
+	arena_stat_at(a, offsetof(struct cxxvm_arena_stats, field))
 
 static pte_t *pte_of(uintptr_t va)
 {
@@ -162,13 +186,13 @@ static void arena_order_rounding(struct kunit *test)
 
 	KUNIT_ASSERT_EQ(test, 0, cxxvm_arena_map(a, tp->pfns, n, &va));
 	KUNIT_EXPECT_EQ(test, 0UL, va & ~PAGE_MASK);
-	KUNIT_EXPECT_EQ(test, (u64)roundup_pow_of_two(n), stats_of(a).mapped_pages);
+	KUNIT_EXPECT_EQ(test, (u64)roundup_pow_of_two(n), arena_stat(a, mapped_pages));
 	/* The next slot of the same order starts one slot further on. */
 	KUNIT_ASSERT_EQ(test, 0, cxxvm_arena_map(a, tp->pfns, n, &va2));
 	KUNIT_EXPECT_EQ(test, va + roundup_pow_of_two(n) * PAGE_SIZE, va2);
 	KUNIT_EXPECT_EQ(test, 0, cxxvm_arena_unmap(a, va2, n, &seq));
 	KUNIT_EXPECT_EQ(test, 0, cxxvm_arena_unmap(a, va, n, &seq));
-	KUNIT_EXPECT_EQ(test, 0ULL, stats_of(a).mapped_pages);
+	KUNIT_EXPECT_EQ(test, 0ULL, arena_stat(a, mapped_pages));
 }
 
 /* A mapping's PTEs point at the caller's pfns; the rest of the slot is clear. */
@@ -215,15 +239,15 @@ static void arena_reuse_only_after_shootdown(struct kunit *test)
 	KUNIT_ASSERT_EQ(test, 0, cxxvm_arena_map(a, tp->pfns, 1, &va1));
 	KUNIT_ASSERT_EQ(test, 0, cxxvm_arena_unmap(a, va1, 1, &seq));
 	KUNIT_EXPECT_EQ(test, cxxvm_arena_flushed_seq(a) + 1, seq);
-	KUNIT_EXPECT_EQ(test, 1ULL, stats_of(a).dirty_pages);
+	KUNIT_EXPECT_EQ(test, 1ULL, arena_stat(a, dirty_pages));
 
 	/* Dirty, not free: the next map must go elsewhere. */
 	KUNIT_ASSERT_EQ(test, 0, cxxvm_arena_map(a, tp->pfns, 1, &va2));
 	KUNIT_EXPECT_NE(test, va1, va2);
 
-	shootdowns = stats_of(a).shootdowns;
+	shootdowns = arena_stat(a, shootdowns);
 	KUNIT_EXPECT_EQ(test, 1ULL, cxxvm_arena_flush(a));
-	KUNIT_EXPECT_EQ(test, shootdowns + 1, stats_of(a).shootdowns);
+	KUNIT_EXPECT_EQ(test, shootdowns + 1, arena_stat(a, shootdowns));
 	KUNIT_EXPECT_LE(test, seq, cxxvm_arena_flushed_seq(a));
 
 	/* Shot down: the lowest free slot, va1's, comes back. */
@@ -231,11 +255,44 @@ static void arena_reuse_only_after_shootdown(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, va1, va3);
 }
 
-/* Unmap reaching lazy_max_pages issues the shootdown itself. */
-static void arena_lazy_threshold_purges(struct kunit *test)
+/*
+ * Unmap reaching lazy_max_pages queues the purge worker and returns; the
+ * worker shoots down soon after (on the system workqueue).
+ */
+static void arena_lazy_threshold_queues_worker(struct kunit *test)
 {
 	struct test_pages *tp = test_pages(test, 16);
 	struct cxxvm_arena *a = test_arena(test, 64, 2);
+	struct cxxvm_arena_stats st;
+	uintptr_t va[4];
+	u64 seq;
+	int i;
+
+	for (i = 0; i < 4; i++)
+		KUNIT_ASSERT_EQ(test, 0, cxxvm_arena_map(a, tp->pfns, 16, &va[i]));
+	for (i = 0; i < 4; i++)
+		KUNIT_ASSERT_EQ(test, 0, cxxvm_arena_unmap(a, va[i], 16, &seq));
+	/* No purge on the unmap's path, and none waited for. */
+	st = stats_of(a);
+	KUNIT_EXPECT_EQ(test, 0ULL, st.caller_purges);
+	KUNIT_EXPECT_EQ(test, 0ULL, st.purge_waits);
+	/*
+	 * The worker runs within seconds, even under TCG; it counts its purge
+	 * after the purge number is published, so wait for the count.
+	 */
+	for (i = 0; i < 500 && arena_stat(a, worker_purges) < 1; i++)
+		msleep(20);
+	KUNIT_EXPECT_LE(test, seq, cxxvm_arena_flushed_seq(a));
+	st = stats_of(a);
+	KUNIT_EXPECT_EQ(test, 1ULL, st.worker_purges);
+	KUNIT_EXPECT_EQ(test, 0ULL, st.dirty_pages);
+}
+
+/* With CXXVM_ARENA_CALLER_PURGE, the unmap reaching the threshold purges. */
+static void arena_lazy_threshold_caller_purges(struct kunit *test)
+{
+	struct test_pages *tp = test_pages(test, 16);
+	struct cxxvm_arena *a = test_arena_flags(test, 64, 2, CXXVM_ARENA_CALLER_PURGE);
 	u64 seq, shootdowns;
 	uintptr_t va[4];
 	int i;
@@ -243,15 +300,17 @@ static void arena_lazy_threshold_purges(struct kunit *test)
 	for (i = 0; i < 4; i++)
 		KUNIT_ASSERT_EQ(test, 0, cxxvm_arena_map(a, tp->pfns, 16, &va[i]));
 	/* After the maps: reserving the block cost a shootdown of its own. */
-	shootdowns = stats_of(a).shootdowns;
+	shootdowns = arena_stat(a, shootdowns);
 	for (i = 0; i < 3; i++)
 		KUNIT_ASSERT_EQ(test, 0, cxxvm_arena_unmap(a, va[i], 16, &seq));
-	KUNIT_EXPECT_EQ(test, 48ULL, stats_of(a).dirty_pages);
-	KUNIT_EXPECT_EQ(test, shootdowns, stats_of(a).shootdowns);
+	KUNIT_EXPECT_EQ(test, 48ULL, arena_stat(a, dirty_pages));
+	KUNIT_EXPECT_EQ(test, shootdowns, arena_stat(a, shootdowns));
 	KUNIT_ASSERT_EQ(test, 0, cxxvm_arena_unmap(a, va[3], 16, &seq));
-	KUNIT_EXPECT_EQ(test, 0ULL, stats_of(a).dirty_pages);
-	KUNIT_EXPECT_EQ(test, shootdowns + 1, stats_of(a).shootdowns);
+	KUNIT_EXPECT_EQ(test, 0ULL, arena_stat(a, dirty_pages));
+	KUNIT_EXPECT_EQ(test, shootdowns + 1, arena_stat(a, shootdowns));
 	KUNIT_EXPECT_LE(test, seq, cxxvm_arena_flushed_seq(a));
+	KUNIT_EXPECT_EQ(test, 1ULL, arena_stat(a, caller_purges));
+	KUNIT_EXPECT_EQ(test, 0ULL, arena_stat(a, worker_purges));
 }
 
 /* A full block is followed by a new block. */
@@ -269,12 +328,12 @@ static void arena_full_block_then_new_block(struct kunit *test)
 			first = va;
 		KUNIT_ASSERT_EQ(test, first + i * PAGE_SIZE, va);
 	}
-	KUNIT_EXPECT_EQ(test, 1ULL, stats_of(a).blocks_live);
+	KUNIT_EXPECT_EQ(test, 1ULL, arena_stat(a, blocks_live));
 	KUNIT_ASSERT_EQ(test, 0, cxxvm_arena_map(a, tp->pfns, 1, &va));
-	KUNIT_EXPECT_EQ(test, 2ULL, stats_of(a).blocks_live);
-	KUNIT_EXPECT_EQ(test, 2ULL, stats_of(a).blocks_created);
+	KUNIT_EXPECT_EQ(test, 2ULL, arena_stat(a, blocks_live));
+	KUNIT_EXPECT_EQ(test, 2ULL, arena_stat(a, blocks_created));
 	KUNIT_EXPECT_TRUE(test, va < first || va >= first + per_block * PAGE_SIZE);
-	KUNIT_EXPECT_EQ(test, (u64)per_block + 1, stats_of(a).live_mappings);
+	KUNIT_EXPECT_EQ(test, (u64)per_block + 1, arena_stat(a, live_mappings));
 	/* The arena resource tears down all 513 live mappings. */
 }
 
@@ -292,10 +351,10 @@ static void arena_full_arena_purges(struct kunit *test)
 		KUNIT_ASSERT_EQ(test, 0, cxxvm_arena_map(a, tp->pfns, CXXVM_MAX_PAGES, &va[i]));
 	KUNIT_EXPECT_EQ(test, -ENOMEM, cxxvm_arena_map(a, tp->pfns, 1, &extra));
 	KUNIT_ASSERT_EQ(test, 0, cxxvm_arena_unmap(a, va[3], CXXVM_MAX_PAGES, &seq));
-	shootdowns = stats_of(a).shootdowns;
+	shootdowns = arena_stat(a, shootdowns);
 	KUNIT_ASSERT_EQ(test, 0, cxxvm_arena_map(a, tp->pfns, CXXVM_MAX_PAGES, &extra));
 	KUNIT_EXPECT_EQ(test, va[3], extra);
-	KUNIT_EXPECT_EQ(test, shootdowns + 1, stats_of(a).shootdowns);
+	KUNIT_EXPECT_EQ(test, shootdowns + 1, arena_stat(a, shootdowns));
 }
 
 /* unmap() refuses anything but a live mapping of exactly the mapped size. */
@@ -315,7 +374,7 @@ static void arena_unmap_rejects_bad_calls(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, -EINVAL, cxxvm_arena_unmap(a, PAGE_OFFSET, 3, &seq));
 	/* Still mapped after every rejected call. */
 	KUNIT_EXPECT_TRUE(test, pte_present(pte_at(test, va + 2 * PAGE_SIZE)));
-	KUNIT_EXPECT_EQ(test, 1ULL, stats_of(a).live_mappings);
+	KUNIT_EXPECT_EQ(test, 1ULL, arena_stat(a, live_mappings));
 	KUNIT_EXPECT_EQ(test, 0, cxxvm_arena_unmap(a, va, 3, &seq));
 	KUNIT_EXPECT_EQ(test, -EINVAL, cxxvm_arena_unmap(a, va, 3, &seq));
 }
@@ -342,6 +401,8 @@ static void arena_create_rejects_bad_params(struct kunit *test)
 	struct cxxvm_arena_params bad[] = {
 		{ .lazy_max_pages = CXXVM_MAX_PAGES - 1, .max_blocks = 1 },
 		{ .lazy_max_pages = 1024, .max_blocks = 0 },
+		{ .lazy_max_pages = 1024, .max_blocks = 1, .flags = 1u << 31 },
+		{ .lazy_max_pages = 1024, .max_blocks = 1, .pad = 1 },
 	};
 	struct cxxvm_arena *a = NULL;
 	int i;
@@ -359,7 +420,8 @@ static struct kunit_case cxxvm_arena_cases[] = {
 	KUNIT_CASE_PARAM(arena_order_rounding, page_counts_gen_params),
 	KUNIT_CASE_PARAM(arena_ptes_point_at_pfns, page_counts_gen_params),
 	KUNIT_CASE(arena_reuse_only_after_shootdown),
-	KUNIT_CASE(arena_lazy_threshold_purges),
+	KUNIT_CASE(arena_lazy_threshold_queues_worker),
+	KUNIT_CASE(arena_lazy_threshold_caller_purges),
 	KUNIT_CASE(arena_full_block_then_new_block),
 	KUNIT_CASE(arena_full_arena_purges),
 	KUNIT_CASE(arena_unmap_rejects_bad_calls),
@@ -450,8 +512,8 @@ static void queues_map_uses_local_cpu_block(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, 1U, b1->cpu);
 	KUNIT_EXPECT_EQ(test, 1U, b0->live_pages);
 	KUNIT_EXPECT_EQ(test, (u32)CXXVM_BLOCK_PAGES - 1, b0->free_pages);
-	KUNIT_EXPECT_EQ(test, 0ULL, stats_of(a).steals);
-	KUNIT_EXPECT_EQ(test, 0ULL, stats_of(a).borrows);
+	KUNIT_EXPECT_EQ(test, 0ULL, arena_stat(a, steals));
+	KUNIT_EXPECT_EQ(test, 0ULL, arena_stat(a, borrows));
 }
 
 /* A slot is unmapped on another CPU than the one that owns its block. */
@@ -497,8 +559,8 @@ static void queues_steal_empty_block(struct kunit *test)
 	on_cpu(test, 1);
 	KUNIT_ASSERT_EQ(test, 0, cxxvm_arena_map(a, tp->pfns, 1, &va1));
 	KUNIT_EXPECT_EQ(test, va0, va1);	/* same block, lowest slot */
-	KUNIT_EXPECT_EQ(test, 1ULL, stats_of(a).steals);
-	KUNIT_EXPECT_EQ(test, 1ULL, stats_of(a).blocks_created);
+	KUNIT_EXPECT_EQ(test, 1ULL, arena_stat(a, steals));
+	KUNIT_EXPECT_EQ(test, 1ULL, arena_stat(a, blocks_created));
 	seen = blocks_of(test, a);
 	KUNIT_ASSERT_EQ(test, 1U, seen->nr);
 	KUNIT_EXPECT_EQ(test, 1U, seen->b[0].cpu);
@@ -518,8 +580,8 @@ static void queues_borrow_slot(struct kunit *test)
 	on_cpu(test, 1);
 	KUNIT_ASSERT_EQ(test, 0, cxxvm_arena_map(a, tp->pfns, 1, &va1));
 	KUNIT_EXPECT_EQ(test, va0 + PAGE_SIZE, va1);
-	KUNIT_EXPECT_EQ(test, 1ULL, stats_of(a).borrows);
-	KUNIT_EXPECT_EQ(test, 0ULL, stats_of(a).steals);
+	KUNIT_EXPECT_EQ(test, 1ULL, arena_stat(a, borrows));
+	KUNIT_EXPECT_EQ(test, 0ULL, arena_stat(a, steals));
 	seen = blocks_of(test, a);
 	KUNIT_ASSERT_EQ(test, 1U, seen->nr);
 	KUNIT_EXPECT_EQ(test, 0U, seen->b[0].cpu);
@@ -540,8 +602,9 @@ static void queues_purge_returns_empty_blocks(struct kunit *test)
 	const u32 reserve = DIV_ROUND_UP(CXXVM_MAX_PAGES, CXXVM_BLOCK_PAGES) + 2 * nr_cpu_ids;
 	const u32 nr_blocks = reserve + 3;
 	struct test_pages *tp = test_pages(test, CXXVM_MAX_PAGES);
-	/* lazy_max_pages = one slot: every unmap purges. */
-	struct cxxvm_arena *a = test_arena(test, CXXVM_MAX_PAGES, nr_blocks);
+	/* lazy_max_pages = one slot, caller purges: every unmap purges. */
+	struct cxxvm_arena *a = test_arena_flags(test, CXXVM_MAX_PAGES, nr_blocks,
+						 CXXVM_ARENA_CALLER_PURGE);
 	struct cxxvm_arena_stats st;
 	uintptr_t *va;
 	u64 seq;
@@ -552,7 +615,7 @@ static void queues_purge_returns_empty_blocks(struct kunit *test)
 	on_cpu(test, 0);
 	for (i = 0; i < nr_blocks * slots; i++)
 		KUNIT_ASSERT_EQ(test, 0, cxxvm_arena_map(a, tp->pfns, CXXVM_MAX_PAGES, &va[i]));
-	KUNIT_ASSERT_EQ(test, (u64)nr_blocks, stats_of(a).blocks_live);
+	KUNIT_ASSERT_EQ(test, (u64)nr_blocks, arena_stat(a, blocks_live));
 	/* Keep one live slot; every other block ends up empty. */
 	for (i = 1; i < nr_blocks * slots; i++)
 		KUNIT_ASSERT_EQ(test, 0, cxxvm_arena_unmap(a, va[i], CXXVM_MAX_PAGES, &seq));
@@ -590,8 +653,8 @@ static void queues_shrink_returns_all_empty(struct kunit *test)
 	for (i = 0; i < 3 * slots - 1; i++)
 		KUNIT_ASSERT_EQ(test, 0, cxxvm_arena_unmap(a, va[i], CXXVM_MAX_PAGES, &seq));
 	KUNIT_EXPECT_EQ(test, 2ULL * CXXVM_BLOCK_PAGES, cxxvm_arena_shrink(a));
-	KUNIT_EXPECT_EQ(test, 1ULL, stats_of(a).blocks_live);
-	KUNIT_EXPECT_EQ(test, 0ULL, stats_of(a).dirty_pages);
+	KUNIT_EXPECT_EQ(test, 1ULL, arena_stat(a, blocks_live));
+	KUNIT_EXPECT_EQ(test, 0ULL, arena_stat(a, dirty_pages));
 	KUNIT_EXPECT_LE(test, seq, cxxvm_arena_flushed_seq(a));
 	KUNIT_EXPECT_EQ(test, 0ULL, cxxvm_arena_shrink(a));
 }
@@ -616,10 +679,10 @@ static void queues_purge_notifier(struct kunit *test)
 
 	KUNIT_ASSERT_EQ(test, 0, cxxvm_arena_map(a, tp->pfns, 1, &va));
 	KUNIT_ASSERT_EQ(test, 0, cxxvm_arena_unmap(a, va, 1, &seq));
-	KUNIT_ASSERT_LE(test, 1ULL, stats_of(a).blocks_live);
+	KUNIT_ASSERT_LE(test, 1ULL, arena_stat(a, blocks_live));
 	KUNIT_EXPECT_EQ(test, NOTIFY_OK, nb->notifier_call(nb, 0, &freed));
 	KUNIT_EXPECT_LE(test, (unsigned long)CXXVM_BLOCK_PAGES, freed);
-	KUNIT_EXPECT_EQ(test, 0ULL, stats_of(a).blocks_live);
+	KUNIT_EXPECT_EQ(test, 0ULL, arena_stat(a, blocks_live));
 	KUNIT_EXPECT_LE(test, seq, cxxvm_arena_flushed_seq(a));
 }
 
@@ -780,8 +843,8 @@ static void queues_stress_two_cpus(struct kunit *test)
 		/* Most maps succeed; -ENOMEM only when all 6 blocks are live. */
 		KUNIT_EXPECT_LT(test, ctx[cpu].enomem, ctx[cpu].maps);
 	}
-	KUNIT_EXPECT_EQ(test, 0ULL, stats_of(a).live_mappings);
-	KUNIT_EXPECT_LT(test, 0ULL, stats_of(a).purges);
+	KUNIT_EXPECT_EQ(test, 0ULL, arena_stat(a, live_mappings));
+	KUNIT_EXPECT_LT(test, 0ULL, arena_stat(a, purges));
 }
 
 static struct kunit_case cxxvm_vmap_queues_cases[] = {
@@ -845,15 +908,16 @@ static void cxxrt_make_alignment(struct kunit *test)
 }
 
 /*
- * cxxvm_arena_create() allocates the arena, its purge mutex, the spare
- * list's spinlock, the index's spinlock and entries, the queue array, and
- * per possible CPU a queue and its spinlock: make each one fail in turn.
+ * cxxvm_arena_create() allocates the arena, its purge worker, its purge
+ * mutex, the spare list's spinlock, the index's spinlock and entries, the
+ * queue array, and per possible CPU a queue and its spinlock: make each one
+ * fail in turn.
  * Nothing may leak (kmemleak runs after the suites).
  */
 static void cxxrt_arena_create_alloc_failure(struct kunit *test)
 {
 	struct cxxvm_arena_params params = { .lazy_max_pages = 1024, .max_blocks = 2 };
-	const unsigned int expected = 6 + 2 * nr_cpu_ids;
+	const unsigned int expected = 7 + 2 * nr_cpu_ids;
 	struct cxxvm_arena *a = NULL;
 	unsigned int n;
 	int ret;
@@ -882,7 +946,7 @@ static void cxxrt_block_alloc_failure(struct kunit *test)
 
 	cxxrt_test_fail_nth_alloc(1);
 	KUNIT_EXPECT_EQ(test, -ENOMEM, cxxvm_arena_map(a, tp->pfns, 1, &va));
-	KUNIT_EXPECT_EQ(test, 0ULL, stats_of(a).blocks_live);
+	KUNIT_EXPECT_EQ(test, 0ULL, arena_stat(a, blocks_live));
 	KUNIT_ASSERT_EQ(test, 0, cxxvm_arena_map(a, tp->pfns, 1, &va));
 	KUNIT_EXPECT_EQ(test, 0, cxxvm_arena_unmap(a, va, 1, &seq));
 }

@@ -18,7 +18,7 @@
 #include <linux/ioctl.h>
 #include <linux/types.h>
 
-#define CXXVM_ABI_VERSION	1
+#define CXXVM_ABI_VERSION	2
 #define CXXVM_DEVICE_PATH	"/dev/cxxvm"
 
 /**
@@ -49,10 +49,12 @@ enum cxxvm_backend {
  *	the module was built (kernel APIs) or loaded (CPU features)
  * @tlb_flush: out: enum cxxvm_tlb_flush, how the C++ allocator's shootdown
  *	flushes each CPU
+ * @purge: out: enum cxxvm_purge, who runs the C++ allocator's batched
+ *	purge (the caller_purge module parameter)
  * @reserved: zero on output
  *
- * @features and @tlb_flush were reserved (zero) before; a tool that does
- * not know them may ignore them.
+ * @features, @tlb_flush and @purge were reserved (zero) before; a tool
+ * that does not know them may ignore them.
  */
 struct cxxvm_info {
 	__u32 abi_version;
@@ -65,7 +67,21 @@ struct cxxvm_info {
 	__u32 max_blocks;
 	__u32 features;
 	__u32 tlb_flush;
-	__u32 reserved[6];
+	__u32 purge;
+	__u32 reserved[5];
+};
+
+/**
+ * enum cxxvm_purge - who runs the C++ allocator's batched purge
+ * @CXXVM_PURGE_WORKER: a work item, queued by the unmap that takes the
+ *	dirty pages to lazy_max_pages, which returns at once (the kernel's
+ *	drain_vmap_work model; the default)
+ * @CXXVM_PURGE_CALLER: that unmap itself, waiting for the shootdown (module
+ *	parameter caller_purge=1; kept for comparison)
+ */
+enum cxxvm_purge {
+	CXXVM_PURGE_WORKER = 1,
+	CXXVM_PURGE_CALLER,
 };
 
 /*
@@ -196,7 +212,16 @@ struct cxxvm_flush {
  * @purges: C++ purges that shot down at least one dirty page
  * @steals: empty C++ blocks a CPU took over from another CPU's queue
  * @borrows: C++ slots a CPU allocated in another CPU's block
+ * @purge_ns: ns the C++ allocator spent in purges, whoever ran them
+ * @shootdown_ns: ns of that in the shootdowns (the IPIs and their wait)
+ * @caller_purges: C++ purges run on a map or unmap caller's path
+ * @worker_purges: C++ purges run by the purge worker
+ * @purge_waits: C++ maps and unmaps that waited for a purge
+ * @purge_wait_ns: ns they spent waiting (including a purge they ran)
+ * @lock_contended: C++ per-CPU queue locks found held when taken
+ * @lock_wait_ns: ns spent spinning for them
  *
+ * Times are ktime_get_ns() deltas summed over every CPU since load.
  * @shootdowns counts every flush the C++ allocator issued: batched purges,
  * CXXVM_IOC_FLUSH, and one per block it reserved.  @dirty_pages counts
  * pages not yet covered by a completed shootdown.
@@ -214,6 +239,14 @@ struct cxxvm_stats {
 	__u64 purges;
 	__u64 steals;
 	__u64 borrows;
+	__u64 purge_ns;
+	__u64 shootdown_ns;
+	__u64 caller_purges;
+	__u64 worker_purges;
+	__u64 purge_waits;
+	__u64 purge_wait_ns;
+	__u64 lock_contended;
+	__u64 lock_wait_ns;
 };
 
 #define CXXVM_BENCH_NOT_COUNTED	(~(__u64)0)
