@@ -248,6 +248,9 @@ CXXVM_STATIC_ASSERT(sizeof(struct cxxvm_arena_params) == 32,
  * @purge_wait_ns: ns those calls spent so
  * @lock_contended: CPU-queue lock acquisitions that found the lock held
  * @lock_wait_ns: ns spent spinning for those
+ * @reserve_ns: ns map() spent reserving new blocks (cxxvm_plat_va_reserve():
+ *	a vmap() and a shootdown)
+ * @release_ns: ns purges spent returning blocks (cxxvm_plat_va_release())
  */
 struct cxxvm_arena_stats {
 	uint64_t blocks_created;
@@ -268,8 +271,10 @@ struct cxxvm_arena_stats {
 	uint64_t purge_wait_ns;
 	uint64_t lock_contended;
 	uint64_t lock_wait_ns;
+	uint64_t reserve_ns;
+	uint64_t release_ns;
 };
-CXXVM_STATIC_ASSERT(sizeof(struct cxxvm_arena_stats) == 144,
+CXXVM_STATIC_ASSERT(sizeof(struct cxxvm_arena_stats) == 160,
 		    "cxxvm_arena_stats layout");
 
 /**
@@ -345,12 +350,12 @@ int cxxvm_arena_map(struct cxxvm_arena *arena, const uint64_t *pfns,
  * Clears the PTEs at once; the TLB shootdown is deferred until
  * lazy_max_pages are dirty, when this call queues the purge worker and
  * returns without waiting (with CXXVM_ARENA_CALLER_PURGE it runs the purge
- * itself; at twice lazy_max_pages, the worker not having run, it waits for
- * a purge too).  The slot is reused only after a shootdown covers it.  Until cxxvm_arena_flushed_seq()
+ * itself; at 4 x lazy_max_pages, the worker not having run, it waits for a
+ * purge too).  The slot is reused only after a shootdown covers it.  Until cxxvm_arena_flushed_seq()
  * reaches @flush_seq, other CPUs may still hold TLB entries for the old
  * pages: do not free them before.  Mirrors vm_unmap_ram()/vb_free().
  * Context: process context; sleeps only with CXXVM_ARENA_CALLER_PURGE or
- * at twice lazy_max_pages.
+ * at 4 x lazy_max_pages.
  * Return: 0, -EINVAL if (@va, @n) is not a live mapping of exactly @n pages.
  */
 int cxxvm_arena_unmap(struct cxxvm_arena *arena, uintptr_t va, uint32_t n,

@@ -39,7 +39,7 @@ static_assert(sizeof(struct cxxvm_map) == 40);
 static_assert(sizeof(struct cxxvm_unmap) == 32);
 static_assert(sizeof(struct cxxvm_verify) == 40);
 static_assert(sizeof(struct cxxvm_flush) == 32);
-static_assert(sizeof(struct cxxvm_stats) == 160);
+static_assert(sizeof(struct cxxvm_stats) == 176);
 static_assert(sizeof(struct cxxvm_bench) == 104);
 /* VMAP_MAX_ALLOC in mm/vmalloc.c: the largest vm_map_ram() block request. */
 static_assert(CXXVM_MAX_PAGES <= BITS_PER_LONG);
@@ -595,6 +595,8 @@ static long cxxvm_ioctl_stats(void __user *uarg)
 	st.purge_wait_ns = as.purge_wait_ns;
 	st.lock_contended = as.lock_contended;
 	st.lock_wait_ns = as.lock_wait_ns;
+	st.reserve_ns = as.reserve_ns;
+	st.release_ns = as.release_ns;
 	return copy_to_user(uarg, &st, sizeof(st)) ? -EFAULT : 0;
 }
 

@@ -69,11 +69,10 @@ inline constexpr ktl::size_t kQueueBytes = 128;
 /// Meanwhile unmaps go on and dirty pages may pass lazy_max_pages, as the
 /// kernel's do; map() keeps finding room in free slots, other CPUs' blocks
 /// and new blocks, and waits only when none is left (then for the purge in
-/// flight, or it runs one itself if none is).  One cap: an unmap whose
-/// report finds twice lazy_max_pages dirty (the worker has not run: a busy
-/// or starved system workqueue) waits for the purge in flight or runs one,
-/// so that the dirty slots, and the pages their owners may not free yet,
-/// stay bounded.  With caller_purge the
+/// flight, or it runs one itself if none is).  One cap bounds what a
+/// lagging worker lets accumulate: an unmap whose report finds kCapFactor
+/// x lazy_max_pages dirty waits for the purge in flight or runs one.
+/// With caller_purge the
 /// unmap runs the purge itself instead (what cxxvm did before the worker,
 /// kept to measure against).
 ///
@@ -91,8 +90,10 @@ inline constexpr ktl::size_t kQueueBytes = 128;
 ///
 /// Returning blocks (the fragmented-block purge): after a purge, a block
 /// with every slot free is empty.  The arena keeps up to reserve_ empty
-/// blocks (enough to absorb lazy_max_pages of dirty slots, plus two per
-/// CPU for the partly used blocks each CPU holds when a purge comes) and
+/// blocks (enough to absorb the dirty slots until the next purge: up to
+/// the cap with the worker, which may lag; lazy_max_pages with
+/// caller_purge; plus two per CPU for the partly used blocks each CPU
+/// holds when a purge comes) and
 /// returns the rest to vmalloc; shrink() (the vmap purge notifier)
 /// returns all of them.  A block with a live slot is never
 /// returned, but its free slots are reused.
@@ -145,7 +146,8 @@ public:
 		: params_(params), nr_queues_(P::nr_cpu_ids()),
 		  report_chunk_(report_chunk(params.lazy_max_pages, nr_queues_)),
 		  reserve_(static_cast<ktl::uint32_t>(
-			  (ktl::uint64_t{params.lazy_max_pages} + VmapBlock::kPages - 1) / VmapBlock::kPages +
+			  (ktl::uint64_t{params.lazy_max_pages} * (params.caller_purge ? 1 : kCapFactor) +
+			   VmapBlock::kPages - 1) / VmapBlock::kPages +
 			  2 * nr_queues_))
 	{
 	}
@@ -217,14 +219,14 @@ public:
 	/// Unmap what map() returned: clear the PTEs now, defer the shootdown.
 	/// When the dirty pages reach lazy_max_pages, queues the purge worker
 	/// and returns without waiting (caller_purge: runs the purge).  Only
-	/// if they reach twice that, because the worker has not run, does it
-	/// wait for the purge in flight or run one (the cap on pages held).
+	/// if they reach kCapFactor times that, because the worker has not
+	/// run, does it wait for the purge in flight or run one.
 	/// Returns the number of the purge that covers the slot: the pages stay
 	/// reachable through stale TLB entries until flushed_seq() reaches it.
 	/// Mirrors vb_free().  Errors: -EINVAL if (@va, @n) is not a live
 	/// mapping of exactly @n pages.
-	/// Context: process context; sleeps only with caller_purge or past
-	/// the cap.
+	/// Context: process context; sleeps only with caller_purge or past the
+	/// cap.
 	[[nodiscard, gnu::always_inline]] cxxrt::Result<ktl::uint64_t> unmap(VirtAddr va, PageCount n)
 	{
 		const Released r = unmap_locked(va, n);
@@ -302,6 +304,8 @@ public:
 		st.purge_wait_ns = purge_wait_ns_.load(kRelaxed);
 		st.lock_contended = lock_contended_.load(kRelaxed);
 		st.lock_wait_ns = lock_wait_ns_.load(kRelaxed);
+		st.reserve_ns = reserve_ns_.load(kRelaxed);
+		st.release_ns = release_ns_.load(kRelaxed);
 		return st;
 	}
 
@@ -337,15 +341,23 @@ private:
 		bool ok;			///< (va, n) was a live mapping
 		ktl::uint64_t covering;		///< the purge that covers the slot
 		bool purge_now;			///< lazy_max_pages reached
-		bool over_cap = false;		///< 2 x lazy_max_pages reached
+		bool over_cap = false;		///< kCapFactor x lazy_max_pages reached
 	};
 
 	/// Why a purge runs: kThreshold and kNoRoom skip it if another
 	/// thread's purge did the job while they waited for the mutex;
 	/// kNoRoomNoGrow is kNoRoom after a failed grow (so room for a new
-	/// block is no reason to retry); kCap is an unmap that found twice
-	/// lazy_max_pages dirty because the worker has not run.
+	/// block is no reason to retry); kCap is an unmap that found
+	/// kCapFactor x lazy_max_pages dirty because the worker has not run.
 	enum class Reason { kThreshold, kNoRoom, kNoRoomNoGrow, kCap };
+
+	/// The cap on dirty pages, in lazy_max_pages: an unmap whose report
+	/// finds this many dirty (the worker has not purged in time) waits for
+	/// the purge in flight or runs one.  Measured under contention: at 2
+	/// the cap was hit often and threads waited up to 0.5 of their time at
+	/// P = 64; with no cap the dirty pages passed 10 x lazy_max_pages and
+	/// maps spent 0.4 of their time reserving blocks for them.
+	static constexpr ktl::uint32_t kCapFactor = 4;
 
 	static ktl::uint32_t report_chunk(ktl::uint32_t lazy_max_pages, ktl::uint32_t cpus)
 	{
@@ -531,9 +543,13 @@ private:
 			}
 			b = r.value();
 		}
-		if (auto r = b->reserve<P>(); !r.ok()) {
+		const ktl::uint64_t t0 = P::now_ns();
+		const auto reserved = b->reserve<P>();
+		// Relaxed: statistics.
+		reserve_ns_.fetch_add(P::now_ns() - t0, ktl::memory_order::relaxed);
+		if (!reserved.ok()) {
 			to_spares(b);
-			return r.errno_value();
+			return reserved.errno_value();
 		}
 		// Relaxed: statistics.
 		shootdowns_.fetch_add(1, ktl::memory_order::relaxed);
@@ -573,7 +589,7 @@ private:
 			const ktl::uint64_t total =
 				dirty_reported_.fetch_add(report, ktl::memory_order::relaxed) + report;
 			purge_now = total >= params_.lazy_max_pages;
-			over_cap = total >= 2 * ktl::uint64_t{params_.lazy_max_pages};
+			over_cap = total >= kCapFactor * ktl::uint64_t{params_.lazy_max_pages};
 		}
 		// Acquire: pairs with the release in purge_locked().  A purge
 		// that has begun its pass over this queue bumped purges_started_
@@ -631,7 +647,7 @@ private:
 			Guard<typename P::Mutex> g(&purge_mutex_);
 			if (purge_needed(why, seen)) {
 				const ktl::uint64_t freed = purge_locked();
-				release_empty_blocks(reserve_);
+				release_surplus();
 				if (freed)
 					caller_purges_.fetch_add(1, kRelaxed);
 				retry = freed != 0;
@@ -655,7 +671,8 @@ private:
 			return dirty_reported_.load(kRelaxed) >= params_.lazy_max_pages;
 		case Reason::kCap:
 			// The purge in flight when we asked brought it down.
-			return dirty_reported_.load(kRelaxed) >= 2 * ktl::uint64_t{params_.lazy_max_pages};
+			return dirty_reported_.load(kRelaxed) >=
+			       kCapFactor * ktl::uint64_t{params_.lazy_max_pages};
 		case Reason::kNoRoom:
 			// A release (shrink) made room for a new block while we
 			// waited: retry instead.
@@ -685,7 +702,7 @@ private:
 				if (a->purge_locked() != 0)
 					// Relaxed: statistics.
 					a->worker_purges_.fetch_add(1, ktl::memory_order::relaxed);
-				a->release_empty_blocks(a->reserve_);
+				a->release_surplus();
 			}
 		}
 		if (a->params_.purged)
@@ -752,6 +769,23 @@ private:
 		return moved;
 	}
 
+	/// After a purge: return the empty blocks beyond reserve_ to vmalloc.
+	/// With the worker, only once the arena holds more than half of
+	/// max_blocks: while the worker lags, maps reserve blocks for the
+	/// dirty slots, and returning them at every purge made threads reserve
+	/// them again at a vmap() and a shootdown each (measured under
+	/// contention: about as many blocks reserved as returned in every run,
+	/// and up to 0.6 of the threads' time reserving, with the release at
+	/// twice reserve_).  The vmap purge notifier still returns every empty
+	/// block when vmalloc space runs short.  Caller holds purge_mutex_.
+	void release_surplus()
+	{
+		// Relaxed: a count that only decides whether to walk the queues.
+		const ktl::uint32_t nr = nr_blocks_.load(ktl::memory_order::relaxed);
+		if (params_.caller_purge || nr > params_.max_blocks / 2)
+			release_empty_blocks(reserve_);
+	}
+
 	/// Return empty blocks beyond the first @keep to vmalloc.  Returns how
 	/// many were returned.  Caller holds purge_mutex_.
 	ktl::uint32_t release_empty_blocks(ktl::uint32_t keep)
@@ -772,6 +806,7 @@ private:
 				});
 			});
 		}
+		const ktl::uint64_t t0 = out.empty() ? 0 : P::now_ns();
 		while (VmapBlock *b = out.pop_front()) {
 			index_.remove(b);
 			b->unreserve<P>();
@@ -779,6 +814,8 @@ private:
 			blocks_freed_.fetch_add(1, ktl::memory_order::relaxed);
 			++released;
 		}
+		if (released)
+			release_ns_.fetch_add(P::now_ns() - t0, ktl::memory_order::relaxed);
 		return released;
 	}
 
@@ -829,6 +866,8 @@ private:
 	ktl::atomic<ktl::uint64_t> purge_wait_ns_{0};
 	ktl::atomic<ktl::uint64_t> lock_contended_{0};
 	ktl::atomic<ktl::uint64_t> lock_wait_ns_{0};
+	ktl::atomic<ktl::uint64_t> reserve_ns_{0};
+	ktl::atomic<ktl::uint64_t> release_ns_{0};
 };
 
 } // namespace cxxvm

@@ -220,6 +220,9 @@ struct cxxvm_flush {
  * @purge_wait_ns: ns they spent waiting (including a purge they ran)
  * @lock_contended: C++ per-CPU queue locks found held when taken
  * @lock_wait_ns: ns spent spinning for them
+ * @reserve_ns: ns C++ maps spent reserving new blocks (a vmap() and a
+ *	shootdown each)
+ * @release_ns: ns C++ purges spent returning blocks to vmalloc
  *
  * Times are ktime_get_ns() deltas summed over every CPU since load.
  * @shootdowns counts every flush the C++ allocator issued: batched purges,
@@ -247,6 +250,8 @@ struct cxxvm_stats {
 	__u64 purge_wait_ns;
 	__u64 lock_contended;
 	__u64 lock_wait_ns;
+	__u64 reserve_ns;
+	__u64 release_ns;
 };
 
 #define CXXVM_BENCH_NOT_COUNTED	(~(__u64)0)
