@@ -12,7 +12,22 @@
  *              the backends take turns for R rounds, medians are reported.
  *  threads     the same loop on one thread per online CPU at once (each
  *              pinned to its CPU), against one thread pinned to CPU 0:
- *              cycles per second (medians of R rounds) and the scaling.
+ *              cycles per second (medians of R rounds), the scaling, and
+ *              the worst thread's p99 per cycle.
+ *  contended   the threads section for a guest with more vCPUs than the
+ *              host has cores (make bench boots one with 4 vCPUs on this
+ *              2-core host), so that vCPUs are preempted by the host while
+ *              they hold locks or wait for IPIs: per backend and size the
+ *              1- and N-thread rates, the scaling, p50/p99/max per cycle,
+ *              shootdowns per 10^6 cycles (IPIs), and for cxx the share of
+ *              thread time spent waiting for purges and spinning on
+ *              queue locks (the module's STATS counters).  Then the
+ *              tracker's lookups (sequence-count readers) against
+ *              get_dev_pagemap(), one thread and then one per vCPU (each
+ *              with its own file and four 8 MiB pagemaps), while another
+ *              thread creates and destroys a real pagemap in a loop (the
+ *              writer the readers must retry or wait for).  Not part of
+ *              the default list.
  *  shootdowns  TLB shootdowns per 10^6 map+unmap cycles, from the
  *              function-call IPIs (the CAL row of /proc/interrupts, summed
  *              over CPUs, divided by CPUs - 1: on_each_cpu() sends one IPI to
@@ -45,6 +60,7 @@
 #include <getopt.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -260,6 +276,23 @@ struct thread_arg {
 	struct cxxvm_bench out;
 };
 
+/* The worst of @n threads' figures: p50 the median, p99 and max the largest. */
+static void worst_of(const struct thread_arg *a, int n, double *p50, double *p99, double *max)
+{
+	double v[MAX_THREADS];
+
+	*p99 = *max = 0;
+	for (int i = 0; i < n; i++) {
+		v[i] = a[i].out.p50_ns;
+		if (a[i].out.p99_ns > *p99)
+			*p99 = a[i].out.p99_ns;
+		if (a[i].out.max_ns > *max)
+			*max = a[i].out.max_ns;
+	}
+	qsort(v, n, sizeof(v[0]), cmp_double);
+	*p50 = v[n / 2];
+}
+
 static void *bench_thread(void *p)
 {
 	struct thread_arg *a = p;
@@ -280,11 +313,17 @@ static void *bench_thread(void *p)
  * overlap (a vCPU the host did not run) show as a lower rate, not as two
  * one-thread rates added up.
  */
-static double threads_rate(int n, __u32 backend, __u32 pages)
+/* STATS and function-call IPIs around the timed part of a threads_run(). */
+struct run_counters {
+	struct cxxvm_stats st0, st1;
+	long long i0, i1;
+};
+
+static double threads_run(int n, __u32 backend, __u32 pages, struct thread_arg *a,
+			  struct run_counters *c)
 {
-	struct thread_arg a[MAX_THREADS];
 	pthread_barrier_t barrier;
-	double t0;
+	double t0, t1;
 
 	pthread_barrier_init(&barrier, NULL, n + 1);
 	for (int i = 0; i < n; i++) {
@@ -296,14 +335,34 @@ static double threads_rate(int n, __u32 backend, __u32 pages)
 		}
 	}
 	pthread_barrier_wait(&barrier);
+	/* After every warm-up: the counters cover the timed cycles only. */
+	if (c) {
+		c->st0 = stats();
+		c->i0 = call_ipis();
+	}
 	t0 = now_ns();
 	for (int i = 0; i < n; i++)
 		pthread_join(a[i].tid, NULL);
+	t1 = now_ns();
+	if (c) {
+		c->i1 = call_ipis();
+		c->st1 = stats();
+	}
 	pthread_barrier_destroy(&barrier);
-	return 2.0 * n * iterations * 1e9 / (now_ns() - t0);
+	return 2.0 * n * iterations * 1e9 / (t1 - t0);
+}
+
+static double threads_rate(int n, __u32 backend, __u32 pages, double *p99)
+{
+	struct thread_arg a[MAX_THREADS];
+	double rate = threads_run(n, backend, pages, a, NULL), p50, max;
+
+	worst_of(a, n, &p50, p99, &max);
+	return rate;
 }
 
 static double thr_rate[NR_SIZES][NR_BE][2];
+static double thr_p99[NR_SIZES][NR_BE][2];	/* worst thread's, median round */
 static double ceiling;
 
 static void *spin_thread(void *p)
@@ -349,16 +408,22 @@ static void run_threads(void)
 
 	for (int s = 0; s < NR_SIZES; s++) {
 		for (int be = 0; be < NR_BE; be++) {
-			double r1[16], rn[16];
+			double r1[16], rn[16], q1[16], qn[16], s1[16], sn[16];
 
 			for (unsigned int r = 0; r < rounds; r++) {
-				r1[r] = threads_rate(1, be, sizes[s]);
-				rn[r] = threads_rate(n, be, sizes[s]);
+				r1[r] = s1[r] = threads_rate(1, be, sizes[s], &q1[r]);
+				rn[r] = sn[r] = threads_rate(n, be, sizes[s], &qn[r]);
 			}
-			qsort(r1, rounds, sizeof(r1[0]), cmp_double);
-			qsort(rn, rounds, sizeof(rn[0]), cmp_double);
-			thr_rate[s][be][0] = r1[rounds / 2];
-			thr_rate[s][be][1] = rn[rounds / 2];
+			qsort(s1, rounds, sizeof(s1[0]), cmp_double);
+			qsort(sn, rounds, sizeof(sn[0]), cmp_double);
+			thr_rate[s][be][0] = s1[rounds / 2];
+			thr_rate[s][be][1] = sn[rounds / 2];
+			for (unsigned int r = 0; r < rounds; r++) {
+				if (r1[r] == thr_rate[s][be][0])
+					thr_p99[s][be][0] = q1[r];
+				if (rn[r] == thr_rate[s][be][1])
+					thr_p99[s][be][1] = qn[r];
+			}
 		}
 	}
 	printf("\n== threads: in-kernel loop, 1 thread on CPU 0 vs %d threads (one per CPU), %lu cycles each, median of %u rounds ==\n",
@@ -368,16 +433,136 @@ static void run_threads(void)
 	       "x = %d-thread cxx rate / %d-thread vm_map_ram rate\n"
 	       "ceiling: a userspace compute loop sharing nothing scales %.2f with %d threads here\n\n",
 	       n, n, n, ceiling, n);
-	printf("%5s | %-23s | %-23s | %-23s | %6s\n", "", "cxx", "vm_map_ram", "vmap", "cxx");
-	printf("%5s | %7s %7s %7s | %7s %7s %7s | %7s %7s %7s | %6s\n", "pages",
-	       "1 thr", "N thr", "scale", "1 thr", "N thr", "scale", "1 thr", "N thr", "scale", "x");
+	printf("%5s | %-23s | %-23s | %-23s | %6s | %-17s | %-17s\n", "", "cxx", "vm_map_ram",
+	       "vmap", "cxx", "p99 ns, N thr", "p99 ns, 1 thr");
+	printf("%5s | %7s %7s %7s | %7s %7s %7s | %7s %7s %7s | %6s | %8s %8s | %8s %8s\n",
+	       "pages", "1 thr", "N thr", "scale", "1 thr", "N thr", "scale", "1 thr", "N thr",
+	       "scale", "x", "cxx", "vm_map_r", "cxx", "vm_map_r");
 	for (int s = 0; s < NR_SIZES; s++) {
 		printf("%5u |", sizes[s]);
 		for (int be = 0; be < NR_BE; be++)
 			printf(" %7.0f %7.0f %7.2f |", thr_rate[s][be][0] / 1e3,
 			       thr_rate[s][be][1] / 1e3, thr_rate[s][be][1] / thr_rate[s][be][0]);
-		printf(" %6.2f\n", thr_rate[s][CXXVM_BACKEND_CXX][1] /
-				   thr_rate[s][CXXVM_BACKEND_VM_MAP_RAM][1]);
+		printf(" %6.2f | %8.0f %8.0f | %8.0f %8.0f\n",
+		       thr_rate[s][CXXVM_BACKEND_CXX][1] / thr_rate[s][CXXVM_BACKEND_VM_MAP_RAM][1],
+		       thr_p99[s][CXXVM_BACKEND_CXX][1], thr_p99[s][CXXVM_BACKEND_VM_MAP_RAM][1],
+		       thr_p99[s][CXXVM_BACKEND_CXX][0], thr_p99[s][CXXVM_BACKEND_VM_MAP_RAM][0]);
+	}
+}
+
+/* ---- contended --------------------------------------------------------------- */
+
+struct cont_result {
+	double rate[2];			/* cycles/s, 1 thread and N threads */
+	double p50[2], p99[2], max[2];	/* ns per cycle; N: see worst_of() */
+	double sd_per_million;		/* N threads: IPIs / (CPUs - 1) per 10^6 cycles */
+	/* cxx only, N threads, from STATS: */
+	double purge_wait_share;	/* purge_wait_ns / (N x wall time) */
+	double lock_wait_share;		/* lock_wait_ns / (N x wall time) */
+	double shootdown_share;		/* shootdown_ns / (N x wall time) */
+	double reserve_share;		/* reserve_ns / (N x wall time) */
+	unsigned long long caller_purges, worker_purges, purge_waits, lock_contended;
+	unsigned long long blocks_created, blocks_freed;
+};
+
+static struct cont_result cont[NR_SIZES][NR_BE];
+static int cont_threads;
+static unsigned int cont_rounds;
+
+/* One 1-thread and one N-thread run of @be at @pages, with N's counters. */
+static void contended_round(int n, __u32 be, __u32 pages, struct cont_result *c)
+{
+	struct thread_arg a[MAX_THREADS];
+	struct run_counters rc;
+	struct cxxvm_stats st0, st1;
+	long long i0, i1;
+	double wall;
+
+	c->rate[0] = threads_run(1, be, pages, a, NULL);
+	worst_of(a, 1, &c->p50[0], &c->p99[0], &c->max[0]);
+	c->rate[1] = threads_run(n, be, pages, a, &rc);
+	st0 = rc.st0, st1 = rc.st1, i0 = rc.i0, i1 = rc.i1;
+	worst_of(a, n, &c->p50[1], &c->p99[1], &c->max[1]);
+	/* Both passes of every thread's BENCH, over the rate's wall time. */
+	wall = 2.0 * n * iterations / c->rate[1] * 1e9;
+	c->sd_per_million = i0 < 0 ? -1 :
+		(double)(i1 - i0) / (n - 1) * 1e6 / (2.0 * n * iterations);
+	if (be != CXXVM_BACKEND_CXX)
+		return;
+	c->purge_wait_share = (st1.purge_wait_ns - st0.purge_wait_ns) / (n * wall);
+	c->lock_wait_share = (st1.lock_wait_ns - st0.lock_wait_ns) / (n * wall);
+	c->shootdown_share = (st1.shootdown_ns - st0.shootdown_ns) / (n * wall);
+	c->reserve_share = (st1.reserve_ns - st0.reserve_ns) / (n * wall);
+	c->caller_purges = st1.caller_purges - st0.caller_purges;
+	c->worker_purges = st1.worker_purges - st0.worker_purges;
+	c->purge_waits = st1.purge_waits - st0.purge_waits;
+	c->lock_contended = st1.lock_contended - st0.lock_contended;
+	c->blocks_created = st1.blocks_created - st0.blocks_created;
+	c->blocks_freed = st1.blocks_freed - st0.blocks_freed;
+}
+
+static void run_contended(void)
+{
+	const int n = nr_cpus < MAX_THREADS ? nr_cpus : MAX_THREADS;
+
+	cont_threads = n;
+	cont_rounds = rounds < 3 ? rounds : 3;
+	if (n < 2) {
+		printf("\n== contended: not measured (needs 2+ CPUs) ==\n");
+		return;
+	}
+	for (int s = 0; s < NR_SIZES; s++) {
+		for (int be = 0; be < NR_BE; be++) {
+			struct cont_result r[16];
+			double rates[16];
+
+			for (unsigned int k = 0; k < cont_rounds; k++) {
+				contended_round(n, be, sizes[s], &r[k]);
+				rates[k] = r[k].rate[1];
+			}
+			qsort(rates, cont_rounds, sizeof(rates[0]), cmp_double);
+			for (unsigned int k = 0; k < cont_rounds; k++)
+				if (r[k].rate[1] == rates[cont_rounds / 2])
+					cont[s][be] = r[k];
+		}
+	}
+	printf("\n== contended: in-kernel loop, 1 thread on CPU 0 vs %d threads (one per vCPU), %lu cycles each, median of %u rounds (by N-thread rate) ==\n",
+	       n, iterations, cont_rounds);
+	printf("cxx purges by %s.  k cycles/s; scale = N / 1 thread; ns per cycle: p50 (N: the median thread's),\n"
+	       "p99 and max (N: the worst thread's); sd = shootdown IPIs per 10^6 cycles (N threads);\n"
+	       "cxx only, share of the N threads' time: waiting for purges, in purges' shootdowns, spinning on\n"
+	       "queue locks, reserving new blocks (vmap() + shootdown); c.pg, w.pg: purges by callers, by the worker;\n"
+	       "blk+, blk-: blocks reserved and returned\n\n",
+	       info.purge == CXXVM_PURGE_CALLER ? "the caller (caller_purge=1)" : "a worker");
+	printf("%5s %-10s | %7s %7s %5s | %6s %7s %8s | %6s %7s %8s | %7s | %6s %6s %6s %6s %5s %5s %5s %5s\n",
+	       "pages", "backend", "1 thr", "N thr", "scale", "p50", "p99", "max", "p50 N", "p99 N",
+	       "max N", "sd", "wait", "sdown", "spin", "grow", "c.pg", "w.pg", "blk+", "blk-");
+	for (int s = 0; s < NR_SIZES; s++) {
+		for (int be = 0; be < NR_BE; be++) {
+			const struct cont_result *c = &cont[s][be];
+
+			printf("%5u %-10s | %7.0f %7.0f %5.2f | %6.0f %7.0f %8.0f | %6.0f %7.0f %8.0f | %7.0f |",
+			       sizes[s], backend_names[be], c->rate[0] / 1e3, c->rate[1] / 1e3,
+			       c->rate[1] / c->rate[0], c->p50[0], c->p99[0], c->max[0], c->p50[1],
+			       c->p99[1], c->max[1], c->sd_per_million);
+			if (be == CXXVM_BACKEND_CXX)
+				printf(" %5.1f%% %5.1f%% %5.1f%% %5.1f%% %5llu %5llu %5llu %5llu\n",
+				       100 * c->purge_wait_share, 100 * c->shootdown_share,
+				       100 * c->lock_wait_share, 100 * c->reserve_share,
+				       c->caller_purges, c->worker_purges, c->blocks_created,
+				       c->blocks_freed);
+			else
+				printf("\n");
+		}
+	}
+	printf("\n%5s | %14s %20s %20s\n", "pages", "cxx/vm_map_ram", "scale - vm_map_ram's",
+	       "p99 N / vm_map_ram's");
+	for (int s = 0; s < NR_SIZES; s++) {
+		const struct cont_result *x = &cont[s][CXXVM_BACKEND_CXX];
+		const struct cont_result *k = &cont[s][CXXVM_BACKEND_VM_MAP_RAM];
+
+		printf("%5u | %14.2f %20.2f %20.2f\n", sizes[s], x->rate[1] / k->rate[1],
+		       x->rate[1] / x->rate[0] - k->rate[1] / k->rate[0], x->p99[1] / k->p99[1]);
 	}
 }
 
@@ -733,6 +918,191 @@ static void run_lookup(void)
 	}
 }
 
+/* ---- contended: lookups against a writer -------------------------------------- */
+
+#define CL_FILES_MAPS	4	/* pagemaps per reader's file */
+
+struct cl_reader {
+	pthread_t tid;
+	int cpu, fd;
+	__u32 backend, n;
+	pthread_barrier_t *barrier;
+	double ns;		/* per lookup */
+};
+
+static double cl_ns[2][3];	/* [tracker, kernel][1 thr, N median, N worst] */
+static unsigned long cl_churns;
+static bool cl_ran;
+static atomic_bool cl_stop;
+
+static void *cl_reader_thread(void *p)
+{
+	struct cl_reader *a = p;
+	struct cxxvm_pgmap_bench b = { .backend = a->backend, .mode = CXXVM_LOOKUP_RANDOM,
+				       .iterations = a->n, .seed = a->cpu + 1 };
+
+	pin_to_cpu(a->cpu);
+	pthread_barrier_wait(a->barrier);
+	if (ioctl(a->fd, CXXVM_IOC_PGMAP_BENCH, &b))
+		die("PGMAP_BENCH");
+	if (b.hits != a->n) {
+		fprintf(stderr, "cxxvm-bench: PGMAP_BENCH found %llu of %u pfns\n",
+			(unsigned long long)b.hits, a->n);
+		exit(1);
+	}
+	a->ns = (double)b.elapsed_ns / a->n;
+	return NULL;
+}
+
+/* Create and destroy one real pagemap at pfn @p[0], @p[1] pages, until told. */
+static void *cl_churn_thread(void *p)
+{
+	const unsigned long long *r = p;
+	int wfd = open(CXXVM_DEVICE_PATH, O_RDWR | O_CLOEXEC);
+
+	if (wfd < 0)
+		die("open");
+	while (!atomic_load(&cl_stop)) {
+		struct cxxvm_pgmap_create c = {
+			.type = CXXVM_PGMAP_GENERIC, .flags = CXXVM_PGMAP_REAL, .nr_ranges = 1,
+			.ranges = { { r[0], r[1] } },
+		};
+		struct cxxvm_pgmap_destroy d;
+
+		if (ioctl(wfd, CXXVM_IOC_PGMAP_CREATE, &c))
+			die("PGMAP_CREATE (churn)");
+		d = (struct cxxvm_pgmap_destroy){ .handle = c.handle };
+		if (ioctl(wfd, CXXVM_IOC_PGMAP_DESTROY, &d))
+			die("PGMAP_DESTROY (churn)");
+		cl_churns++;
+	}
+	close(wfd);
+	return NULL;
+}
+
+/* ns per lookup of @n readers (@n = 1: no writer), median and worst thread. */
+static void cl_run(struct cl_reader *a, int n, __u32 backend, __u32 lookups,
+		   const unsigned long long *churn, double *median, double *worst)
+{
+	pthread_barrier_t barrier;
+	pthread_t writer;
+	double v[MAX_THREADS];
+
+	pthread_barrier_init(&barrier, NULL, n);
+	atomic_store(&cl_stop, false);
+	if (n > 1 && pthread_create(&writer, NULL, cl_churn_thread, (void *)churn))
+		die("pthread_create");
+	for (int i = 0; i < n; i++) {
+		a[i].cpu = i;
+		a[i].backend = backend;
+		a[i].n = lookups;
+		a[i].barrier = &barrier;
+		if (pthread_create(&a[i].tid, NULL, cl_reader_thread, &a[i]))
+			die("pthread_create");
+	}
+	for (int i = 0; i < n; i++) {
+		pthread_join(a[i].tid, NULL);
+		v[i] = a[i].ns;
+	}
+	atomic_store(&cl_stop, true);
+	if (n > 1)
+		pthread_join(writer, NULL);
+	pthread_barrier_destroy(&barrier);
+	qsort(v, n, sizeof(v[0]), cmp_double);
+	*median = v[n / 2];
+	*worst = v[n - 1];
+}
+
+static void run_contended_lookup(int n)
+{
+	unsigned long long start, nr, churn[2];
+	struct cl_reader a[MAX_THREADS];
+	const __u32 lookups = 1u << 18;
+	__u64 handles[MAX_THREADS][CL_FILES_MAPS];
+
+	if (!reserved_region(&start, &nr) || nr < (n * CL_FILES_MAPS + 1ull) * LOOKUP_MAP_PAGES) {
+		printf("\n== contended lookup: not measured (needs memmap= of %llu MiB) ==\n",
+		       (n * CL_FILES_MAPS + 1ull) * LOOKUP_MAP_PAGES * 4096 >> 20);
+		return;
+	}
+	for (int i = 0; i < n; i++) {
+		a[i].fd = open(CXXVM_DEVICE_PATH, O_RDWR | O_CLOEXEC);
+		if (a[i].fd < 0)
+			die("open");
+		for (int m = 0; m < CL_FILES_MAPS; m++) {
+			struct cxxvm_pgmap_create c = {
+				.type = CXXVM_PGMAP_GENERIC, .flags = CXXVM_PGMAP_REAL,
+				.nr_ranges = 1,
+				.ranges = { { start + (i * CL_FILES_MAPS + m) * LOOKUP_MAP_PAGES,
+					      LOOKUP_MAP_PAGES } },
+			};
+
+			if (ioctl(a[i].fd, CXXVM_IOC_PGMAP_CREATE, &c))
+				die("PGMAP_CREATE");
+			handles[i][m] = c.handle;
+		}
+	}
+	churn[0] = start + (unsigned long long)n * CL_FILES_MAPS * LOOKUP_MAP_PAGES;
+	churn[1] = LOOKUP_MAP_PAGES;
+	cl_churns = 0;
+	for (int be = 0; be < 2; be++) {
+		double med[16], wst[16], one[16], x;
+
+		for (unsigned int r = 0; r < cont_rounds; r++) {
+			cl_run(a, 1, be, lookups, churn, &one[r], &x);
+			cl_run(a, n, be, lookups, churn, &med[r], &wst[r]);
+		}
+		qsort(one, cont_rounds, sizeof(one[0]), cmp_double);
+		qsort(med, cont_rounds, sizeof(med[0]), cmp_double);
+		qsort(wst, cont_rounds, sizeof(wst[0]), cmp_double);
+		cl_ns[be][0] = one[cont_rounds / 2];
+		cl_ns[be][1] = med[cont_rounds / 2];
+		cl_ns[be][2] = wst[cont_rounds / 2];
+	}
+	for (int i = 0; i < n; i++) {
+		for (int m = 0; m < CL_FILES_MAPS; m++) {
+			struct cxxvm_pgmap_destroy d = { .handle = handles[i][m] };
+
+			if (ioctl(a[i].fd, CXXVM_IOC_PGMAP_DESTROY, &d))
+				die("PGMAP_DESTROY");
+		}
+		close(a[i].fd);
+	}
+	cl_ran = true;
+
+	printf("\n== contended lookup: random pfns, %u lookups per thread, 1 thread vs %d (one per vCPU, own file, %d pagemaps of 8 MiB each),\n"
+	       "   the N-thread runs beside a thread that created and destroyed a real pagemap %lu times in all; median of %u rounds ==\n",
+	       lookups, n, CL_FILES_MAPS, cl_churns, cont_rounds);
+	printf("ns per lookup (+ put): 1 thread; N threads, the median and the slowest thread\n\n");
+	printf("%-16s | %8s %8s %8s\n", "", "1 thr", "N median", "N worst");
+	for (int be = 0; be < 2; be++)
+		printf("%-16s | %8.1f %8.1f %8.1f\n", be ? "get_dev_pagemap" : "tracker",
+		       cl_ns[be][0], cl_ns[be][1], cl_ns[be][2]);
+	printf("%-16s | %8.2f %8.2f %8.2f\n", "x", cl_ns[0][0] / cl_ns[1][0],
+	       cl_ns[0][1] / cl_ns[1][1], cl_ns[0][2] / cl_ns[1][2]);
+}
+
+/* ---- --expect-clean ---------------------------------------------------------- */
+
+/*
+ * After every section's descriptors and BENCH loops are done: a FLUSH shoots
+ * down what is dirty and frees the retired pages, after which the module
+ * must hold nothing for anybody.  Prints what is left.
+ */
+static bool left_clean(void)
+{
+	struct cxxvm_stats st;
+
+	flush(0);
+	st = stats();
+	printf("\nleft behind after FLUSH: %llu mappings, %llu pages, %llu mapped slot pages, %llu dirty, %llu retired\n",
+	       (unsigned long long)st.live_mappings, (unsigned long long)st.live_pages,
+	       (unsigned long long)st.mapped_pages, (unsigned long long)st.dirty_pages,
+	       (unsigned long long)st.retired_pages);
+	return !st.live_mappings && !st.live_pages && !st.mapped_pages && !st.dirty_pages &&
+	       !st.retired_pages;
+}
+
 /* ---- JSON -------------------------------------------------------------------- */
 
 static bool want(const char *sections, const char *name)
@@ -761,6 +1131,7 @@ static int write_json(const char *path, const char *sections, const struct utsna
 		u->release, u->machine, nr_cpus);
 	fprintf(f, "  \"iterations\": %lu,\n  \"warmup\": %lu,\n  \"lazy_max_pages\": %u,\n",
 		iterations, warmup, info.lazy_max_pages);
+	fprintf(f, "  \"purge\": \"%s\",\n", info.purge == CXXVM_PURGE_CALLER ? "caller" : "worker");
 	fprintf(f, "  \"tlb_flush\": \"%s\",\n  \"get_dev_pagemap_hint\": %s,\n  \"invlpgb\": %s,\n",
 		tlb_flush_name(info.tlb_flush),
 		info.features & CXXVM_FEAT_GET_DEV_PAGEMAP_HINT ? "true" : "false",
@@ -784,9 +1155,34 @@ static int write_json(const char *path, const char *sections, const struct utsna
 	sep = "";
 	for (int s = 0; want(sections, "threads") && s < NR_SIZES; s++) {
 		for (int be = 0; be < NR_BE; be++) {
-			fprintf(f, "%s\n    {\"pages\": %u, \"backend\": \"%s\", \"rate_1\": %.0f, \"rate_n\": %.0f, \"scale\": %.3f}",
+			fprintf(f, "%s\n    {\"pages\": %u, \"backend\": \"%s\", \"rate_1\": %.0f, \"rate_n\": %.0f, \"scale\": %.3f, \"p99_1_ns\": %.0f, \"p99_n_ns\": %.0f}",
 				sep, sizes[s], backend_names[be], thr_rate[s][be][0],
-				thr_rate[s][be][1], thr_rate[s][be][1] / thr_rate[s][be][0]);
+				thr_rate[s][be][1], thr_rate[s][be][1] / thr_rate[s][be][0],
+				thr_p99[s][be][0], thr_p99[s][be][1]);
+			sep = ",";
+		}
+	}
+	fprintf(f, "\n  ],\n  \"contended_threads\": %d,\n  \"contended\": [", cont_threads);
+	sep = "";
+	for (int s = 0; want(sections, "contended") && cont_threads > 1 && s < NR_SIZES; s++) {
+		for (int be = 0; be < NR_BE; be++) {
+			const struct cont_result *c = &cont[s][be];
+
+			fprintf(f, "%s\n    {\"pages\": %u, \"backend\": \"%s\", \"rate_1\": %.0f, \"rate_n\": %.0f, \"scale\": %.3f",
+				sep, sizes[s], backend_names[be], c->rate[0], c->rate[1],
+				c->rate[1] / c->rate[0]);
+			fprintf(f, ", \"p50_1_ns\": %.0f, \"p99_1_ns\": %.0f, \"max_1_ns\": %.0f",
+				c->p50[0], c->p99[0], c->max[0]);
+			fprintf(f, ", \"p50_n_ns\": %.0f, \"p99_n_ns\": %.0f, \"max_n_ns\": %.0f",
+				c->p50[1], c->p99[1], c->max[1]);
+			fprintf(f, ", \"shootdowns_per_million\": %.1f", c->sd_per_million);
+			if (be == CXXVM_BACKEND_CXX)
+				fprintf(f, ", \"purge_wait_share\": %.4f, \"shootdown_share\": %.4f, \"lock_wait_share\": %.4f, \"reserve_share\": %.4f, \"caller_purges\": %llu, \"worker_purges\": %llu, \"purge_waits\": %llu, \"lock_contended\": %llu, \"blocks_created\": %llu, \"blocks_freed\": %llu",
+					c->purge_wait_share, c->shootdown_share, c->lock_wait_share,
+					c->reserve_share,
+					c->caller_purges, c->worker_purges, c->purge_waits,
+					c->lock_contended, c->blocks_created, c->blocks_freed);
+			fprintf(f, "}");
 			sep = ",";
 		}
 	}
@@ -821,6 +1217,14 @@ static int write_json(const char *path, const char *sections, const struct utsna
 			mixed[be].peak_mib);
 		sep = ",";
 	}
+	fprintf(f, "\n  ],\n  \"contended_lookup\": [");
+	sep = "";
+	for (int be = 0; cl_ran && be < 2; be++) {
+		fprintf(f, "%s\n    {\"backend\": \"%s\", \"ns_1\": %.2f, \"ns_n_median\": %.2f, \"ns_n_worst\": %.2f, \"writer_churns\": %lu}",
+			sep, be ? "get_dev_pagemap" : "tracker", cl_ns[be][0], cl_ns[be][1],
+			cl_ns[be][2], cl_churns);
+		sep = ",";
+	}
 	fprintf(f, "\n  ],\n  \"lookup\": [");
 	sep = "";
 	for (int m = 0; lookup_ran && m < NR_LOOKUP; m++) {
@@ -841,11 +1245,14 @@ static void print_help(void)
 	fprintf(stderr,
 		"usage: cxxvm-bench [-n ITERATIONS] [-r ROUNDS] [-w WARMUP] [-s SECTIONS] [--json FILE]\n"
 		"  -n, --iterations N  in-kernel cycles per run (default 20000; user: N/4)\n"
-		"  -r, --rounds N      single, threads: runs per cell, median taken (default 5)\n"
+		"  -r, --rounds N      single, threads: runs per cell, median taken (default 5;\n"
+		"                      contended: at most 3)\n"
 		"  -w, --warmup N      untimed cycles before each run (default: lazy_max_pages)\n"
-		"  -s, --sections LIST comma-separated: single,threads,shootdowns,user,mixed,lookup\n"
-		"                      (default: all)\n"
-		"  -j, --json FILE     also write the results as JSON\n");
+		"  -s, --sections LIST comma-separated: single,threads,shootdowns,user,mixed,lookup,\n"
+		"                      contended (default: all but contended)\n"
+		"  -j, --json FILE     also write the results as JSON\n"
+		"      --expect-clean  at the end, fail (exit 3) unless a FLUSH leaves nothing\n"
+		"                      mapped, allocated, dirty or retired in the module\n");
 }
 
 int main(int argc, char **argv)
@@ -857,10 +1264,12 @@ int main(int argc, char **argv)
 		{ "rounds", required_argument, NULL, 'r' },
 		{ "json", required_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "expect-clean", no_argument, NULL, 'c' },
 		{ 0 }
 	};
 	const char *sections = "single,threads,shootdowns,user,mixed,lookup";
 	const char *json = NULL;
+	bool expect_clean = false;
 	struct utsname u;
 	int c;
 
@@ -884,6 +1293,9 @@ int main(int argc, char **argv)
 			break;
 		case 'j':
 			json = optarg;
+			break;
+		case 'c':
+			expect_clean = true;
 			break;
 		default:
 			print_help();
@@ -914,8 +1326,9 @@ int main(int argc, char **argv)
 	uname(&u);
 	printf("cxxvm-bench: kernel %s, %d CPUs, lazy_max_pages=%u, warm-up %lu cycles per run\n",
 	       u.release, nr_cpus, info.lazy_max_pages, warmup);
-	printf("cxx TLB flush: %s; get_dev_pagemap() hint: %s; INVLPGB: %s\n",
+	printf("cxx TLB flush: %s; cxx purge by %s; get_dev_pagemap() hint: %s; INVLPGB: %s\n",
 	       tlb_flush_name(info.tlb_flush),
+	       info.purge == CXXVM_PURGE_CALLER ? "the caller" : "a worker",
 	       info.features & CXXVM_FEAT_GET_DEV_PAGEMAP_HINT ? "yes" : "no",
 	       info.features & CXXVM_FEAT_INVLPGB ? "yes" : "no");
 
@@ -931,6 +1344,13 @@ int main(int argc, char **argv)
 		run_mixed();
 	if (want(sections, "lookup"))
 		run_lookup();
+	if (want(sections, "contended")) {
+		run_contended();
+		if (cont_threads > 1)
+			run_contended_lookup(cont_threads);
+	}
+	if (expect_clean && !left_clean())
+		return 3;
 	close(fd);
 
 	if (json && write_json(json, sections, &u))

@@ -8,11 +8,15 @@ ratios within one file mean anything: cxx against that boot's vm_map_ram()
 and vmap(), the tracker against that boot's get_dev_pagemap(), N-thread
 against 1-thread.  Nanoseconds are not comparable across files.
 
-Prints a summary per kernel line (ratios, shootdowns, scaling, lookup, and
-the targets met or missed) and writes ratio.png, latency.png, scaling.png and
-lookup.png into --out.  Sections a run skipped (empty lists) show as n/a.
+Prints a summary per kernel line (ratios, shootdowns, scaling, lookup, the
+contended section, and the targets met or missed) and writes ratio.png,
+latency.png, scaling.png and lookup.png into --out.  Sections a run skipped
+(empty lists) show as n/a.  --contended LABEL=FILE.json adds the contended
+section of another boot of that kernel line (make bench boots one with more
+vCPUs than the host has cores for it).
 
-    bench-report.py --out DIR [--label LABEL=FILE.json ...] FILE.json...
+    bench-report.py --out DIR [--label LABEL=FILE.json ...]
+                    [--contended LABEL=FILE.json ...] FILE.json...
 
 Exit status: 0 (also when targets are missed), 1 if an input is unreadable,
 2 on bad usage.  Needs Debian's python3-matplotlib (Agg backend).
@@ -79,9 +83,17 @@ class Run:
         self.threads = self._index(data, "threads", "pages", "backend")
         self.sd = self._index(data, "shootdowns_per_million", "pages", "backend")
         self.lookup = self._index(data, "lookup", "pagemaps", "mode")
+        self.add_contended(data)
         # 0.000 when the threads section did not run.
         ceiling = num(data.get("threads_ceiling"))
         self.ceiling = ceiling if ceiling and self.threads else None
+
+    def add_contended(self, data):
+        """Take the contended section (and its guest's facts) from @data."""
+        self.contended = self._index(data, "contended", "pages", "backend")
+        self.cont_threads = data.get("contended_threads")
+        self.cont_purge = data.get("purge")
+        self.cont_lookup = self._index(data, "contended_lookup", "backend")
 
     @staticmethod
     def _index(data, section, *keys):
@@ -135,6 +147,18 @@ class Run:
     # shootdowns
     def shootdowns(self, p, be, field="ipi_based"):
         return self._get(self.sd, (p, be), field)
+
+    # threads: p99
+    def thr_p99(self, p, be, which):
+        return self._get(self.threads, (p, be), "p99_%s_ns" % which)
+
+    # contended
+    def cont(self, p, be, field):
+        return self._get(self.contended, (p, be), field)
+
+    def cont_ratio(self, p, field="rate_n"):
+        c, k = self.cont(p, "cxx", field), self.cont(p, "vm_map_ram", field)
+        return c / k if c is not None and k else None
 
     # lookup
     def lookup_ratio(self, m, mode):
@@ -214,6 +238,39 @@ def summary(run):
         out.append("    n/a (not in this run)")
 
     out.append("")
+    out.append("  contended: %s threads on as many vCPUs (more than the host's cores); cxx purge by %s" %
+               (run.cont_threads or "N", run.cont_purge or "?"))
+    ps = run.pages(run.contended)
+    if ps:
+        out += grid("pages", ps, [
+            ("cxx/vm_map_ram N", [run.cont_ratio(p) for p in ps]),
+            ("cxx scale", [run.cont(p, "cxx", "scale") for p in ps]),
+            ("vm_map_ram scale", [run.cont(p, "vm_map_ram", "scale") for p in ps]),
+            ("p99 N cxx/kernel", [run.cont_ratio(p, "p99_n_ns") for p in ps]),
+            ("p99 1 cxx/kernel", [run.cont_ratio(p, "p99_1_ns") for p in ps]),
+            ("cxx purge wait %", [None if run.cont(p, "cxx", "purge_wait_share") is None else
+                                  100 * run.cont(p, "cxx", "purge_wait_share") for p in ps]),
+            ("cxx lock spin %", [None if run.cont(p, "cxx", "lock_wait_share") is None else
+                                 100 * run.cont(p, "cxx", "lock_wait_share") for p in ps])],
+            ".2f")
+        out += grid("sd per 10^6", ps, [
+            (be, [run.cont(p, be, "shootdowns_per_million") for p in ps])
+            for be in ("cxx", "vm_map_ram")], ".0f")
+    else:
+        out.append("    n/a (not in this run)")
+    t, k = (run.cont_lookup.get((be,)) for be in ("tracker", "get_dev_pagemap"))
+    if t and k:
+        out.append("  contended lookup: ns per lookup, tracker / get_dev_pagemap, readers beside "
+                   "a pagemap writer (%s churns)" % t.get("writer_churns", "?"))
+        cols = ("ns_1", "ns_n_median", "ns_n_worst")
+        out += grid("", ("1 thr", "N med", "N worst"), [
+            ("tracker ns", [num(t.get(c)) for c in cols]),
+            ("get_dev_pagemap ns", [num(k.get(c)) for c in cols]),
+            ("tracker / kernel", [num(t.get(c)) / num(k.get(c))
+                                  if num(t.get(c)) is not None and num(k.get(c)) else None
+                                  for c in cols])], ".2f")
+
+    out.append("")
     out.append("  lookup: ns per lookup, tracker / get_dev_pagemap (< 1: tracker faster)")
     ms = run.pages(run.lookup, PAGEMAPS)
     if ms:
@@ -271,6 +328,51 @@ def targets(run):
                     "cxx %.3f vs vm_map_ram %.3f" % (c, v)))
     else:
         res.append((name, "n/a", "no data"))
+
+    # Tail latency: p99 per cycle against the kernel's, quiet (single: one
+    # thread; threads: the worst thread) and contended.
+    ps = run.pages(run.single)
+    quiet = [(("1thr P", p), run.single_ns(p, "cxx", "p99_ns") / k)
+             for p in ps for k in [run.single_ns(p, "vm_map_ram", "p99_ns")]
+             if k and run.single_ns(p, "cxx", "p99_ns") is not None]
+    quiet += [(("Nthr P", p), run.thr_p99(p, "cxx", "n") / k)
+              for p in run.pages(run.threads) for k in [run.thr_p99(p, "vm_map_ram", "n")]
+              if k and run.thr_p99(p, "cxx", "n") is not None]
+    worst = _max(quiet)
+    res.append(("quiet: p99 <= vm_map_ram's, every P",
+                "n/a" if worst is None else "met" if worst[1] <= 1 else "MISSED",
+                "no data" if worst is None else
+                "worst %.3f at %s=%s" % (worst[1], worst[0][0], worst[0][1])))
+
+    ps = run.pages(run.contended)
+    worst = _max([(p, 1 / r) for p in ps for r in [run.cont_ratio(p)] if r])
+    res.append(("contended: cxx N-thr >= 1.5 x vm_map_ram",
+                "n/a" if worst is None else "met" if worst[1] <= 1 / 1.5 else "MISSED",
+                "no data" if worst is None else
+                "worst %.3f x at P=%s" % (1 / worst[1], worst[0])))
+    worst = _max([(p, v - c) for p in ps
+                  for c, v in [(run.cont(p, "cxx", "scale"), run.cont(p, "vm_map_ram", "scale"))]
+                  if c is not None and v is not None])
+    res.append(("contended: cxx scale >= vm_map_ram's - 0.1",
+                "n/a" if worst is None else "met" if worst[1] <= 0.1 else "MISSED",
+                "no data" if worst is None else
+                "worst: %.3f below at P=%s" % (worst[1], worst[0])))
+    worst = _max([(("P", p, w), run.cont_ratio(p, "p99_%s_ns" % w)) for p in ps
+                  for w in ("1", "n")])
+    res.append(("contended: p99 <= vm_map_ram's, every P",
+                "n/a" if worst is None else "met" if worst[1] <= 1 else "MISSED",
+                "no data" if worst is None else
+                "worst %.3f at P=%s (%s thr)" % (worst[1], worst[0][1], worst[0][2])))
+    cells = [(p, run.cont(p, "cxx", "shootdowns_per_million"),
+              run.cont(p, "vm_map_ram", "shootdowns_per_million")) for p in SD_SIZES]
+    cells = [c for c in cells if c[1] is not None and c[2] is not None]
+    if cells:
+        worst = max(cells, key=lambda c: c[1] - c[2])
+        res.append(("contended: shootdowns <= vm_map_ram, P=1,8,64",
+                    "met" if all(c <= v for _, c, v in cells) else "MISSED",
+                    "worst P=%d: cxx %.0f vs vm_map_ram %.0f" % worst))
+    else:
+        res.append(("contended: shootdowns <= vm_map_ram, P=1,8,64", "n/a", "no data"))
 
     ms = run.pages(run.lookup, PAGEMAPS)
     ratio_target("lookup: random ratio <= 0.5, every count",
@@ -503,6 +605,9 @@ def main():
     ap.add_argument("--label", action="append", type=label_arg, default=[],
                     metavar="LABEL=FILE.json",
                     help="name a file's kernel line (default: the kernel's x.y)")
+    ap.add_argument("--contended", action="append", type=label_arg, default=[],
+                    metavar="LABEL=FILE.json",
+                    help="the contended section for kernel line LABEL, from another boot")
     ap.add_argument("files", nargs="*", metavar="FILE.json")
     args = ap.parse_args()
 
@@ -511,7 +616,7 @@ def main():
     for _, p in args.label:
         if os.path.realpath(p) not in map(os.path.realpath, files):
             files.append(p)
-    if not files:
+    if not files and not args.contended:
         ap.error("no FILE.json given")
 
     runs, bad, seen = [], False, {}
@@ -529,6 +634,20 @@ def main():
         if seen[label] > 1:                     # two runs of one kernel line
             label = "%s #%d" % (label, seen[label])
         runs.append(Run(path, label, data))
+    for label, path in args.contended:
+        try:
+            data = load_json(path)
+            if not isinstance(data, dict):
+                raise ValueError("not a JSON object")
+        except (OSError, ValueError) as e:
+            print("bench-report: %s: %s" % (path, e), file=sys.stderr)
+            bad = True
+            continue
+        run = next((r for r in runs if r.label == label), None)
+        if run is None:
+            runs.append(Run(path, label, data))
+        else:
+            run.add_contended(data)
     if bad:
         return 1
 

@@ -3,7 +3,9 @@
 #
 # make bench: install what is missing, build cxxvm.ko and cxxvm-bench, and
 # for each kernel line boot its stock kernel under TCG with vng and run the
-# benchmark in it (one guest per line: every ratio is within one guest).
+# benchmark in it (one guest per line: every ratio is within one guest),
+# then boot it once more with more vCPUs than the host has cores and run
+# the contended section there.
 # Each line's table is printed and its JSON saved under results/RUN/; then
 # bench-report.py prints the cross-kernel summary and writes the PNG plots
 # beside the JSON.
@@ -13,7 +15,13 @@
 #                                  (make bench KERNEL=... KDIR=...) instead a
 #                                  kernel of the user's own
 #   CXXVM_BENCH_ARGS="-n 50000"    extra cxxvm-bench arguments
-#   CXXVM_BENCH_CPUS=2             vCPUs per guest (default 2)
+#   CXXVM_BENCH_CPUS=2             vCPUs per guest (default 2; 0: only the
+#                                  contended guests)
+#   CXXVM_CONTENDED_CPUS=4         vCPUs of the contended guest (default
+#                                  twice the host's cores; 0: skip it)
+#   CXXVM_CONTENDED_ARGS="-n 10000" cxxvm-bench arguments there (default
+#                                  "-n 10000 -r 3")
+#   CXXVM_MODULE_ARGS="caller_purge=1"  insmod parameters (both guests)
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -29,6 +37,38 @@ make -s -C "$CXXVM_TOP/selftests" cxxvm-bench >&2 || die "cxxvm-bench does not b
 run=$CXXVM_TOP/results/$(date +%Y%m%d-%H%M%S)
 mkdir -p "$run"
 jsons=() i=0 spent=0
+host_cpus=$(nproc)
+ccpus=${CXXVM_CONTENDED_CPUS:-$((2 * host_cpus))}
+log "host: $host_cpus CPUs; contended guests get $ccpus vCPUs${CXXVM_MODULE_ARGS:+; insmod cxxvm $CXXVM_MODULE_ARGS}"
+
+# bench_guest LABEL NAME CPUS ARGS...: boot LABEL's kernel with CPUS vCPUs,
+# run cxxvm-bench ARGS, print its tables and save its JSON as NAME.json.
+bench_guest() {
+	local label=$1 name=$2 cpus=$3 out rc json
+	shift 3
+	out=$run/$name.out
+	# The TSC, not the HPET: under TCG an HPET read is an emulated MMIO
+	# access costing more than a one-page map+unmap.  qemu derives the
+	# guest TSC from the host clock, the same for every vCPU, so the
+	# watchdog is not needed.  memmap= reserves 256 MiB of guest RAM for
+	# the lookup section's real pagemaps: memory no driver owns, for
+	# memremap_pages().
+	CXXVM_VM_CPUS=$cpus vng_run "$image" "$run/$name-console.log" \
+		--append "clocksource=tsc tsc=reliable memmap=256M\$0x30000000" -- \
+		"CXXVM_MODULE_ARGS='${CXXVM_MODULE_ARGS:-}'" \
+		"$CXXVM_TOP/selftests/vm/guest-bench.sh" "$ko" \
+		"$CXXVM_TOP/selftests/cxxvm-bench" "$@" </dev/null >"$out"
+	rc=$?
+	echo "==== [$label] $image, $cpus vCPUs"
+	sed '/^---- cxxvm-bench json begin ----$/,$d' "$out"
+	[ "$rc" -eq 0 ] || die "[$label] benchmark run failed (exit $rc; $out)"
+	json=$run/$name.json
+	sed -n '/^---- cxxvm-bench json begin ----$/,/^---- cxxvm-bench json end ----$/p' "$out" |
+		sed '1d;$d' >"$json"
+	[ -s "$json" ] || die "[$label] the guest printed no JSON"
+	log "[$label] JSON saved as $json"
+}
+
 while read -r label image kdir; do
 	i=$((i + 1))
 	log "[$label] building cxxvm.ko against $kdir"
@@ -39,30 +79,20 @@ while read -r label image kdir; do
 		left="about 3 min per kernel"
 	fi
 	log "[$label] kernel $i of $nk: booting $image under TCG and running the benchmark ($left)"
-	out=$run/bench-$label.out
 	k0=$(date +%s)
-	# The TSC, not the HPET: under TCG an HPET read is an emulated MMIO
-	# access costing more than a one-page map+unmap.  qemu derives the
-	# guest TSC from the host clock, the same for every vCPU, so the
-	# watchdog is not needed.  memmap= reserves 256 MiB of guest RAM for
-	# the lookup section's real pagemaps: memory no driver owns, for
-	# memremap_pages().
-	# shellcheck disable=SC2086 # CXXVM_BENCH_ARGS is a list of arguments
-	CXXVM_VM_CPUS=${CXXVM_BENCH_CPUS:-2} vng_run "$image" "$run/bench-$label-console.log" \
-		--append "clocksource=tsc tsc=reliable memmap=256M\$0x30000000" -- \
-		"$CXXVM_TOP/selftests/vm/guest-bench.sh" "$ko" \
-		"$CXXVM_TOP/selftests/cxxvm-bench" ${CXXVM_BENCH_ARGS:-} </dev/null >"$out"
-	rc=$?
+	if [ "${CXXVM_BENCH_CPUS:-2}" -gt 0 ]; then
+		# shellcheck disable=SC2086 # CXXVM_BENCH_ARGS is a list of arguments
+		bench_guest "$label" "bench-$label" "${CXXVM_BENCH_CPUS:-2}" ${CXXVM_BENCH_ARGS:-}
+		jsons+=(--label "$label=$run/bench-$label.json")
+	fi
+	if [ "$ccpus" -gt 0 ]; then
+		log "[$label] booting it again with $ccpus vCPUs on $host_cpus host CPUs: the contended section"
+		# shellcheck disable=SC2086 # a list of arguments
+		bench_guest "$label" "bench-$label-contended" "$ccpus" -s contended \
+			${CXXVM_CONTENDED_ARGS:--n 10000 -r 3}
+		jsons+=(--contended "$label=$run/bench-$label-contended.json")
+	fi
 	spent=$((spent + $(date +%s) - k0))
-	echo "==== [$label] $image"
-	sed '/^---- cxxvm-bench json begin ----$/,$d' "$out"
-	[ "$rc" -eq 0 ] || die "[$label] benchmark run failed (exit $rc; $out)"
-	json=$run/bench-$label.json
-	sed -n '/^---- cxxvm-bench json begin ----$/,/^---- cxxvm-bench json end ----$/p' "$out" |
-		sed '1d;$d' >"$json"
-	[ -s "$json" ] || die "[$label] the guest printed no JSON"
-	log "[$label] JSON saved as $json"
-	jsons+=(--label "$label=$json")
 done <<<"$kernels"
 
 echo

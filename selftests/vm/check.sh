@@ -67,6 +67,7 @@ while read -r label image kdir; do
 		continue
 	fi
 	result ok "build for $label"
+	clabel=$label cimage=$image cko=$ko
 
 	log "[$label] booting $image under TCG (vng --disable-kvm, ~30-60 s) for the selftests"
 	out=$CXXVM_BUILD/$label/check.out
@@ -95,6 +96,34 @@ while read -r label image kdir; do
 		result fail "[$label] guest run exited $rc or its console shows a report ($console)"
 	fi
 done <<<"$kernels"
+
+# Contention on purpose: the last line again (the newest, or the user's
+# kernel) with twice as many vCPUs as the host has CPUs, so that vCPUs are
+# preempted while they hold locks or wait for IPIs.  The selftests, then a
+# short contended bench of every backend that must leave nothing behind.
+# Speed is not checked here.
+ccpus=$((2 * $(nproc)))
+if [ -n "${cko:-}" ]; then
+	out=$CXXVM_BUILD/$clabel/contended.out
+	console=$CXXVM_BUILD/$clabel/contended-console.log
+	log "[$clabel] booting it again with $ccpus vCPUs on $(nproc) host CPUs: selftests and a short contended bench"
+	CXXVM_VM_CPUS=$ccpus vng_run "$cimage" "$console" --append "memmap=256M\$0x30000000" -- \
+		"$CXXVM_TOP/selftests/vm/guest-check.sh" "$cko" \
+		"$CXXVM_TOP/selftests/cxxvm-test" "$CXXVM_TOP/selftests/cxxvm-bench" </dev/null | tee "$out"
+	rc=${PIPESTATUS[0]}
+	ok=$(grep -cE '^ok ' "$out" | head -n1)
+	skip=$(grep -cE '^ok .*# SKIP' "$out" | head -n1)
+	notok=$(grep -cE '^not ok ' "$out" | head -n1)
+	passed=$((passed + ok - skip))
+	skipped=$((skipped + skip))
+	failed=$((failed + notok))
+	grep -E '^not ok |^ok .*# SKIP' "$out" | sed "s/^/[cxxvm] [$clabel, $ccpus vCPUs] /" >&2
+	if [ "$rc" -eq 0 ]; then
+		result ok "[$clabel, $ccpus vCPUs] contended guest run and console"
+	else
+		result fail "[$clabel, $ccpus vCPUs] contended guest run exited $rc or its console shows a report ($console)"
+	fi
+fi
 
 # KUnit: the debug test kernels of both ends (6.1 and 7.2), or the user's
 # own tree when it has CONFIG_KUNIT=y.

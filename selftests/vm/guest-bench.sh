@@ -4,6 +4,7 @@
 # guest-bench.sh KO BENCH_BINARY [ARGS...]: runs inside the guest.  The
 # host's filesystem is read-only here, so the JSON goes to the guest's /tmp
 # and is printed between marker lines for bench.sh to extract.
+# CXXVM_MODULE_ARGS: insmod parameters (e.g. caller_purge=1).
 set -eu
 ko=$1 bench=$2
 shift 2
@@ -12,7 +13,8 @@ shift 2
 if command -v udevadm >/dev/null; then
 	udevadm settle --timeout=60 || true
 fi
-insmod "$ko"
+# shellcheck disable=SC2086 # a list of module parameters
+insmod "$ko" ${CXXVM_MODULE_ARGS:-}
 echo "guest: $(nproc) vCPUs, clocksource $(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)"
 "$bench" --json /tmp/cxxvm-bench.json "$@"
 rmmod cxxvm

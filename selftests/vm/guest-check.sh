@@ -1,12 +1,16 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# guest-check.sh KO TEST_BINARY: runs inside the test guest.  Loads the
-# module, checks the device node, runs the functional selftests, unloads.
+# guest-check.sh KO TEST_BINARY [BENCH_BINARY]: runs inside the test guest.
+# Loads the module, checks the device node, runs the functional selftests,
+# and with BENCH_BINARY a short contended section of the benchmark (every
+# backend, every size, one thread per vCPU), after which nothing may be
+# left mapped, allocated or waiting for a purge; unloads.  Speed is not
+# checked.
 # Prints one TAP-style line per stage ("ok"/"not ok"); exits non-zero on
 # any failure.
 set -u
-ko=$1 test=$2
+ko=$1 test=$2 bench=${3:-}
 fail=0
 stage() { # stage NAME STATUS
 	if [ "$2" -eq 0 ]; then echo "ok stage $1"; else echo "not ok stage $1"; fail=1; fi
@@ -26,6 +30,11 @@ stage "device_node_0600 ($mode)" $?
 
 "$test" 2>&1
 stage selftests $?
+
+if [ -n "$bench" ]; then
+	"$bench" -s contended -n 2000 -r 1 -w 256 --expect-clean 2>&1
+	stage "contended bench, nothing left behind" $?
+fi
 
 rmmod cxxvm
 stage rmmod $?
