@@ -129,6 +129,8 @@ void cxxvm_plat_mutex_destroy(struct cxxvm_plat_mutex *mutex);
 /* mutex_lock()/mutex_unlock(): may sleep. */
 void cxxvm_plat_mutex_lock(struct cxxvm_plat_mutex *mutex);
 void cxxvm_plat_mutex_unlock(struct cxxvm_plat_mutex *mutex);
+/* mutex_trylock(): true if taken; never sleeps. */
+bool cxxvm_plat_mutex_trylock(struct cxxvm_plat_mutex *mutex);
 
 /*
  * struct cxxvm_plat_irqlock: opaque raw_spinlock_t owned by the shim, taken
@@ -350,8 +352,9 @@ int cxxvm_arena_map(struct cxxvm_arena *arena, const uint64_t *pfns,
  * Clears the PTEs at once; the TLB shootdown is deferred until
  * lazy_max_pages are dirty, when this call queues the purge worker and
  * returns without waiting (with CXXVM_ARENA_CALLER_PURGE it runs the purge
- * itself; at 4 x lazy_max_pages, the worker not having run, it waits for a
- * purge too).  The slot is reused only after a shootdown covers it.  Until cxxvm_arena_flushed_seq()
+ * itself; at 4 x lazy_max_pages with no purge running, the worker not
+ * having run, it runs one too).  The slot is reused only after a shootdown
+ * covers it.  Until cxxvm_arena_flushed_seq()
  * reaches @flush_seq, other CPUs may still hold TLB entries for the old
  * pages: do not free them before.  Mirrors vm_unmap_ram()/vb_free().
  * Context: process context; sleeps only with CXXVM_ARENA_CALLER_PURGE or

@@ -478,6 +478,11 @@ void cxxvm_plat_mutex_unlock(struct cxxvm_plat_mutex *m)
 	mutex_unlock(&m->mutex);
 }
 
+bool cxxvm_plat_mutex_trylock(struct cxxvm_plat_mutex *m)
+{
+	return mutex_trylock(&m->mutex);
+}
+
 /*
  * A raw spinlock taken with interrupts off: the pagemap tracker's writer
  * lock.  Raw, so that a writer is never preempted (not even on PREEMPT_RT)

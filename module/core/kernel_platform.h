@@ -76,10 +76,13 @@ struct KernelPlatform {
 		struct cxxvm_plat_work *w_ = nullptr;
 	};
 
-	/// struct mutex in the shim.  May sleep.
-	using Mutex = ShimLock<struct cxxvm_plat_mutex, cxxvm_plat_mutex_create,
-			       cxxvm_plat_mutex_destroy, cxxvm_plat_mutex_lock,
-			       cxxvm_plat_mutex_unlock>;
+	/// struct mutex in the shim.  lock() may sleep; try_lock() does not.
+	class Mutex : public ShimLock<struct cxxvm_plat_mutex, cxxvm_plat_mutex_create,
+				      cxxvm_plat_mutex_destroy, cxxvm_plat_mutex_lock,
+				      cxxvm_plat_mutex_unlock> {
+	public:
+		[[nodiscard]] bool try_lock() { return cxxvm_plat_mutex_trylock(this->h_); }
+	};
 
 	/// raw_spinlock_t with IRQs off in the shim: a writer lock that is
 	/// never preempted and that no interrupt on its CPU waits behind.

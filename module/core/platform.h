@@ -48,7 +48,7 @@ concept WorkItem = requires(W w, void (*fn)(void *), void *ctx) {
 /// core uses it to pick a queue whose lock it then takes, as vb_alloc()
 /// uses raw_cpu_ptr().  cpu_to_node() is a NUMA node hint (-1: none).
 template <typename P>
-concept Platform = TryLock<typename P::SpinLock> && Lock<typename P::Mutex> &&
+concept Platform = TryLock<typename P::SpinLock> && TryLock<typename P::Mutex> &&
 	WorkItem<typename P::Work> &&
 	requires(ktl::uint32_t n, ktl::uintptr_t *va, ktl::uintptr_t *ptes,
 		 const ktl::uintptr_t *cptes, const Pfn *pfns) {

@@ -71,7 +71,8 @@ inline constexpr ktl::size_t kQueueBytes = 128;
 /// and new blocks, and waits only when none is left (then for the purge in
 /// flight, or it runs one itself if none is).  One cap bounds what a
 /// lagging worker lets accumulate: an unmap whose report finds kCapFactor
-/// x lazy_max_pages dirty waits for the purge in flight or runs one.
+/// x lazy_max_pages dirty runs a purge itself if none is running (it never
+/// waits for another thread's).
 /// With caller_purge the
 /// unmap runs the purge itself instead (what cxxvm did before the worker,
 /// kept to measure against).
@@ -220,25 +221,26 @@ public:
 	/// When the dirty pages reach lazy_max_pages, queues the purge worker
 	/// and returns without waiting (caller_purge: runs the purge).  Only
 	/// if they reach kCapFactor times that, because the worker has not
-	/// run, does it wait for the purge in flight or run one.
+	/// run, and no purge is running, does it run one itself.
 	/// Returns the number of the purge that covers the slot: the pages stay
 	/// reachable through stale TLB entries until flushed_seq() reaches it.
 	/// Mirrors vb_free().  Errors: -EINVAL if (@va, @n) is not a live
 	/// mapping of exactly @n pages.
 	/// Context: process context; sleeps only with caller_purge or past the
-	/// cap.
+	/// cap with no purge running.
 	[[nodiscard, gnu::always_inline]] cxxrt::Result<ktl::uint64_t> unmap(VirtAddr va, PageCount n)
 	{
 		const Released r = unmap_locked(va, n);
 		if (!r.ok)
 			return cxxrt::Errno::kInval;
 		if (r.purge_now) [[unlikely]] {
-			if (params_.caller_purge)
+			if (params_.caller_purge) {
 				purge_if_needed(Reason::kThreshold, 0);
-			else if (r.over_cap)
-				purge_if_needed(Reason::kCap, 0);
-			else
+			} else {
 				work_.queue();
+				if (r.over_cap)
+					purge_if_idle();
+			}
 		}
 		return r.covering;
 	}
@@ -352,11 +354,12 @@ private:
 	enum class Reason { kThreshold, kNoRoom, kNoRoomNoGrow, kCap };
 
 	/// The cap on dirty pages, in lazy_max_pages: an unmap whose report
-	/// finds this many dirty (the worker has not purged in time) waits for
-	/// the purge in flight or runs one.  Measured under contention: at 2
-	/// the cap was hit often and threads waited up to 0.5 of their time at
-	/// P = 64; with no cap the dirty pages passed 10 x lazy_max_pages and
-	/// maps spent 0.4 of their time reserving blocks for them.
+	/// finds this many dirty (the worker has not purged in time) runs a
+	/// purge itself if none is running (purge_if_idle()).  Measured under
+	/// contention: when the unmap waited for the purge in flight instead,
+	/// threads waited up to 0.6 of their time at P = 64 (cap 2 or 4); with
+	/// no cap the dirty pages passed 10 x lazy_max_pages and maps spent
+	/// 0.4 of their time reserving blocks for them.
 	static constexpr ktl::uint32_t kCapFactor = 4;
 
 	static ktl::uint32_t report_chunk(ktl::uint32_t lazy_max_pages, ktl::uint32_t cpus)
@@ -657,6 +660,30 @@ private:
 		purge_waits_.fetch_add(1, kRelaxed);
 		purge_wait_ns_.fetch_add(P::now_ns() - t0, kRelaxed);
 		return retry;
+	}
+
+	/// The cap was reached (see kCapFactor): run a purge unless one is
+	/// running (the purge mutex is held), which the caller does not wait
+	/// for: it will cover most of what is dirty, and the next report past
+	/// the cap tries again.  Counted like purge_if_needed() when it purges.
+	/// Context: process context; sleeps only in the purge it runs.
+	void purge_if_idle()
+	{
+		constexpr auto kRelaxed = ktl::memory_order::relaxed;
+		if (!purge_mutex_.try_lock())
+			return;
+		const ktl::uint64_t t0 = P::now_ns();
+		{
+			Guard<typename P::Mutex> g(&purge_mutex_, kAdoptLock);
+			if (!purge_needed(Reason::kCap, 0))
+				return;
+			if (purge_locked() != 0)
+				caller_purges_.fetch_add(1, kRelaxed);
+			release_surplus();
+		}
+		// Relaxed: statistics.
+		purge_waits_.fetch_add(1, kRelaxed);
+		purge_wait_ns_.fetch_add(P::now_ns() - t0, kRelaxed);
 	}
 
 	/// Whether a purge that purge_if_needed(@why, @seen) was asked for is

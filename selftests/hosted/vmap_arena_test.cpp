@@ -266,6 +266,43 @@ TEST_F(VmapArenaTest, UnmapsWaitOnlyAtTheCap)
 	EXPECT_GT(64u, st.dirty_pages);
 }
 
+// An unmap that reaches the cap while the worker's purge is in flight (its
+// shootdown not yet answered) does not wait for it.
+TEST_F(VmapArenaTest, UnmapAtTheCapDoesNotWaitForThePurgeInFlight)
+{
+	Arena *a = make(64, 8);
+	ASSERT_NE(nullptr, a);
+	HostedPlatform::pause_work(true);
+	const Pfn pfn(9);
+	for (int k = 0; k < 64; ++k) {	// the threshold: worker queued
+		auto va = a->map({&pfn, 1});
+		ASSERT_TRUE(va.ok()) << k;
+		ASSERT_TRUE(a->unmap(va.value(), PageCount(1)).ok());
+	}
+	HostedPlatform::hold_shootdowns(true);
+	HostedPlatform::pause_work(false);
+	for (int i = 0; i < 5000 && HostedPlatform::shootdowns_held() == 0; ++i)
+		std::this_thread::sleep_for(std::chrono::milliseconds(1));
+	ASSERT_EQ(1, HostedPlatform::shootdowns_held()) << "the worker never started its purge";
+	std::atomic<bool> done{false};
+	std::thread unmapper([&] {
+		// CPU 0's block has room: a new block would need a shootdown.
+		HostedPlatform::set_cpu(0);
+		for (int k = 0; k < 4 * 64 + 16; ++k) {	// past the cap
+			auto va = a->map({&pfn, 1});
+			if (!va.ok() || !a->unmap(va.value(), PageCount(1)).ok())
+				break;
+		}
+		done = true;
+	});
+	for (int i = 0; i < 5000 && !done; ++i)
+		std::this_thread::sleep_for(std::chrono::milliseconds(1));
+	EXPECT_TRUE(done.load()) << "an unmap past the cap waited for the purge in flight";
+	HostedPlatform::hold_shootdowns(false);
+	unmapper.join();
+	EXPECT_EQ(0u, a->stats().caller_purges);
+}
+
 // A full arena purges to make room, and fails only when everything is live.
 TEST_F(VmapArenaTest, FullArenaPurgesThenFails)
 {

@@ -97,8 +97,8 @@ while read -r label image kdir; do
 	fi
 done <<<"$kernels"
 
-# Contention on purpose: the last line again (the newest, or the user's
-# kernel) with twice as many vCPUs as the host has CPUs, so that vCPUs are
+# Contention on purpose: the last line that built again (the newest, or the
+# user's kernel) with twice as many vCPUs as the host has CPUs, so that vCPUs are
 # preempted while they hold locks or wait for IPIs.  The selftests, then a
 # short contended bench of every backend that must leave nothing behind.
 # Speed is not checked here.
