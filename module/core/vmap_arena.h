@@ -42,6 +42,9 @@ inline constexpr ktl::size_t kQueueBytes = 128;
 ///     the local queue's lock (so preemption is off while it touches the
 ///     queue) and prefers partly used blocks to empty ones;
 ///  2. an empty block stolen from another CPU (no shootdown, no new VA);
+///     then, if a purge is due and none is running (the worker has not
+///     been scheduled yet), that purge, and start again: it costs the
+///     shootdown a new block would and frees lazy_max_pages of slots;
 ///  3. a new block for the local CPU, while fewer than max_blocks exist;
 ///  4. a slot borrowed from another CPU's block, without moving the block;
 ///  5. a purge, if anything is dirty, then start again; else -ENOMEM.
@@ -196,6 +199,13 @@ public:
 			ktl::optional<Placement> p = alloc_local(n);
 			if (!p)
 				p = steal(n);
+			// A purge is due and none is running (the worker has not
+			// been scheduled yet): run it rather than reserve a block,
+			// which costs a shootdown too but yields one block, not
+			// lazy_max_pages of slots.  Then start again.
+			if (!p && !params_.caller_purge && purge_due() &&
+			    purge_if_idle(Reason::kThreshold))
+				continue;
 			// A failed grow (no VA, no memory) still lets a borrow or a
 			// purge succeed; its errno is returned only if they fail.
 			ktl::optional<cxxrt::Errno> grow_error;
@@ -239,7 +249,7 @@ public:
 			} else {
 				work_.queue();
 				if (r.over_cap)
-					purge_if_idle();
+					purge_if_idle(Reason::kCap);
 			}
 		}
 		return r.covering;
@@ -662,28 +672,42 @@ private:
 		return retry;
 	}
 
-	/// The cap was reached (see kCapFactor): run a purge unless one is
-	/// running (the purge mutex is held), which the caller does not wait
-	/// for: it will cover most of what is dirty, and the next report past
-	/// the cap tries again.  Counted like purge_if_needed() when it purges.
+	/// A purge is due: lazy_max_pages are dirty.  Context: any.
+	[[nodiscard]] bool purge_due() const
+	{
+		// Relaxed: a hint; purge_if_idle() checks again under the mutex.
+		return dirty_reported_.load(ktl::memory_order::relaxed) >= params_.lazy_max_pages;
+	}
+
+	/// Run a purge for @why (kCap: an unmap reached the cap, see
+	/// kCapFactor; kThreshold: a map found no room while one is due)
+	/// unless one is running (the purge mutex is held), which the caller
+	/// does not wait for: it will cover most of what is dirty.  So while a
+	/// shootdown hangs, the cap does not bound the dirty pages: room in the
+	/// blocks (max_blocks) does, and a map() that finds none waits for
+	/// that purge.  Returns true if it freed pages.  Counted like
+	/// purge_if_needed() when it purges.
 	/// Context: process context; sleeps only in the purge it runs.
-	void purge_if_idle()
+	bool purge_if_idle(Reason why)
 	{
 		constexpr auto kRelaxed = ktl::memory_order::relaxed;
 		if (!purge_mutex_.try_lock())
-			return;
+			return false;
 		const ktl::uint64_t t0 = P::now_ns();
+		bool freed = false;
 		{
 			Guard<typename P::Mutex> g(&purge_mutex_, kAdoptLock);
-			if (!purge_needed(Reason::kCap, 0))
-				return;
-			if (purge_locked() != 0)
+			if (!purge_needed(why, 0))
+				return false;
+			freed = purge_locked() != 0;
+			if (freed)
 				caller_purges_.fetch_add(1, kRelaxed);
 			release_surplus();
 		}
 		// Relaxed: statistics.
 		purge_waits_.fetch_add(1, kRelaxed);
 		purge_wait_ns_.fetch_add(P::now_ns() - t0, kRelaxed);
+		return freed;
 	}
 
 	/// Whether a purge that purge_if_needed(@why, @seen) was asked for is

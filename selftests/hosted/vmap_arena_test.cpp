@@ -285,6 +285,7 @@ TEST_F(VmapArenaTest, UnmapAtTheCapDoesNotWaitForThePurgeInFlight)
 		std::this_thread::sleep_for(std::chrono::milliseconds(1));
 	ASSERT_EQ(1, HostedPlatform::shootdowns_held()) << "the worker never started its purge";
 	std::atomic<bool> done{false};
+	std::atomic<int> cycles{0};
 	std::thread unmapper([&] {
 		// CPU 0's block has room: a new block would need a shootdown.
 		HostedPlatform::set_cpu(0);
@@ -292,15 +293,36 @@ TEST_F(VmapArenaTest, UnmapAtTheCapDoesNotWaitForThePurgeInFlight)
 			auto va = a->map({&pfn, 1});
 			if (!va.ok() || !a->unmap(va.value(), PageCount(1)).ok())
 				break;
+			++cycles;
 		}
 		done = true;
 	});
 	for (int i = 0; i < 5000 && !done; ++i)
 		std::this_thread::sleep_for(std::chrono::milliseconds(1));
 	EXPECT_TRUE(done.load()) << "an unmap past the cap waited for the purge in flight";
+	EXPECT_EQ(4 * 64 + 16, cycles.load()) << "a map or unmap failed";
 	HostedPlatform::hold_shootdowns(false);
 	unmapper.join();
 	EXPECT_EQ(0u, a->stats().caller_purges);
+}
+
+// A map with no room while a purge is due and the worker has not run purges
+// rather than reserve a block (a shootdown either way).
+TEST_F(VmapArenaTest, MapPurgesRatherThanGrowWhenDue)
+{
+	Arena *a = make(320, 4);
+	ASSERT_NE(nullptr, a);
+	HostedPlatform::pause_work(true);
+	const auto p = pfns(1, CXXVM_MAX_PAGES);
+	for (int i = 0; i < 3 * 512 / 64; ++i) {
+		auto va = a->map({p.data(), p.size()});
+		ASSERT_TRUE(va.ok()) << i;
+		ASSERT_TRUE(a->unmap(va.value(), PageCount(64)).ok());
+	}
+	const auto st = a->stats();
+	EXPECT_EQ(1u, st.blocks_created) << "a block was reserved while a purge was due";
+	EXPECT_EQ(2u, st.caller_purges);
+	EXPECT_EQ(0u, st.worker_purges);
 }
 
 // A full arena purges to make room, and fails only when everything is live.
