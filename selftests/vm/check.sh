@@ -60,6 +60,19 @@ fi
 log "building the userspace selftests"
 make -s -C "$CXXVM_TOP/selftests" >&2 || die "selftests do not build"
 
+# count_tap OUT LABEL: add the TAP lines of the harness and of
+# guest-check.sh's stages in OUT to the totals; echo the failed and skipped.
+count_tap() {
+	local out=$1 label=$2 ok skip notok
+	ok=$(grep -cE '^ok ' "$out" | head -n1)
+	skip=$(grep -cE '^ok .*# SKIP' "$out" | head -n1)
+	notok=$(grep -cE '^not ok ' "$out" | head -n1)
+	passed=$((passed + ok - skip))
+	skipped=$((skipped + skip))
+	failed=$((failed + notok))
+	grep -E '^not ok |^ok .*# SKIP' "$out" | sed "s/^/[cxxvm] [$label] /" >&2
+}
+
 while read -r label image kdir; do
 	log "[$label] building cxxvm.ko against $kdir (modpost checks every import)"
 	if ! ko=$(build_ko "$label" "$kdir"); then
@@ -80,14 +93,7 @@ while read -r label image kdir; do
 		"$CXXVM_TOP/selftests/cxxvm-test" </dev/null | tee "$out"
 	rc=${PIPESTATUS[0]}
 
-	# TAP lines of the harness and of guest-check.sh's stages.
-	ok=$(grep -cE '^ok ' "$out" | head -n1)
-	skip=$(grep -cE '^ok .*# SKIP' "$out" | head -n1)
-	notok=$(grep -cE '^not ok ' "$out" | head -n1)
-	passed=$((passed + ok - skip))
-	skipped=$((skipped + skip))
-	failed=$((failed + notok))
-	grep -E '^not ok |^ok .*# SKIP' "$out" | sed "s/^/[cxxvm] [$label] /" >&2
+	count_tap "$out" "$label"
 	grep -m1 -o 'cxxvm: loaded: .*' "$console" | sed "s/^/[cxxvm] [$label] /" >&2
 
 	if [ "$rc" -eq 0 ]; then
@@ -102,22 +108,28 @@ done <<<"$kernels"
 # preempted while they hold locks or wait for IPIs.  The selftests, then a
 # short contended bench of every backend that must leave nothing behind.
 # Speed is not checked here.
+#
+# One retry, only for a guest that died before cxxvm.ko was loaded: once a
+# stock 7.2 guest with 4 vCPUs under TCG oopsed at boot (int3 in
+# ktime_get_ts64 while the kernel patched its own text, no module loaded).
+# That attempt's console is kept as contended-console-boot1.log.
 ccpus=$((2 * $(nproc)))
 if [ -n "${cko:-}" ]; then
 	out=$CXXVM_BUILD/$clabel/contended.out
 	console=$CXXVM_BUILD/$clabel/contended-console.log
-	log "[$clabel] booting it again with $ccpus vCPUs on $(nproc) host CPUs: selftests and a short contended bench"
-	CXXVM_VM_CPUS=$ccpus vng_run "$cimage" "$console" --append "memmap=256M\$0x30000000" -- \
-		"$CXXVM_TOP/selftests/vm/guest-check.sh" "$cko" \
-		"$CXXVM_TOP/selftests/cxxvm-test" "$CXXVM_TOP/selftests/cxxvm-bench" </dev/null | tee "$out"
-	rc=${PIPESTATUS[0]}
-	ok=$(grep -cE '^ok ' "$out" | head -n1)
-	skip=$(grep -cE '^ok .*# SKIP' "$out" | head -n1)
-	notok=$(grep -cE '^not ok ' "$out" | head -n1)
-	passed=$((passed + ok - skip))
-	skipped=$((skipped + skip))
-	failed=$((failed + notok))
-	grep -E '^not ok |^ok .*# SKIP' "$out" | sed "s/^/[cxxvm] [$clabel, $ccpus vCPUs] /" >&2
+	for attempt in 1 2; do
+		log "[$clabel] booting it again with $ccpus vCPUs on $(nproc) host CPUs: selftests and a short contended bench"
+		CXXVM_VM_CPUS=$ccpus vng_run "$cimage" "$console" --append "memmap=256M\$0x30000000" -- \
+			"$CXXVM_TOP/selftests/vm/guest-check.sh" "$cko" \
+			"$CXXVM_TOP/selftests/cxxvm-test" "$CXXVM_TOP/selftests/cxxvm-bench" </dev/null | tee "$out"
+		rc=${PIPESTATUS[0]}
+		if [ "$rc" -eq 0 ] || [ "$attempt" -eq 2 ] || grep -q 'cxxvm: loaded' "$console"; then
+			break
+		fi
+		cp "$console" "$CXXVM_BUILD/$clabel/contended-console-boot1.log"
+		log "[$clabel] that guest died before cxxvm.ko was loaded (a boot failure, not cxxvm's): once more"
+	done
+	count_tap "$out" "$clabel, $ccpus vCPUs"
 	if [ "$rc" -eq 0 ]; then
 		result ok "[$clabel, $ccpus vCPUs] contended guest run and console"
 	else
