@@ -914,7 +914,7 @@ static int cxxvm_blocks_show(struct seq_file *m, void *unused)
 }
 DEFINE_SHOW_ATTRIBUTE(cxxvm_blocks);
 
-/* The arena's purge worker completed a purge: free what it covered. */
+/* The arena's purge worker ran: free what completed purges covered. */
 static void cxxvm_arena_purged(void *unused)
 {
 	cxxvm_reap_retired(false);

@@ -653,23 +653,36 @@ private:
 	/// purge_wait_ns_.
 	bool purge_if_needed(Reason why, ktl::uint64_t seen)
 	{
-		constexpr auto kRelaxed = ktl::memory_order::relaxed;
 		const ktl::uint64_t t0 = P::now_ns();
 		bool retry = true;
 		{
 			Guard<typename P::Mutex> g(&purge_mutex_);
-			if (purge_needed(why, seen)) {
-				const ktl::uint64_t freed = purge_locked();
-				release_surplus();
-				if (freed)
-					caller_purges_.fetch_add(1, kRelaxed);
-				retry = freed != 0;
-			}
+			if (purge_needed(why, seen))
+				retry = purge_and_release(caller_purges_);
 		}
-		// Relaxed: statistics.
-		purge_waits_.fetch_add(1, kRelaxed);
-		purge_wait_ns_.fetch_add(P::now_ns() - t0, kRelaxed);
+		count_wait(t0);
 		return retry;
+	}
+
+	/// purge_locked(), then release_surplus(); a purge that shot down
+	/// pages is counted in @by (caller_purges_ or worker_purges_).
+	/// Returns true if it freed pages.  Caller holds purge_mutex_.
+	bool purge_and_release(ktl::atomic<ktl::uint64_t> &by)
+	{
+		const bool freed = purge_locked() != 0;
+		if (freed)
+			// Relaxed: statistics.
+			by.fetch_add(1, ktl::memory_order::relaxed);
+		release_surplus();
+		return freed;
+	}
+
+	/// A map() or unmap() caller waited for a purge since @t0 (ns).
+	void count_wait(ktl::uint64_t t0)
+	{
+		// Relaxed: statistics.
+		purge_waits_.fetch_add(1, ktl::memory_order::relaxed);
+		purge_wait_ns_.fetch_add(P::now_ns() - t0, ktl::memory_order::relaxed);
 	}
 
 	/// A purge is due: lazy_max_pages are dirty.  Context: any.
@@ -690,7 +703,6 @@ private:
 	/// Context: process context; sleeps only in the purge it runs.
 	bool purge_if_idle(Reason why)
 	{
-		constexpr auto kRelaxed = ktl::memory_order::relaxed;
 		if (!purge_mutex_.try_lock())
 			return false;
 		const ktl::uint64_t t0 = P::now_ns();
@@ -699,14 +711,9 @@ private:
 			Guard<typename P::Mutex> g(&purge_mutex_, kAdoptLock);
 			if (!purge_needed(why, 0))
 				return false;
-			freed = purge_locked() != 0;
-			if (freed)
-				caller_purges_.fetch_add(1, kRelaxed);
-			release_surplus();
+			freed = purge_and_release(caller_purges_);
 		}
-		// Relaxed: statistics.
-		purge_waits_.fetch_add(1, kRelaxed);
-		purge_wait_ns_.fetch_add(P::now_ns() - t0, kRelaxed);
+		count_wait(t0);
 		return freed;
 	}
 
@@ -749,12 +756,8 @@ private:
 		auto *a = static_cast<VmapArena *>(ctx);
 		{
 			Guard<typename P::Mutex> g(&a->purge_mutex_);
-			if (a->purge_needed(Reason::kThreshold, 0)) {
-				if (a->purge_locked() != 0)
-					// Relaxed: statistics.
-					a->worker_purges_.fetch_add(1, ktl::memory_order::relaxed);
-				a->release_surplus();
-			}
+			if (a->purge_needed(Reason::kThreshold, 0))
+				a->purge_and_release(a->worker_purges_);
 		}
 		if (a->params_.purged)
 			a->params_.purged(a->params_.purged_ctx);
