@@ -34,13 +34,15 @@ extern "C" {
  * @va_start: out: first address of the block (page aligned)
  * @ptes: out: @nr_pages PTE pointers, one per page, in address order
  *
- * vmap()s @nr_pages references to one placeholder page, which allocates a
- * vmap_area and populates the page tables, then clears every PTE and shoots
- * down the TLB so nothing of the placeholder stays reachable.
+ * vmap()s @nr_pages references to one placeholder page with PAGE_NONE,
+ * which allocates a vmap_area and populates the page tables without making
+ * any PTE present, then clears every PTE.  No TLB can hold a translation
+ * of the block, so it issues no shootdown (it used to map the placeholder
+ * and shoot down: a broadcast IPI per new block).
  *
  * Context: process context, may sleep.
  * Return: 0, or -ENOMEM if vmap() fails or (with a WARN) a PTE is not a
- * 4 KiB one.
+ * 4 KiB one or is present.
  */
 int cxxvm_plat_va_reserve(uint32_t nr_pages, uintptr_t *va_start,
 			  uintptr_t *ptes);
@@ -232,7 +234,7 @@ CXXVM_STATIC_ASSERT(sizeof(struct cxxvm_arena_params) == 32,
  * struct cxxvm_arena_stats - counters of a vmap arena
  * @blocks_created: blocks reserved since the arena was created
  * @blocks_live: blocks held now
- * @shootdowns: TLB shootdowns issued (purges, plus one per block reserved)
+ * @shootdowns: TLB shootdowns issued (purges and FLUSH)
  * @dirty_pages: pages unmapped but not yet covered by a completed shootdown
  * @mapped_pages: pages in live slots (rounded up to the slot order)
  * @live_mappings: live slots
@@ -251,7 +253,7 @@ CXXVM_STATIC_ASSERT(sizeof(struct cxxvm_arena_params) == 32,
  * @lock_contended: CPU-queue lock acquisitions that found the lock held
  * @lock_wait_ns: ns spent spinning for those
  * @reserve_ns: ns map() spent reserving new blocks (cxxvm_plat_va_reserve():
- *	a vmap() and a shootdown)
+ *	a vmap(), no shootdown)
  * @release_ns: ns purges spent returning blocks (cxxvm_plat_va_release())
  */
 struct cxxvm_arena_stats {

@@ -8,8 +8,10 @@
  *
  * VA blocks: a module cannot call get_vm_area() or vmap_pages_range() (not
  * exported), so a block is reserved with vmap() of one placeholder page
- * repeated, which also populates every page-table level; lookup_address()
- * then gives each page's PTE, which the core writes and clears itself.
+ * repeated, with PAGE_NONE: that allocates a vmap_area and populates every
+ * page-table level, but no PTE is ever present, so no TLB can hold one and
+ * the reservation needs no shootdown.  lookup_address() then gives each
+ * page's PTE, which the core writes and clears itself.
  */
 #include <linux/atomic.h>
 #include <linux/cache.h>
@@ -313,17 +315,30 @@ int cxxvm_plat_va_reserve(u32 nr_pages, uintptr_t *va_start, uintptr_t *ptes)
 		return -ENOMEM;
 	for (i = 0; i < nr_pages; i++)
 		pages[i] = cxxvm_placeholder;
-	/* VM_MAP without VM_MAP_PUT_PAGES: vmap() keeps no pointer to @pages. */
-	addr = vmap(pages, nr_pages, VM_MAP, PAGE_KERNEL);
+	/*
+	 * VM_MAP without VM_MAP_PUT_PAGES: vmap() keeps no pointer to @pages.
+	 * PAGE_NONE: the PTEs are not present (x86 caches no translation
+	 * whose P bit is clear), and the vmap_area is fresh (vmalloc reuses
+	 * lazily freed VA only after its flush), so nothing of this VA can
+	 * be in a TLB.
+	 */
+	addr = vmap(pages, nr_pages, VM_MAP, PAGE_NONE);
 	kvfree(pages);
 	if (!addr)
 		return -ENOMEM;
 
 	va = (unsigned long)addr;
 	for (i = 0; i < nr_pages; i++) {
+		unsigned long a = va + i * PAGE_SIZE;
 		unsigned int level;
-		pte_t *ptep = lookup_address(va + i * PAGE_SIZE, &level);
+		pte_t *ptep;
 
+		/* One page-table page covers a PMD: look up where a new one starts. */
+		if (i && a & ~PMD_MASK) {
+			ptes[i] = ptes[i - 1] + sizeof(pte_t);
+			continue;
+		}
+		ptep = lookup_address(a, &level);
 		/* vmap() of VM_MAP pages never maps huge: a kernel we do not know. */
 		if (WARN_ON_ONCE(!ptep || level != PG_LEVEL_4K)) {
 			vunmap(addr);
@@ -331,10 +346,19 @@ int cxxvm_plat_va_reserve(u32 nr_pages, uintptr_t *va_start, uintptr_t *ptes)
 		}
 		ptes[i] = (uintptr_t)ptep;
 	}
-	for (i = 0; i < nr_pages; i++)
+	for (i = 0; i < nr_pages; i++) {
+		/*
+		 * The P bit clear: vmap() wrote PAGE_NONE (which pte_present()
+		 * calls present, for PROT_NONE user pages), and nothing since.
+		 */
+		if (WARN_ON_ONCE(pte_flags(*(pte_t *)ptes[i]) & _PAGE_PRESENT)) {
+			vunmap(addr);
+			/* A TLB may hold the placeholder: flush before it is freed. */
+			vm_unmap_aliases();
+			return -ENOMEM;
+		}
 		cxxvm_pte_clear((pte_t *)ptes[i]);
-	/* Nothing may translate to the placeholder once slots are handed out. */
-	cxxvm_plat_tlb_shootdown();
+	}
 	*va_start = va;
 	return 0;
 }

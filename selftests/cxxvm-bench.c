@@ -536,7 +536,7 @@ static void run_contended(void)
 	       "p99 and max (N: the worst thread's); sd = shootdown IPIs per 10^6 cycles (N threads);\n"
 	       "cxx only, time as a share of the N threads' time: the threads waiting for purges; all purges'\n"
 	       "shootdowns (with the worker, mostly its time); the threads spinning on queue locks and reserving\n"
-	       "new blocks (vmap() + shootdown); c.pg, w.pg: purges by callers, by the worker;\n"
+	       "new blocks (vmap()); c.pg, w.pg: purges by callers, by the worker;\n"
 	       "blk+, blk-: blocks reserved and returned\n\n",
 	       info.purge == CXXVM_PURGE_CALLER ? "the caller (caller_purge=1)" : "a worker");
 	printf("%5s %-10s | %7s %7s %5s | %6s %7s %8s | %6s %7s %8s | %7s | %6s %6s %6s %6s %5s %5s %5s %5s\n",

@@ -66,8 +66,8 @@ cxxrt::Result<void> HostedPlatform::va_reserve(ktl::uint32_t n, ktl::uintptr_t *
 		ptes[i] = reinterpret_cast<ktl::uintptr_t>(&b.ptes[i]);
 	*va = start;
 	++blocks_;
-	// The shim's reservation ends with a shootdown, so does this.
-	tlb_shootdown();
+	// Like the shim's reservation (vmap() with PAGE_NONE), no shootdown:
+	// fresh VA whose PTEs were never present.
 	return {};
 }
 

@@ -287,7 +287,7 @@ TEST_F(VmapArenaTest, UnmapAtTheCapDoesNotWaitForThePurgeInFlight)
 	std::atomic<bool> done{false};
 	std::atomic<int> cycles{0};
 	std::thread unmapper([&] {
-		// CPU 0's block has room: a new block would need a shootdown.
+		// CPU 0's block has room.
 		HostedPlatform::set_cpu(0);
 		for (int k = 0; k < 4 * 64 + 16; ++k) {	// past the cap
 			auto va = a->map({&pfn, 1});
@@ -307,7 +307,7 @@ TEST_F(VmapArenaTest, UnmapAtTheCapDoesNotWaitForThePurgeInFlight)
 }
 
 // A map with no room while a purge is due and the worker has not run purges
-// rather than reserve a block (a shootdown either way).
+// rather than reserve a block (which would hold VA for slots the purge frees).
 TEST_F(VmapArenaTest, MapPurgesRatherThanGrowWhenDue)
 {
 	Arena *a = make(320, 4);
@@ -323,6 +323,61 @@ TEST_F(VmapArenaTest, MapPurgesRatherThanGrowWhenDue)
 	EXPECT_EQ(1u, st.blocks_created) << "a block was reserved while a purge was due";
 	EXPECT_EQ(2u, st.caller_purges);
 	EXPECT_EQ(0u, st.worker_purges);
+}
+
+// While a purge is due, a map grows the arena only to grow_limit_ (2 x
+// reserve_) blocks and then waits for the purge in flight, even though
+// max_blocks would allow more; after it, growth goes on.
+TEST_F(VmapArenaTest, GrowsOnlyToTheLimitWhileAPurgeIsDue)
+{
+	// 4 CPUs, lazy 64: reserve_ = 1 + 2 x 4 = 9 blocks, so the limit is 18.
+	constexpr ktl::uint64_t kLimit = 18;
+	Arena *a = make(64, 64);
+	ASSERT_NE(nullptr, a);
+	HostedPlatform::pause_work(true);
+	const Pfn pfn(9);
+	auto churn = [&] {	// 64 pages dirty: a purge is due
+		for (int k = 0; k < 64; ++k) {
+			auto va = a->map({&pfn, 1});
+			ASSERT_TRUE(va.ok()) << k;
+			ASSERT_TRUE(a->unmap(va.value(), PageCount(1)).ok());
+		}
+	};
+	churn();
+	HostedPlatform::hold_shootdowns(true);
+	HostedPlatform::pause_work(false);
+	for (int i = 0; i < 5000 && HostedPlatform::shootdowns_held() == 0; ++i)
+		std::this_thread::sleep_for(std::chrono::milliseconds(1));
+	ASSERT_EQ(1, HostedPlatform::shootdowns_held()) << "the worker never started its purge";
+	churn();	// due again, while the worker's purge is in flight
+
+	constexpr int kMaps = 40 * 512 / 64;	// 40 blocks' worth, all live
+	const auto p = pfns(1, CXXVM_MAX_PAGES);
+	std::vector<VirtAddr> live;
+	std::atomic<bool> done{false};
+	std::thread mapper([&] {
+		HostedPlatform::set_cpu(1);
+		for (int i = 0; i < kMaps; ++i) {
+			auto va = a->map({p.data(), p.size()});
+			if (!va.ok())
+				break;
+			live.push_back(va.value());
+		}
+		done = true;
+	});
+	for (int i = 0; i < 5000 && !done && a->stats().blocks_created < kLimit; ++i)
+		std::this_thread::sleep_for(std::chrono::milliseconds(1));
+	std::this_thread::sleep_for(std::chrono::milliseconds(50));
+	EXPECT_FALSE(done.load()) << "the map did not wait for the due purge";
+	EXPECT_EQ(kLimit, a->stats().blocks_created) << "grew past grow_limit_ while a purge was due";
+	HostedPlatform::hold_shootdowns(false);
+	mapper.join();
+	EXPECT_EQ(size_t{kMaps}, live.size()) << "a map failed after the purge";
+	const auto st = a->stats();
+	EXPECT_LT(kLimit, st.blocks_created) << "no growth once no purge was due";
+	EXPECT_LE(1u, st.purge_waits);
+	for (VirtAddr va : live)
+		ASSERT_TRUE(a->unmap(va, PageCount(64)).ok());
 }
 
 // A full arena purges to make room, and fails only when everything is live.

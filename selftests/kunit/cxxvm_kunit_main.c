@@ -299,7 +299,7 @@ static void arena_lazy_threshold_caller_purges(struct kunit *test)
 
 	for (i = 0; i < 4; i++)
 		KUNIT_ASSERT_EQ(test, 0, cxxvm_arena_map(a, tp->pfns, 16, &va[i]));
-	/* After the maps: reserving the block cost a shootdown of its own. */
+	/* After the maps. */
 	shootdowns = arena_stat(a, shootdowns);
 	for (i = 0; i < 3; i++)
 		KUNIT_ASSERT_EQ(test, 0, cxxvm_arena_unmap(a, va[i], 16, &seq));

@@ -220,13 +220,12 @@ struct cxxvm_flush {
  * @purge_wait_ns: ns they spent waiting (including a purge they ran)
  * @lock_contended: C++ per-CPU queue locks found held when taken
  * @lock_wait_ns: ns spent spinning for them
- * @reserve_ns: ns C++ maps spent reserving new blocks (a vmap() and a
- *	shootdown each)
+ * @reserve_ns: ns C++ maps spent reserving new blocks (a vmap() each)
  * @release_ns: ns C++ purges spent returning blocks to vmalloc
  *
  * Times are ktime_get_ns() deltas summed over every CPU since load.
  * @shootdowns counts every flush the C++ allocator issued: batched purges,
- * CXXVM_IOC_FLUSH, and one per block it reserved.  @dirty_pages counts
+ * and CXXVM_IOC_FLUSH (reserving a block needs none).  @dirty_pages counts
  * pages not yet covered by a completed shootdown.
  */
 struct cxxvm_stats {
