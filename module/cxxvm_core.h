@@ -255,6 +255,8 @@ CXXVM_STATIC_ASSERT(sizeof(struct cxxvm_arena_params) == 32,
  * @reserve_ns: ns map() spent reserving new blocks (cxxvm_plat_va_reserve():
  *	a vmap(), no shootdown)
  * @release_ns: ns purges spent returning blocks (cxxvm_plat_va_release())
+ * @purge_skips: queues a purge left for the next one because their lock
+ *	stayed held (another vCPU, perhaps descheduled, held it)
  */
 struct cxxvm_arena_stats {
 	uint64_t blocks_created;
@@ -277,8 +279,9 @@ struct cxxvm_arena_stats {
 	uint64_t lock_wait_ns;
 	uint64_t reserve_ns;
 	uint64_t release_ns;
+	uint64_t purge_skips;
 };
-CXXVM_STATIC_ASSERT(sizeof(struct cxxvm_arena_stats) == 160,
+CXXVM_STATIC_ASSERT(sizeof(struct cxxvm_arena_stats) == 168,
 		    "cxxvm_arena_stats layout");
 
 /**

@@ -108,6 +108,19 @@ public:
 		return fn(data_);
 	}
 
+	/// Run @fn(T&) only if the lock is free at the first try.  Returns
+	/// whether it ran.  Never spins.
+	template <typename Fn>
+	[[nodiscard]] bool try_with(Fn &&fn)
+		requires TryLock<L>
+	{
+		if (!lock_.try_lock())
+			return false;
+		Guard<L> g(&lock_, kAdoptLock);
+		fn(data_);
+		return true;
+	}
+
 private:
 	L lock_;
 	T data_{};

@@ -59,8 +59,9 @@ inline constexpr ktl::size_t kQueueBytes = 128;
 /// Life of a slot: map() takes a free slot under the owning queue's lock
 /// and writes its PTEs outside it (nobody else can reach the slot yet);
 /// unmap() checks the (va, n) pair, clears the PTEs and marks the slot
-/// dirty under the same lock.  A purge moves every dirty slot to purging,
-/// issues one shootdown, then makes them free.  So a slot is never handed
+/// dirty under the same lock.  A purge moves the dirty slots of every queue
+/// it takes (all but those whose lock stays held, see purge_locked()) to
+/// purging, issues one shootdown, then makes them free.  So a slot is never handed
 /// out while a TLB may still translate its old pages, and space freed
 /// inside a block is reused (vb_alloc() never reuses it).
 ///
@@ -70,7 +71,8 @@ inline constexpr ktl::size_t kQueueBytes = 128;
 /// whose report takes dirty_reported_ to lazy_max_pages queues the purge
 /// worker and returns: the caller never waits for the shootdown, as
 /// vb_free() never does (free_vmap_area_noflush() schedules
-/// drain_vmap_work).  The worker purges whatever is dirty when it runs.
+/// drain_vmap_work).  The worker purges whatever is dirty when it runs
+/// (but a queue whose lock stays held waits for the next purge).
 /// Meanwhile unmaps go on and dirty pages may pass lazy_max_pages, as the
 /// kernel's do; map() keeps finding room in free slots, other CPUs' blocks
 /// and new blocks, and waits only when none is left (then for the purge in
@@ -108,8 +110,10 @@ inline constexpr ktl::size_t kQueueBytes = 128;
 /// Locks, in order: purge_mutex_ (sleeps; serialises purges and block
 /// release), then one queue lock at a time, then the index's spinlock.
 /// The shootdown runs with only the mutex held: on_each_cpu() must not be
-/// called under a spinlock.  A queue lock found held is counted and its
-/// wait timed (lock_contended, lock_wait_ns), as is every wait for a purge
+/// called under a spinlock.  A queue lock waited for is counted and its
+/// wait timed (lock_contended, lock_wait_ns; a purge's tries of a held
+/// lock are not, and the queues it skips count in purge_skips), as is
+/// every wait for a purge
 /// on a map() or unmap() caller's path (purge_waits, purge_wait_ns).
 ///
 /// Context: map(), purge(), shrink() and destroy() may sleep (process
@@ -233,7 +237,7 @@ public:
 			if (throttled) {
 				// The purge in flight, or one run here; then the
 				// next pass may grow if none is due any more.
-				(void)purge_if_needed(Reason::kNoRoomNoGrow, seen);
+				(void)purge_if_needed(Reason::kThrottled, seen);
 				continue;
 			}
 			if (!purge_if_needed(grow_error ? Reason::kNoRoomNoGrow : Reason::kNoRoom, seen))
@@ -284,7 +288,7 @@ public:
 	ktl::uint64_t purge()
 	{
 		Guard<typename P::Mutex> g(&purge_mutex_);
-		const ktl::uint64_t pages = purge_locked();
+		const ktl::uint64_t pages = purge_locked(Walk::kAll);
 		release_empty_blocks(reserve_);
 		return pages;
 	}
@@ -295,7 +299,7 @@ public:
 	ktl::uint64_t shrink()
 	{
 		Guard<typename P::Mutex> g(&purge_mutex_);
-		purge_locked();
+		purge_locked(Walk::kAll);
 		return release_empty_blocks(0) * ktl::uint64_t{VmapBlock::kPages};
 	}
 
@@ -332,6 +336,7 @@ public:
 		st.lock_wait_ns = lock_wait_ns_.load(kRelaxed);
 		st.reserve_ns = reserve_ns_.load(kRelaxed);
 		st.release_ns = release_ns_.load(kRelaxed);
+		st.purge_skips = purge_skips_.load(kRelaxed);
 		return st;
 	}
 
@@ -373,9 +378,27 @@ private:
 	/// Why a purge runs: kThreshold and kNoRoom skip it if another
 	/// thread's purge did the job while they waited for the mutex;
 	/// kNoRoomNoGrow is kNoRoom after a failed grow (so room for a new
-	/// block is no reason to retry); kCap is an unmap that found
-	/// kCapFactor x lazy_max_pages dirty because the worker has not run.
-	enum class Reason { kThreshold, kNoRoom, kNoRoomNoGrow, kCap };
+	/// block is no reason to retry); kThrottled is a map that may not grow
+	/// while a purge is due (see grow_limit_), which retries whether or not
+	/// that purge freed anything; kCap is an unmap that found kCapFactor x
+	/// lazy_max_pages dirty because the worker has not run.
+	enum class Reason { kThreshold, kNoRoom, kNoRoomNoGrow, kThrottled, kCap };
+
+	/// How purge_locked() treats a queue lock it finds held.
+	enum class Walk { kAll, kMaySkip };
+	/// A map with no room needs every queue's dirty slots freed (it fails
+	/// if the purge frees nothing).  The threshold and cap purges only keep
+	/// the dirty pages down, and a throttled map retries whatever its purge
+	/// freed: a queue they leave out goes in the next purge.
+	static Walk walk_for(Reason why)
+	{
+		return why == Reason::kNoRoom || why == Reason::kNoRoomNoGrow ? Walk::kAll
+									       : Walk::kMaySkip;
+	}
+	/// Tries of a held queue lock before a Walk::kMaySkip purge skips it.
+	static constexpr ktl::uint32_t kSkipTries = 64;
+	/// Where purge_locked() is with each queue (walk_).
+	enum : ktl::uint8_t { kBegun, kHeld, kSkipped, kEnded };
 
 	/// The cap on dirty pages, in lazy_max_pages: an unmap whose report
 	/// finds this many dirty (the worker has not purged in time) runs a
@@ -405,6 +428,7 @@ private:
 		TRY_VOID(spares_.init());
 		TRY_VOID(index_.init(params_.max_blocks));
 		queues_ = TRY(cxxrt::make_array<Queue *>(cxxrt::Gfp::kKernel, nr_queues_));
+		walk_ = TRY(cxxrt::make_array<ktl::uint8_t>(cxxrt::Gfp::kKernel, nr_queues_));
 		for (ktl::uint32_t cpu = 0; cpu < nr_queues_; ++cpu) {
 			queues_[cpu] = TRY(cxxrt::make_on_node<Queue>(cxxrt::Gfp::kKernel, P::cpu_to_node(cpu)));
 			TRY_VOID(queues_[cpu]->init());
@@ -436,6 +460,8 @@ private:
 				cxxrt::destroy(queues_[cpu]);
 			cxxrt::destroy_array(queues_);
 		}
+		if (walk_)
+			cxxrt::destroy_array(walk_);
 		cxxrt::destroy(this);
 	}
 
@@ -622,11 +648,21 @@ private:
 			purge_now = total >= params_.lazy_max_pages;
 			over_cap = total >= kCapFactor * ktl::uint64_t{params_.lazy_max_pages};
 		}
+		// A full fence between the PTE clears above and the read of
+		// purges_started_ (it pairs with the one in purge_locked()): a
+		// purge that skips this queue (its lock held, by us) bumped the
+		// number and then shoots down; if we read the old number, our
+		// clears are visible before that shootdown, which therefore
+		// covers the slot, though the slot stays dirty until the next
+		// purge that takes this queue.  Without skips the queue lock
+		// alone would order them.
+		ktl::atomic_thread_fence(ktl::memory_order::seq_cst);
 		// Acquire: pairs with the release in purge_locked().  A purge
 		// that has begun its pass over this queue bumped purges_started_
 		// first; if it has passed this queue already, we see its number
-		// and name the next one, otherwise this slot is in it (and naming
-		// the next one is merely conservative).
+		// and name the next one, otherwise this slot is in it, or the
+		// queue is skipped and the fence above covers it (and naming the
+		// next one is merely conservative).
 		const ktl::uint64_t covering = purges_started_.load(ktl::memory_order::acquire) + 1;
 		return {true, covering, purge_now, over_cap};
 	}
@@ -676,18 +712,18 @@ private:
 		{
 			Guard<typename P::Mutex> g(&purge_mutex_);
 			if (purge_needed(why, seen))
-				retry = purge_and_release(caller_purges_);
+				retry = purge_and_release(caller_purges_, walk_for(why));
 		}
 		count_wait(t0);
 		return retry;
 	}
 
-	/// purge_locked(), then release_surplus(); a purge that shot down
+	/// purge_locked(@walk), then release_surplus(); a purge that freed
 	/// pages is counted in @by (caller_purges_ or worker_purges_).
 	/// Returns true if it freed pages.  Caller holds purge_mutex_.
-	bool purge_and_release(ktl::atomic<ktl::uint64_t> &by)
+	bool purge_and_release(ktl::atomic<ktl::uint64_t> &by, Walk walk)
 	{
-		const bool freed = purge_locked() != 0;
+		const bool freed = purge_locked(walk) != 0;
 		if (freed)
 			// Relaxed: statistics.
 			by.fetch_add(1, ktl::memory_order::relaxed);
@@ -729,7 +765,7 @@ private:
 			Guard<typename P::Mutex> g(&purge_mutex_, kAdoptLock);
 			if (!purge_needed(why, 0))
 				return false;
-			freed = purge_and_release(caller_purges_);
+			freed = purge_and_release(caller_purges_, walk_for(why));
 		}
 		count_wait(t0);
 		return freed;
@@ -756,6 +792,7 @@ private:
 				return false;
 			[[fallthrough]];
 		case Reason::kNoRoomNoGrow:
+		case Reason::kThrottled:
 			// Another purge completed while we waited (the one in
 			// flight when we asked): retry instead of a second one.
 			return purges_done_.load(kRelaxed) == seen;
@@ -767,7 +804,8 @@ private:
 	/// the dirty pages still reach lazy_max_pages (nobody purged since it
 	/// was queued), then tell the owner through params_.purged, also when
 	/// another thread's purge did the job meanwhile (its pages may be
-	/// waiting for somebody to notice).
+	/// waiting for somebody to notice).  If a purge is still due after its
+	/// own (it skipped a held queue), it queues itself again.
 	/// Context: process context (the system workqueue), may sleep.
 	static void purge_work(void *ctx)
 	{
@@ -775,8 +813,10 @@ private:
 		{
 			Guard<typename P::Mutex> g(&a->purge_mutex_);
 			if (a->purge_needed(Reason::kThreshold, 0))
-				a->purge_and_release(a->worker_purges_);
+				a->purge_and_release(a->worker_purges_, Walk::kMaySkip);
 		}
+		if (a->purge_due())
+			a->work_.queue();
 		if (a->params_.purged)
 			a->params_.purged(a->params_.purged_ctx);
 	}
@@ -799,27 +839,78 @@ private:
 	/// The purge itself: dirty -> purging on every queue, one shootdown,
 	/// purging -> free.  Returns the pages made free.  Caller holds
 	/// purge_mutex_.
-	ktl::uint64_t purge_locked()
+	///
+	/// Queue locks are tried, not waited for, first: under contention the
+	/// vCPU that holds one may be descheduled by the host for a whole time
+	/// slice, and spinning for it measured 16-32% of the purging thread's
+	/// time (4 vCPUs on 2 CPUs).  A queue found held is tried again, for a
+	/// few microseconds, after the others; with Walk::kMaySkip (the
+	/// worker's, and the threshold, cap and throttle purges) one still held
+	/// is left for the next purge: its dirty slots stay dirty, and the
+	/// shootdown is issued all the same, because unmaps in that queue may
+	/// have named this purge (see release(), whose fence makes that safe);
+	/// but if no queue taken had anything dirty, the purge waits for the
+	/// skipped ones rather than shoot down for nothing.  Walk::kAll (FLUSH,
+	/// shrink, a map with no room) waits for every lock.  The second pass,
+	/// purging -> free, always waits, after trying: no slot stays purging
+	/// once a purge returns.
+	ktl::uint64_t purge_locked(Walk walk)
 	{
 		constexpr auto kRelaxed = ktl::memory_order::relaxed;
 		// Release: an unmap that sees this number under a queue lock
 		// names the purge after it (see release()).
 		const ktl::uint64_t seq = purges_started_.load(kRelaxed) + 1;
 		purges_started_.store(seq, ktl::memory_order::release);
+		// Pairs with the fence in release(): an unmap that read the old
+		// number has its PTE clears visible before our shootdown.
+		ktl::atomic_thread_fence(ktl::memory_order::seq_cst);
 
 		const ktl::uint64_t t0 = P::now_ns();
 		ktl::uint64_t moved = 0;
+		auto begin = [&](VmapBlockQueueState &s) {
+			ktl::uint64_t q = 0;
+			s.blocks.for_each([&](VmapBlock *b) { q += b->begin_purge(); });
+			s.purging_pages += q;
+			s.dirty_pages -= q;
+			// Relaxed: the threshold count, see release().
+			dirty_reported_.fetch_sub(ktl::exchange(s.reported, 0ull), kRelaxed);
+			s.unreported = 0;
+			moved += q;
+		};
+		auto end = [](VmapBlockQueueState &s) {
+			ktl::uint64_t q = 0;
+			s.blocks.for_each([&](VmapBlock *b) { q += b->end_purge(); });
+			s.purging_pages -= q;
+		};
+		ktl::uint32_t held = 0, skipped = 0;
 		for (ktl::uint32_t cpu = 0; cpu < nr_queues_; ++cpu) {
-			with_queue(cpu, [&](VmapBlockQueueState &s) {
-				ktl::uint64_t q = 0;
-				s.blocks.for_each([&](VmapBlock *b) { q += b->begin_purge(); });
-				s.purging_pages += q;
-				s.dirty_pages -= q;
-				// Relaxed: the threshold count, see release().
-				dirty_reported_.fetch_sub(ktl::exchange(s.reported, 0ull), kRelaxed);
-				s.unreported = 0;
-				moved += q;
-			});
+			const bool ran = queues_[cpu]->try_with(begin);
+			walk_[cpu] = ran ? kBegun : kHeld;
+			held += !ran;
+		}
+		for (ktl::uint32_t cpu = 0; held && cpu < nr_queues_; ++cpu) {
+			if (walk_[cpu] != kHeld)
+				continue;
+			if (walk == Walk::kAll) {
+				with_queue(cpu, begin);
+				walk_[cpu] = kBegun;
+			} else if (try_for_a_while(cpu, begin)) {
+				walk_[cpu] = kBegun;
+			} else {
+				walk_[cpu] = kSkipped;
+				++skipped;
+			}
+		}
+		// A queue is skipped only if the shootdown below is issued (it
+		// covers that queue's unmaps that named this purge): if no queue
+		// taken had anything dirty, wait for the skipped ones rather than
+		// shoot down for nothing.
+		for (ktl::uint32_t cpu = 0; skipped && !moved && cpu < nr_queues_; ++cpu) {
+			if (walk_[cpu] != kSkipped)
+				continue;
+			with_queue(cpu, begin);
+			walk_[cpu] = kBegun;
+			--skipped;
 		}
 		if (moved) {
 			const ktl::uint64_t t1 = P::now_ns();
@@ -828,17 +919,37 @@ private:
 			shootdowns_.fetch_add(1, kRelaxed);
 			purges_.fetch_add(1, kRelaxed);
 		}
+		held = 0;
 		for (ktl::uint32_t cpu = 0; cpu < nr_queues_; ++cpu) {
-			with_queue(cpu, [&](VmapBlockQueueState &s) {
-				ktl::uint64_t q = 0;
-				s.blocks.for_each([&](VmapBlock *b) { q += b->end_purge(); });
-				s.purging_pages -= q;
-			});
+			if (walk_[cpu] != kBegun)
+				continue;
+			const bool ran = queues_[cpu]->try_with(end);
+			walk_[cpu] = ran ? kEnded : kHeld;
+			held += !ran;
 		}
+		for (ktl::uint32_t cpu = 0; held && cpu < nr_queues_; ++cpu)
+			if (walk_[cpu] == kHeld)
+				with_queue(cpu, end);
+		// Relaxed: statistics.
+		purge_skips_.fetch_add(skipped, kRelaxed);
 		// Release: pairs with the acquire in flushed_seq() and map().
 		purges_done_.store(seq, ktl::memory_order::release);
 		purge_ns_.fetch_add(P::now_ns() - t0, kRelaxed);
 		return moved;
+	}
+
+	/// Run @fn under CPU @cpu's queue lock if it comes free within
+	/// kSkipTries tries (a few microseconds: a running holder is done by
+	/// then, a descheduled one is not).  Returns whether it ran.
+	template <typename Fn>
+	bool try_for_a_while(ktl::uint32_t cpu, Fn &&fn)
+	{
+		for (ktl::uint32_t i = 0; i < kSkipTries; ++i) {
+			if (queues_[cpu]->try_with(fn))
+				return true;
+			P::cpu_relax();
+		}
+		return false;
 	}
 
 	/// After a purge: return the empty blocks beyond reserve_ to vmalloc.
@@ -917,6 +1028,8 @@ private:
 	/// 2,689 returned in one run, 0.23 of the threads' time reserving.
 	const ktl::uint32_t grow_limit_;
 	Queue **queues_ = nullptr;		///< one per possible CPU
+	/// purge_locked()'s state per queue; under purge_mutex_.
+	ktl::uint8_t *walk_ = nullptr;
 	bool initialized_ = false;		///< init() completed
 	VmapIndex<P> index_;
 	/// Metadata of blocks returned to vmalloc, reused by grow().
@@ -950,6 +1063,7 @@ private:
 	ktl::atomic<ktl::uint64_t> lock_wait_ns_{0};
 	ktl::atomic<ktl::uint64_t> reserve_ns_{0};
 	ktl::atomic<ktl::uint64_t> release_ns_{0};
+	ktl::atomic<ktl::uint64_t> purge_skips_{0};
 };
 
 } // namespace cxxvm

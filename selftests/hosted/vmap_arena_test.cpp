@@ -306,6 +306,115 @@ TEST_F(VmapArenaTest, UnmapAtTheCapDoesNotWaitForThePurgeInFlight)
 	EXPECT_EQ(0u, a->stats().caller_purges);
 }
 
+// Holds CPU @cpu's queue lock (through for_each_block()) from construction
+// until destruction.
+class QueueLockHolder {
+public:
+	QueueLockHolder(Arena *a, ktl::uint32_t cpu)
+		: t_([this, a, cpu] {
+			  a->for_each_block([&](ktl::uint32_t c, const VmapBlock &) {
+				  if (c != cpu || holding_)
+					  return;
+				  holding_ = true;
+				  while (!release_)
+					  std::this_thread::sleep_for(std::chrono::milliseconds(1));
+			  });
+		  })
+	{
+		for (int i = 0; i < 5000 && !holding_; ++i)
+			std::this_thread::sleep_for(std::chrono::milliseconds(1));
+	}
+	~QueueLockHolder() { release(); }
+	bool holding() const { return holding_; }
+	void release()
+	{
+		release_ = true;
+		if (t_.joinable())
+			t_.join();
+	}
+
+private:
+	std::atomic<bool> holding_{false}, release_{false};
+	std::thread t_;
+};
+
+// The worker's purge does not wait for a queue lock another thread holds
+// (under contention, a vCPU the host may have descheduled): it leaves that
+// queue's dirty slots for the next purge, and still shoots down, so the
+// unmaps there that named it are covered.  FLUSH then takes every queue.
+TEST_F(VmapArenaTest, WorkerPurgeSkipsAHeldQueue)
+{
+	Arena *a = make(64, 8);
+	ASSERT_NE(nullptr, a);
+	HostedPlatform::pause_work(true);
+	const Pfn pfn(9);
+	ktl::uint64_t covering = 0;
+	VirtAddr last(0);
+	// The threshold, half on CPU 1 and half on CPU 0: worker queued.
+	for (ktl::uint32_t cpu : {1u, 0u}) {
+		HostedPlatform::set_cpu(cpu);
+		for (int k = 0; k < 32; ++k) {
+			auto va = a->map({&pfn, 1});
+			ASSERT_TRUE(va.ok()) << k;
+			ASSERT_EQ(pfn, HostedPlatform::translate(va.value()));	// in this TLB now
+			auto r = a->unmap(va.value(), PageCount(1));
+			ASSERT_TRUE(r.ok());
+			covering = r.value();
+			last = va.value();
+		}
+	}
+	{
+		QueueLockHolder held(a, 0);
+		ASSERT_TRUE(held.holding());
+		const ktl::uint64_t seq0 = a->flushed_seq();
+		HostedPlatform::pause_work(false);
+		for (int i = 0; i < 5000 && a->flushed_seq() == seq0; ++i)
+			std::this_thread::sleep_for(std::chrono::milliseconds(1));
+		EXPECT_EQ(seq0 + 1, a->flushed_seq()) << "the worker waited for a held queue lock";
+		EXPECT_LE(covering, a->flushed_seq()) << "the purge CPU 0's unmaps named did not complete";
+		EXPECT_FALSE(HostedPlatform::translate(last).has_value())
+			<< "a TLB still translates an unmapped page whose covering purge completed";
+	}
+	HostedPlatform::pause_work(true);	// it requeued itself: a purge is not due, but hold it
+	auto st = a->stats();
+	EXPECT_EQ(32u, st.dirty_pages) << "the skipped queue's slots were made free";
+	EXPECT_EQ(1u, st.shootdowns);
+	EXPECT_EQ(1u, st.purge_skips);
+	EXPECT_EQ(32u, a->purge());
+	EXPECT_EQ(0u, a->stats().dirty_pages);
+}
+
+// ...but a purge whose only dirty slots are in the held queue waits for its
+// lock: a shootdown that frees nothing would only cost every CPU an IPI.
+TEST_F(VmapArenaTest, PurgeWaitsWhenOnlyAHeldQueueIsDirty)
+{
+	Arena *a = make(64, 8);
+	ASSERT_NE(nullptr, a);
+	HostedPlatform::pause_work(true);
+	const Pfn pfn(9);
+	for (int k = 0; k < 64; ++k) {	// the threshold, all on CPU 0
+		auto va = a->map({&pfn, 1});
+		ASSERT_TRUE(va.ok()) << k;
+		ASSERT_TRUE(a->unmap(va.value(), PageCount(1)).ok());
+	}
+	const ktl::uint64_t seq0 = a->flushed_seq();
+	{
+		QueueLockHolder held(a, 0);
+		ASSERT_TRUE(held.holding());
+		HostedPlatform::pause_work(false);
+		std::this_thread::sleep_for(std::chrono::milliseconds(50));
+		EXPECT_EQ(seq0, a->flushed_seq()) << "the purge did not wait for the only dirty queue";
+		held.release();
+		for (int i = 0; i < 5000 && a->flushed_seq() == seq0; ++i)
+			std::this_thread::sleep_for(std::chrono::milliseconds(1));
+	}
+	const auto st = a->stats();
+	EXPECT_EQ(seq0 + 1, a->flushed_seq());
+	EXPECT_EQ(0u, st.dirty_pages);
+	EXPECT_EQ(1u, st.shootdowns);
+	EXPECT_EQ(0u, st.purge_skips);
+}
+
 // A map with no room while a purge is due and the worker has not run purges
 // rather than reserve a block (which would hold VA for slots the purge frees).
 TEST_F(VmapArenaTest, MapPurgesRatherThanGrowWhenDue)
