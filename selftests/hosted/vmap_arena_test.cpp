@@ -18,6 +18,14 @@ namespace {
 
 using Arena = VmapArena<HostedPlatform>;
 
+/// Poll @done every millisecond, for at most 5 s.
+template <typename Fn>
+void wait_for(Fn &&done)
+{
+	for (int i = 0; i < 5000 && !done(); ++i)
+		std::this_thread::sleep_for(std::chrono::milliseconds(1));
+}
+
 class VmapArenaTest : public ::testing::Test {
 protected:
 	void SetUp() override
@@ -53,6 +61,22 @@ protected:
 		for (ktl::uint32_t i = 0; i < n; ++i)
 			v.emplace_back(first + i);
 		return v;
+	}
+	/// @n map+unmap cycles of @p (one mapping of all of it each) on this
+	/// thread's CPU; wrap in ASSERT_NO_FATAL_FAILURE().
+	static void churn(Arena *a, const std::vector<Pfn> &p, int n)
+	{
+		for (int k = 0; k < n; ++k) {
+			auto va = a->map({p.data(), p.size()});
+			ASSERT_TRUE(va.ok()) << k;
+			ASSERT_TRUE(a->unmap(va.value(), PageCount(p.size())).ok()) << k;
+		}
+	}
+	/// Wait until a held-back shootdown is waiting (hold_shootdowns()).
+	static void wait_for_held_shootdown()
+	{
+		wait_for([] { return HostedPlatform::shootdowns_held() != 0; });
+		ASSERT_EQ(1, HostedPlatform::shootdowns_held()) << "the worker never started its purge";
 	}
 
 	Arena *arena_ = nullptr;
@@ -143,11 +167,9 @@ TEST_F(VmapArenaTest, ThresholdUnmapQueuesTheWorker)
 	EXPECT_LT(arena_->flushed_seq(), covering);
 
 	HostedPlatform::pause_work(false);
-	for (int i = 0; i < 5000 && arena_->flushed_seq() < covering; ++i)
-		std::this_thread::sleep_for(std::chrono::milliseconds(1));
+	wait_for([&] { return arena_->flushed_seq() >= covering; });
 	EXPECT_GE(arena_->flushed_seq(), covering) << "the worker never purged";
-	for (int i = 0; i < 5000 && purged_calls == 0; ++i)
-		std::this_thread::sleep_for(std::chrono::milliseconds(1));
+	wait_for([] { return purged_calls != 0; });
 	st = arena_->stats();
 	EXPECT_EQ(1u, st.worker_purges);
 	EXPECT_EQ(0u, st.caller_purges);
@@ -184,13 +206,8 @@ TEST_F(VmapArenaTest, FullArenaDoesNotWaitForAnIdleWorker)
 	ASSERT_NE(nullptr, a);
 	HostedPlatform::pause_work(true);
 	const ktl::uint64_t runs = HostedPlatform::work_runs();
-	const auto p = pfns(1, CXXVM_MAX_PAGES);
 	// 8 slots of 64 pages per block: maps 9 and 17 find every slot dirty.
-	for (int i = 0; i < 3 * 512 / 64; ++i) {
-		auto va = a->map({p.data(), p.size()});
-		ASSERT_TRUE(va.ok()) << i;
-		ASSERT_TRUE(a->unmap(va.value(), PageCount(64)).ok());
-	}
+	ASSERT_NO_FATAL_FAILURE(churn(a, pfns(1, CXXVM_MAX_PAGES), 3 * 512 / 64));
 	const auto st = a->stats();
 	EXPECT_EQ(runs, HostedPlatform::work_runs()) << "the held worker ran";
 	EXPECT_EQ(2u, st.caller_purges);
@@ -207,17 +224,11 @@ TEST_F(VmapArenaTest, FullArenaWaitsForThePurgeInFlight)
 	ASSERT_NE(nullptr, a);
 	HostedPlatform::pause_work(true);
 	const auto p = pfns(1, CXXVM_MAX_PAGES);
-	for (int i = 0; i < 512 / 64; ++i) {	// every slot dirty, worker queued
-		auto va = a->map({p.data(), p.size()});
-		ASSERT_TRUE(va.ok()) << i;
-		ASSERT_TRUE(a->unmap(va.value(), PageCount(64)).ok());
-	}
+	ASSERT_NO_FATAL_FAILURE(churn(a, p, 512 / 64));	// every slot dirty, worker queued
 	const ktl::uint64_t seq0 = a->flushed_seq();
 	HostedPlatform::hold_shootdowns(true);
 	HostedPlatform::pause_work(false);
-	for (int i = 0; i < 5000 && HostedPlatform::shootdowns_held() == 0; ++i)
-		std::this_thread::sleep_for(std::chrono::milliseconds(1));
-	ASSERT_EQ(1, HostedPlatform::shootdowns_held()) << "the worker never started its purge";
+	ASSERT_NO_FATAL_FAILURE(wait_for_held_shootdown());
 
 	std::atomic<bool> mapped{false};
 	cxxrt::Result<VirtAddr> va = cxxrt::Errno::kNoMem;
@@ -245,21 +256,13 @@ TEST_F(VmapArenaTest, UnmapsWaitOnlyAtTheCap)
 	Arena *a = make(64, 8);
 	ASSERT_NE(nullptr, a);
 	HostedPlatform::pause_work(true);
-	const Pfn pfn(9);
-	for (int k = 0; k < 4 * 64 - 16; ++k) {
-		auto va = a->map({&pfn, 1});
-		ASSERT_TRUE(va.ok()) << k;
-		ASSERT_TRUE(a->unmap(va.value(), PageCount(1)).ok());
-	}
+	const auto one = pfns(9, 1);
+	ASSERT_NO_FATAL_FAILURE(churn(a, one, 4 * 64 - 16));
 	auto st = a->stats();
 	EXPECT_EQ(0u, st.caller_purges);
 	EXPECT_EQ(0u, st.purge_waits);
 	EXPECT_EQ(4u * 64 - 16, st.dirty_pages);
-	for (int k = 0; k < 16; ++k) {
-		auto va = a->map({&pfn, 1});
-		ASSERT_TRUE(va.ok()) << k;
-		ASSERT_TRUE(a->unmap(va.value(), PageCount(1)).ok());
-	}
+	ASSERT_NO_FATAL_FAILURE(churn(a, one, 16));
 	st = a->stats();
 	EXPECT_EQ(1u, st.caller_purges);
 	EXPECT_EQ(1u, st.purge_waits);
@@ -274,16 +277,10 @@ TEST_F(VmapArenaTest, UnmapAtTheCapDoesNotWaitForThePurgeInFlight)
 	ASSERT_NE(nullptr, a);
 	HostedPlatform::pause_work(true);
 	const Pfn pfn(9);
-	for (int k = 0; k < 64; ++k) {	// the threshold: worker queued
-		auto va = a->map({&pfn, 1});
-		ASSERT_TRUE(va.ok()) << k;
-		ASSERT_TRUE(a->unmap(va.value(), PageCount(1)).ok());
-	}
+	ASSERT_NO_FATAL_FAILURE(churn(a, pfns(9, 1), 64));	// the threshold: worker queued
 	HostedPlatform::hold_shootdowns(true);
 	HostedPlatform::pause_work(false);
-	for (int i = 0; i < 5000 && HostedPlatform::shootdowns_held() == 0; ++i)
-		std::this_thread::sleep_for(std::chrono::milliseconds(1));
-	ASSERT_EQ(1, HostedPlatform::shootdowns_held()) << "the worker never started its purge";
+	ASSERT_NO_FATAL_FAILURE(wait_for_held_shootdown());
 	std::atomic<bool> done{false};
 	std::atomic<int> cycles{0};
 	std::thread unmapper([&] {
@@ -297,8 +294,7 @@ TEST_F(VmapArenaTest, UnmapAtTheCapDoesNotWaitForThePurgeInFlight)
 		}
 		done = true;
 	});
-	for (int i = 0; i < 5000 && !done; ++i)
-		std::this_thread::sleep_for(std::chrono::milliseconds(1));
+	wait_for([&] { return done.load(); });
 	EXPECT_TRUE(done.load()) << "an unmap past the cap waited for the purge in flight";
 	EXPECT_EQ(4 * 64 + 16, cycles.load()) << "a map or unmap failed";
 	HostedPlatform::hold_shootdowns(false);
@@ -321,8 +317,7 @@ public:
 			  });
 		  })
 	{
-		for (int i = 0; i < 5000 && !holding_; ++i)
-			std::this_thread::sleep_for(std::chrono::milliseconds(1));
+		wait_for([this] { return holding_.load(); });
 	}
 	~QueueLockHolder() { release(); }
 	bool holding() const { return holding_; }
@@ -368,8 +363,7 @@ TEST_F(VmapArenaTest, WorkerPurgeSkipsAHeldQueue)
 		ASSERT_TRUE(held.holding());
 		const ktl::uint64_t seq0 = a->flushed_seq();
 		HostedPlatform::pause_work(false);
-		for (int i = 0; i < 5000 && a->flushed_seq() == seq0; ++i)
-			std::this_thread::sleep_for(std::chrono::milliseconds(1));
+		wait_for([&] { return a->flushed_seq() != seq0; });
 		EXPECT_EQ(seq0 + 1, a->flushed_seq()) << "the worker waited for a held queue lock";
 		EXPECT_LE(covering, a->flushed_seq()) << "the purge CPU 0's unmaps named did not complete";
 		EXPECT_FALSE(HostedPlatform::translate(last).has_value())
@@ -391,12 +385,7 @@ TEST_F(VmapArenaTest, PurgeWaitsWhenOnlyAHeldQueueIsDirty)
 	Arena *a = make(64, 8);
 	ASSERT_NE(nullptr, a);
 	HostedPlatform::pause_work(true);
-	const Pfn pfn(9);
-	for (int k = 0; k < 64; ++k) {	// the threshold, all on CPU 0
-		auto va = a->map({&pfn, 1});
-		ASSERT_TRUE(va.ok()) << k;
-		ASSERT_TRUE(a->unmap(va.value(), PageCount(1)).ok());
-	}
+	ASSERT_NO_FATAL_FAILURE(churn(a, pfns(9, 1), 64));	// the threshold, all on CPU 0
 	const ktl::uint64_t seq0 = a->flushed_seq();
 	{
 		QueueLockHolder held(a, 0);
@@ -405,8 +394,7 @@ TEST_F(VmapArenaTest, PurgeWaitsWhenOnlyAHeldQueueIsDirty)
 		std::this_thread::sleep_for(std::chrono::milliseconds(50));
 		EXPECT_EQ(seq0, a->flushed_seq()) << "the purge did not wait for the only dirty queue";
 		held.release();
-		for (int i = 0; i < 5000 && a->flushed_seq() == seq0; ++i)
-			std::this_thread::sleep_for(std::chrono::milliseconds(1));
+		wait_for([&] { return a->flushed_seq() != seq0; });
 	}
 	const auto st = a->stats();
 	EXPECT_EQ(seq0 + 1, a->flushed_seq());
@@ -422,12 +410,7 @@ TEST_F(VmapArenaTest, MapPurgesRatherThanGrowWhenDue)
 	Arena *a = make(320, 4);
 	ASSERT_NE(nullptr, a);
 	HostedPlatform::pause_work(true);
-	const auto p = pfns(1, CXXVM_MAX_PAGES);
-	for (int i = 0; i < 3 * 512 / 64; ++i) {
-		auto va = a->map({p.data(), p.size()});
-		ASSERT_TRUE(va.ok()) << i;
-		ASSERT_TRUE(a->unmap(va.value(), PageCount(64)).ok());
-	}
+	ASSERT_NO_FATAL_FAILURE(churn(a, pfns(1, CXXVM_MAX_PAGES), 3 * 512 / 64));
 	const auto st = a->stats();
 	EXPECT_EQ(1u, st.blocks_created) << "a block was reserved while a purge was due";
 	EXPECT_EQ(2u, st.caller_purges);
@@ -444,21 +427,12 @@ TEST_F(VmapArenaTest, GrowsOnlyToTheLimitWhileAPurgeIsDue)
 	Arena *a = make(64, 64);
 	ASSERT_NE(nullptr, a);
 	HostedPlatform::pause_work(true);
-	const Pfn pfn(9);
-	auto churn = [&] {	// 64 pages dirty: a purge is due
-		for (int k = 0; k < 64; ++k) {
-			auto va = a->map({&pfn, 1});
-			ASSERT_TRUE(va.ok()) << k;
-			ASSERT_TRUE(a->unmap(va.value(), PageCount(1)).ok());
-		}
-	};
-	churn();
+	const auto one = pfns(9, 1);
+	ASSERT_NO_FATAL_FAILURE(churn(a, one, 64));	// 64 pages dirty: a purge is due
 	HostedPlatform::hold_shootdowns(true);
 	HostedPlatform::pause_work(false);
-	for (int i = 0; i < 5000 && HostedPlatform::shootdowns_held() == 0; ++i)
-		std::this_thread::sleep_for(std::chrono::milliseconds(1));
-	ASSERT_EQ(1, HostedPlatform::shootdowns_held()) << "the worker never started its purge";
-	churn();	// due again, while the worker's purge is in flight
+	ASSERT_NO_FATAL_FAILURE(wait_for_held_shootdown());
+	ASSERT_NO_FATAL_FAILURE(churn(a, one, 64));	// due again, while the worker's purge is in flight
 
 	constexpr int kMaps = 40 * 512 / 64;	// 40 blocks' worth, all live
 	const auto p = pfns(1, CXXVM_MAX_PAGES);
@@ -474,8 +448,7 @@ TEST_F(VmapArenaTest, GrowsOnlyToTheLimitWhileAPurgeIsDue)
 		}
 		done = true;
 	});
-	for (int i = 0; i < 5000 && !done && a->stats().blocks_created < kLimit; ++i)
-		std::this_thread::sleep_for(std::chrono::milliseconds(1));
+	wait_for([&] { return done || a->stats().blocks_created >= kLimit; });
 	std::this_thread::sleep_for(std::chrono::milliseconds(50));
 	EXPECT_FALSE(done.load()) << "the map did not wait for the due purge";
 	EXPECT_EQ(kLimit, a->stats().blocks_created) << "grew past grow_limit_ while a purge was due";
