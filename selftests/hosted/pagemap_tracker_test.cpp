@@ -169,12 +169,13 @@ TEST_F(PagemapTrackerTest, LookupsRaceRegistrations)
 	constexpr int kMaps = 8;
 	std::atomic<bool> stop{false};
 	std::atomic<int> wrong{0};
-	std::atomic<ktl::uint64_t> hits{0};
+	std::atomic<ktl::uint64_t> hits{0}, tries{0};
 	std::atomic<int> started{0};
 	auto reader = [&](int seed) {
 		std::mt19937 rng(seed);
 		++started;
 		while (!stop) {
+			++tries;
 			const ktl::uint64_t off = rng() % (64 * kMaps);
 			Map *m = t_->lookup(Pfn(kBase + off), nullptr);
 			if (!m)
@@ -192,7 +193,13 @@ TEST_F(PagemapTrackerTest, LookupsRaceRegistrations)
 		std::this_thread::yield();
 	Map *maps[kMaps] = {};
 	std::mt19937 rng(99);
-	for (int round = 0; round < 3000; ++round) {
+	// 3000 rounds, and on a busy host more, until the readers have
+	// looked up a few thousand times and found something (10 s at most):
+	// a writer done before the readers ran raced nothing.
+	const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+	for (int round = 0; round < 3000 || ((tries < 3000 || hits == 0) &&
+					     std::chrono::steady_clock::now() < deadline);
+	     ++round) {
 		const int i = rng() % kMaps;
 		if (maps[i]) {
 			if (round % 2)
