@@ -352,35 +352,35 @@ int cxxvm_arena_map(struct cxxvm_arena *arena, const uint64_t *pfns,
  * @arena: the arena
  * @va: the address cxxvm_arena_map() returned
  * @n: the same @n
- * @flush_seq: out: the purge that covers this slot
+ * @purge_seq: out: the purge that covers this slot
  *
  * Clears the PTEs at once; the TLB shootdown is deferred until
  * lazy_max_pages are dirty, when this call queues the purge worker and
  * returns without waiting (with CXXVM_ARENA_CALLER_PURGE it runs the purge
  * itself; at 4 x lazy_max_pages with no purge running, the worker not
  * having run, it runs one too).  The slot is reused only after a shootdown
- * covers it.  Until cxxvm_arena_flushed_seq()
- * reaches @flush_seq, other CPUs may still hold TLB entries for the old
+ * covers it.  Until cxxvm_arena_purged_seq()
+ * reaches @purge_seq, other CPUs may still hold TLB entries for the old
  * pages: do not free them before.  Mirrors vm_unmap_ram()/vb_free().
  * Context: process context; sleeps only with CXXVM_ARENA_CALLER_PURGE or
  * at 4 x lazy_max_pages.
  * Return: 0, -EINVAL if (@va, @n) is not a live mapping of exactly @n pages.
  */
 int cxxvm_arena_unmap(struct cxxvm_arena *arena, uintptr_t va, uint32_t n,
-		      uint64_t *flush_seq);
+		      uint64_t *purge_seq);
 
 /**
- * cxxvm_arena_flushed_seq() - how many purges have completed.
+ * cxxvm_arena_purged_seq() - how many purges have completed.
  * @arena: the arena
  *
- * Pages unmapped with a @flush_seq at or below this are unreachable.
+ * Pages unmapped with a @purge_seq at or below this are unreachable.
  * Context: any.
  * Return: the number of the last completed purge.
  */
-uint64_t cxxvm_arena_flushed_seq(struct cxxvm_arena *arena);
+uint64_t cxxvm_arena_purged_seq(struct cxxvm_arena *arena);
 
 /**
- * cxxvm_arena_flush() - shoot down every lazily freed range now.
+ * cxxvm_arena_purge_now() - shoot down every lazily freed range now.
  * @arena: the arena
  *
  * When it returns, every slot unmapped before the call is reusable.
@@ -388,7 +388,7 @@ uint64_t cxxvm_arena_flushed_seq(struct cxxvm_arena *arena);
  * Context: process context, may sleep.
  * Return: dirty pages made reusable.
  */
-uint64_t cxxvm_arena_flush(struct cxxvm_arena *arena);
+uint64_t cxxvm_arena_purge_now(struct cxxvm_arena *arena);
 
 /**
  * cxxvm_arena_shrink() - purge, then return every empty block to vmalloc.
@@ -453,7 +453,7 @@ CXXVM_STATIC_ASSERT(sizeof(struct cxxvm_core_range) == 16,
  * @ranges: @nr_ranges ranges, disjoint
  * @altmap_reserve: altmap pages left alone at the start of the range
  * @altmap_free: altmap pages after the reserve that may hold the memmap
- * @cookie: the caller's, returned by cxxvm_pgmap_cookie()
+ * @cookie: the caller's, returned by cxxvm_tracker_cookie()
  */
 struct cxxvm_pgmap_desc {
 	uint32_t type;
@@ -510,14 +510,14 @@ int cxxvm_tracker_create(uint32_t max_ranges, struct cxxvm_tracker **out);
  * @t: the tracker; NULL is ignored
  *
  * Waits for the drain of every pagemap still registered, as
- * cxxvm_pgmap_unregister() does.
+ * cxxvm_tracker_unregister() does.
  * Context: process context, may sleep.
  * Return: how many pagemaps were still registered.
  */
 uint32_t cxxvm_tracker_destroy(struct cxxvm_tracker *t);
 
 /**
- * cxxvm_pgmap_register() - track a pagemap; it starts live, with one
+ * cxxvm_tracker_register() - track a pagemap; it starts live, with one
  * reference held by the registration.
  * @t: the tracker
  * @desc: what to register
@@ -530,12 +530,12 @@ uint32_t cxxvm_tracker_destroy(struct cxxvm_tracker *t);
  * space; -EBUSY if a range overlaps a registered pagemap's (dying ones
  * too); -ENOSPC if the tracker holds max_ranges ranges; -ENOMEM.
  */
-int cxxvm_pgmap_register(struct cxxvm_tracker *t,
+int cxxvm_tracker_register(struct cxxvm_tracker *t,
 			 const struct cxxvm_pgmap_desc *desc,
 			 struct cxxvm_pgmap **out);
 
 /**
- * cxxvm_pgmap_lookup() - get_dev_pagemap() for the tracker.
+ * cxxvm_tracker_lookup() - get_dev_pagemap() for the tracker.
  * @t: the tracker
  * @pfn: the pfn
  * @hint: NULL, or a pagemap the caller holds a reference on
@@ -546,29 +546,29 @@ int cxxvm_pgmap_register(struct cxxvm_tracker *t,
  * with interrupts off, is mid-update).
  * Return: the live pagemap holding @pfn with a new reference, or NULL.
  */
-struct cxxvm_pgmap *cxxvm_pgmap_lookup(struct cxxvm_tracker *t, uint64_t pfn,
+struct cxxvm_pgmap *cxxvm_tracker_lookup(struct cxxvm_tracker *t, uint64_t pfn,
 				       struct cxxvm_pgmap *hint);
 
 /**
- * cxxvm_pgmap_get() - another reference, for a caller that holds one.
+ * cxxvm_tracker_get() - another reference, for a caller that holds one.
  * @m: the pagemap
  *
  * Context: any.
  */
-void cxxvm_pgmap_get(struct cxxvm_pgmap *m);
+void cxxvm_tracker_get(struct cxxvm_pgmap *m);
 
 /**
- * cxxvm_pgmap_put() - drop a reference: put_dev_pagemap().
+ * cxxvm_tracker_put() - drop a reference: put_dev_pagemap().
  * @m: the pagemap; NULL is ignored
  *
  * The last reference of a killed pagemap completes its drain.  A put with
  * no reference held WARNs and does nothing.
  * Context: any.
  */
-void cxxvm_pgmap_put(struct cxxvm_pgmap *m);
+void cxxvm_tracker_put(struct cxxvm_pgmap *m);
 
 /**
- * cxxvm_pgmap_kill() - no new references; drop the registration's.
+ * cxxvm_tracker_kill() - no new references; drop the registration's.
  * @t: the tracker
  * @m: the pagemap
  *
@@ -576,20 +576,20 @@ void cxxvm_pgmap_put(struct cxxvm_pgmap *m);
  * Context: any.
  * Return: true if this call killed it, false if it was dying already.
  */
-bool cxxvm_pgmap_kill(struct cxxvm_tracker *t, struct cxxvm_pgmap *m);
+bool cxxvm_tracker_kill(struct cxxvm_tracker *t, struct cxxvm_pgmap *m);
 
 /**
- * cxxvm_pgmap_unregister() - kill, wait for the drain, forget @m.
+ * cxxvm_tracker_unregister() - kill, wait for the drain, forget @m.
  * @t: the tracker
  * @m: the pagemap; not to be used afterwards
  *
  * Sleeps until every reference is put, as memunmap_pages() does.
  * Context: process context, may sleep; the caller holds no reference.
  */
-void cxxvm_pgmap_unregister(struct cxxvm_tracker *t, struct cxxvm_pgmap *m);
+void cxxvm_tracker_unregister(struct cxxvm_tracker *t, struct cxxvm_pgmap *m);
 
 /**
- * cxxvm_pgmap_try_unregister() - cxxvm_pgmap_unregister() without waiting.
+ * cxxvm_tracker_try_unregister() - cxxvm_tracker_unregister() without waiting.
  * @t: the tracker
  * @m: the pagemap
  *
@@ -599,27 +599,27 @@ void cxxvm_pgmap_unregister(struct cxxvm_tracker *t, struct cxxvm_pgmap *m);
  * Return: 0 (@m is gone), or -EBUSY: references are held; @m stays dying,
  * its pfns give none and its ranges stay reserved until a later call.
  */
-int cxxvm_pgmap_try_unregister(struct cxxvm_tracker *t, struct cxxvm_pgmap *m);
+int cxxvm_tracker_try_unregister(struct cxxvm_tracker *t, struct cxxvm_pgmap *m);
 
 /**
- * cxxvm_pgmap_cookie() - the cookie @m was registered with.
+ * cxxvm_tracker_cookie() - the cookie @m was registered with.
  * @m: a pagemap the caller holds a reference on
  *
  * Context: any.
  */
-uintptr_t cxxvm_pgmap_cookie(const struct cxxvm_pgmap *m);
+uintptr_t cxxvm_tracker_cookie(const struct cxxvm_pgmap *m);
 
 /**
- * cxxvm_pgmap_refs() - references held on @m now (the registration's
+ * cxxvm_tracker_refs() - references held on @m now (the registration's
  * included), for tests and statistics.
  * @m: the pagemap
  *
  * Context: any.
  */
-uint64_t cxxvm_pgmap_refs(const struct cxxvm_pgmap *m);
+uint64_t cxxvm_tracker_refs(const struct cxxvm_pgmap *m);
 
 /**
- * cxxvm_pgmap_altmap_alloc() - take memmap pages from @m's altmap.
+ * cxxvm_tracker_altmap_alloc() - take memmap pages from @m's altmap.
  * @t: the tracker
  * @m: the pagemap
  * @nr_pfns: pages
@@ -630,11 +630,11 @@ uint64_t cxxvm_pgmap_refs(const struct cxxvm_pgmap *m);
  * Return: 0; -EINVAL without an altmap or for 0 pages; -ENOSPC if free
  * cannot hold them.
  */
-int cxxvm_pgmap_altmap_alloc(struct cxxvm_tracker *t, struct cxxvm_pgmap *m,
+int cxxvm_tracker_altmap_alloc(struct cxxvm_tracker *t, struct cxxvm_pgmap *m,
 			     uint64_t nr_pfns, uint64_t *pfn);
 
 /**
- * cxxvm_pgmap_altmap_free() - vmem_altmap_free(): lower alloc.
+ * cxxvm_tracker_altmap_free() - vmem_altmap_free(): lower alloc.
  * @t: the tracker
  * @m: the pagemap
  * @nr_pfns: pages
@@ -642,11 +642,11 @@ int cxxvm_pgmap_altmap_alloc(struct cxxvm_tracker *t, struct cxxvm_pgmap *m,
  * Context: process context, may sleep.
  * Return: 0; -EINVAL without an altmap or if @nr_pfns exceeds alloc.
  */
-int cxxvm_pgmap_altmap_free(struct cxxvm_tracker *t, struct cxxvm_pgmap *m,
+int cxxvm_tracker_altmap_free(struct cxxvm_tracker *t, struct cxxvm_pgmap *m,
 			    uint64_t nr_pfns);
 
 /**
- * cxxvm_pgmap_altmap_get() - a snapshot of @m's altmap.
+ * cxxvm_tracker_altmap_get() - a snapshot of @m's altmap.
  * @t: the tracker
  * @m: the pagemap
  * @info: out
@@ -654,7 +654,7 @@ int cxxvm_pgmap_altmap_free(struct cxxvm_tracker *t, struct cxxvm_pgmap *m,
  * Context: process context, may sleep.
  * Return: 0, or -EINVAL if @m has no altmap.
  */
-int cxxvm_pgmap_altmap_get(struct cxxvm_tracker *t, struct cxxvm_pgmap *m,
+int cxxvm_tracker_altmap_get(struct cxxvm_tracker *t, struct cxxvm_pgmap *m,
 			   struct cxxvm_altmap_info *info);
 
 #ifdef __cplusplus

@@ -18,18 +18,17 @@
 #define CXXVM_EXPORT_FOR_KUNIT(sym)
 #endif
 
-/*
- * Argument checks of the ioctls, after copy_from_user().
- * Return: 0, -EINVAL (bad field, non-zero reserved field, unknown flag) or
- * -ENOENT (a handle that cannot exist).  Context: any.
+/**
+ * cxxvm_ioctl_check() - the argument check of @cmd's ioctl table row
+ * @cmd: a CXXVM_IOC_* command
+ * @kdata: its struct, at the module's size
+ *
+ * Context: any.
+ * Return: 0, -EINVAL (bad field, non-zero reserved field, unknown flag),
+ * -ENOENT (a handle that cannot exist), -ERANGE (a pfn range past the end
+ * of physical address space), or -ENOTTY for an unknown command.
  */
-int cxxvm_check_map(const struct cxxvm_map *arg);
-int cxxvm_check_unmap(const struct cxxvm_unmap *arg);
-int cxxvm_check_verify(const struct cxxvm_verify *arg);
-int cxxvm_check_flush(const struct cxxvm_flush *arg);
-int cxxvm_check_bench(const struct cxxvm_bench *arg);
-/* Also -ERANGE: a range past the end of physical address space. */
-int cxxvm_check_pgmap_create(const struct cxxvm_pgmap_create *arg);
+int cxxvm_ioctl_check(unsigned int cmd, const void *kdata);
 
 /**
  * cxxrt_test_fail_nth_alloc() - make the @n-th next cxxrt_alloc() fail.

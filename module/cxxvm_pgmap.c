@@ -14,6 +14,7 @@
 #include <linux/io.h>
 #include <linux/ioport.h>
 #include <linux/ktime.h>
+#include <linux/lockdep.h>
 #include <linux/memremap.h>
 #include <linux/mm.h>
 #include <linux/slab.h>
@@ -22,17 +23,9 @@
 
 #include <linux/cxxvm.h>
 #include "cxxvm_core.h"
-#include "cxxvm_kunit.h"
-#include "cxxvm_pgmap.h"
+#include "cxxvm_internal.h"
 #include "cxxvm_probes.h"
 
-static_assert(sizeof(struct cxxvm_pgmap_create) == 192);
-static_assert(sizeof(struct cxxvm_pgmap_destroy) == 32);
-static_assert(sizeof(struct cxxvm_pgmap_ref) == 48);
-static_assert(sizeof(struct cxxvm_pgmap_check) == 56);
-static_assert(sizeof(struct cxxvm_memremap) == 48);
-static_assert(sizeof(struct cxxvm_pgmap_vmap) == 48);
-static_assert(sizeof(struct cxxvm_pgmap_bench) == 64);
 static_assert(CXXVM_PGMAP_MAX_RANGES == 8);
 static_assert(CXXVM_PGMAP_PRIVATE == MEMORY_DEVICE_PRIVATE);
 static_assert(CXXVM_PGMAP_COHERENT == MEMORY_DEVICE_COHERENT);
@@ -43,8 +36,7 @@ static_assert(CXXVM_MEMREMAP_WB == MEMREMAP_WB);
 static_assert(CXXVM_MEMREMAP_WT == MEMREMAP_WT);
 static_assert(CXXVM_MEMREMAP_WC == MEMREMAP_WC);
 
-/* Pagemaps one file may hold; ranges the module's tracker holds. */
-#define CXXVM_MAX_PGMAPS	64
+/* Ranges the module's tracker holds. */
 #define CXXVM_TRACKER_RANGES	1024
 /* Largest CXXVM_IOC_MEMREMAP and CXXVM_IOC_PGMAP_BENCH. */
 #define CXXVM_MAX_MEMREMAP	(64UL << 20)
@@ -59,7 +51,12 @@ static struct cxxvm_arena *cxxvm_pgmap_arena;
  * @id: its handle in @owner
  * @tm: the tracker's pagemap
  * @flags: CXXVM_PGMAP_*
+ * @pending: created by a PGMAP_CREATE whose outputs have not reached the
+ *	caller yet: no command of the file finds it (so that undoing the
+ *	create cannot hit anything else)
  * @user_refs: references taken with CXXVM_IOC_PGMAP_GET and not yet put
+ * @pending_refs: references of GETs whose outputs have not reached the
+ *	caller yet (PUT cannot drop them)
  * @first_data_pfn: the first pfn past the altmap (or the first range's)
  * @nr_ranges: ranges
  * @ranges: the ranges
@@ -71,7 +68,9 @@ struct cxxvm_pgmap_obj {
 	u32 id;
 	struct cxxvm_pgmap *tm;
 	u32 flags;
+	bool pending;
 	u64 user_refs;
+	u64 pending_refs;
 	u64 first_data_pfn;
 	u32 nr_ranges;
 	struct cxxvm_pfn_range ranges[CXXVM_PGMAP_MAX_RANGES];
@@ -160,7 +159,7 @@ static u64 cxxvm_memmap_pages(const struct cxxvm_pfn_range *r, u64 reserve)
 
 /**
  * cxxvm_check_pgmap_create() - argument checks of CXXVM_IOC_PGMAP_CREATE
- * @arg: after copy_from_user()
+ * @kdata: struct cxxvm_pgmap_create, copied in
  *
  * Only what needs no kernel state: flags, type, counts, reserved fields,
  * range arithmetic, REAL ranges in whole subsections (PAGES_PER_SUBSECTION
@@ -169,13 +168,14 @@ static u64 cxxvm_memmap_pages(const struct cxxvm_pfn_range *r, u64 reserve)
  * Return: 0, -EINVAL, or -ERANGE for a range past the end of physical
  * address space.
  */
-int cxxvm_check_pgmap_create(const struct cxxvm_pgmap_create *arg)
+int cxxvm_check_pgmap_create(const void *kdata)
 {
 	const u64 limit = 1ULL << (MAX_PHYSMEM_BITS - PAGE_SHIFT);
+	const struct cxxvm_pgmap_create *arg = kdata;
 	u32 i;
 
-	if ((arg->flags & ~CXXVM_PGMAP_FLAGS) || arg->reserved0 || arg->handle ||
-	    arg->first_data_pfn || arg->reserved[0] || arg->reserved[1])
+	if ((arg->flags & ~CXXVM_PGMAP_FLAGS) || arg->reserved0 ||
+	    !cxxvm_zeroed(arg->reserved, sizeof(arg->reserved)))
 		return -EINVAL;
 	if (arg->type < CXXVM_PGMAP_PRIVATE || arg->type > CXXVM_PGMAP_PCI_P2PDMA)
 		return -EINVAL;
@@ -206,7 +206,6 @@ int cxxvm_check_pgmap_create(const struct cxxvm_pgmap_create *arg)
 		return -EINVAL;
 	return 0;
 }
-CXXVM_EXPORT_FOR_KUNIT(cxxvm_check_pgmap_create);
 
 /* Undo cxxvm_pgmap_make_real(). */
 static void cxxvm_pgmap_unmake_real(struct cxxvm_pgmap_obj *o)
@@ -297,33 +296,38 @@ static int cxxvm_pgmap_make_real(struct cxxvm_pgmap_obj *o, const struct cxxvm_p
  */
 static void cxxvm_pgmap_obj_free(struct cxxvm_pgmap_obj *o)
 {
-	cxxvm_pgmap_kill(cxxvm_tracker, o->tm);
-	while (o->user_refs) {
-		cxxvm_pgmap_put(o->tm);
-		o->user_refs--;
-	}
-	cxxvm_pgmap_unregister(cxxvm_tracker, o->tm);
+	cxxvm_tracker_kill(cxxvm_tracker, o->tm);
+	for (; o->user_refs; o->user_refs--)
+		cxxvm_tracker_put(o->tm);
+	for (; o->pending_refs; o->pending_refs--)
+		cxxvm_tracker_put(o->tm);
+	cxxvm_tracker_unregister(cxxvm_tracker, o->tm);
 	cxxvm_pgmap_unmake_real(o);
 	kfree(o);
 }
 
-static long cxxvm_ioctl_pgmap_create(struct cxxvm_pgmap_file *pf, void __user *uarg)
+/**
+ * cxxvm_ioctl_pgmap_create() - CXXVM_IOC_PGMAP_CREATE
+ * @f: the file
+ * @kdata: struct cxxvm_pgmap_create, checked
+ *
+ * Context: process context, may sleep; takes the file's pagemap lock.
+ * Return: 0 or -errno as include/uapi/linux/cxxvm.h says.
+ */
+int cxxvm_ioctl_pgmap_create(struct cxxvm_file *f, void *kdata)
 {
 	struct cxxvm_core_range cr[CXXVM_PGMAP_MAX_RANGES];
-	struct cxxvm_pgmap_create arg;
+	struct cxxvm_pgmap_create *arg = kdata;
+	struct cxxvm_pgmap_file *pf = &f->pgmaps;
 	struct cxxvm_pgmap_desc desc;
 	struct cxxvm_pgmap_obj *o;
 	u32 i;
 	int ret;
 
-	if (copy_from_user(&arg, uarg, sizeof(arg)))
-		return -EFAULT;
-	ret = cxxvm_check_pgmap_create(&arg);
-	if (ret)
-		return ret;
-	for (i = 0; i < arg.nr_ranges; i++)
-		if (region_intersects(cxxvm_range_phys(&arg.ranges[i]),
-				      cxxvm_range_bytes(&arg.ranges[i]),
+	might_sleep();
+	for (i = 0; i < arg->nr_ranges; i++)
+		if (region_intersects(cxxvm_range_phys(&arg->ranges[i]),
+				      cxxvm_range_bytes(&arg->ranges[i]),
 				      IORESOURCE_SYSTEM_RAM, IORES_DESC_NONE) != REGION_DISJOINT)
 			return -ENXIO;
 
@@ -331,104 +335,186 @@ static long cxxvm_ioctl_pgmap_create(struct cxxvm_pgmap_file *pf, void __user *u
 	if (!o)
 		return -ENOMEM;
 	o->owner = pf;
-	o->flags = arg.flags;
-	o->nr_ranges = arg.nr_ranges;
-	memcpy(o->ranges, arg.ranges, sizeof(o->ranges));
-	for (i = 0; i < arg.nr_ranges; i++)
-		cr[i] = (struct cxxvm_core_range){ arg.ranges[i].start_pfn, arg.ranges[i].nr_pages };
+	o->flags = arg->flags;
+	o->nr_ranges = arg->nr_ranges;
+	memcpy(o->ranges, arg->ranges, sizeof(o->ranges));
+	for (i = 0; i < arg->nr_ranges; i++)
+		cr[i] = (struct cxxvm_core_range){ arg->ranges[i].start_pfn, arg->ranges[i].nr_pages };
 	desc = (struct cxxvm_pgmap_desc){
-		.type = arg.type,
-		.nr_ranges = arg.nr_ranges,
-		.has_altmap = !!(arg.flags & CXXVM_PGMAP_ALTMAP),
+		.type = arg->type,
+		.nr_ranges = arg->nr_ranges,
+		.has_altmap = !!(arg->flags & CXXVM_PGMAP_ALTMAP),
 		.ranges = cr,
-		.altmap_reserve = arg.altmap_reserve,
-		.altmap_free = arg.altmap_free,
+		.altmap_reserve = arg->altmap_reserve,
+		.altmap_free = arg->altmap_free,
 		.cookie = (uintptr_t)o,
 	};
-	o->first_data_pfn = arg.ranges[0].start_pfn + arg.altmap_reserve + arg.altmap_free;
+	o->first_data_pfn = arg->ranges[0].start_pfn + arg->altmap_reserve + arg->altmap_free;
 
 	mutex_lock(&pf->lock);
 	/* The tracker first: it rejects overlaps without touching the kernel. */
-	ret = cxxvm_pgmap_register(cxxvm_tracker, &desc, &o->tm);
+	ret = cxxvm_tracker_register(cxxvm_tracker, &desc, &o->tm);
 	if (ret)
 		goto unlock_free;
-	if (arg.flags & CXXVM_PGMAP_REAL) {
-		ret = cxxvm_pgmap_make_real(o, &arg);
+	if (arg->flags & CXXVM_PGMAP_REAL) {
+		ret = cxxvm_pgmap_make_real(o, arg);
 		if (ret)
 			goto unregister;
 	}
+	o->pending = true;
 	ret = xa_alloc(&pf->objs, &o->id, o, XA_LIMIT(1, CXXVM_MAX_PGMAPS), GFP_KERNEL);
 	if (ret) {
 		if (ret == -EBUSY)
 			ret = -ENOSPC;
 		goto unmake;
 	}
-	arg.handle = o->id;
-	arg.first_data_pfn = o->first_data_pfn;
-	if (copy_to_user(uarg, &arg, sizeof(arg))) {
-		xa_erase(&pf->objs, o->id);
-		ret = -EFAULT;
-		goto unmake;
-	}
+	arg->handle = o->id;
+	arg->first_data_pfn = o->first_data_pfn;
 	mutex_unlock(&pf->lock);
 	return 0;
 
 unmake:
 	/* As cxxvm_pgmap_obj_free(): lookups stop finding it first. */
-	cxxvm_pgmap_kill(cxxvm_tracker, o->tm);
+	cxxvm_tracker_kill(cxxvm_tracker, o->tm);
 	cxxvm_pgmap_unmake_real(o);
 unregister:
-	cxxvm_pgmap_unregister(cxxvm_tracker, o->tm);
+	cxxvm_tracker_unregister(cxxvm_tracker, o->tm);
 unlock_free:
 	mutex_unlock(&pf->lock);
 	kfree(o);
 	return ret;
 }
 
-static int cxxvm_check_zero(const u64 *reserved, size_t n, u32 flags, u32 reserved0)
+/* The common part of the checks: no flags, zero reserved fields. */
+#define CXXVM_NO_FLAGS_RESERVED(arg)						\
+	((arg)->flags || (arg)->reserved0 ||					\
+	 !cxxvm_zeroed((arg)->reserved, sizeof((arg)->reserved)) ? -EINVAL : 0)
+
+int cxxvm_check_pgmap_destroy(const void *kdata)
 {
-	while (n--)
-		if (reserved[n])
-			return -EINVAL;
-	return flags || reserved0 ? -EINVAL : 0;
+	return CXXVM_NO_FLAGS_RESERVED((const struct cxxvm_pgmap_destroy *)kdata);
 }
 
-/* This file's pagemap @handle, or NULL.  Caller holds pf->lock. */
-static struct cxxvm_pgmap_obj *cxxvm_pgmap_obj(struct cxxvm_pgmap_file *pf, u64 handle)
+/* GET: @pfn in (@handle and @refs out). */
+int cxxvm_check_pgmap_get(const void *kdata)
 {
-	return handle && handle <= CXXVM_MAX_PGMAPS ? xa_load(&pf->objs, handle) : NULL;
+	return CXXVM_NO_FLAGS_RESERVED((const struct cxxvm_pgmap_ref *)kdata);
 }
 
-/* copy_from_user() and the zero fields of GET (@get) or PUT. */
-static int cxxvm_pgmap_ref_in(struct cxxvm_pgmap_ref *arg, void __user *uarg, bool get)
+/* PUT: @handle in, @pfn unused (zero), @refs out. */
+int cxxvm_check_pgmap_put(const void *kdata)
 {
-	if (copy_from_user(arg, uarg, sizeof(*arg)))
-		return -EFAULT;
-	if (cxxvm_check_zero(arg->reserved, ARRAY_SIZE(arg->reserved), arg->flags,
-			     arg->reserved0) || arg->refs || (get ? arg->handle : arg->pfn))
+	const struct cxxvm_pgmap_ref *arg = kdata;
+
+	return arg->pfn ? -EINVAL : CXXVM_NO_FLAGS_RESERVED(arg);
+}
+
+int cxxvm_check_pgmap_check(const void *kdata)
+{
+	return CXXVM_NO_FLAGS_RESERVED((const struct cxxvm_pgmap_check *)kdata);
+}
+
+int cxxvm_check_memremap(const void *kdata)
+{
+	const struct cxxvm_memremap *arg = kdata;
+
+	if (!cxxvm_zeroed(arg->reserved, sizeof(arg->reserved)))
+		return -EINVAL;
+	if (!arg->flags || (arg->flags & ~CXXVM_MEMREMAP_FLAGS))
+		return -EINVAL;
+	if (!arg->size || arg->size > CXXVM_MAX_MEMREMAP || !PAGE_ALIGNED(arg->size) ||
+	    !PAGE_ALIGNED(arg->phys_addr) || arg->phys_addr + arg->size < arg->phys_addr)
 		return -EINVAL;
 	return 0;
 }
 
-static long cxxvm_ioctl_pgmap_destroy(struct cxxvm_pgmap_file *pf, void __user *uarg)
+int cxxvm_check_pgmap_vmap(const void *kdata)
 {
-	struct cxxvm_pgmap_destroy arg;
-	struct cxxvm_pgmap_obj *o;
-	int ret;
+	const struct cxxvm_pgmap_vmap *arg = kdata;
 
-	if (copy_from_user(&arg, uarg, sizeof(arg)))
-		return -EFAULT;
-	ret = cxxvm_check_zero(arg.reserved, ARRAY_SIZE(arg.reserved), arg.flags, arg.reserved0);
-	if (ret)
-		return ret;
+	if (!cxxvm_zeroed(arg->reserved, sizeof(arg->reserved)))
+		return -EINVAL;
+	if (!arg->nr_pages || arg->nr_pages > CXXVM_MAX_PAGES)
+		return -EINVAL;
+	return 0;
+}
+
+int cxxvm_check_pgmap_bench(const void *kdata)
+{
+	const struct cxxvm_pgmap_bench *arg = kdata;
+
+	if (CXXVM_NO_FLAGS_RESERVED(arg))
+		return -EINVAL;
+	if (arg->backend > CXXVM_LOOKUP_KERNEL || arg->mode > CXXVM_LOOKUP_HINTED ||
+	    !arg->iterations || arg->iterations > CXXVM_MAX_LOOKUPS)
+		return -EINVAL;
+	return 0;
+}
+
+/* This file's pagemap @handle, pending ones included, or NULL. */
+static struct cxxvm_pgmap_obj *cxxvm_pgmap_obj_any(struct cxxvm_pgmap_file *pf, u64 handle)
+{
+	lockdep_assert_held(&pf->lock);
+	return handle && handle <= CXXVM_MAX_PGMAPS ? xa_load(&pf->objs, handle) : NULL;
+}
+
+/* This file's pagemap @handle, or NULL: what its commands may find. */
+static struct cxxvm_pgmap_obj *cxxvm_pgmap_obj(struct cxxvm_pgmap_file *pf, u64 handle)
+{
+	struct cxxvm_pgmap_obj *o = cxxvm_pgmap_obj_any(pf, handle);
+
+	return o && !o->pending ? o : NULL;
+}
+
+/* PGMAP_CREATE's outputs reached the caller: the pagemap is the file's. */
+void cxxvm_commit_pgmap_create(struct cxxvm_file *f, void *kdata)
+{
+	const struct cxxvm_pgmap_create *arg = kdata;
+	struct cxxvm_pgmap_file *pf = &f->pgmaps;
+	struct cxxvm_pgmap_obj *o;
+
 	mutex_lock(&pf->lock);
-	o = cxxvm_pgmap_obj(pf, arg.handle);
+	o = cxxvm_pgmap_obj_any(pf, arg->handle);
+	if (!WARN_ON_ONCE(!o || !o->pending))
+		o->pending = false;
+	mutex_unlock(&pf->lock);
+}
+
+/*
+ * PGMAP_CREATE's outputs did not reach the caller: destroy the pagemap,
+ * which nobody else could find or take a reference on meanwhile.
+ */
+void cxxvm_undo_pgmap_create(struct cxxvm_file *f, void *kdata)
+{
+	const struct cxxvm_pgmap_create *arg = kdata;
+	struct cxxvm_pgmap_file *pf = &f->pgmaps;
+	struct cxxvm_pgmap_obj *o;
+
+	mutex_lock(&pf->lock);
+	o = cxxvm_pgmap_obj_any(pf, arg->handle);
+	if (WARN_ON_ONCE(!o || !o->pending))
+		o = NULL;
+	else
+		xa_erase(&pf->objs, o->id);
+	mutex_unlock(&pf->lock);
+	if (o)
+		cxxvm_pgmap_obj_free(o);
+}
+
+/* PGMAP_DESTROY of @handle. */
+static int cxxvm_pgmap_destroy(struct cxxvm_pgmap_file *pf, u64 handle)
+{
+	struct cxxvm_pgmap_obj *o;
+	int ret = 0;
+
+	mutex_lock(&pf->lock);
+	o = cxxvm_pgmap_obj(pf, handle);
 	if (!o) {
 		ret = -ENOENT;
 	} else {
 		/* Under pf->lock: no GET of this file takes a reference after. */
-		cxxvm_pgmap_kill(cxxvm_tracker, o->tm);
-		if (o->user_refs)
+		cxxvm_tracker_kill(cxxvm_tracker, o->tm);
+		if (o->user_refs || o->pending_refs)
 			ret = -EBUSY;
 		else
 			xa_erase(&pf->objs, o->id);
@@ -439,73 +525,111 @@ static long cxxvm_ioctl_pgmap_destroy(struct cxxvm_pgmap_file *pf, void __user *
 	return ret;
 }
 
-static long cxxvm_ioctl_pgmap_get(struct cxxvm_pgmap_file *pf, void __user *uarg)
+/**
+ * cxxvm_ioctl_pgmap_destroy() - CXXVM_IOC_PGMAP_DESTROY
+ * @f: the file
+ * @kdata: struct cxxvm_pgmap_destroy, checked
+ *
+ * Context: process context, may sleep (waits for other files' lookups).
+ * Return: 0, -ENOENT or -EBUSY.
+ */
+int cxxvm_ioctl_pgmap_destroy(struct cxxvm_file *f, void *kdata)
 {
-	struct cxxvm_pgmap_obj *o = NULL;
-	struct cxxvm_pgmap_ref arg;
-	struct cxxvm_pgmap *m;
-	int ret;
+	const struct cxxvm_pgmap_destroy *arg = kdata;
 
-	ret = cxxvm_pgmap_ref_in(&arg, uarg, true);
-	if (ret)
-		return ret;
+	might_sleep();
+	return cxxvm_pgmap_destroy(&f->pgmaps, arg->handle);
+}
+
+int cxxvm_ioctl_pgmap_get(struct cxxvm_file *f, void *kdata)
+{
+	struct cxxvm_pgmap_file *pf = &f->pgmaps;
+	struct cxxvm_pgmap_ref *arg = kdata;
+	struct cxxvm_pgmap_obj *o = NULL;
+	struct cxxvm_pgmap *m;
+
+	might_sleep();
 	mutex_lock(&pf->lock);
-	m = cxxvm_pgmap_lookup(cxxvm_tracker, arg.pfn, NULL);
+	m = cxxvm_tracker_lookup(cxxvm_tracker, arg->pfn, NULL);
 	if (m) {
-		o = (struct cxxvm_pgmap_obj *)cxxvm_pgmap_cookie(m);
+		o = (struct cxxvm_pgmap_obj *)cxxvm_tracker_cookie(m);
 		/* Somebody else's, or (a bug) one that has left our table. */
-		if (o->owner != pf || xa_load(&pf->objs, o->id) != o) {
-			cxxvm_pgmap_put(m);
+		if (o->owner != pf || cxxvm_pgmap_obj(pf, o->id) != o) {
+			cxxvm_tracker_put(m);
 			o = NULL;
 		}
 	}
 	if (o) {
-		o->user_refs++;
-		arg.handle = o->id;
-		arg.refs = o->user_refs;
+		o->pending_refs++;
+		arg->handle = o->id;
+		arg->refs = o->user_refs + o->pending_refs;
 	}
 	mutex_unlock(&pf->lock);
-	if (!o)
-		return -ENOENT;
-	/* The reference stays with the file even if the copy fails. */
-	return copy_to_user(uarg, &arg, sizeof(arg)) ? -EFAULT : 0;
+	return o ? 0 : -ENOENT;
 }
 
-static long cxxvm_ioctl_pgmap_put(struct cxxvm_pgmap_file *pf, void __user *uarg)
+/* GET's commit (@keep) or undo: the reference is the file's, or put. */
+static void cxxvm_pgmap_get_done(struct cxxvm_file *f, const struct cxxvm_pgmap_ref *arg,
+				 bool keep)
 {
+	struct cxxvm_pgmap_file *pf = &f->pgmaps;
 	struct cxxvm_pgmap_obj *o;
-	struct cxxvm_pgmap_ref arg;
-	int ret;
 
-	ret = cxxvm_pgmap_ref_in(&arg, uarg, false);
-	if (ret)
-		return ret;
 	mutex_lock(&pf->lock);
-	o = cxxvm_pgmap_obj(pf, arg.handle);
+	/* A pending reference keeps the pagemap in the table (DESTROY: -EBUSY). */
+	o = cxxvm_pgmap_obj(pf, arg->handle);
+	if (!WARN_ON_ONCE(!o || !o->pending_refs)) {
+		o->pending_refs--;
+		if (keep)
+			o->user_refs++;
+		else
+			cxxvm_tracker_put(o->tm);
+	}
+	mutex_unlock(&pf->lock);
+}
+
+void cxxvm_commit_pgmap_get(struct cxxvm_file *f, void *kdata)
+{
+	cxxvm_pgmap_get_done(f, kdata, true);
+}
+
+void cxxvm_undo_pgmap_get(struct cxxvm_file *f, void *kdata)
+{
+	cxxvm_pgmap_get_done(f, kdata, false);
+}
+
+int cxxvm_ioctl_pgmap_put(struct cxxvm_file *f, void *kdata)
+{
+	struct cxxvm_pgmap_file *pf = &f->pgmaps;
+	struct cxxvm_pgmap_ref *arg = kdata;
+	struct cxxvm_pgmap_obj *o;
+	int ret = 0;
+
+	might_sleep();
+	mutex_lock(&pf->lock);
+	o = cxxvm_pgmap_obj(pf, arg->handle);
 	if (!o) {
 		ret = -ENOENT;
 	} else if (!o->user_refs) {
 		ret = -EINVAL;
 	} else {
-		cxxvm_pgmap_put(o->tm);
-		arg.refs = --o->user_refs;
+		cxxvm_tracker_put(o->tm);
+		arg->refs = --o->user_refs;
 	}
 	mutex_unlock(&pf->lock);
-	if (ret)
-		return ret;
-	return copy_to_user(uarg, &arg, sizeof(arg)) ? -EFAULT : 0;
+	return ret;
 }
 
 /* The tracker's answer for @pfn as the kernel's pagemap, or NULL. */
 static struct dev_pagemap *cxxvm_tracker_answer(u64 pfn)
 {
-	struct cxxvm_pgmap *m = cxxvm_pgmap_lookup(cxxvm_tracker, pfn, NULL);
+	struct cxxvm_pgmap *m = cxxvm_tracker_lookup(cxxvm_tracker, pfn, NULL);
 	struct dev_pagemap *pgmap;
 
 	if (!m)
 		return NULL;
-	pgmap = READ_ONCE(((struct cxxvm_pgmap_obj *)cxxvm_pgmap_cookie(m))->pgmap);
-	cxxvm_pgmap_put(m);
+	pgmap = READ_ONCE(((struct cxxvm_pgmap_obj *)cxxvm_tracker_cookie(m))->pgmap);
+	cxxvm_tracker_put(m);
 	/* A pagemap only the tracker knows: never the kernel's answer. */
 	return pgmap ?: ERR_PTR(-ENXIO);
 }
@@ -533,37 +657,34 @@ static void cxxvm_pgmap_check_one(struct cxxvm_pgmap_obj *o, struct cxxvm_pgmap_
 	}
 }
 
-static long cxxvm_ioctl_pgmap_check(struct cxxvm_pgmap_file *pf, void __user *uarg)
+int cxxvm_ioctl_pgmap_check(struct cxxvm_file *f, void *kdata)
 {
-	struct cxxvm_pgmap_check arg;
+	struct cxxvm_pgmap_file *pf = &f->pgmaps;
+	struct cxxvm_pgmap_check *arg = kdata;
 	struct cxxvm_pgmap_obj *o;
 	unsigned long id;
-	int ret;
+	int ret = 0;
 
-	if (copy_from_user(&arg, uarg, sizeof(arg)))
-		return -EFAULT;
-	ret = cxxvm_check_zero(arg.reserved, ARRAY_SIZE(arg.reserved), arg.flags, arg.reserved0);
-	if (ret || arg.pfns_checked || arg.mismatches || arg.first_mismatch_pfn)
-		return -EINVAL;
-	arg.first_mismatch_pfn = ~0ULL;
+	might_sleep();
+	arg->pfns_checked = 0;
+	arg->mismatches = 0;
+	arg->first_mismatch_pfn = ~0ULL;
 	mutex_lock(&pf->lock);
-	if (arg.handle) {
-		o = cxxvm_pgmap_obj(pf, arg.handle);
+	if (arg->handle) {
+		o = cxxvm_pgmap_obj(pf, arg->handle);
 		if (!o)
 			ret = -ENOENT;
 		else if (!o->pgmap)
 			ret = -EINVAL;
 		else
-			cxxvm_pgmap_check_one(o, &arg);
+			cxxvm_pgmap_check_one(o, arg);
 	} else {
 		xa_for_each(&pf->objs, id, o)
-			if (o->pgmap)
-				cxxvm_pgmap_check_one(o, &arg);	/* pf->lock: stable */
+			if (o->pgmap && !o->pending)
+				cxxvm_pgmap_check_one(o, arg);	/* pf->lock: stable */
 	}
 	mutex_unlock(&pf->lock);
-	if (ret)
-		return ret;
-	return copy_to_user(uarg, &arg, sizeof(arg)) ? -EFAULT : 0;
+	return ret;
 }
 
 /*
@@ -571,49 +692,40 @@ static long cxxvm_ioctl_pgmap_check(struct cxxvm_pgmap_file *pf, void __user *ua
  * scribble on), claimed for the duration, outside every pagemap (whose
  * memtype memremap_pages() fixed to WB: a WT or WC mapping would conflict).
  */
-static long cxxvm_ioctl_memremap(void __user *uarg)
+int cxxvm_ioctl_memremap(struct cxxvm_file *f, void *kdata)
 {
-	struct cxxvm_memremap arg;
+	struct cxxvm_memremap *arg = kdata;
 	struct resource *res;
 	void *va;
 	u64 pfn;
 	int ret = 0;
 
-	if (copy_from_user(&arg, uarg, sizeof(arg)))
-		return -EFAULT;
-	if (arg.reserved[0] || arg.reserved[1] || arg.bytes_checked)
-		return -EINVAL;
-	if (!arg.flags || (arg.flags & ~CXXVM_MEMREMAP_FLAGS))
-		return -EINVAL;
-	if (!arg.size || arg.size > CXXVM_MAX_MEMREMAP || !PAGE_ALIGNED(arg.size) ||
-	    !PAGE_ALIGNED(arg.phys_addr) || arg.phys_addr + arg.size < arg.phys_addr)
-		return -EINVAL;
-	if (!cxxvm_reserved_memory(arg.phys_addr, arg.size))
+	might_sleep();
+	arg->bytes_checked = 0;
+	if (!cxxvm_reserved_memory(arg->phys_addr, arg->size))
 		return -ENXIO;
-	for (pfn = PHYS_PFN(arg.phys_addr); pfn < PHYS_PFN(arg.phys_addr + arg.size); pfn++)
+	for (pfn = PHYS_PFN(arg->phys_addr); pfn < PHYS_PFN(arg->phys_addr + arg->size); pfn++)
 		if (cxxvm_tracker_answer(pfn))
 			return -EBUSY;
-	if (cxxvm_kernel_pagemap_in(PHYS_PFN(arg.phys_addr), PHYS_PFN(arg.size)))
+	if (cxxvm_kernel_pagemap_in(PHYS_PFN(arg->phys_addr), PHYS_PFN(arg->size)))
 		return -EBUSY;
-	res = request_mem_region(arg.phys_addr, arg.size, "cxxvm memremap");
+	res = request_mem_region(arg->phys_addr, arg->size, "cxxvm memremap");
 	if (!res)
 		return -EBUSY;
 	/* memremap() tries WB, then WT, then WC, of those given. */
-	va = memremap(arg.phys_addr, arg.size, arg.flags);
+	va = memremap(arg->phys_addr, arg->size, arg->flags);
 	if (!va) {
 		ret = -ENOMEM;
 		goto release;
 	}
-	if (cxxvm_check_pattern(va, va, arg.size, arg.seed, 0, 0))
-		arg.bytes_checked = arg.size;
+	if (cxxvm_check_pattern(va, va, arg->size, arg->seed, 0, 0))
+		arg->bytes_checked = arg->size;
 	else
 		ret = -EIO;
 	memunmap(va);
 release:
-	release_mem_region(arg.phys_addr, arg.size);
-	if (ret)
-		return ret;
-	return copy_to_user(uarg, &arg, sizeof(arg)) ? -EFAULT : 0;
+	release_mem_region(arg->phys_addr, arg->size);
+	return ret;
 }
 
 /*
@@ -622,10 +734,11 @@ release:
  * flushed before returning: no TLB may keep a translation to the device
  * pages once the call is over (the pagemap may go next).
  */
-static long cxxvm_ioctl_pgmap_vmap(struct cxxvm_pgmap_file *pf, void __user *uarg)
+int cxxvm_ioctl_pgmap_vmap(struct cxxvm_file *f, void *kdata)
 {
 	u64 pfns[CXXVM_MAX_PAGES], seq;
-	struct cxxvm_pgmap_vmap arg;
+	struct cxxvm_pgmap_file *pf = &f->pgmaps;
+	struct cxxvm_pgmap_vmap *arg = kdata;
 	struct cxxvm_pgmap_obj *o;
 	uintptr_t addr;
 	phys_addr_t phys;
@@ -634,46 +747,40 @@ static long cxxvm_ioctl_pgmap_vmap(struct cxxvm_pgmap_file *pf, void __user *uar
 	u32 i;
 	int ret;
 
-	if (copy_from_user(&arg, uarg, sizeof(arg)))
-		return -EFAULT;
-	if (arg.reserved[0] || arg.reserved[1] || arg.pages_checked)
-		return -EINVAL;
-	if (!arg.nr_pages || arg.nr_pages > CXXVM_MAX_PAGES)
-		return -EINVAL;
+	might_sleep();
+	arg->pages_checked = 0;
 	mutex_lock(&pf->lock);
-	o = cxxvm_pgmap_obj(pf, arg.handle);
+	o = cxxvm_pgmap_obj(pf, arg->handle);
 	if (!o) {
 		ret = -ENOENT;
 		goto unlock;
 	}
 	data_pages = o->ranges[0].start_pfn + o->ranges[0].nr_pages - o->first_data_pfn;
 	ret = -EINVAL;
-	if (!o->pgmap || arg.offset > data_pages || arg.nr_pages > data_pages - arg.offset)
+	if (!o->pgmap || arg->offset > data_pages || arg->nr_pages > data_pages - arg->offset)
 		goto unlock;
-	for (i = 0; i < arg.nr_pages; i++)
-		pfns[i] = o->first_data_pfn + arg.offset + i;
+	for (i = 0; i < arg->nr_pages; i++)
+		pfns[i] = o->first_data_pfn + arg->offset + i;
 	phys = PFN_PHYS(pfns[0]);
-	wb = memremap(phys, PFN_PHYS(arg.nr_pages), MEMREMAP_WB);
+	wb = memremap(phys, PFN_PHYS(arg->nr_pages), MEMREMAP_WB);
 	ret = -ENOMEM;
 	if (!wb)
 		goto unlock;
-	ret = cxxvm_arena_map(cxxvm_pgmap_arena, pfns, arg.nr_pages, &addr);
+	ret = cxxvm_arena_map(cxxvm_pgmap_arena, pfns, arg->nr_pages, &addr);
 	if (ret)
 		goto unmap_wb;
-	if (cxxvm_check_pattern((u64 *)addr, wb, PFN_PHYS(arg.nr_pages), arg.seed, 0, 0) &&
-	    cxxvm_check_pattern(wb, (u64 *)addr, PFN_PHYS(arg.nr_pages), arg.seed, 0, 1))
-		arg.pages_checked = arg.nr_pages;
+	if (cxxvm_check_pattern((u64 *)addr, wb, PFN_PHYS(arg->nr_pages), arg->seed, 0, 0) &&
+	    cxxvm_check_pattern(wb, (u64 *)addr, PFN_PHYS(arg->nr_pages), arg->seed, 0, 1))
+		arg->pages_checked = arg->nr_pages;
 	else
 		ret = -EIO;
-	WARN_ON_ONCE(cxxvm_arena_unmap(cxxvm_pgmap_arena, addr, arg.nr_pages, &seq));
-	cxxvm_arena_flush(cxxvm_pgmap_arena);
+	WARN_ON_ONCE(cxxvm_arena_unmap(cxxvm_pgmap_arena, addr, arg->nr_pages, &seq));
+	cxxvm_arena_purge_now(cxxvm_pgmap_arena);
 unmap_wb:
 	memunmap(wb);
 unlock:
 	mutex_unlock(&pf->lock);
-	if (ret)
-		return ret;
-	return copy_to_user(uarg, &arg, sizeof(arg)) ? -EFAULT : 0;
+	return ret;
 }
 
 /* xorshift64: cheap pfns for the bench (get_random_u32() costs µs here). */
@@ -707,21 +814,21 @@ static u64 cxxvm_lookup_loop(u32 backend, u32 mode, const u64 *pfns, u32 n)
 
 	if (backend == CXXVM_LOOKUP_TRACKER && mode == CXXVM_LOOKUP_RANDOM) {
 		for (i = 0; i < n; i++) {
-			struct cxxvm_pgmap *m = cxxvm_pgmap_lookup(cxxvm_tracker, pfns[i], NULL);
+			struct cxxvm_pgmap *m = cxxvm_tracker_lookup(cxxvm_tracker, pfns[i], NULL);
 
 			if (m) {
 				hits++;
-				cxxvm_pgmap_put(m);
+				cxxvm_tracker_put(m);
 			}
 		}
 	} else if (backend == CXXVM_LOOKUP_TRACKER) {
 		struct cxxvm_pgmap *m = NULL;
 
 		for (i = 0; i < n; i++) {
-			m = cxxvm_pgmap_lookup(cxxvm_tracker, pfns[i], m);
+			m = cxxvm_tracker_lookup(cxxvm_tracker, pfns[i], m);
 			hits += !!m;
 		}
-		cxxvm_pgmap_put(m);
+		cxxvm_tracker_put(m);
 	} else if (mode == CXXVM_LOOKUP_RANDOM) {
 		for (i = 0; i < n; i++) {
 			struct dev_pagemap *p = cxxvm_get_dev_pagemap(pfns[i]);
@@ -744,30 +851,24 @@ static u64 cxxvm_lookup_loop(u32 backend, u32 mode, const u64 *pfns, u32 n)
 	return hits;
 }
 
-static long cxxvm_ioctl_pgmap_bench(struct cxxvm_pgmap_file *pf, void __user *uarg)
+int cxxvm_ioctl_pgmap_bench(struct cxxvm_file *f, void *kdata)
 {
 	struct cxxvm_pgmap_obj *objs[CXXVM_MAX_PGMAPS], *o;
-	struct cxxvm_pgmap_bench arg;
+	struct cxxvm_pgmap_file *pf = &f->pgmaps;
+	struct cxxvm_pgmap_bench *arg = kdata;
 	u64 total = 0, seed, k, t0;
 	unsigned long id;
 	u64 *pfns;
 	u32 n = 0, i, r;
 	int ret = 0;
 
-	if (copy_from_user(&arg, uarg, sizeof(arg)))
-		return -EFAULT;
-	if (arg.flags || arg.reserved0 || arg.reserved[0] || arg.reserved[1] ||
-	    arg.elapsed_ns || arg.hits || arg.pagemaps)
-		return -EINVAL;
-	if (arg.backend > CXXVM_LOOKUP_KERNEL || arg.mode > CXXVM_LOOKUP_HINTED ||
-	    !arg.iterations || arg.iterations > CXXVM_MAX_LOOKUPS)
-		return -EINVAL;
-	pfns = kvmalloc_array(arg.iterations, sizeof(*pfns), GFP_KERNEL);
+	might_sleep();
+	pfns = kvmalloc_array(arg->iterations, sizeof(*pfns), GFP_KERNEL);
 	if (!pfns)
 		return -ENOMEM;
 	mutex_lock(&pf->lock);
 	xa_for_each(&pf->objs, id, o) {
-		if (!o->pgmap)
+		if (!o->pgmap || o->pending)
 			continue;
 		objs[n++] = o;
 		for (r = 0; r < o->nr_ranges; r++)
@@ -777,58 +878,22 @@ static long cxxvm_ioctl_pgmap_bench(struct cxxvm_pgmap_file *pf, void __user *ua
 		ret = -ENOENT;
 		goto out;
 	}
-	seed = arg.seed | 1ULL << 40;
-	for (i = 0, k = 0; i < arg.iterations; i++, k = (k + 1) % total) {
-		u64 j = arg.mode == CXXVM_LOOKUP_RANDOM ? cxxvm_xorshift(&seed) % total : k;
+	seed = arg->seed | 1ULL << 40;
+	for (i = 0, k = 0; i < arg->iterations; i++, k = (k + 1) % total) {
+		u64 j = arg->mode == CXXVM_LOOKUP_RANDOM ? cxxvm_xorshift(&seed) % total : k;
 
 		pfns[i] = cxxvm_nth_pfn(objs, n, j);
 		if (i % 4096 == 0)
 			cond_resched();
 	}
 	t0 = ktime_get_ns();
-	arg.hits = cxxvm_lookup_loop(arg.backend, arg.mode, pfns, arg.iterations);
-	arg.elapsed_ns = ktime_get_ns() - t0;
-	arg.pagemaps = n;
+	arg->hits = cxxvm_lookup_loop(arg->backend, arg->mode, pfns, arg->iterations);
+	arg->elapsed_ns = ktime_get_ns() - t0;
+	arg->pagemaps = n;
 out:
 	mutex_unlock(&pf->lock);
 	kvfree(pfns);
-	if (ret)
-		return ret;
-	return copy_to_user(uarg, &arg, sizeof(arg)) ? -EFAULT : 0;
-}
-
-/**
- * cxxvm_pgmap_ioctl() - the PGMAP and MEMREMAP commands
- * @pf: the file's pagemaps
- * @cmd: CXXVM_IOC_PGMAP_* or CXXVM_IOC_MEMREMAP (the caller checked
- *	CAP_SYS_ADMIN)
- * @uarg: the user's struct
- *
- * Context: process context, may sleep.
- * Return: 0 or -errno as include/uapi/linux/cxxvm.h documents; -ENOTTY
- * for other commands.
- */
-long cxxvm_pgmap_ioctl(struct cxxvm_pgmap_file *pf, unsigned int cmd, void __user *uarg)
-{
-	switch (cmd) {
-	case CXXVM_IOC_PGMAP_CREATE:
-		return cxxvm_ioctl_pgmap_create(pf, uarg);
-	case CXXVM_IOC_PGMAP_DESTROY:
-		return cxxvm_ioctl_pgmap_destroy(pf, uarg);
-	case CXXVM_IOC_PGMAP_GET:
-		return cxxvm_ioctl_pgmap_get(pf, uarg);
-	case CXXVM_IOC_PGMAP_PUT:
-		return cxxvm_ioctl_pgmap_put(pf, uarg);
-	case CXXVM_IOC_PGMAP_CHECK:
-		return cxxvm_ioctl_pgmap_check(pf, uarg);
-	case CXXVM_IOC_MEMREMAP:
-		return cxxvm_ioctl_memremap(uarg);
-	case CXXVM_IOC_PGMAP_VMAP:
-		return cxxvm_ioctl_pgmap_vmap(pf, uarg);
-	case CXXVM_IOC_PGMAP_BENCH:
-		return cxxvm_ioctl_pgmap_bench(pf, uarg);
-	}
-	return -ENOTTY;
+	return ret;
 }
 
 /** cxxvm_pgmap_file_init() - a file with no pagemaps.  Context: any. */

@@ -2,9 +2,9 @@
 /*
  * cxxvm_platform.c - the kernel services the C++ core asks for.
  *
- * Implements the cxxvm_plat_*() and cxxrt_*() calls declared in
- * cxxvm_core.h and cxxrt/alloc.h.  This and cxxvm_main.c are the only files
- * that include kernel headers.
+ * Implements the cxxvm_plat_*() calls declared in cxxvm_core.h (cxxrt's
+ * own are in cxxrt/cxxrt_kernel.c).  The C++ core includes no kernel
+ * header: everything it needs from the kernel comes through here.
  *
  * VA blocks: a module cannot call get_vm_area() or vmap_pages_range() (not
  * exported), so a block is reserved with vmap() of one placeholder page
@@ -38,7 +38,6 @@
 
 #include "cxxvm_core.h"
 #include "cxxvm_probes.h"
-#include "cxxvm_kunit.h"
 #include "cxxvm_platform.h"
 #include <cxxrt/runtime.h>
 
@@ -135,7 +134,6 @@ bool cxxvm_plat_tlb_flush_usable(enum cxxvm_tlb_flush how)
 	}
 	return false;
 }
-CXXVM_EXPORT_FOR_KUNIT(cxxvm_plat_tlb_flush_usable);
 
 /* One CPU's flush of every kernel TLB entry of every PCID; IRQs off. */
 static void cxxvm_flush_tlb_local(void *arg)
@@ -177,7 +175,6 @@ enum cxxvm_tlb_flush cxxvm_plat_tlb_flush(void)
 {
 	return cxxvm_tlb_flush_how;
 }
-CXXVM_EXPORT_FOR_KUNIT(cxxvm_plat_tlb_flush);
 
 /**
  * cxxvm_plat_tlb_flush_method() - cxxvm_plat_tlb_flush() as a name.
@@ -198,7 +195,6 @@ const char *cxxvm_plat_tlb_flush_method(enum cxxvm_tlb_flush how)
 	}
 	return "?";
 }
-CXXVM_EXPORT_FOR_KUNIT(cxxvm_plat_tlb_flush_method);
 
 /* Return: 0, or -EOPNOTSUPP if this CPU offers none of the flushes. */
 static int cxxvm_tlb_flush_init(void)
@@ -248,13 +244,11 @@ int cxxvm_plat_tlb_shootdown_with(enum cxxvm_tlb_flush how)
 	cxxvm_tlb_shootdown_how(how);
 	return 0;
 }
-CXXVM_EXPORT_FOR_KUNIT(cxxvm_plat_tlb_shootdown_with);
 
 void cxxvm_plat_tlb_shootdown(void)
 {
 	cxxvm_tlb_shootdown_how(cxxvm_tlb_flush_how);
 }
-CXXVM_EXPORT_FOR_KUNIT(cxxvm_plat_tlb_shootdown);
 
 /**
  * cxxvm_platform_init() - allocate the placeholder page blocks are made of.
@@ -582,92 +576,3 @@ uint64_t cxxvm_plat_max_pfn_limit(void)
 {
 	return 1ULL << (MAX_PHYSMEM_BITS - PAGE_SHIFT);
 }
-
-static gfp_t cxxrt_gfp(unsigned int gfp)
-{
-	switch (gfp) {
-	case CXXRT_GFP_NOWAIT:
-		return GFP_NOWAIT;
-	case CXXRT_GFP_ATOMIC:
-		return GFP_ATOMIC;
-	default:
-		return GFP_KERNEL;
-	}
-}
-
-#ifdef CXXVM_KUNIT
-static atomic_t cxxrt_fail_countdown = ATOMIC_INIT(0);
-
-void cxxrt_test_fail_nth_alloc(unsigned int n)
-{
-	atomic_set(&cxxrt_fail_countdown, n);
-}
-CXXVM_EXPORT_FOR_KUNIT(cxxrt_test_fail_nth_alloc);
-
-/* True for the allocation the countdown reaches (it was 1). */
-static bool cxxrt_should_fail(void)
-{
-	return atomic_dec_if_positive(&cxxrt_fail_countdown) == 0;
-}
-#else
-static inline bool cxxrt_should_fail(void)
-{
-	return false;
-}
-#endif
-
-void *cxxrt_alloc(size_t size, unsigned int gfp)
-{
-	return cxxrt_alloc_node(size, gfp, CXXRT_NO_NODE);
-}
-
-void *cxxrt_alloc_node(size_t size, unsigned int gfp, int node)
-{
-	if (cxxrt_should_fail())
-		return NULL;
-	return kmalloc_node(size, cxxrt_gfp(gfp), node);
-}
-
-void cxxrt_free(const void *ptr)
-{
-	kfree(ptr);
-}
-
-void cxxrt_bug(const char *why)
-{
-	pr_crit("cxxvm: %s\n", why);
-	BUG();
-}
-
-/* The core and cxxrt, for cxxvm_kunit.ko (CXXVM_KUNIT builds only). */
-void cxxrt_warn(const char *why)
-{
-	WARN(1, "cxxvm: %s\n", why);
-}
-
-CXXVM_EXPORT_FOR_KUNIT(cxxvm_arena_create);
-CXXVM_EXPORT_FOR_KUNIT(cxxvm_arena_destroy);
-CXXVM_EXPORT_FOR_KUNIT(cxxvm_arena_map);
-CXXVM_EXPORT_FOR_KUNIT(cxxvm_arena_unmap);
-CXXVM_EXPORT_FOR_KUNIT(cxxvm_arena_flush);
-CXXVM_EXPORT_FOR_KUNIT(cxxvm_arena_flushed_seq);
-CXXVM_EXPORT_FOR_KUNIT(cxxvm_arena_get_stats);
-CXXVM_EXPORT_FOR_KUNIT(cxxvm_arena_shrink);
-CXXVM_EXPORT_FOR_KUNIT(cxxvm_arena_for_each_block);
-CXXVM_EXPORT_FOR_KUNIT(cxxvm_tracker_create);
-CXXVM_EXPORT_FOR_KUNIT(cxxvm_tracker_destroy);
-CXXVM_EXPORT_FOR_KUNIT(cxxvm_pgmap_register);
-CXXVM_EXPORT_FOR_KUNIT(cxxvm_pgmap_lookup);
-CXXVM_EXPORT_FOR_KUNIT(cxxvm_pgmap_get);
-CXXVM_EXPORT_FOR_KUNIT(cxxvm_pgmap_put);
-CXXVM_EXPORT_FOR_KUNIT(cxxvm_pgmap_kill);
-CXXVM_EXPORT_FOR_KUNIT(cxxvm_pgmap_unregister);
-CXXVM_EXPORT_FOR_KUNIT(cxxvm_pgmap_try_unregister);
-CXXVM_EXPORT_FOR_KUNIT(cxxvm_pgmap_cookie);
-CXXVM_EXPORT_FOR_KUNIT(cxxvm_pgmap_refs);
-CXXVM_EXPORT_FOR_KUNIT(cxxvm_pgmap_altmap_alloc);
-CXXVM_EXPORT_FOR_KUNIT(cxxvm_pgmap_altmap_free);
-CXXVM_EXPORT_FOR_KUNIT(cxxvm_pgmap_altmap_get);
-CXXVM_EXPORT_FOR_KUNIT(cxxrt_alloc);
-CXXVM_EXPORT_FOR_KUNIT(cxxrt_free);
-CXXVM_EXPORT_FOR_KUNIT(cxxrt_bug);

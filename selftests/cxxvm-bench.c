@@ -34,13 +34,18 @@
  *              every other CPU).  The kernel's purge, flush_tlb_kernel_range(),
  *              and cxx's shootdown are both on_each_cpu() calls; for cxx the
  *              arena's own count is printed beside it as a cross-check.
- *  user        one MAP and one UNMAP ioctl per cycle, timed from userspace:
- *              what a user of the ABI pays (page allocation included).
- *  mixed       long- and short-lived mappings of mixed sizes through the
- *              ioctls (the pattern vm_map_ram()'s comment warns about):
- *              failures, time, and peak VA held, read from /proc/vmallocinfo
- *              (the backend's own areas plus "unpurged vm_area" lazily freed
- *              ones, above the level before the run).
+ *  user        map+unmap cycles driven from userspace, timed there, in three
+ *              forms: alloc (one MAP and one UNMAP ioctl, pages allocated
+ *              per MAP), buf (the same ioctls on a buffer's pages) and
+ *              submit (the same two operations in SUBMIT batches): what the
+ *              page allocator and the syscall add to the mapping.  Medians
+ *              of R rounds.
+ *  mixed       long- and short-lived mappings of mixed sizes (the pattern
+ *              vm_map_ram()'s comment warns about), in the same three
+ *              forms: failures, time, and peak VA held, read from
+ *              /proc/vmallocinfo (the backend's own areas plus "unpurged
+ *              vm_area" lazily freed ones, above the level before the run).
+ *              The median of up to 3 rounds.
  *  lookup      CXXVM_IOC_PGMAP_BENCH: pfn -> pagemap lookups over 1, 4 and
  *              16 real MEMORY_DEVICE_GENERIC pagemaps (memremap_pages() of
  *              8 MiB each of the reserved memory given as memmap=SIZE$START
@@ -63,6 +68,7 @@
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -631,10 +637,27 @@ static void run_shootdowns(void)
 
 /* ---- user -------------------------------------------------------------------- */
 
-static int map_ioctl(__u32 backend, __u32 pages, __u64 *handle)
+/*
+ * The three ways a user drives mappings from userspace, per cycle:
+ *  alloc   MAP (pages allocated for the mapping) + UNMAP (freed), one ioctl each
+ *  buf     MAP of a buffer's pages (CXXVM_MAP_BUF) + UNMAP, one ioctl each
+ *  submit  the same MAP + UNMAP as two operations of a SUBMIT batch
+ * alloc - buf is the page allocator's share, buf - submit the syscall's.
+ */
+enum { UF_ALLOC, UF_BUF, UF_SUBMIT, NR_UF };
+static const char *const uf_names[NR_UF] = { "alloc", "buf", "submit" };
+
+/* Map+unmap pairs per SUBMIT batch (2 ops each, max_submit_ops is 1024). */
+#define SUBMIT_PAIRS 256
+
+static int map_ioctl(__u32 backend, __u32 pages, __u64 buf, __u64 *handle)
 {
 	struct cxxvm_map m = { .backend = backend, .nr_pages = pages };
 
+	if (buf) {
+		m.flags = CXXVM_MAP_BUF;
+		m.buf = buf;
+	}
 	if (ioctl(fd, CXXVM_IOC_MAP, &m))
 		return -errno;
 	*handle = m.handle;
@@ -649,15 +672,68 @@ static void unmap_ioctl(__u64 handle)
 		die("UNMAP");
 }
 
-static double user_ns[NR_SIZES][NR_BE];
-
-static double user_loop(__u32 backend, __u32 pages, unsigned long n)
+static __u64 buf_create(__u32 pages)
 {
-	double t0 = now_ns();
+	struct cxxvm_buf_create c = { .nr_pages = pages };
 
+	if (ioctl(fd, CXXVM_IOC_BUF_CREATE, &c))
+		die("BUF_CREATE");
+	return c.id;
+}
+
+static void buf_destroy(__u64 id)
+{
+	struct cxxvm_buf_destroy d = { .id = id };
+
+	if (ioctl(fd, CXXVM_IOC_BUF_DESTROY, &d))
+		die("BUF_DESTROY");
+}
+
+/* SUBMIT @n ops (CONTINUE if @cont); returns how many ran. */
+static __u32 submit(struct cxxvm_op *ops, __u32 n, bool cont)
+{
+	struct cxxvm_submit sb = {
+		.ops = (uintptr_t)ops, .nr_ops = n, .op_size = sizeof(*ops),
+		.flags = cont ? CXXVM_SUBMIT_CONTINUE : 0,
+	};
+
+	if (ioctl(fd, CXXVM_IOC_SUBMIT, &sb))
+		die("SUBMIT");
+	return sb.nr_done;
+}
+
+static double user_ns[NR_SIZES][NR_BE][NR_UF];
+static __u64 user_buf;
+
+static double user_loop(int form, __u32 backend, __u32 pages, unsigned long n)
+{
+	static struct cxxvm_op ops[2 * SUBMIT_PAIRS];
+	double t0;
+
+	if (form == UF_SUBMIT) {
+		for (int i = 0; i < SUBMIT_PAIRS; i++) {
+			ops[2 * i] = (struct cxxvm_op){ .op = CXXVM_OP_MAP, .backend = backend,
+							.nr_pages = pages, .buf = user_buf };
+			ops[2 * i + 1] = (struct cxxvm_op){ .op = CXXVM_OP_UNMAP,
+							    .flags = CXXVM_OP_REF,
+							    .handle = 2 * i };
+		}
+	}
+	t0 = now_ns();
+	if (form == UF_SUBMIT) {
+		for (unsigned long done = 0; done < n; done += SUBMIT_PAIRS) {
+			__u32 k = n - done < SUBMIT_PAIRS ? n - done : SUBMIT_PAIRS;
+
+			if (submit(ops, 2 * k, false) != 2 * k) {
+				errno = -ops[0].result;
+				die("SUBMIT of MAP + UNMAP");
+			}
+		}
+		return (now_ns() - t0) / n;
+	}
 	for (unsigned long i = 0; i < n; i++) {
 		__u64 h = 0;
-		int e = map_ioctl(backend, pages, &h);
+		int e = map_ioctl(backend, pages, form == UF_BUF ? user_buf : 0, &h);
 
 		if (e) {
 			errno = -e;
@@ -672,6 +748,7 @@ static void run_user(void)
 {
 	const unsigned long n = iterations / 4 ? iterations / 4 : 1;
 
+	user_buf = buf_create(info.max_pages);
 	for (int s = 0; s < NR_SIZES; s++) {
 		/*
 		 * Warm-up: two purges' worth of cycles (2 * warmup / P with the
@@ -681,21 +758,46 @@ static void run_user(void)
 		 */
 		const unsigned long w = 2 * warmup / sizes[s];
 
-		for (int be = 0; be < NR_BE; be++) {
-			if (w)
-				user_loop(be, sizes[s], w);
-			user_ns[s][be] = user_loop(be, sizes[s], n);
+		for (int form = 0; form < NR_UF; form++) {
+			double runs[NR_BE][16];
+
+			for (int be = 0; be < NR_BE; be++)
+				if (w)
+					user_loop(form, be, sizes[s], w);
+			/* Rounds, the backends taking turns in each; medians. */
+			for (unsigned int r = 0; r < rounds; r++)
+				for (int be = 0; be < NR_BE; be++)
+					runs[be][r] = user_loop(form, be, sizes[s], n);
+			for (int be = 0; be < NR_BE; be++) {
+				qsort(runs[be], rounds, sizeof(runs[be][0]), cmp_double);
+				user_ns[s][be][form] = runs[be][rounds / 2];
+			}
 		}
 	}
-	printf("\n== user: one MAP + one UNMAP ioctl per cycle, timed in userspace, %lu cycles ==\n", n);
-	printf("ns per cycle, including the module's page allocation and freeing; x = / vm_map_ram\n\n");
-	printf("%5s | %10s %10s %10s | %6s %6s\n", "pages", "cxx", "vm_map_ram", "vmap", "cxx x",
-	       "vmap x");
+	buf_destroy(user_buf);
+	printf("\n== user: MAP + UNMAP driven from userspace, timed there, %lu cycles per run, median of %u rounds ==\n",
+	       n, rounds);
+	printf("ns per cycle.  alloc: one ioctl each, pages allocated and freed per cycle;\n"
+	       "buf: one ioctl each, pages of a buffer; submit: both in SUBMIT batches of %d cycles.\n"
+	       "x = cxx / vm_map_ram in the same form; cxx k = cxx submit / cxx in-kernel single mean\n\n",
+	       SUBMIT_PAIRS);
+	printf("%5s |", "pages");
+	for (int form = 0; form < NR_UF; form++)
+		printf(" %-8s %8s %8s %8s |", uf_names[form], "cxx", "vm_map_ram", "vmap");
+	printf(" %6s %6s %6s | %6s\n", "x alloc", "x buf", "x subm", "cxx k");
 	for (int s = 0; s < NR_SIZES; s++) {
-		const double *r = user_ns[s];
+		double (*r)[NR_UF] = user_ns[s];
+		const double k = mean_ns(&single[s][CXXVM_BACKEND_CXX]);
 
-		printf("%5u | %10.0f %10.0f %10.0f | %6.2f %6.2f\n", sizes[s], r[0], r[1], r[2],
-		       r[0] / r[1], r[2] / r[1]);
+		printf("%5u |", sizes[s]);
+		for (int form = 0; form < NR_UF; form++)
+			printf(" %-8s %8.0f %8.0f %8.0f |", "", r[0][form], r[1][form], r[2][form]);
+		printf(" %7.2f %6.2f %6.2f | ", r[0][UF_ALLOC] / r[1][UF_ALLOC],
+		       r[0][UF_BUF] / r[1][UF_BUF], r[0][UF_SUBMIT] / r[1][UF_SUBMIT]);
+		if (single[s][CXXVM_BACKEND_CXX].iterations)
+			printf("%6.2f\n", r[0][UF_SUBMIT] / k);
+		else
+			printf("%6s\n", "-");
 	}
 }
 
@@ -712,7 +814,7 @@ struct mixed_result {
 	unsigned long long peak_blocks;	/* cxx: blocks_live at the peak sample */
 };
 
-static struct mixed_result mixed[NR_BE];
+static struct mixed_result mixed[NR_UF][NR_BE];
 
 /*
  * Is this /proc/vmallocinfo line VA that @backend holds?  cxx: the module's
@@ -763,45 +865,97 @@ static __u32 mixed_size(unsigned int *seed)
 	return 1 + rand_r(seed) % (1u << order);
 }
 
-static void run_mixed_one(__u32 backend, struct mixed_result *r)
+/* Every MIXED_SAMPLE ops: the peak VA so far. */
+static void mixed_sample(__u32 backend, struct mixed_result *r, double base)
 {
-	__u64 held[MIXED_LONG];
-	unsigned int seed = 42;
+	double v = (va_held(backend) - base) / (1 << 20);
+
+	if (v > r->peak_mib) {
+		r->peak_mib = v;
+		r->peak_blocks = stats().blocks_live;
+	}
+}
+
+/*
+ * The same sequence of ops (seeded alike) in each form: one ioctl per MAP
+ * and UNMAP (@form UF_ALLOC or UF_BUF), or SUBMIT batches of MIXED_SAMPLE
+ * ops (UF_SUBMIT), where a long-lived mapping made in the batch is named by
+ * CXXVM_OP_REF and its handle read back after.
+ */
+static void run_mixed_one(int form, __u32 backend, struct mixed_result *r)
+{
+	static struct cxxvm_op ops[2 * MIXED_SAMPLE];
+	__u64 held[MIXED_LONG] = { 0 }, buf = 0;
+	int held_ref[MIXED_LONG];
+	unsigned int seed = 42, nops = 0;
 	double base, t = 0, t0;
 
 	flush(CXXVM_FLUSH_RELEASE_BLOCKS | CXXVM_FLUSH_KERNEL_ALIASES);
+	if (form != UF_ALLOC)
+		buf = buf_create(info.max_pages);
 	base = va_held(backend);
 	memset(r, 0, sizeof(*r));
 	for (int i = 0; i < MIXED_LONG; i++)
-		held[i] = 0;
+		held_ref[i] = -1;
 
 	t0 = now_ns();
 	for (unsigned long op = 1; op <= MIXED_OPS; op++) {
 		__u64 h = 0;
 
-		if (rand_r(&seed) % 16 == 0) {
+		if (form == UF_SUBMIT) {
+			struct cxxvm_op map = { .op = CXXVM_OP_MAP, .backend = backend, .buf = buf };
+
+			if (rand_r(&seed) % 16 == 0) {
+				int i = rand_r(&seed) % MIXED_LONG;
+
+				if (held_ref[i] >= 0)
+					ops[nops++] = (struct cxxvm_op){ .op = CXXVM_OP_UNMAP,
+						.flags = CXXVM_OP_REF, .handle = held_ref[i] };
+				else if (held[i])
+					ops[nops++] = (struct cxxvm_op){ .op = CXXVM_OP_UNMAP,
+									 .handle = held[i] };
+				held[i] = 0;
+				map.nr_pages = mixed_size(&seed);
+				held_ref[i] = nops;
+				ops[nops++] = map;
+			} else {
+				map.nr_pages = mixed_size(&seed);
+				ops[nops++] = map;
+				ops[nops] = (struct cxxvm_op){ .op = CXXVM_OP_UNMAP,
+							       .flags = CXXVM_OP_REF,
+							       .handle = nops - 1 };
+				nops++;
+			}
+			if (op % MIXED_SAMPLE == 0) {
+				if (submit(ops, nops, true) != nops)
+					die("SUBMIT of a mixed batch");
+				for (unsigned int k = 0; k < nops; k++)
+					r->failures += ops[k].op == CXXVM_OP_MAP && ops[k].result;
+				for (int i = 0; i < MIXED_LONG; i++) {
+					if (held_ref[i] < 0)
+						continue;
+					held[i] = ops[held_ref[i]].result ? 0 : ops[held_ref[i]].handle;
+					held_ref[i] = -1;
+				}
+				nops = 0;
+			}
+		} else if (rand_r(&seed) % 16 == 0) {
 			/* Replace a long-lived mapping. */
 			int i = rand_r(&seed) % MIXED_LONG;
 
 			if (held[i])
 				unmap_ioctl(held[i]);
 			held[i] = 0;
-			if (map_ioctl(backend, mixed_size(&seed), &held[i]))
+			if (map_ioctl(backend, mixed_size(&seed), buf, &held[i]))
 				r->failures++;
-		} else if (!map_ioctl(backend, mixed_size(&seed), &h)) {
+		} else if (!map_ioctl(backend, mixed_size(&seed), buf, &h)) {
 			unmap_ioctl(h);
 		} else {
 			r->failures++;
 		}
 		if (op % MIXED_SAMPLE == 0) {
-			double v;
-
 			t += now_ns() - t0;
-			v = (va_held(backend) - base) / (1 << 20);
-			if (v > r->peak_mib) {
-				r->peak_mib = v;
-				r->peak_blocks = stats().blocks_live;
-			}
+			mixed_sample(backend, r, base);
 			t0 = now_ns();
 		}
 	}
@@ -810,27 +964,55 @@ static void run_mixed_one(__u32 backend, struct mixed_result *r)
 	for (int i = 0; i < MIXED_LONG; i++)
 		if (held[i])
 			unmap_ioctl(held[i]);
+	if (buf)
+		buf_destroy(buf);
 	flush(CXXVM_FLUSH_RELEASE_BLOCKS | CXXVM_FLUSH_KERNEL_ALIASES);
+}
+
+static int cmp_mixed(const void *a, const void *b)
+{
+	return cmp_double(&((const struct mixed_result *)a)->ns_per_op,
+			  &((const struct mixed_result *)b)->ns_per_op);
 }
 
 static void run_mixed(void)
 {
-	for (int be = 0; be < NR_BE; be++)
-		run_mixed_one(be, &mixed[be]);
-	printf("\n== mixed: %d long-lived mappings (1 op in 16 replaces one) among short-lived ones, %d ops ==\n",
-	       MIXED_LONG, MIXED_OPS);
-	printf("sizes: 1..2^k pages, k in 0..6; ns per op (a map, plus an unmap for short-lived ones) via ioctls;\n"
-	       "peak VA = the backend's areas + unpurged areas in /proc/vmallocinfo, above the level before the run,\n"
-	       "sampled every %d ops\n\n", MIXED_SAMPLE);
-	printf("%-10s | %10s %8s %12s %10s\n", "backend", "ns/op", "failures", "peak VA MiB",
-	       "cxx blocks");
-	for (int be = 0; be < NR_BE; be++) {
-		printf("%-10s | %10.0f %8lu %12.1f ", backend_names[be], mixed[be].ns_per_op,
-		       mixed[be].failures, mixed[be].peak_mib);
-		if (be == CXXVM_BACKEND_CXX)
-			printf("%10llu\n", mixed[be].peak_blocks);
-		else
-			printf("%10s\n", "-");
+	/* Up to 3 rounds, the backends taking turns; the median round's figures. */
+	const unsigned int nr = rounds < 3 ? rounds : 3;
+
+	for (int form = 0; form < NR_UF; form++) {
+		struct mixed_result runs[NR_BE][3];
+
+		for (unsigned int r = 0; r < nr; r++)
+			for (int be = 0; be < NR_BE; be++)
+				run_mixed_one(form, be, &runs[be][r]);
+		for (int be = 0; be < NR_BE; be++) {
+			qsort(runs[be], nr, sizeof(runs[be][0]), cmp_mixed);
+			mixed[form][be] = runs[be][nr / 2];
+		}
+	}
+	printf("\n== mixed: %d long-lived mappings (1 op in 16 replaces one) among short-lived ones, %d ops, median of %u rounds ==\n",
+	       MIXED_LONG, MIXED_OPS, nr);
+	printf("sizes: 1..2^k pages, k in 0..6; ns per op (a map, plus an unmap for short-lived ones);\n"
+	       "alloc: one ioctl each, pages allocated per map; buf: one ioctl each, pages of a buffer;\n"
+	       "submit: SUBMIT batches of %d ops.  x = ns/op / vm_map_ram's in the same form;\n"
+	       "peak VA = the backend's areas + unpurged areas in /proc/vmallocinfo, above the level before\n"
+	       "the run, sampled every %d ops\n\n", MIXED_SAMPLE, MIXED_SAMPLE);
+	printf("%-7s %-10s | %10s %6s %8s %12s %10s\n", "form", "backend", "ns/op", "x", "failures",
+	       "peak VA MiB", "cxx blocks");
+	for (int form = 0; form < NR_UF; form++) {
+		for (int be = 0; be < NR_BE; be++) {
+			const struct mixed_result *m = &mixed[form][be];
+
+			printf("%-7s %-10s | %10.0f %6.2f %8lu %12.1f ", uf_names[form],
+			       backend_names[be], m->ns_per_op,
+			       m->ns_per_op / mixed[form][CXXVM_BACKEND_VM_MAP_RAM].ns_per_op,
+			       m->failures, m->peak_mib);
+			if (be == CXXVM_BACKEND_CXX)
+				printf("%10llu\n", m->peak_blocks);
+			else
+				printf("%10s\n", "-");
+		}
 	}
 }
 
@@ -1213,19 +1395,31 @@ static int write_json(const char *path, const char *sections, const struct utsna
 	sep = "";
 	for (int s = 0; want(sections, "user") && s < NR_SIZES; s++) {
 		for (int be = 0; be < NR_BE; be++) {
-			fprintf(f, "%s\n    {\"pages\": %u, \"backend\": \"%s\", \"ns_per_cycle\": %.1f, \"ratio_vs_vm_map_ram\": %.3f}",
-				sep, sizes[s], backend_names[be], user_ns[s][be],
-				user_ns[s][be] / user_ns[s][CXXVM_BACKEND_VM_MAP_RAM]);
+			const double *r = user_ns[s][be], *k = user_ns[s][CXXVM_BACKEND_VM_MAP_RAM];
+
+			fprintf(f, "%s\n    {\"pages\": %u, \"backend\": \"%s\", \"ns_per_cycle\": %.1f, \"ratio_vs_vm_map_ram\": %.3f",
+				sep, sizes[s], backend_names[be], r[UF_ALLOC], r[UF_ALLOC] / k[UF_ALLOC]);
+			fprintf(f, ", \"ns_buf\": %.1f, \"ratio_buf\": %.3f, \"ns_submit\": %.1f, \"ratio_submit\": %.3f",
+				r[UF_BUF], r[UF_BUF] / k[UF_BUF], r[UF_SUBMIT], r[UF_SUBMIT] / k[UF_SUBMIT]);
+			if (single[s][be].iterations)
+				fprintf(f, ", \"submit_vs_in_kernel\": %.3f",
+					r[UF_SUBMIT] / mean_ns(&single[s][be]));
+			fprintf(f, "}");
 			sep = ",";
 		}
 	}
 	fprintf(f, "\n  ],\n  \"mixed\": [");
 	sep = "";
-	for (int be = 0; want(sections, "mixed") && be < NR_BE; be++) {
-		fprintf(f, "%s\n    {\"backend\": \"%s\", \"ns_per_op\": %.1f, \"failures\": %lu, \"peak_va_mib\": %.2f}",
-			sep, backend_names[be], mixed[be].ns_per_op, mixed[be].failures,
-			mixed[be].peak_mib);
-		sep = ",";
+	for (int form = 0; want(sections, "mixed") && form < NR_UF; form++) {
+		for (int be = 0; be < NR_BE; be++) {
+			const struct mixed_result *m = &mixed[form][be];
+
+			fprintf(f, "%s\n    {\"form\": \"%s\", \"backend\": \"%s\", \"ns_per_op\": %.1f, \"ratio_vs_vm_map_ram\": %.3f, \"failures\": %lu, \"peak_va_mib\": %.2f}",
+				sep, uf_names[form], backend_names[be], m->ns_per_op,
+				m->ns_per_op / mixed[form][CXXVM_BACKEND_VM_MAP_RAM].ns_per_op,
+				m->failures, m->peak_mib);
+			sep = ",";
+		}
 	}
 	fprintf(f, "\n  ],\n  \"contended_lookup\": [");
 	sep = "";

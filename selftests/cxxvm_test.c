@@ -19,9 +19,11 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <time.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -67,6 +69,59 @@ static struct cxxvm_stats read_stats(struct __test_metadata *_metadata, int fd)
 	return st;
 }
 
+static int buf_create(int fd, __u32 nr, __u64 *id)
+{
+	/* id is an out field: what it holds on input does not matter. */
+	struct cxxvm_buf_create c = { .nr_pages = nr, .id = ~0ull };
+	int ret = xioctl(fd, CXXVM_IOC_BUF_CREATE, &c);
+
+	*id = c.id;
+	return ret;
+}
+
+static int buf_destroy(int fd, __u64 id)
+{
+	struct cxxvm_buf_destroy d = { .id = id };
+
+	return xioctl(fd, CXXVM_IOC_BUF_DESTROY, &d);
+}
+
+/* Map pages [off, off + nr) of buffer @buf. */
+static int map_buf(int fd, __u32 backend, __u64 buf, __u32 off, __u32 nr, __u64 *handle)
+{
+	struct cxxvm_map m = {
+		.backend = backend, .nr_pages = nr, .flags = CXXVM_MAP_BUF,
+		.buf = buf, .buf_offset = off,
+	};
+	int ret = xioctl(fd, CXXVM_IOC_MAP, &m);
+
+	*handle = m.handle;
+	return ret;
+}
+
+/* VERIFY @handle; *checked: pages_checked (written back on -EIO too). */
+static int verify_handle(int fd, __u64 handle, __u32 seed, __u32 *checked)
+{
+	struct cxxvm_verify v = { .handle = handle, .seed = seed };
+	int ret = xioctl(fd, CXXVM_IOC_VERIFY, &v);
+
+	*checked = v.pages_checked;
+	return ret;
+}
+
+/* SUBMIT @nr ops; *nr_done: the nr_done written back (~0 if none was). */
+static int submit(int fd, struct cxxvm_op *ops, __u32 nr, __u32 flags, __u32 *nr_done)
+{
+	struct cxxvm_submit s = {
+		.ops = (uintptr_t)ops, .nr_ops = nr, .op_size = sizeof(*ops),
+		.flags = flags, .nr_done = ~0u,
+	};
+	int ret = xioctl(fd, CXXVM_IOC_SUBMIT, &s);
+
+	*nr_done = s.nr_done;
+	return ret;
+}
+
 TEST(device_info)
 {
 	struct cxxvm_info info;
@@ -87,6 +142,8 @@ TEST(device_info)
 	EXPECT_GE(CXXVM_TLB_FLUSH_CR4_PGE, info.tlb_flush);
 	EXPECT_LE(CXXVM_PURGE_WORKER, info.purge);
 	EXPECT_GE(CXXVM_PURGE_CALLER, info.purge);
+	EXPECT_EQ(65536, info.max_buf_pages);
+	EXPECT_EQ(1024, info.max_submit_ops);
 	for (unsigned int i = 0; i < ARRAY_SIZE(info.reserved); i++)
 		EXPECT_EQ(0, info.reserved[i]);
 	close(fd);
@@ -189,9 +246,100 @@ TEST(unknown_command_is_enotty)
 	ASSERT_LE(0, fd);
 	EXPECT_EQ(-ENOTTY, xioctl(fd, _IO(CXXVM_IOC_MAGIC, 0x7f), buf));
 	EXPECT_EQ(-ENOTTY, xioctl(fd, _IOR('x', 0x00, struct cxxvm_info), buf));
-	/* A known number with the wrong size is a different command. */
-	EXPECT_EQ(-ENOTTY, xioctl(fd, _IOWR(CXXVM_IOC_MAGIC, 0x01, __u64), buf));
+	/* Numbers in the table's gaps and past its end. */
+	EXPECT_EQ(-ENOTTY, xioctl(fd, _IOWR(CXXVM_IOC_MAGIC, 0x0a, struct cxxvm_map), buf));
+	EXPECT_EQ(-ENOTTY, xioctl(fd, _IOWR(CXXVM_IOC_MAGIC, 0x0f, struct cxxvm_map), buf));
+	EXPECT_EQ(-ENOTTY, xioctl(fd, _IOWR(CXXVM_IOC_MAGIC, 0x18, struct cxxvm_map), buf));
+	/* A known number in another direction is a different command. */
 	EXPECT_EQ(-ENOTTY, xioctl(fd, _IOW(CXXVM_IOC_MAGIC, 0x01, struct cxxvm_map), buf));
+	EXPECT_EQ(-ENOTTY, xioctl(fd, _IOR(CXXVM_IOC_MAGIC, 0x01, struct cxxvm_map), buf));
+	EXPECT_EQ(-ENOTTY, xioctl(fd, _IOWR(CXXVM_IOC_MAGIC, 0x00, struct cxxvm_info), buf));
+	EXPECT_EQ(-ENOTTY, xioctl(fd, _IOWR(CXXVM_IOC_MAGIC, 0x08, struct cxxvm_buf_destroy),
+				  buf));
+	EXPECT_EQ(0, read_stats(_metadata, fd).live_mappings);
+	close(fd);
+}
+
+/* INFO as a newer tool would ask for it: 16 bytes more than ABI 3's. */
+struct cxxvm_info_bigger {
+	struct cxxvm_info info;
+	__u8 extra[16];
+};
+
+/* MAP with a field this module does not know, after ABI 3's. */
+struct cxxvm_map_bigger {
+	struct cxxvm_map m;
+	__u64 extra;
+};
+
+/* INFO's first version was 64 bytes: one word less is too small. */
+struct cxxvm_info_smaller {
+	__u32 w[15];
+};
+
+/*
+ * The size in the command is the struct's (copy_struct_from_user()): a
+ * larger struct is fine when its tail is zero, -E2BIG otherwise; a struct
+ * smaller than the command's first version is -EINVAL; outputs go back up
+ * to the smaller of the two sizes.
+ */
+TEST(struct_sizes_are_extensible)
+{
+	const unsigned long info_big = _IOR(CXXVM_IOC_MAGIC, 0x00, struct cxxvm_info_bigger);
+	const unsigned long map_big = _IOWR(CXXVM_IOC_MAGIC, 0x01, struct cxxvm_map_bigger);
+	struct cxxvm_info_bigger ib;
+	struct cxxvm_map_bigger mb;
+	struct cxxvm_stats st0;
+	char buf[128] = { 0 };
+	__u32 checked;
+	int fd = cxxvm_open();
+
+	ASSERT_LE(0, fd);
+	st0 = read_stats(_metadata, fd);
+
+	memset(&ib, 0xaa, sizeof(ib));
+	ASSERT_EQ(0, xioctl(fd, info_big, &ib));
+	EXPECT_EQ(CXXVM_ABI_VERSION, ib.info.abi_version);
+	EXPECT_EQ(CXXVM_NR_BACKENDS, ib.info.nr_backends);
+	EXPECT_EQ(1024, ib.info.max_submit_ops);
+	for (unsigned int i = 0; i < ARRAY_SIZE(ib.info.reserved); i++)
+		EXPECT_EQ(0, ib.info.reserved[i]);
+	/* The module wrote its 64 bytes and not one more. */
+	for (unsigned int i = 0; i < sizeof(ib.extra); i++) {
+		EXPECT_EQ(0xaa, ib.extra[i]) {
+			TH_LOG("byte %u past struct cxxvm_info", i);
+		}
+	}
+	EXPECT_EQ(-EINVAL, xioctl(fd, _IOR(CXXVM_IOC_MAGIC, 0x00, struct cxxvm_info_smaller),
+				  buf));
+
+	/* A zero tail asks for nothing more: the ABI 3 MAP. */
+	mb = (struct cxxvm_map_bigger){
+		.m = { .backend = CXXVM_BACKEND_VMAP, .nr_pages = 2 },
+	};
+	ASSERT_EQ(0, xioctl(fd, map_big, &mb));
+	EXPECT_LE(1, mb.m.handle);
+	EXPECT_GE(65536, mb.m.handle);
+	EXPECT_EQ(0, mb.extra);
+	EXPECT_EQ(st0.live_mappings + 1, read_stats(_metadata, fd).live_mappings);
+	EXPECT_EQ(0, verify_handle(fd, mb.m.handle, 3, &checked));
+	EXPECT_EQ(2, checked);
+	EXPECT_EQ(0, unmap_handle(fd, mb.m.handle));
+
+	/* A non-zero tail asks for something this module lacks. */
+	mb = (struct cxxvm_map_bigger){
+		.m = { .backend = CXXVM_BACKEND_VMAP, .nr_pages = 2 }, .extra = 1,
+	};
+	EXPECT_EQ(-E2BIG, xioctl(fd, map_big, &mb));
+	mb.extra = 1ull << 63;
+	EXPECT_EQ(-E2BIG, xioctl(fd, map_big, &mb));
+	EXPECT_EQ(0, mb.m.handle);
+
+	/* Smaller than MAP's first version (40 bytes). */
+	EXPECT_EQ(-EINVAL, xioctl(fd, _IOWR(CXXVM_IOC_MAGIC, 0x01, __u64), buf));
+	EXPECT_EQ(-EINVAL, xioctl(fd, _IOWR(CXXVM_IOC_MAGIC, 0x01, struct cxxvm_unmap), buf));
+
+	EXPECT_EQ(st0.live_mappings, read_stats(_metadata, fd).live_mappings);
 	close(fd);
 }
 
@@ -215,11 +363,15 @@ TEST(map_bad_fields_are_einval)
 	MAP_EINVAL(nr_pages, 0);
 	MAP_EINVAL(nr_pages, 65);
 	MAP_EINVAL(nr_pages, 0xffffffff);
-	MAP_EINVAL(flags, 1);
+	MAP_EINVAL(flags, 2);
+	MAP_EINVAL(flags, CXXVM_MAP_BUF | 2);
 	MAP_EINVAL(flags, 0x80000000);
-	MAP_EINVAL(reserved0, 1);
+	/* A buffer range without CXXVM_MAP_BUF. */
+	MAP_EINVAL(buf_offset, 1);
+	MAP_EINVAL(buf, 1);
+	MAP_EINVAL(buf, 1ull << 63);
 	MAP_EINVAL(reserved[0], 1);
-	MAP_EINVAL(reserved[1], 1ull << 63);
+	MAP_EINVAL(reserved[0], 1ull << 63);
 #undef MAP_EINVAL
 	/* None of the rejected calls left a mapping behind. */
 	EXPECT_EQ(0, read_stats(_metadata, fd).live_mappings);
@@ -320,6 +472,9 @@ TEST(bad_pointer_is_efault)
 	EXPECT_EQ(-EFAULT, xioctl(fd, CXXVM_IOC_VERIFY, bad));
 	EXPECT_EQ(-EFAULT, xioctl(fd, CXXVM_IOC_FLUSH, bad));
 	EXPECT_EQ(-EFAULT, xioctl(fd, CXXVM_IOC_BENCH, bad));
+	EXPECT_EQ(-EFAULT, xioctl(fd, CXXVM_IOC_BUF_CREATE, bad));
+	EXPECT_EQ(-EFAULT, xioctl(fd, CXXVM_IOC_BUF_DESTROY, bad));
+	EXPECT_EQ(-EFAULT, xioctl(fd, CXXVM_IOC_SUBMIT, NULL));
 	EXPECT_EQ(0, read_stats(_metadata, fd).live_mappings);
 	close(fd);
 }
@@ -345,12 +500,17 @@ TEST(mapping_needs_cap_sys_admin)
 	struct cxxvm_verify v = { 0 };
 	struct cxxvm_flush fl = { 0 };
 	struct cxxvm_bench b = { .nr_pages = 1, .iterations = 1 };
+	struct cxxvm_buf_create bc = { .nr_pages = 1 };
+	struct cxxvm_buf_destroy bd = { 0 };
+	struct cxxvm_op op = { .op = CXXVM_OP_FLUSH };
+	struct cxxvm_submit s = { .ops = (uintptr_t)&op, .nr_ops = 1, .op_size = sizeof(op) };
 	struct cxxvm_info info;
 	int fd = cxxvm_open();
 	__u64 h;
 
 	ASSERT_LE(0, fd);
 	ASSERT_EQ(0, map_pages(fd, CXXVM_BACKEND_CXX, 1, &h));
+	ASSERT_EQ(0, buf_create(fd, 1, &bd.id));
 	ASSERT_EQ(0, drop_cap_sys_admin());
 	u.handle = h;
 	v.handle = h;
@@ -359,6 +519,11 @@ TEST(mapping_needs_cap_sys_admin)
 	EXPECT_EQ(-EPERM, xioctl(fd, CXXVM_IOC_VERIFY, &v));
 	EXPECT_EQ(-EPERM, xioctl(fd, CXXVM_IOC_FLUSH, &fl));
 	EXPECT_EQ(-EPERM, xioctl(fd, CXXVM_IOC_BENCH, &b));
+	EXPECT_EQ(-EPERM, xioctl(fd, CXXVM_IOC_BUF_CREATE, &bc));
+	EXPECT_EQ(-EPERM, xioctl(fd, CXXVM_IOC_BUF_DESTROY, &bd));
+	op.result = 12345;
+	EXPECT_EQ(-EPERM, xioctl(fd, CXXVM_IOC_SUBMIT, &s));
+	EXPECT_EQ(12345, op.result);
 	/* Reading what the module supports needs no privilege. */
 	EXPECT_EQ(0, xioctl(fd, CXXVM_IOC_INFO, &info));
 	EXPECT_EQ(1, read_stats(_metadata, fd).live_mappings);
@@ -751,6 +916,629 @@ TEST(cxx_concurrent_map_unmap_flush)
 	close(fd);
 }
 
+/* ---- buffers and batches ------------------------------------------------- */
+
+/* Bad BUF_CREATE and BUF_DESTROY arguments; nothing was created by them. */
+TEST(buf_bad_fields)
+{
+	struct cxxvm_buf_create c;
+	struct cxxvm_buf_destroy d;
+	int fd = cxxvm_open();
+	__u64 id;
+
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(-EINVAL, buf_create(fd, 0, &id));
+	EXPECT_EQ(-EINVAL, buf_create(fd, 65537, &id));
+	EXPECT_EQ(-EINVAL, buf_create(fd, ~0u, &id));
+	c = (struct cxxvm_buf_create){ .nr_pages = 1, .flags = 1 };
+	EXPECT_EQ(-EINVAL, xioctl(fd, CXXVM_IOC_BUF_CREATE, &c));
+	c = (struct cxxvm_buf_create){ .nr_pages = 1, .flags = 1u << 31 };
+	EXPECT_EQ(-EINVAL, xioctl(fd, CXXVM_IOC_BUF_CREATE, &c));
+	c = (struct cxxvm_buf_create){ .nr_pages = 1, .reserved = { 0, 1 } };
+	EXPECT_EQ(-EINVAL, xioctl(fd, CXXVM_IOC_BUF_CREATE, &c));
+	/* None of them made a buffer: the first id of this file is unused. */
+	EXPECT_EQ(-ENOENT, buf_destroy(fd, 1));
+
+	ASSERT_EQ(0, buf_create(fd, 1, &id));
+	EXPECT_LE(1, id);
+	EXPECT_GE(1024, id);
+	d = (struct cxxvm_buf_destroy){ .id = id, .flags = 1 };
+	EXPECT_EQ(-EINVAL, xioctl(fd, CXXVM_IOC_BUF_DESTROY, &d));
+	d = (struct cxxvm_buf_destroy){ .id = id, .reserved0 = 1 };
+	EXPECT_EQ(-EINVAL, xioctl(fd, CXXVM_IOC_BUF_DESTROY, &d));
+	d = (struct cxxvm_buf_destroy){ .id = id, .reserved = { 0, 1 } };
+	EXPECT_EQ(-EINVAL, xioctl(fd, CXXVM_IOC_BUF_DESTROY, &d));
+	EXPECT_EQ(-ENOENT, buf_destroy(fd, 0));
+	EXPECT_EQ(-ENOENT, buf_destroy(fd, 1025));
+	EXPECT_EQ(-ENOENT, buf_destroy(fd, ~0ull));
+	/* It survived every rejected call. */
+	EXPECT_EQ(0, buf_destroy(fd, id));
+	close(fd);
+}
+
+/*
+ * A buffer mapped by every backend at once (aliases of the same pages),
+ * busy while any mapping lives, its range checked; ids are the file's.
+ */
+TEST(buf_map_every_backend)
+{
+	__u64 id, h[CXXVM_NR_BACKENDS], a, b, other_id;
+	struct cxxvm_stats st0, st1;
+	int fd = cxxvm_open(), other = cxxvm_open();
+	__u32 checked;
+
+	ASSERT_LE(0, fd);
+	ASSERT_LE(0, other);
+	ASSERT_EQ(0, xioctl(fd, CXXVM_IOC_FLUSH, &(struct cxxvm_flush){ 0 }));
+	st0 = read_stats(_metadata, fd);
+	ASSERT_EQ(0, buf_create(fd, 64, &id));
+	EXPECT_NE(0, id);
+	/* A buffer maps nothing by itself. */
+	EXPECT_EQ(st0.live_mappings, read_stats(_metadata, fd).live_mappings);
+
+	for (__u32 be = 0; be < CXXVM_NR_BACKENDS; be++) {
+		ASSERT_EQ(0, map_buf(fd, be, id, 8, 16, &h[be])) {
+			TH_LOG("backend %u", be);
+		}
+		EXPECT_LE(1, h[be]);
+		EXPECT_GE(65536, h[be]);
+	}
+	EXPECT_NE(h[0], h[1]);
+	EXPECT_NE(h[1], h[2]);
+	EXPECT_NE(h[0], h[2]);
+	for (__u32 be = 0; be < CXXVM_NR_BACKENDS; be++) {
+		checked = 0;
+		EXPECT_EQ(0, verify_handle(fd, h[be], 0xb0f0 + be, &checked)) {
+			TH_LOG("backend %u", be);
+		}
+		EXPECT_EQ(16, checked);
+	}
+	st1 = read_stats(_metadata, fd);
+	EXPECT_EQ(st0.live_mappings + 3, st1.live_mappings);
+	/* 16 pages through cxx: one order-4 slot. */
+	EXPECT_EQ(st0.mapped_pages + 16, st1.mapped_pages);
+
+	EXPECT_EQ(-EBUSY, buf_destroy(fd, id));
+	/* Ranges: the last pages are fine, one past the end is not. */
+	EXPECT_EQ(-EINVAL, map_buf(fd, CXXVM_BACKEND_CXX, id, 60, 8, &a));
+	EXPECT_EQ(-EINVAL, map_buf(fd, CXXVM_BACKEND_VMAP, id, 64, 1, &a));
+	EXPECT_EQ(-EINVAL, map_buf(fd, CXXVM_BACKEND_VMAP, id, 65, 1, &a));
+	EXPECT_EQ(-EINVAL, map_buf(fd, CXXVM_BACKEND_VMAP, id, ~0u, 1, &a));
+	EXPECT_EQ(-EINVAL, map_buf(fd, CXXVM_BACKEND_VMAP, id, 0, 65, &a));
+	EXPECT_EQ(-EINVAL, map_buf(fd, CXXVM_BACKEND_VMAP, id, 0, 0, &a));
+	EXPECT_EQ(-EINVAL, map_buf(fd, CXXVM_NR_BACKENDS, id, 0, 1, &a));
+	ASSERT_EQ(0, map_buf(fd, CXXVM_BACKEND_VM_MAP_RAM, id, 56, 8, &a));
+	EXPECT_EQ(0, verify_handle(fd, a, 56, &checked));
+	EXPECT_EQ(8, checked);
+	EXPECT_EQ(0, unmap_handle(fd, a));
+	/* Unknown buffers, and another file's. */
+	EXPECT_EQ(-ENOENT, map_buf(fd, CXXVM_BACKEND_CXX, id + 1, 0, 1, &a));
+	EXPECT_EQ(-ENOENT, map_buf(fd, CXXVM_BACKEND_CXX, 0, 0, 1, &a));
+	EXPECT_EQ(-ENOENT, map_buf(fd, CXXVM_BACKEND_CXX, 4242, 0, 1, &a));
+	EXPECT_EQ(-ENOENT, map_buf(fd, CXXVM_BACKEND_CXX, ~0ull, 0, 1, &a));
+	EXPECT_EQ(-ENOENT, map_buf(other, CXXVM_BACKEND_CXX, id, 0, 1, &a));
+	EXPECT_EQ(-ENOENT, buf_destroy(other, id));
+	/* Another file's buffer, whatever its id: not this one. */
+	ASSERT_EQ(0, buf_create(other, 1, &other_id));
+	EXPECT_EQ(0, buf_destroy(other, other_id));
+	EXPECT_EQ(-EBUSY, buf_destroy(fd, id));
+	EXPECT_EQ(st0.live_mappings + 3, read_stats(_metadata, fd).live_mappings);
+
+	/* Two cxx mappings of the same pages: both reach them. */
+	ASSERT_EQ(0, map_buf(fd, CXXVM_BACKEND_CXX, id, 0, 4, &a));
+	ASSERT_EQ(0, map_buf(fd, CXXVM_BACKEND_CXX, id, 0, 4, &b));
+	EXPECT_NE(a, b);
+	EXPECT_EQ(0, verify_handle(fd, a, 1, &checked));
+	EXPECT_EQ(4, checked);
+	EXPECT_EQ(0, verify_handle(fd, b, 2, &checked));
+	EXPECT_EQ(4, checked);
+	EXPECT_EQ(0, verify_handle(fd, a, 3, &checked));
+	EXPECT_EQ(4, checked);
+	EXPECT_EQ(st0.live_mappings + 5, read_stats(_metadata, fd).live_mappings);
+	EXPECT_EQ(0, unmap_handle(fd, a));
+	EXPECT_EQ(-EBUSY, buf_destroy(fd, id));
+	EXPECT_EQ(0, unmap_handle(fd, b));
+
+	for (__u32 be = 0; be < CXXVM_NR_BACKENDS; be++) {
+		EXPECT_EQ(-EBUSY, buf_destroy(fd, id));
+		EXPECT_EQ(0, unmap_handle(fd, h[be]));
+	}
+	EXPECT_EQ(st0.live_mappings, read_stats(_metadata, fd).live_mappings);
+	EXPECT_EQ(0, buf_destroy(fd, id));
+	EXPECT_EQ(-ENOENT, buf_destroy(fd, id));
+	EXPECT_EQ(-ENOENT, map_buf(fd, CXXVM_BACKEND_CXX, id, 0, 1, &a));
+	close(other);
+	close(fd);
+}
+
+/* 1024 buffers per file at most; a destroyed buffer's room is free again. */
+TEST(buf_limit_per_file)
+{
+	enum { MAX_BUFS = 1024 };
+	int fd = cxxvm_open();
+	__u64 id, first, last = 0;
+
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, buf_create(fd, 1, &first));
+	for (int i = 1; i < MAX_BUFS; i++) {
+		ASSERT_EQ(0, buf_create(fd, 1, &id)) {
+			TH_LOG("buffer %d", i);
+		}
+		EXPECT_LE(1, id);
+		EXPECT_GE(MAX_BUFS, id);
+		last = id;
+	}
+	EXPECT_EQ(-ENOSPC, buf_create(fd, 1, &id));
+	EXPECT_EQ(0, buf_destroy(fd, first));
+	ASSERT_EQ(0, buf_create(fd, 1, &id));
+	EXPECT_EQ(first, id);
+	EXPECT_EQ(-ENOSPC, buf_create(fd, 1, &id));
+	EXPECT_EQ(0, buf_destroy(fd, last));
+	/* Closing frees all 1024. */
+	close(fd);
+}
+
+/*
+ * BUF_DESTROY right after the buffer's last cxx unmap: the id goes at
+ * once; the pages may wait for the purge that covers the unmap (retired),
+ * and a FLUSH runs that purge.
+ */
+TEST(buf_destroy_before_purge)
+{
+	struct cxxvm_stats st0, st1, st2;
+	int fd = cxxvm_open();
+	__u64 id, h;
+
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, xioctl(fd, CXXVM_IOC_FLUSH, &(struct cxxvm_flush){ 0 }));
+	st0 = read_stats(_metadata, fd);
+	EXPECT_EQ(0, st0.retired_pages);
+	ASSERT_EQ(0, buf_create(fd, 4, &id));
+	ASSERT_EQ(0, map_buf(fd, CXXVM_BACKEND_CXX, id, 0, 4, &h));
+	ASSERT_EQ(0, unmap_handle(fd, h));
+	/* Buffer pages stay with the buffer: none retired while it lives. */
+	EXPECT_EQ(st0.retired_pages, read_stats(_metadata, fd).retired_pages);
+	EXPECT_EQ(0, buf_destroy(fd, id));
+	EXPECT_EQ(-ENOENT, buf_destroy(fd, id));
+	st1 = read_stats(_metadata, fd);
+	/* Parked until the purge, or already freed if a purge ran. */
+	EXPECT_TRUE(st1.retired_pages == st0.retired_pages ||
+		    st1.retired_pages == st0.retired_pages + 4) {
+		TH_LOG("retired_pages %llu", (unsigned long long)st1.retired_pages);
+	}
+	EXPECT_EQ(st0.live_mappings, st1.live_mappings);
+
+	ASSERT_EQ(0, xioctl(fd, CXXVM_IOC_FLUSH, &(struct cxxvm_flush){ 0 }));
+	st2 = read_stats(_metadata, fd);
+	EXPECT_EQ(0, st2.retired_pages);
+	EXPECT_EQ(0, st2.dirty_pages);
+	close(fd);
+}
+
+/* A page that reads fine and faults on write, holding @len bytes of @src. */
+static void *read_only_copy(const void *src, size_t len)
+{
+	void *p = mmap(NULL, getpagesize(), PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		return NULL;
+	memcpy(p, src, len);
+	if (mprotect(p, getpagesize(), PROT_READ)) {
+		munmap(p, getpagesize());
+		return NULL;
+	}
+	return p;
+}
+
+/*
+ * The struct reads fine but the outputs cannot be written back: -EFAULT,
+ * and what the command made is undone, since the caller cannot name it.
+ * SUBMIT is the exception: the operations that ran stay done.
+ */
+TEST(copy_out_failure_undoes)
+{
+	struct cxxvm_map m = { .backend = CXXVM_BACKEND_VM_MAP_RAM, .nr_pages = 1 };
+	struct cxxvm_buf_create c = { .nr_pages = 4 };
+	struct cxxvm_op op = { .op = CXXVM_OP_MAP, .backend = CXXVM_BACKEND_CXX,
+			       .nr_pages = 2 };
+	struct cxxvm_submit s = { .nr_ops = 1, .op_size = sizeof(op) };
+	struct cxxvm_stats st0, st;
+	int fd = cxxvm_open(), fresh;
+	void *ro;
+	__u64 id;
+
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, xioctl(fd, CXXVM_IOC_FLUSH, &(struct cxxvm_flush){ 0 }));
+	st0 = read_stats(_metadata, fd);
+
+	/* MAP of its own pages. */
+	ro = read_only_copy(&m, sizeof(m));
+	ASSERT_NE(NULL, ro);
+	EXPECT_EQ(-EFAULT, xioctl(fd, CXXVM_IOC_MAP, ro));
+	st = read_stats(_metadata, fd);
+	EXPECT_EQ(st0.live_mappings, st.live_mappings);
+	EXPECT_EQ(st0.live_pages, st.live_pages);
+
+	/* MAP of a buffer, through cxx: the buffer is not left busy. */
+	ASSERT_EQ(0, buf_create(fd, 8, &id));
+	m = (struct cxxvm_map){ .backend = CXXVM_BACKEND_CXX, .nr_pages = 4,
+				.flags = CXXVM_MAP_BUF, .buf = id, .buf_offset = 2 };
+	ro = read_only_copy(&m, sizeof(m));
+	ASSERT_NE(NULL, ro);
+	EXPECT_EQ(-EFAULT, xioctl(fd, CXXVM_IOC_MAP, ro));
+	st = read_stats(_metadata, fd);
+	EXPECT_EQ(st0.live_mappings, st.live_mappings);
+	EXPECT_EQ(st0.mapped_pages, st.mapped_pages);
+	EXPECT_EQ(0, buf_destroy(fd, id));
+
+	/* BUF_CREATE on a fresh file: no buffer is left under any id. */
+	fresh = cxxvm_open();
+	ASSERT_LE(0, fresh);
+	ro = read_only_copy(&c, sizeof(c));
+	ASSERT_NE(NULL, ro);
+	EXPECT_EQ(-EFAULT, xioctl(fresh, CXXVM_IOC_BUF_CREATE, ro));
+	for (__u64 i = 1; i <= 4; i++) {
+		EXPECT_EQ(-ENOENT, buf_destroy(fresh, i)) {
+			TH_LOG("buffer id %llu", (unsigned long long)i);
+		}
+	}
+
+	/* SUBMIT whose results cannot go back: the MAP it ran stays. */
+	ASSERT_EQ(0, buf_create(fresh, 2, &id));
+	op.buf = id;
+	op.result = 12345;
+	ro = read_only_copy(&op, sizeof(op));
+	ASSERT_NE(NULL, ro);
+	s.ops = (uintptr_t)ro;
+	EXPECT_EQ(-EFAULT, xioctl(fresh, CXXVM_IOC_SUBMIT, &s));
+	EXPECT_EQ(12345, ((struct cxxvm_op *)ro)->result);
+	EXPECT_EQ(st0.live_mappings + 1, read_stats(_metadata, fd).live_mappings);
+	EXPECT_EQ(-EBUSY, buf_destroy(fresh, id));
+	/* Closing the file drops it, and the buffer's pages after a purge. */
+	close(fresh);
+	st = read_stats(_metadata, fd);
+	EXPECT_EQ(st0.live_mappings, st.live_mappings);
+	EXPECT_EQ(0, st.retired_pages);
+	close(fd);
+}
+
+/* Out fields are ignored on input: whatever they hold, the call works. */
+TEST(out_fields_ignored_on_input)
+{
+	struct cxxvm_map m = { .backend = CXXVM_BACKEND_CXX, .nr_pages = 2, .handle = ~0ull };
+	struct cxxvm_verify v;
+	struct cxxvm_flush fl;
+	struct cxxvm_bench b;
+	struct cxxvm_op op;
+	__u32 done;
+	int fd = cxxvm_open();
+	__u64 id;
+
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, xioctl(fd, CXXVM_IOC_MAP, &m));
+	EXPECT_LE(1, m.handle);
+	EXPECT_GE(65536, m.handle);
+	v = (struct cxxvm_verify){ .handle = m.handle, .seed = 9, .pages_checked = 77,
+				   .bad_page = 5 };
+	EXPECT_EQ(0, xioctl(fd, CXXVM_IOC_VERIFY, &v));
+	EXPECT_EQ(2, v.pages_checked);
+	EXPECT_EQ(~0u, v.bad_page);
+	EXPECT_EQ(0, unmap_handle(fd, m.handle));
+
+	ASSERT_EQ(0, xioctl(fd, CXXVM_IOC_FLUSH,
+			    &(struct cxxvm_flush){ .flags = CXXVM_FLUSH_RELEASE_BLOCKS }));
+	/* Nothing dirty, no empty block: this flush does nothing. */
+	fl = (struct cxxvm_flush){ .pages_flushed = 123, .blocks_released = 456 };
+	EXPECT_EQ(0, xioctl(fd, CXXVM_IOC_FLUSH, &fl));
+	EXPECT_EQ(0, fl.pages_flushed);
+	EXPECT_EQ(0, fl.blocks_released);
+
+	b = (struct cxxvm_bench){
+		.backend = CXXVM_BACKEND_VMAP, .nr_pages = 1, .iterations = 10,
+		.elapsed_ns = 1, .min_ns = ~0ull, .p50_ns = 0, .p99_ns = 0, .max_ns = 0,
+		.shootdowns = 5, .blocks_created = 5,
+	};
+	EXPECT_EQ(0, xioctl(fd, CXXVM_IOC_BENCH, &b));
+	EXPECT_LT(0, b.min_ns);
+	EXPECT_LE(b.min_ns, b.p50_ns);
+	EXPECT_LE(b.p50_ns, b.p99_ns);
+	EXPECT_LE(b.p99_ns, b.max_ns);
+	EXPECT_EQ(CXXVM_BENCH_NOT_COUNTED, b.shootdowns);
+	EXPECT_EQ(CXXVM_BENCH_NOT_COUNTED, b.blocks_created);
+
+	/* buf_create() passes id = ~0 in. */
+	ASSERT_EQ(0, buf_create(fd, 1, &id));
+	EXPECT_LE(1, id);
+	EXPECT_GE(1024, id);
+	EXPECT_EQ(0, buf_destroy(fd, id));
+
+	/* submit() passes nr_done = ~0 in; the op's result and ns are out. */
+	op = (struct cxxvm_op){ .op = CXXVM_OP_FLUSH, .result = 12345, .ns = 777 };
+	EXPECT_EQ(0, submit(fd, &op, 1, 0, &done));
+	EXPECT_EQ(1, done);
+	EXPECT_EQ(0, op.result);
+	EXPECT_EQ(0, op.ns);
+	close(fd);
+}
+
+/* SUBMIT: map, verify and unmap 8 ranges of a buffer in one call. */
+TEST(submit_map_verify_unmap)
+{
+	enum { N = 8, NR_OPS = 3 * N };
+	struct cxxvm_op ops[NR_OPS];
+	struct cxxvm_stats st0;
+	int fd = cxxvm_open();
+	__u32 done;
+	__u64 id;
+
+	ASSERT_LE(0, fd);
+	st0 = read_stats(_metadata, fd);
+	ASSERT_EQ(0, buf_create(fd, 64, &id));
+	for (__u32 i = 0; i < N; i++) {
+		ops[3 * i] = (struct cxxvm_op){
+			.op = CXXVM_OP_MAP, .backend = i % CXXVM_NR_BACKENDS,
+			.nr_pages = 1 + i, .buf = id, .buf_offset = i,
+		};
+		ops[3 * i + 1] = (struct cxxvm_op){
+			.op = CXXVM_OP_VERIFY, .flags = CXXVM_OP_REF, .handle = 3 * i,
+			.seed = 0x5eb + i,
+		};
+		ops[3 * i + 2] = (struct cxxvm_op){
+			.op = CXXVM_OP_UNMAP, .flags = CXXVM_OP_REF, .handle = 3 * i,
+		};
+	}
+	for (int i = 0; i < NR_OPS; i++)
+		ops[i].result = 12345;
+
+	ASSERT_EQ(0, submit(fd, ops, NR_OPS, CXXVM_SUBMIT_TIMES, &done));
+	EXPECT_EQ(NR_OPS, done);
+	for (int i = 0; i < NR_OPS; i++) {
+		EXPECT_EQ(0, ops[i].result) {
+			TH_LOG("op %d: %s", i, strerror(-ops[i].result));
+		}
+		EXPECT_LT(0, ops[i].ns) {
+			TH_LOG("op %d", i);
+		}
+	}
+	for (int i = 0; i < N; i++) {
+		EXPECT_LE(1, ops[3 * i].handle);
+		EXPECT_GE(65536, ops[3 * i].handle);
+		/* REF ops keep their index. */
+		EXPECT_EQ(3 * i, ops[3 * i + 1].handle);
+	}
+	/* Every mapping is gone again, and the buffer is free. */
+	EXPECT_EQ(st0.live_mappings, read_stats(_metadata, fd).live_mappings);
+	for (int i = 0; i < N; i++)
+		EXPECT_EQ(-ENOENT, unmap_handle(fd, ops[3 * i].handle));
+	EXPECT_EQ(0, buf_destroy(fd, id));
+	close(fd);
+}
+
+/* The largest batch, with references across the module's copy chunks. */
+TEST(submit_max_ops)
+{
+	enum { NR_OPS = 1024, MAPS = NR_OPS / 2 };
+	struct cxxvm_stats st0;
+	struct cxxvm_op *ops;
+	int fd = cxxvm_open();
+	__u32 done;
+	__u64 id;
+
+	ASSERT_LE(0, fd);
+	ops = calloc(NR_OPS + 1, sizeof(*ops));
+	ASSERT_NE(NULL, ops);
+	st0 = read_stats(_metadata, fd);
+	ASSERT_EQ(0, buf_create(fd, 64, &id));
+	for (__u32 i = 0; i < MAPS; i++) {
+		ops[i] = (struct cxxvm_op){
+			.op = CXXVM_OP_MAP, .backend = CXXVM_BACKEND_VM_MAP_RAM,
+			.nr_pages = 1, .buf = id, .buf_offset = i % 64,
+		};
+		/* Unmapped in reverse order. */
+		ops[MAPS + i] = (struct cxxvm_op){
+			.op = CXXVM_OP_UNMAP, .flags = CXXVM_OP_REF, .handle = MAPS - 1 - i,
+		};
+	}
+	ops[NR_OPS].result = 12345;
+	ASSERT_EQ(0, submit(fd, ops, NR_OPS, 0, &done));
+	EXPECT_EQ(NR_OPS, done);
+	for (int i = 0; i < NR_OPS; i++) {
+		EXPECT_EQ(0, ops[i].result) {
+			TH_LOG("op %d: %s", i, strerror(-ops[i].result));
+		}
+	}
+	for (int i = 0; i < MAPS; i++)
+		EXPECT_NE(0, ops[i].handle);
+	/* Nothing past nr_ops was touched. */
+	EXPECT_EQ(12345, ops[NR_OPS].result);
+	EXPECT_EQ(st0.live_mappings, read_stats(_metadata, fd).live_mappings);
+	EXPECT_EQ(0, buf_destroy(fd, id));
+	free(ops);
+	close(fd);
+}
+
+/*
+ * A REF names the mapping an earlier op made, not its handle number: once
+ * that mapping is unmapped, a REF to it is -ENOENT even though the next
+ * MAP got the same handle (the lowest free one).
+ */
+TEST(submit_ref_to_unmapped_mapping)
+{
+	struct cxxvm_op ops[5];
+	struct cxxvm_stats st0;
+	int fd = cxxvm_open();
+	__u32 done;
+	__u64 id;
+
+	ASSERT_LE(0, fd);
+	st0 = read_stats(_metadata, fd);
+	ASSERT_EQ(0, buf_create(fd, 8, &id));
+	ops[0] = (struct cxxvm_op){ .op = CXXVM_OP_MAP, .backend = CXXVM_BACKEND_CXX,
+				    .nr_pages = 1, .buf = id };
+	ops[1] = (struct cxxvm_op){ .op = CXXVM_OP_UNMAP, .flags = CXXVM_OP_REF, .handle = 0 };
+	ops[2] = ops[0];
+	ops[3] = (struct cxxvm_op){ .op = CXXVM_OP_VERIFY, .flags = CXXVM_OP_REF, .handle = 0,
+				    .seed = 5 };
+	ops[4] = (struct cxxvm_op){ .op = CXXVM_OP_UNMAP, .flags = CXXVM_OP_REF, .handle = 2 };
+	ASSERT_EQ(0, submit(fd, ops, 5, CXXVM_SUBMIT_CONTINUE, &done));
+	EXPECT_EQ(5, done);
+	EXPECT_EQ(0, ops[0].result);
+	EXPECT_EQ(0, ops[1].result);
+	EXPECT_EQ(0, ops[2].result);
+	/* The handle was reused... */
+	EXPECT_EQ(ops[0].handle, ops[2].handle);
+	/* ...but the REF to the first mapping does not reach the second. */
+	EXPECT_EQ(-ENOENT, ops[3].result);
+	EXPECT_EQ(0, ops[4].result);
+	EXPECT_EQ(st0.live_mappings, read_stats(_metadata, fd).live_mappings);
+	EXPECT_EQ(0, buf_destroy(fd, id));
+	close(fd);
+}
+
+/*
+ * A failed op stops the batch (nr_done counts it) unless CONTINUE; each
+ * op's result is the errno of its single command.
+ */
+TEST(submit_errors)
+{
+	/* What each op of the CONTINUE batch below returns. */
+	static const int want[16] = {
+		0, -EINVAL, -EINVAL, -EINVAL, -EINVAL, -ENOENT, -ENOENT, 0,
+		-EINVAL, -EINVAL, -EINVAL, -EINVAL, -EINVAL, -EINVAL, -ENOENT, 0,
+	};
+	struct cxxvm_op ops[16];
+	struct cxxvm_submit s;
+	struct cxxvm_stats st0;
+	int fd = cxxvm_open();
+	__u32 done;
+	__u64 id;
+
+	ASSERT_LE(0, fd);
+	st0 = read_stats(_metadata, fd);
+	ASSERT_EQ(0, buf_create(fd, 64, &id));
+
+	/* The 2nd op fails: the 3rd does not run, its result is untouched. */
+#define STOP_BATCH(...) do {						\
+		ops[0] = (struct cxxvm_op){ .op = CXXVM_OP_FLUSH };	\
+		ops[1] = (struct cxxvm_op){ __VA_ARGS__ };		\
+		ops[2] = (struct cxxvm_op){ .op = CXXVM_OP_FLUSH };	\
+		for (int i = 0; i < 3; i++) {				\
+			ops[i].result = 12345;				\
+			ops[i].ns = 777;				\
+		}							\
+	} while (0)
+	STOP_BATCH(.op = CXXVM_OP_UNMAP, .handle = 0);
+	ASSERT_EQ(0, submit(fd, ops, 3, 0, &done));
+	EXPECT_EQ(2, done);
+	EXPECT_EQ(0, ops[0].result);
+	EXPECT_EQ(-ENOENT, ops[1].result);
+	EXPECT_EQ(12345, ops[2].result);
+	/* Without CXXVM_SUBMIT_TIMES, ns comes back 0. */
+	EXPECT_EQ(0, ops[0].ns);
+	EXPECT_EQ(0, ops[1].ns);
+	EXPECT_EQ(777, ops[2].ns);
+
+	STOP_BATCH(.op = CXXVM_OP_UNMAP, .handle = 0);
+	ASSERT_EQ(0, submit(fd, ops, 3, CXXVM_SUBMIT_CONTINUE, &done));
+	EXPECT_EQ(3, done);
+	EXPECT_EQ(0, ops[0].result);
+	EXPECT_EQ(-ENOENT, ops[1].result);
+	EXPECT_EQ(0, ops[2].result);
+
+	STOP_BATCH(.op = CXXVM_OP_FLUSH, .reserved0 = 1);
+	ASSERT_EQ(0, submit(fd, ops, 3, CXXVM_SUBMIT_TIMES, &done));
+	EXPECT_EQ(2, done);
+	EXPECT_EQ(0, ops[0].result);
+	EXPECT_EQ(-EINVAL, ops[1].result);
+	EXPECT_EQ(12345, ops[2].result);
+	EXPECT_EQ(777, ops[2].ns);
+
+	STOP_BATCH(.op = CXXVM_OP_FLUSH, .reserved = 1);
+	ASSERT_EQ(0, submit(fd, ops, 3, 0, &done));
+	EXPECT_EQ(2, done);
+	EXPECT_EQ(-EINVAL, ops[1].result);
+	EXPECT_EQ(12345, ops[2].result);
+
+	/* A failed first op: the call still succeeds, nr_done says 1. */
+	STOP_BATCH(.op = CXXVM_OP_FLUSH);
+	ops[0].op = 0;
+	ASSERT_EQ(0, submit(fd, ops, 3, 0, &done));
+	EXPECT_EQ(1, done);
+	EXPECT_EQ(-EINVAL, ops[0].result);
+	EXPECT_EQ(12345, ops[1].result);
+#undef STOP_BATCH
+
+	/* References and unused fields, all run with CONTINUE. */
+	memset(ops, 0, sizeof(ops));
+	ops[0] = (struct cxxvm_op){ .op = CXXVM_OP_MAP, .backend = CXXVM_BACKEND_CXX,
+				    .nr_pages = 2, .buf = id };
+	/* REF to itself, to a later op, past the batch. */
+	ops[1] = (struct cxxvm_op){ .op = CXXVM_OP_VERIFY, .flags = CXXVM_OP_REF, .handle = 1 };
+	ops[2] = (struct cxxvm_op){ .op = CXXVM_OP_VERIFY, .flags = CXXVM_OP_REF, .handle = 5 };
+	ops[3] = (struct cxxvm_op){ .op = CXXVM_OP_UNMAP, .flags = CXXVM_OP_REF,
+				    .handle = 1000 };
+	/* A MAP that fails (past the buffer's end), and REFs to it. */
+	ops[4] = (struct cxxvm_op){ .op = CXXVM_OP_MAP, .backend = CXXVM_BACKEND_CXX,
+				    .nr_pages = 2, .buf = id, .buf_offset = 63 };
+	ops[5] = (struct cxxvm_op){ .op = CXXVM_OP_VERIFY, .flags = CXXVM_OP_REF, .handle = 4 };
+	ops[6] = (struct cxxvm_op){ .op = CXXVM_OP_UNMAP, .flags = CXXVM_OP_REF, .handle = 4 };
+	/* The good mapping, by reference. */
+	ops[7] = (struct cxxvm_op){ .op = CXXVM_OP_VERIFY, .flags = CXXVM_OP_REF, .handle = 0,
+				    .seed = 7 };
+	/* Fields an op does not use must be zero. */
+	ops[8] = (struct cxxvm_op){ .op = CXXVM_OP_UNMAP, .flags = CXXVM_OP_REF, .handle = 0,
+				    .seed = 1 };
+	ops[9] = (struct cxxvm_op){ .op = CXXVM_OP_MAP, .flags = CXXVM_OP_REF,
+				    .backend = CXXVM_BACKEND_CXX, .nr_pages = 1, .buf = id };
+	ops[10] = (struct cxxvm_op){ .op = CXXVM_OP_FLUSH, .handle = 1 };
+	ops[11] = (struct cxxvm_op){ .op = CXXVM_OP_VERIFY, .flags = CXXVM_OP_REF, .handle = 0,
+				     .nr_pages = 1 };
+	/* An unknown op and flag, an unknown buffer. */
+	ops[12] = (struct cxxvm_op){ .op = CXXVM_OP_FLUSH + 1 };
+	ops[13] = (struct cxxvm_op){ .op = CXXVM_OP_FLUSH, .flags = 1u << 1 };
+	ops[14] = (struct cxxvm_op){ .op = CXXVM_OP_MAP, .backend = CXXVM_BACKEND_CXX,
+				     .nr_pages = 1, .buf = id + 1 };
+	/* Unmapped by reference; the handle is gone afterwards. */
+	ops[15] = (struct cxxvm_op){ .op = CXXVM_OP_UNMAP, .flags = CXXVM_OP_REF, .handle = 0 };
+	for (int i = 0; i < 16; i++)
+		ops[i].result = 12345;
+	ASSERT_EQ(0, submit(fd, ops, 16, CXXVM_SUBMIT_CONTINUE, &done));
+	EXPECT_EQ(16, done);
+	for (int i = 0; i < 16; i++) {
+		EXPECT_EQ(want[i], ops[i].result) {
+			TH_LOG("op %d", i);
+		}
+	}
+	EXPECT_NE(0, ops[0].handle);
+	EXPECT_EQ(-ENOENT, unmap_handle(fd, ops[0].handle));
+	EXPECT_EQ(st0.live_mappings, read_stats(_metadata, fd).live_mappings);
+
+	/* Errors of the batch itself: nothing ran. */
+	ops[0] = (struct cxxvm_op){ .op = CXXVM_OP_MAP, .backend = CXXVM_BACKEND_VMAP,
+				    .nr_pages = 1, .buf = id, .result = 12345 };
+	EXPECT_EQ(-EINVAL, submit(fd, ops, 0, 0, &done));
+	EXPECT_EQ(-EINVAL, submit(fd, ops, 1025, 0, &done));
+	EXPECT_EQ(-EINVAL, submit(fd, ops, 1, 1u << 2, &done));
+	EXPECT_EQ(-EINVAL, submit(fd, ops, 1, 1u << 31, &done));
+	EXPECT_EQ(-EFAULT, submit(fd, NULL, 1, 0, &done));
+	EXPECT_EQ(-EFAULT, submit(fd, (void *)1, 1, 0, &done));
+	s = (struct cxxvm_submit){ .ops = (uintptr_t)ops, .nr_ops = 1,
+				   .op_size = sizeof(ops[0]) - 8 };
+	EXPECT_EQ(-EINVAL, xioctl(fd, CXXVM_IOC_SUBMIT, &s));
+	s.op_size = sizeof(ops[0]) + 8;
+	EXPECT_EQ(-EINVAL, xioctl(fd, CXXVM_IOC_SUBMIT, &s));
+	s.op_size = 0;
+	EXPECT_EQ(-EINVAL, xioctl(fd, CXXVM_IOC_SUBMIT, &s));
+	s.op_size = sizeof(ops[0]);
+	s.reserved[1] = 1;
+	EXPECT_EQ(-EINVAL, xioctl(fd, CXXVM_IOC_SUBMIT, &s));
+	EXPECT_EQ(12345, ops[0].result);
+	EXPECT_EQ(st0.live_mappings, read_stats(_metadata, fd).live_mappings);
+	EXPECT_EQ(0, buf_destroy(fd, id));
+	close(fd);
+}
+
 /* ---- pagemaps ------------------------------------------------------------ */
 
 
@@ -1118,6 +1906,99 @@ TEST(pgmap_killed_client_leaks_nothing)
 	fd = cxxvm_open();
 	ASSERT_LE(0, fd);
 	EXPECT_EQ(0, pgmap_create(fd, CXXVM_PGMAP_GENERIC, CXXVM_PGMAP_REAL, start, 1024, &h));
+	close(fd);
+}
+
+/*
+ * Out fields are ignored on input; PUT's pfn is not one (it must be zero).
+ * Commands that need reserved memory to succeed are called so that they
+ * fail past the argument check, with their errno rather than -EINVAL.
+ */
+TEST(pgmap_out_fields_ignored_on_input)
+{
+	struct cxxvm_pgmap_create c = {
+		.type = CXXVM_PGMAP_GENERIC, .nr_ranges = 1, .ranges = { { FAKE_PFN, 4 } },
+		.handle = ~0ull, .first_data_pfn = 7,
+	};
+	struct cxxvm_pgmap_ref r;
+	struct cxxvm_pgmap_check k;
+	struct cxxvm_memremap mr;
+	struct cxxvm_pgmap_vmap v;
+	struct cxxvm_pgmap_bench b;
+	int fd = cxxvm_open();
+	__u64 a;
+
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, xioctl(fd, CXXVM_IOC_PGMAP_CREATE, &c));
+	a = c.handle;
+	EXPECT_LE(1, a);
+	EXPECT_GE(64, a);
+	EXPECT_EQ(FAKE_PFN, c.first_data_pfn);
+
+	r = (struct cxxvm_pgmap_ref){ .pfn = FAKE_PFN + 1, .handle = a + 99, .refs = 99 };
+	ASSERT_EQ(0, xioctl(fd, CXXVM_IOC_PGMAP_GET, &r));
+	EXPECT_EQ(a, r.handle);
+	EXPECT_EQ(1, r.refs);
+	r = (struct cxxvm_pgmap_ref){ .pfn = FAKE_PFN + 2, .handle = ~0ull, .refs = ~0ull };
+	ASSERT_EQ(0, xioctl(fd, CXXVM_IOC_PGMAP_GET, &r));
+	EXPECT_EQ(a, r.handle);
+	EXPECT_EQ(2, r.refs);
+	r = (struct cxxvm_pgmap_ref){ .pfn = 1, .handle = a };
+	EXPECT_EQ(-EINVAL, xioctl(fd, CXXVM_IOC_PGMAP_PUT, &r));
+	r = (struct cxxvm_pgmap_ref){ .handle = a, .refs = 99 };
+	ASSERT_EQ(0, xioctl(fd, CXXVM_IOC_PGMAP_PUT, &r));
+	EXPECT_EQ(1, r.refs);
+	r = (struct cxxvm_pgmap_ref){ .handle = a, .refs = ~0ull };
+	ASSERT_EQ(0, xioctl(fd, CXXVM_IOC_PGMAP_PUT, &r));
+	EXPECT_EQ(0, r.refs);
+
+	/* Handle 0: this file's REAL pagemaps, of which it has none. */
+	k = (struct cxxvm_pgmap_check){ .pfns_checked = 1, .mismatches = 2,
+					.first_mismatch_pfn = 3 };
+	EXPECT_EQ(0, xioctl(fd, CXXVM_IOC_PGMAP_CHECK, &k));
+	EXPECT_EQ(0, k.pfns_checked);
+	EXPECT_EQ(0, k.mismatches);
+	EXPECT_EQ(~0ull, k.first_mismatch_pfn);
+	k = (struct cxxvm_pgmap_check){ .handle = a + 99, .pfns_checked = 1 };
+	EXPECT_EQ(-ENOENT, xioctl(fd, CXXVM_IOC_PGMAP_CHECK, &k));
+
+	mr = (struct cxxvm_memremap){ .phys_addr = 16 << 20, .size = 4096,
+				      .flags = CXXVM_MEMREMAP_WB, .bytes_checked = 4096 };
+	EXPECT_EQ(-ENXIO, xioctl(fd, CXXVM_IOC_MEMREMAP, &mr));	/* System RAM */
+	v = (struct cxxvm_pgmap_vmap){ .handle = a + 99, .nr_pages = 1, .pages_checked = 1 };
+	EXPECT_EQ(-ENOENT, xioctl(fd, CXXVM_IOC_PGMAP_VMAP, &v));
+	b = (struct cxxvm_pgmap_bench){ .iterations = 1, .elapsed_ns = 1, .hits = 1,
+					.pagemaps = 1 };
+	EXPECT_EQ(-ENOENT, xioctl(fd, CXXVM_IOC_PGMAP_BENCH, &b));	/* no REAL one */
+	EXPECT_EQ(0, pgmap_destroy(fd, a));
+	close(fd);
+}
+
+/* PGMAP_CREATE and PGMAP_GET whose outputs cannot go back are undone. */
+TEST(pgmap_copy_out_failure_undoes)
+{
+	struct cxxvm_pgmap_create c = {
+		.type = CXXVM_PGMAP_GENERIC, .nr_ranges = 1, .ranges = { { FAKE_PFN, 8 } },
+	};
+	struct cxxvm_pgmap_ref r = { .pfn = FAKE_PFN + 3 };
+	__u64 a, h, refs;
+	int fd = cxxvm_open();
+	void *ro;
+
+	ASSERT_LE(0, fd);
+	ro = read_only_copy(&c, sizeof(c));
+	ASSERT_NE(NULL, ro);
+	EXPECT_EQ(-EFAULT, xioctl(fd, CXXVM_IOC_PGMAP_CREATE, ro));
+	/* No pagemap was left: the range is free, no pfn of it is found. */
+	EXPECT_EQ(-ENOENT, pgmap_get(fd, FAKE_PFN, &h, &refs));
+	ASSERT_EQ(0, pgmap_create(fd, CXXVM_PGMAP_GENERIC, 0, FAKE_PFN, 8, &a));
+
+	ro = read_only_copy(&r, sizeof(r));
+	ASSERT_NE(NULL, ro);
+	EXPECT_EQ(-EFAULT, xioctl(fd, CXXVM_IOC_PGMAP_GET, ro));
+	/* The reference was put again: nothing to put, DESTROY goes through. */
+	EXPECT_EQ(-EINVAL, pgmap_put(fd, a, &refs));
+	EXPECT_EQ(0, pgmap_destroy(fd, a));
 	close(fd);
 }
 

@@ -47,21 +47,21 @@ extern "C" int cxxvm_arena_map(cxxvm_arena *a, const uint64_t *pfns, uint32_t n,
 	return 0;
 }
 
-extern "C" int cxxvm_arena_unmap(cxxvm_arena *a, uintptr_t va, uint32_t n, uint64_t *flush_seq)
+extern "C" int cxxvm_arena_unmap(cxxvm_arena *a, uintptr_t va, uint32_t n, uint64_t *purge_seq)
 {
 	const auto r = arena_of(a)->unmap(cxxvm::VirtAddr(va), cxxvm::PageCount(n));
 	if (!r.ok())
 		return r.error();
-	*flush_seq = r.value();
+	*purge_seq = r.value();
 	return 0;
 }
 
-extern "C" uint64_t cxxvm_arena_flushed_seq(cxxvm_arena *a)
+extern "C" uint64_t cxxvm_arena_purged_seq(cxxvm_arena *a)
 {
 	return arena_of(a)->flushed_seq();
 }
 
-extern "C" uint64_t cxxvm_arena_flush(cxxvm_arena *a)
+extern "C" uint64_t cxxvm_arena_purge_now(cxxvm_arena *a)
 {
 	return arena_of(a)->purge();
 }

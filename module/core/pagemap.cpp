@@ -49,7 +49,7 @@ extern "C" uint32_t cxxvm_tracker_destroy(cxxvm_tracker *t)
 	return t ? Tracker::destroy(tracker_of(t)) : 0;
 }
 
-extern "C" int cxxvm_pgmap_register(cxxvm_tracker *t, const cxxvm_pgmap_desc *d, cxxvm_pgmap **out)
+extern "C" int cxxvm_tracker_register(cxxvm_tracker *t, const cxxvm_pgmap_desc *d, cxxvm_pgmap **out)
 {
 	if (d->nr_ranges == 0 || d->nr_ranges > CXXVM_PGMAP_MAX_RANGES || d->has_altmap > 1 || d->pad)
 		return static_cast<int>(cxxrt::Errno::kInval);
@@ -70,48 +70,48 @@ extern "C" int cxxvm_pgmap_register(cxxvm_tracker *t, const cxxvm_pgmap_desc *d,
 	return 0;
 }
 
-extern "C" cxxvm_pgmap *cxxvm_pgmap_lookup(cxxvm_tracker *t, uint64_t pfn, cxxvm_pgmap *hint)
+extern "C" cxxvm_pgmap *cxxvm_tracker_lookup(cxxvm_tracker *t, uint64_t pfn, cxxvm_pgmap *hint)
 {
 	return handle_of(tracker_of(t)->lookup(cxxvm::Pfn(pfn), map_of(hint)));
 }
 
-extern "C" void cxxvm_pgmap_get(cxxvm_pgmap *m)
+extern "C" void cxxvm_tracker_get(cxxvm_pgmap *m)
 {
 	map_of(m)->get();
 }
 
-extern "C" void cxxvm_pgmap_put(cxxvm_pgmap *m)
+extern "C" void cxxvm_tracker_put(cxxvm_pgmap *m)
 {
 	if (m)
 		map_of(m)->put();
 }
 
-extern "C" bool cxxvm_pgmap_kill(cxxvm_tracker *t, cxxvm_pgmap *m)
+extern "C" bool cxxvm_tracker_kill(cxxvm_tracker *t, cxxvm_pgmap *m)
 {
 	return tracker_of(t)->kill(map_of(m));
 }
 
-extern "C" void cxxvm_pgmap_unregister(cxxvm_tracker *t, cxxvm_pgmap *m)
+extern "C" void cxxvm_tracker_unregister(cxxvm_tracker *t, cxxvm_pgmap *m)
 {
 	tracker_of(t)->unregister(map_of(m));
 }
 
-extern "C" int cxxvm_pgmap_try_unregister(cxxvm_tracker *t, cxxvm_pgmap *m)
+extern "C" int cxxvm_tracker_try_unregister(cxxvm_tracker *t, cxxvm_pgmap *m)
 {
 	return tracker_of(t)->try_unregister(map_of(m)).error();
 }
 
-extern "C" uintptr_t cxxvm_pgmap_cookie(const cxxvm_pgmap *m)
+extern "C" uintptr_t cxxvm_tracker_cookie(const cxxvm_pgmap *m)
 {
 	return map_of(m)->cookie();
 }
 
-extern "C" uint64_t cxxvm_pgmap_refs(const cxxvm_pgmap *m)
+extern "C" uint64_t cxxvm_tracker_refs(const cxxvm_pgmap *m)
 {
 	return map_of(m)->refs();
 }
 
-extern "C" int cxxvm_pgmap_altmap_alloc(cxxvm_tracker *t, cxxvm_pgmap *m, uint64_t nr_pfns,
+extern "C" int cxxvm_tracker_altmap_alloc(cxxvm_tracker *t, cxxvm_pgmap *m, uint64_t nr_pfns,
 					uint64_t *pfn)
 {
 	const auto r = tracker_of(t)->altmap_alloc(map_of(m), nr_pfns);
@@ -121,12 +121,12 @@ extern "C" int cxxvm_pgmap_altmap_alloc(cxxvm_tracker *t, cxxvm_pgmap *m, uint64
 	return 0;
 }
 
-extern "C" int cxxvm_pgmap_altmap_free(cxxvm_tracker *t, cxxvm_pgmap *m, uint64_t nr_pfns)
+extern "C" int cxxvm_tracker_altmap_free(cxxvm_tracker *t, cxxvm_pgmap *m, uint64_t nr_pfns)
 {
 	return tracker_of(t)->altmap_free(map_of(m), nr_pfns).error();
 }
 
-extern "C" int cxxvm_pgmap_altmap_get(cxxvm_tracker *t, cxxvm_pgmap *m, cxxvm_altmap_info *info)
+extern "C" int cxxvm_tracker_altmap_get(cxxvm_tracker *t, cxxvm_pgmap *m, cxxvm_altmap_info *info)
 {
 	const auto a = tracker_of(t)->altmap(map_of(m));
 	if (!a)

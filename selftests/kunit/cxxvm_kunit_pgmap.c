@@ -72,7 +72,7 @@ static int reg(struct cxxvm_tracker *t, u32 type, const struct cxxvm_core_range 
 		.type = type, .nr_ranges = nr, .ranges = r, .cookie = cookie,
 	};
 
-	return cxxvm_pgmap_register(t, &d, out);
+	return cxxvm_tracker_register(t, &d, out);
 }
 
 /* Every pfn of every range finds its pagemap; the pfns around find none. */
@@ -99,22 +99,22 @@ static void pagemap_lookup_every_pfn(struct kunit *test)
 		else if ((pfn >= FAKE_BASE + 100 && pfn < FAKE_BASE + 105) ||
 			 (pfn >= FAKE_BASE + 1000 && pfn < FAKE_BASE + 1003))
 			want = 0xb;
-		m = cxxvm_pgmap_lookup(t, pfn, NULL);
-		KUNIT_ASSERT_EQ_MSG(test, want, m ? cxxvm_pgmap_cookie(m) : 0,
+		m = cxxvm_tracker_lookup(t, pfn, NULL);
+		KUNIT_ASSERT_EQ_MSG(test, want, m ? cxxvm_tracker_cookie(m) : 0,
 				    "pfn base+%llu", pfn - FAKE_BASE);
 		if (m) {
 			/* The registration's reference and ours. */
-			KUNIT_EXPECT_EQ(test, 2ULL, cxxvm_pgmap_refs(m));
-			cxxvm_pgmap_put(m);
+			KUNIT_EXPECT_EQ(test, 2ULL, cxxvm_tracker_refs(m));
+			cxxvm_tracker_put(m);
 		}
 	}
-	KUNIT_EXPECT_EQ(test, 1ULL, cxxvm_pgmap_refs(ma));
-	KUNIT_EXPECT_EQ(test, 1ULL, cxxvm_pgmap_refs(mb));
-	KUNIT_EXPECT_EQ(test, 1ULL, cxxvm_pgmap_refs(mc));
-	cxxvm_pgmap_unregister(t, ma);
-	cxxvm_pgmap_unregister(t, mb);
-	cxxvm_pgmap_unregister(t, mc);
-	KUNIT_EXPECT_NULL(test, cxxvm_pgmap_lookup(t, FAKE_BASE, NULL));
+	KUNIT_EXPECT_EQ(test, 1ULL, cxxvm_tracker_refs(ma));
+	KUNIT_EXPECT_EQ(test, 1ULL, cxxvm_tracker_refs(mb));
+	KUNIT_EXPECT_EQ(test, 1ULL, cxxvm_tracker_refs(mc));
+	cxxvm_tracker_unregister(t, ma);
+	cxxvm_tracker_unregister(t, mb);
+	cxxvm_tracker_unregister(t, mc);
+	KUNIT_EXPECT_NULL(test, cxxvm_tracker_lookup(t, FAKE_BASE, NULL));
 }
 
 /* get_dev_pagemap()'s hint contract. */
@@ -128,31 +128,31 @@ static void pagemap_hint(struct kunit *test)
 	KUNIT_ASSERT_EQ(test, 0, reg(t, MEMORY_DEVICE_GENERIC, a, 1, 0xa, &ma));
 	KUNIT_ASSERT_EQ(test, 0, reg(t, MEMORY_DEVICE_GENERIC, b, 1, 0xb, &mb));
 
-	m = cxxvm_pgmap_lookup(t, FAKE_BASE, NULL);
+	m = cxxvm_tracker_lookup(t, FAKE_BASE, NULL);
 	KUNIT_ASSERT_PTR_EQ(test, ma, m);
 	/* A hint that covers the pfn comes back as is: no new reference. */
-	m = cxxvm_pgmap_lookup(t, FAKE_BASE + 15, m);
+	m = cxxvm_tracker_lookup(t, FAKE_BASE + 15, m);
 	KUNIT_EXPECT_PTR_EQ(test, ma, m);
-	KUNIT_EXPECT_EQ(test, 2ULL, cxxvm_pgmap_refs(ma));
+	KUNIT_EXPECT_EQ(test, 2ULL, cxxvm_tracker_refs(ma));
 	/* One that does not is released, and the pfn looked up. */
-	m = cxxvm_pgmap_lookup(t, FAKE_BASE + 32, m);
+	m = cxxvm_tracker_lookup(t, FAKE_BASE + 32, m);
 	KUNIT_EXPECT_PTR_EQ(test, mb, m);
-	KUNIT_EXPECT_EQ(test, 1ULL, cxxvm_pgmap_refs(ma));
-	KUNIT_EXPECT_EQ(test, 2ULL, cxxvm_pgmap_refs(mb));
+	KUNIT_EXPECT_EQ(test, 1ULL, cxxvm_tracker_refs(ma));
+	KUNIT_EXPECT_EQ(test, 2ULL, cxxvm_tracker_refs(mb));
 	/* A miss releases the hint and gives none. */
-	m = cxxvm_pgmap_lookup(t, FAKE_BASE + 20, m);
+	m = cxxvm_tracker_lookup(t, FAKE_BASE + 20, m);
 	KUNIT_EXPECT_NULL(test, m);
-	KUNIT_EXPECT_EQ(test, 1ULL, cxxvm_pgmap_refs(mb));
+	KUNIT_EXPECT_EQ(test, 1ULL, cxxvm_tracker_refs(mb));
 	/* A dying hint that covers the pfn is still returned as is. */
-	m = cxxvm_pgmap_lookup(t, FAKE_BASE, NULL);
+	m = cxxvm_tracker_lookup(t, FAKE_BASE, NULL);
 	KUNIT_ASSERT_PTR_EQ(test, ma, m);
-	KUNIT_EXPECT_TRUE(test, cxxvm_pgmap_kill(t, ma));
-	KUNIT_EXPECT_PTR_EQ(test, ma, cxxvm_pgmap_lookup(t, FAKE_BASE + 1, m));
-	KUNIT_EXPECT_NULL(test, cxxvm_pgmap_lookup(t, FAKE_BASE + 1, NULL));
-	cxxvm_pgmap_put(m);
-	KUNIT_EXPECT_EQ(test, 0ULL, cxxvm_pgmap_refs(ma));
-	cxxvm_pgmap_unregister(t, ma);
-	cxxvm_pgmap_unregister(t, mb);
+	KUNIT_EXPECT_TRUE(test, cxxvm_tracker_kill(t, ma));
+	KUNIT_EXPECT_PTR_EQ(test, ma, cxxvm_tracker_lookup(t, FAKE_BASE + 1, m));
+	KUNIT_EXPECT_NULL(test, cxxvm_tracker_lookup(t, FAKE_BASE + 1, NULL));
+	cxxvm_tracker_put(m);
+	KUNIT_EXPECT_EQ(test, 0ULL, cxxvm_tracker_refs(ma));
+	cxxvm_tracker_unregister(t, ma);
+	cxxvm_tracker_unregister(t, mb);
 }
 
 /* live -> dying -> dead, and the ranges stay reserved until unregistered. */
@@ -163,33 +163,33 @@ static void pagemap_kill_drain(struct kunit *test)
 	struct cxxvm_pgmap *ma, *m1, *m2, *again;
 
 	KUNIT_ASSERT_EQ(test, 0, reg(t, MEMORY_DEVICE_GENERIC, a, 1, 0xa, &ma));
-	m1 = cxxvm_pgmap_lookup(t, FAKE_BASE, NULL);
-	m2 = cxxvm_pgmap_lookup(t, FAKE_BASE + 7, NULL);
+	m1 = cxxvm_tracker_lookup(t, FAKE_BASE, NULL);
+	m2 = cxxvm_tracker_lookup(t, FAKE_BASE + 7, NULL);
 	KUNIT_ASSERT_PTR_EQ(test, ma, m1);
 	KUNIT_ASSERT_PTR_EQ(test, ma, m2);
-	cxxvm_pgmap_get(m2);
-	KUNIT_EXPECT_EQ(test, 4ULL, cxxvm_pgmap_refs(ma));
+	cxxvm_tracker_get(m2);
+	KUNIT_EXPECT_EQ(test, 4ULL, cxxvm_tracker_refs(ma));
 
-	KUNIT_EXPECT_TRUE(test, cxxvm_pgmap_kill(t, ma));
-	KUNIT_EXPECT_FALSE(test, cxxvm_pgmap_kill(t, ma));
-	KUNIT_EXPECT_EQ(test, 3ULL, cxxvm_pgmap_refs(ma));
-	KUNIT_EXPECT_NULL(test, cxxvm_pgmap_lookup(t, FAKE_BASE, NULL));
-	KUNIT_EXPECT_EQ(test, -EBUSY, cxxvm_pgmap_try_unregister(t, ma));
+	KUNIT_EXPECT_TRUE(test, cxxvm_tracker_kill(t, ma));
+	KUNIT_EXPECT_FALSE(test, cxxvm_tracker_kill(t, ma));
+	KUNIT_EXPECT_EQ(test, 3ULL, cxxvm_tracker_refs(ma));
+	KUNIT_EXPECT_NULL(test, cxxvm_tracker_lookup(t, FAKE_BASE, NULL));
+	KUNIT_EXPECT_EQ(test, -EBUSY, cxxvm_tracker_try_unregister(t, ma));
 	KUNIT_EXPECT_EQ(test, -EBUSY, reg(t, MEMORY_DEVICE_GENERIC, a, 1, 0, &again));
-	cxxvm_pgmap_put(m1);
-	cxxvm_pgmap_put(m2);
-	KUNIT_EXPECT_EQ(test, -EBUSY, cxxvm_pgmap_try_unregister(t, ma));
-	cxxvm_pgmap_put(m2);
-	KUNIT_EXPECT_EQ(test, 0ULL, cxxvm_pgmap_refs(ma));
-	KUNIT_EXPECT_EQ(test, 0, cxxvm_pgmap_try_unregister(t, ma));
+	cxxvm_tracker_put(m1);
+	cxxvm_tracker_put(m2);
+	KUNIT_EXPECT_EQ(test, -EBUSY, cxxvm_tracker_try_unregister(t, ma));
+	cxxvm_tracker_put(m2);
+	KUNIT_EXPECT_EQ(test, 0ULL, cxxvm_tracker_refs(ma));
+	KUNIT_EXPECT_EQ(test, 0, cxxvm_tracker_try_unregister(t, ma));
 
 	/* The same ranges again, live at once. */
 	KUNIT_ASSERT_EQ(test, 0, reg(t, MEMORY_DEVICE_GENERIC, a, 1, 0xaa, &again));
-	m1 = cxxvm_pgmap_lookup(t, FAKE_BASE + 3, NULL);
+	m1 = cxxvm_tracker_lookup(t, FAKE_BASE + 3, NULL);
 	KUNIT_ASSERT_NOT_NULL(test, m1);
-	KUNIT_EXPECT_EQ(test, (uintptr_t)0xaa, cxxvm_pgmap_cookie(m1));
-	cxxvm_pgmap_put(m1);
-	cxxvm_pgmap_unregister(t, again);
+	KUNIT_EXPECT_EQ(test, (uintptr_t)0xaa, cxxvm_tracker_cookie(m1));
+	cxxvm_tracker_put(m1);
+	cxxvm_tracker_unregister(t, again);
 }
 
 struct unregister_ctx {
@@ -202,7 +202,7 @@ static int unregister_thread(void *arg)
 {
 	struct unregister_ctx *c = arg;
 
-	cxxvm_pgmap_unregister(c->t, c->m);
+	cxxvm_tracker_unregister(c->t, c->m);
 	complete(&c->done);
 	return 0;
 }
@@ -217,17 +217,17 @@ static void pagemap_unregister_waits(struct kunit *test)
 	struct cxxvm_pgmap *m;
 
 	KUNIT_ASSERT_EQ(test, 0, reg(t, MEMORY_DEVICE_GENERIC, a, 1, 0xa, &c.m));
-	m = cxxvm_pgmap_lookup(t, FAKE_BASE, NULL);
+	m = cxxvm_tracker_lookup(t, FAKE_BASE, NULL);
 	KUNIT_ASSERT_PTR_EQ(test, c.m, m);
 	init_completion(&c.done);
 	k = kthread_run(unregister_thread, &c, "cxxvm_unreg");
 	KUNIT_ASSERT_FALSE(test, IS_ERR(k));
 	/* It killed the pagemap and is waiting on our reference. */
 	KUNIT_EXPECT_EQ(test, 0UL, wait_for_completion_timeout(&c.done, msecs_to_jiffies(200)));
-	KUNIT_EXPECT_NULL(test, cxxvm_pgmap_lookup(t, FAKE_BASE, NULL));
-	cxxvm_pgmap_put(m);
+	KUNIT_EXPECT_NULL(test, cxxvm_tracker_lookup(t, FAKE_BASE, NULL));
+	cxxvm_tracker_put(m);
 	KUNIT_EXPECT_NE(test, 0UL, wait_for_completion_timeout(&c.done, 10 * HZ));
-	KUNIT_EXPECT_NULL(test, cxxvm_pgmap_lookup(t, FAKE_BASE, NULL));
+	KUNIT_EXPECT_NULL(test, cxxvm_tracker_lookup(t, FAKE_BASE, NULL));
 }
 
 /* struct vmem_altmap's accounting: offset, aligned allocation, free. */
@@ -243,37 +243,37 @@ static void pagemap_altmap(struct kunit *test)
 	struct cxxvm_pgmap *m;
 	u64 pfn;
 
-	KUNIT_ASSERT_EQ(test, 0, cxxvm_pgmap_register(t, &d, &m));
-	KUNIT_ASSERT_EQ(test, 0, cxxvm_pgmap_altmap_get(t, m, &ai));
+	KUNIT_ASSERT_EQ(test, 0, cxxvm_tracker_register(t, &d, &m));
+	KUNIT_ASSERT_EQ(test, 0, cxxvm_tracker_altmap_get(t, m, &ai));
 	KUNIT_EXPECT_EQ(test, FAKE_BASE, ai.base_pfn);
 	KUNIT_EXPECT_EQ(test, FAKE_BASE + 4095, ai.end_pfn);
 	KUNIT_EXPECT_EQ(test, 202ULL, ai.offset);	/* vmem_altmap_offset() */
 
 	/* 64 pages from base+2: aligned up to base+64, 62 skipped. */
-	KUNIT_ASSERT_EQ(test, 0, cxxvm_pgmap_altmap_alloc(t, m, 64, &pfn));
+	KUNIT_ASSERT_EQ(test, 0, cxxvm_tracker_altmap_alloc(t, m, 64, &pfn));
 	KUNIT_EXPECT_EQ(test, FAKE_BASE + 64, pfn);
 	/* 3 pages: 1-aligned, right after. */
-	KUNIT_ASSERT_EQ(test, 0, cxxvm_pgmap_altmap_alloc(t, m, 3, &pfn));
+	KUNIT_ASSERT_EQ(test, 0, cxxvm_tracker_altmap_alloc(t, m, 3, &pfn));
 	KUNIT_EXPECT_EQ(test, FAKE_BASE + 128, pfn);
 	/* 4 pages: next is base+131, aligned to base+132. */
-	KUNIT_ASSERT_EQ(test, 0, cxxvm_pgmap_altmap_alloc(t, m, 4, &pfn));
+	KUNIT_ASSERT_EQ(test, 0, cxxvm_tracker_altmap_alloc(t, m, 4, &pfn));
 	KUNIT_EXPECT_EQ(test, FAKE_BASE + 132, pfn);
-	KUNIT_ASSERT_EQ(test, 0, cxxvm_pgmap_altmap_get(t, m, &ai));
+	KUNIT_ASSERT_EQ(test, 0, cxxvm_tracker_altmap_get(t, m, &ai));
 	KUNIT_EXPECT_EQ(test, 71ULL, ai.alloc);
 	KUNIT_EXPECT_EQ(test, 63ULL, ai.align);
 	/* 200 - 134 = 66 left: 64 aligned to base+192 needs 56 + 64. */
-	KUNIT_EXPECT_EQ(test, -ENOSPC, cxxvm_pgmap_altmap_alloc(t, m, 64, &pfn));
-	KUNIT_EXPECT_EQ(test, 0, cxxvm_pgmap_altmap_alloc(t, m, 66, &pfn));
+	KUNIT_EXPECT_EQ(test, -ENOSPC, cxxvm_tracker_altmap_alloc(t, m, 64, &pfn));
+	KUNIT_EXPECT_EQ(test, 0, cxxvm_tracker_altmap_alloc(t, m, 66, &pfn));
 	KUNIT_EXPECT_EQ(test, FAKE_BASE + 136, pfn);
-	KUNIT_EXPECT_EQ(test, -ENOSPC, cxxvm_pgmap_altmap_alloc(t, m, 1, &pfn));
-	KUNIT_EXPECT_EQ(test, -EINVAL, cxxvm_pgmap_altmap_alloc(t, m, 0, &pfn));
+	KUNIT_EXPECT_EQ(test, -ENOSPC, cxxvm_tracker_altmap_alloc(t, m, 1, &pfn));
+	KUNIT_EXPECT_EQ(test, -EINVAL, cxxvm_tracker_altmap_alloc(t, m, 0, &pfn));
 
 	/* vmem_altmap_free() lowers alloc only; more than alloc is refused. */
-	KUNIT_EXPECT_EQ(test, -EINVAL, cxxvm_pgmap_altmap_free(t, m, 138));
-	KUNIT_EXPECT_EQ(test, 0, cxxvm_pgmap_altmap_free(t, m, 137));
-	KUNIT_ASSERT_EQ(test, 0, cxxvm_pgmap_altmap_get(t, m, &ai));
+	KUNIT_EXPECT_EQ(test, -EINVAL, cxxvm_tracker_altmap_free(t, m, 138));
+	KUNIT_EXPECT_EQ(test, 0, cxxvm_tracker_altmap_free(t, m, 137));
+	KUNIT_ASSERT_EQ(test, 0, cxxvm_tracker_altmap_get(t, m, &ai));
 	KUNIT_EXPECT_EQ(test, 0ULL, ai.alloc);
-	cxxvm_pgmap_unregister(t, m);
+	cxxvm_tracker_unregister(t, m);
 }
 
 /* Each bad description gets its errno and registers nothing. */
@@ -308,23 +308,23 @@ static void pagemap_bad_input(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, -ERANGE, reg(t, MEMORY_DEVICE_GENERIC, past, 1, 0, &x));
 	KUNIT_EXPECT_EQ(test, -ERANGE, reg(t, MEMORY_DEVICE_GENERIC, wrap, 1, 0, &x));
 	/* An altmap bigger than its range; an altmap on two ranges. */
-	KUNIT_EXPECT_EQ(test, -EINVAL, cxxvm_pgmap_register(t, &d, &x));
+	KUNIT_EXPECT_EQ(test, -EINVAL, cxxvm_tracker_register(t, &d, &x));
 	d.altmap_free = 6;
 	d.ranges = two;
 	d.nr_ranges = 2;
-	KUNIT_EXPECT_EQ(test, -EINVAL, cxxvm_pgmap_register(t, &d, &x));
+	KUNIT_EXPECT_EQ(test, -EINVAL, cxxvm_tracker_register(t, &d, &x));
 	d.has_altmap = 2;
-	KUNIT_EXPECT_EQ(test, -EINVAL, cxxvm_pgmap_register(t, &d, &x));
+	KUNIT_EXPECT_EQ(test, -EINVAL, cxxvm_tracker_register(t, &d, &x));
 
 	KUNIT_ASSERT_EQ(test, 0, reg(t, MEMORY_DEVICE_GENERIC, two, 2, 0, &m));
 	KUNIT_EXPECT_EQ(test, -EBUSY, reg(t, MEMORY_DEVICE_GENERIC, overlap, 1, 0, &x));
 	KUNIT_EXPECT_EQ(test, -ENOSPC, reg(t, MEMORY_DEVICE_GENERIC, other_two, 2, 0, &x));
 	/* An altmap call on a pagemap without one. */
-	KUNIT_EXPECT_EQ(test, -EINVAL, cxxvm_pgmap_altmap_free(t, m, 0));
-	cxxvm_pgmap_unregister(t, m);
+	KUNIT_EXPECT_EQ(test, -EINVAL, cxxvm_tracker_altmap_free(t, m, 0));
+	cxxvm_tracker_unregister(t, m);
 	/* Nothing above registered anything: all the room is free again. */
 	KUNIT_ASSERT_EQ(test, 0, reg(t, MEMORY_DEVICE_GENERIC, nine, 3, 0, &m));
-	cxxvm_pgmap_unregister(t, m);
+	cxxvm_tracker_unregister(t, m);
 }
 
 /*
@@ -354,15 +354,15 @@ static int race_reader(void *arg)
 	complete(&c->started);
 	while (!READ_ONCE(c->stop) && !c->failure) {
 		u64 off = prandom_u32_state(&rnd) % (64 * RACE_MAPS);
-		struct cxxvm_pgmap *m = cxxvm_pgmap_lookup(c->t, FAKE_BASE + off, NULL);
+		struct cxxvm_pgmap *m = cxxvm_tracker_lookup(c->t, FAKE_BASE + off, NULL);
 
 		if (!m) {
 			c->misses++;
 		} else {
-			if (cxxvm_pgmap_cookie(m) != off / 64 + 1)
+			if (cxxvm_tracker_cookie(m) != off / 64 + 1)
 				c->failure = "a pagemap that does not hold the pfn";
 			WRITE_ONCE(c->hits, c->hits + 1);
-			cxxvm_pgmap_put(m);
+			cxxvm_tracker_put(m);
 		}
 		if ((c->hits + c->misses) % 256 == 0)
 			cond_resched();
@@ -405,7 +405,7 @@ static void pagemap_lookup_races_unregister(struct kunit *test)
 	     round < 100 * RACE_ROUNDS && !c.failure; round++) {
 		i = prandom_u32_state(&rnd) % RACE_MAPS;
 		if (m[i]) {
-			cxxvm_pgmap_unregister(t, m[i]);
+			cxxvm_tracker_unregister(t, m[i]);
 			m[i] = NULL;
 		} else {
 			struct cxxvm_core_range r = { FAKE_BASE + 64 * i, 64 };
@@ -426,8 +426,8 @@ static void pagemap_lookup_races_unregister(struct kunit *test)
 	for (i = 0; i < RACE_MAPS; i++) {
 		if (!m[i])
 			continue;
-		KUNIT_EXPECT_EQ(test, 1ULL, cxxvm_pgmap_refs(m[i]));
-		cxxvm_pgmap_unregister(t, m[i]);
+		KUNIT_EXPECT_EQ(test, 1ULL, cxxvm_tracker_refs(m[i]));
+		cxxvm_tracker_unregister(t, m[i]);
 	}
 }
 
@@ -518,13 +518,13 @@ static uintptr_t kernel_answer(struct private_map *p, u64 pfn)
 
 static uintptr_t tracker_answer(struct cxxvm_tracker *t, u64 pfn)
 {
-	struct cxxvm_pgmap *m = cxxvm_pgmap_lookup(t, pfn, NULL);
+	struct cxxvm_pgmap *m = cxxvm_tracker_lookup(t, pfn, NULL);
 	uintptr_t who;
 
 	if (!m)
 		return 0;
-	who = cxxvm_pgmap_cookie(m);
-	cxxvm_pgmap_put(m);
+	who = cxxvm_tracker_cookie(m);
+	cxxvm_tracker_put(m);
 	return who;
 }
 
@@ -603,7 +603,7 @@ static void pagemap_kernel_cross_check(struct kunit *test)
 	kunit_info(test, "%llu pfns agree", checked);
 	KUNIT_EXPECT_EQ(test, (u64)PRIVATE_MAPS * (PHYS_PFN(PRIVATE_BYTES) + 2), checked);
 	for (i = 0; i < PRIVATE_MAPS; i++)
-		cxxvm_pgmap_unregister(t, m[i]);
+		cxxvm_tracker_unregister(t, m[i]);
 }
 
 /* After a kill (and the kernel's teardown) both say none; the rest agree. */
@@ -614,7 +614,7 @@ static void pagemap_kernel_kill_agrees(struct kunit *test)
 	struct private_map *p = private_maps(test, t, m);
 	u64 first = PHYS_PFN(p[0].res->start), last = PHYS_PFN(p[0].res->end), pfn;
 
-	KUNIT_EXPECT_TRUE(test, cxxvm_pgmap_kill(t, m[0]));
+	KUNIT_EXPECT_TRUE(test, cxxvm_tracker_kill(t, m[0]));
 	memunmap_pages(&p[0].pgmap);
 	p[0].mapped = false;
 	for (pfn = first; pfn <= last; pfn++) {
@@ -623,10 +623,10 @@ static void pagemap_kernel_kill_agrees(struct kunit *test)
 			break;
 		}
 	}
-	cxxvm_pgmap_unregister(t, m[0]);
+	cxxvm_tracker_unregister(t, m[0]);
 	KUNIT_EXPECT_EQ(test, (u64)PRIVATE_MAPS * (PHYS_PFN(PRIVATE_BYTES) + 2),
 			cross_check(test, t, p));
-	cxxvm_pgmap_unregister(t, m[1]);
+	cxxvm_tracker_unregister(t, m[1]);
 }
 
 static struct kunit_case cxxvm_pagemap_kernel_cases[] = {

@@ -83,6 +83,10 @@ class Run:
         self.threads = self._index(data, "threads", "pages", "backend")
         self.sd = self._index(data, "shootdowns_per_million", "pages", "backend")
         self.lookup = self._index(data, "lookup", "pagemaps", "mode")
+        self.user = self._index(data, "user", "pages", "backend")
+        # Rows without a form are from ABI 2's tool: one ioctl, pages per map.
+        self.mixed = {(r.get("form", "alloc"), r.get("backend")): r
+                      for r in data.get("mixed") or [] if isinstance(r, dict)}
         self.add_contended(data)
         # 0.000 when the threads section did not run.
         ceiling = num(data.get("threads_ceiling"))
@@ -373,6 +377,22 @@ def targets(run):
                     "worst P=%d: cxx %.0f vs vm_map_ram %.0f" % worst))
     else:
         res.append(("contended: shootdowns <= vm_map_ram, P=1,8,64", "n/a", "no data"))
+
+    # Userspace-driven mappings: buffers and SUBMIT take the page allocator
+    # and the syscall out of the figure.
+    ps = run.pages(run.user)
+    ratio_target("user: cxx submit <= 0.5 x vm_map_ram, every P",
+                 [(p, run._get(run.user, (p, "cxx"), "ratio_submit")) for p in ps], 0.5, "P")
+    ratio_target("user: cxx submit <= 1.2 x in-kernel loop, P = 64",
+                 [(64, run._get(run.user, (64, "cxx"), "submit_vs_in_kernel"))], 1.2, "P")
+    ratio_target("mixed: cxx submit ns/op <= 0.5 x vm_map_ram",
+                 [("submit", run._get(run.mixed, ("submit", "cxx"), "ratio_vs_vm_map_ram"))],
+                 0.5, "form")
+    va = [(f, c / k) for f in ("alloc", "buf", "submit")
+          for c, k in [(run._get(run.mixed, (f, "cxx"), "peak_va_mib"),
+                        run._get(run.mixed, (f, "vm_map_ram"), "peak_va_mib"))]
+          if c is not None and k]
+    ratio_target("mixed: cxx peak VA <= vm_map_ram's, every form", va, 1.0, "form")
 
     ms = run.pages(run.lookup, PAGEMAPS)
     ratio_target("lookup: random ratio <= 0.5, every count",

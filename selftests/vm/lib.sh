@@ -123,7 +123,7 @@ vng_run() {
 # (the header packages do not ship them).  Extracted once into build/.
 style_check() {
 	local tools=$CXXVM_BUILD/kernel-scripts rc=0
-	local files=(module/*.c module/*.h include/uapi/linux/cxxvm.h
+	local files=(module/*.c module/*.h cxxrt/*.c include/uapi/linux/cxxvm.h
 		     cxxrt/include/cxxrt/runtime.h)
 	if [ ! -x "$tools/scripts/checkpatch.pl" ]; then
 		mkdir -p "$tools"

@@ -1,16 +1,47 @@
 /* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
 /*
- * cxxvm: ioctl ABI of /dev/cxxvm.
+ * cxxvm: ioctl ABI of /dev/cxxvm.  This header is the reference for every
+ * command; the rules below hold for all of them (one table in
+ * module/cxxvm_dev.c applies them, so no command has its own variant).
  *
- * Every struct has fixed-width fields, an explicit size pinned by the
- * module at build time, and reserved fields that must be zero on input
- * (-EINVAL otherwise).  Unknown flag bits are -EINVAL, unknown commands
- * -ENOTTY, bad user pointers -EFAULT.  Handles are small integer ids that
- * belong to the file descriptor that created them; they are never kernel
- * addresses.  Closing the descriptor unmaps and frees everything it owns.
+ * Commands.  _IOC_NR() names the command.  A number the module does not
+ * know, another ioctl type, or a direction (_IOR/_IOW/_IOWR) other than the
+ * one defined here is -ENOTTY.
  *
- * Commands that map kernel memory (MAP, UNMAP, VERIFY, FLUSH, BENCH) need
- * CAP_SYS_ADMIN (-EPERM otherwise); INFO and STATS do not.
+ * Sizes: structs only ever grow at their end, and the struct's size is the
+ * one encoded in the command (_IOC_SIZE()).  As openat2(), clone3() and
+ * sched_setattr() do (copy_struct_from_user()):
+ *  - a struct smaller than the module's is zero-extended: a field a tool
+ *    does not know reads as zero, which always means "as before";
+ *  - a struct larger than the module's must be zero past the module's size,
+ *    -E2BIG otherwise (a newer tool asking for something this module lacks);
+ *  - a struct smaller than the command's first version is -EINVAL;
+ *  - outputs are written back up to the smaller of the two sizes.
+ *
+ * Fields are "in", "out" or reserved.  Reserved fields must be zero
+ * (-EINVAL), as must flag bits a command does not define.  Out fields are
+ * ignored on input.  Bad user pointers are -EFAULT.
+ *
+ * Outputs are written back when the command succeeded, and also on the
+ * errors where a command says so (VERIFY's -EIO, say).  If that write-back
+ * faults, the ioctl returns -EFAULT and a command that created something
+ * undoes it (MAP's mapping, BUF_CREATE's buffer, PGMAP_CREATE's pagemap,
+ * PGMAP_GET's reference), so that nothing is left that the caller cannot
+ * name.  Until the ioctl returns, what such a command created is found by
+ * no other command of the file (another thread's UNMAP of a
+ * guessed handle gets -ENOENT).  SUBMIT is the exception: see struct
+ * cxxvm_submit.
+ *
+ * Handles and buffer ids are small integers that belong to the file
+ * descriptor that created them, never kernel addresses.  Closing the
+ * descriptor unmaps and frees everything it owns.
+ *
+ * Permissions: every command except INFO and STATS needs CAP_SYS_ADMIN
+ * (-EPERM otherwise).
+ *
+ * Context: every command may sleep.  BENCH reschedules and stops on a
+ * fatal signal, SUBMIT reschedules and stops on any signal; a file's
+ * commands may run concurrently from several threads.
  */
 #ifndef _UAPI_LINUX_CXXVM_H
 #define _UAPI_LINUX_CXXVM_H
@@ -18,7 +49,7 @@
 #include <linux/ioctl.h>
 #include <linux/types.h>
 
-#define CXXVM_ABI_VERSION	2
+#define CXXVM_ABI_VERSION	3
 #define CXXVM_DEVICE_PATH	"/dev/cxxvm"
 
 /**
@@ -51,10 +82,13 @@ enum cxxvm_backend {
  *	flushes each CPU
  * @purge: out: enum cxxvm_purge, who runs the C++ allocator's batched
  *	purge (the caller_purge module parameter)
+ * @max_buf_pages: out: largest cxxvm_buf_create.nr_pages (ABI 3)
+ * @max_submit_ops: out: largest cxxvm_submit.nr_ops (ABI 3)
  * @reserved: zero on output
  *
- * @features, @tlb_flush and @purge were reserved (zero) before; a tool
- * that does not know them may ignore them.
+ * Who may call it: anyone.  @features, @tlb_flush, @purge, @max_buf_pages
+ * and @max_submit_ops were reserved (zero) before; a tool that does not
+ * know them may ignore them.  Errors: only the common ones (top of file).
  */
 struct cxxvm_info {
 	__u32 abi_version;
@@ -68,7 +102,9 @@ struct cxxvm_info {
 	__u32 features;
 	__u32 tlb_flush;
 	__u32 purge;
-	__u32 reserved[5];
+	__u32 max_buf_pages;
+	__u32 max_submit_ops;
+	__u32 reserved[3];
 };
 
 /**
@@ -109,33 +145,59 @@ enum cxxvm_tlb_flush {
 	CXXVM_TLB_FLUSH_CR4_PGE,
 };
 
+/*
+ * CXXVM_IOC_MAP flags.
+ * BUF: map pages [@buf_offset, @buf_offset + @nr_pages) of buffer @buf
+ * (CXXVM_IOC_BUF_CREATE) instead of allocating pages for this mapping.
+ */
+#define CXXVM_MAP_BUF		(1u << 0)
+#define CXXVM_MAP_FLAGS		CXXVM_MAP_BUF
+
 /**
- * struct cxxvm_map - CXXVM_IOC_MAP: allocate pages and map them
+ * struct cxxvm_map - CXXVM_IOC_MAP: map pages in kernel VA
  * @backend: in: enum cxxvm_backend
  * @nr_pages: in: 1..max_pages
- * @flags: in: must be zero (no flags defined yet)
- * @reserved0: must be zero
+ * @flags: in: CXXVM_MAP_*
+ * @buf_offset: in: with CXXVM_MAP_BUF, the first page of @buf; else zero
  * @handle: out: id of the mapping, for UNMAP and VERIFY
+ * @buf: in: with CXXVM_MAP_BUF, a buffer id of this file; else zero
  * @reserved: must be zero
  *
- * The module allocates @nr_pages order-0 pages, owned by the descriptor,
- * and maps them contiguously in kernel VA through @backend.
+ * Maps @nr_pages order-0 pages contiguously in kernel VA through
+ * @backend.  With CXXVM_MAP_BUF they are pages of a buffer, which stays
+ * busy (BUF_DESTROY says -EBUSY) while the mapping lives; several mappings
+ * may alias the same pages, as vm_map_ram() allows.  Without it the module
+ * allocates @nr_pages pages for this mapping alone, freed by its UNMAP
+ * (after the purge that covers it, for the C++ backend).
+ *
+ * Errors: -EINVAL for a bad backend, count or flag, a non-zero @buf or
+ * @buf_offset without CXXVM_MAP_BUF, or a page range outside the buffer;
+ * -ENOENT for an unknown @buf; -ENOMEM when pages or VA run out; -ENOSPC
+ * when the file holds 65535 mappings.
+ * Before ABI 3, @buf_offset and @buf were reserved (zero), which asks for
+ * the same as before.
  */
 struct cxxvm_map {
 	__u32 backend;
 	__u32 nr_pages;
 	__u32 flags;
-	__u32 reserved0;
+	__u32 buf_offset;
 	__u64 handle;
-	__u64 reserved[2];
+	__u64 buf;
+	__u64 reserved[1];
 };
 
 /**
- * struct cxxvm_unmap - CXXVM_IOC_UNMAP: unmap and free a mapping
+ * struct cxxvm_unmap - CXXVM_IOC_UNMAP: unmap a mapping
  * @handle: in: id from CXXVM_IOC_MAP (-ENOENT if this fd has no such id)
  * @flags: in: must be zero
  * @reserved0: must be zero
  * @reserved: must be zero
+ *
+ * Unmaps through the mapping's backend.  Pages MAP allocated are freed: at
+ * once for the kernel's backends, after the purge that covers the unmap
+ * for the C++ one (until then another CPU's TLB may still reach them).
+ * A buffer's pages stay with the buffer.
  */
 struct cxxvm_unmap {
 	__u64 handle;
@@ -200,7 +262,7 @@ struct cxxvm_flush {
 /**
  * struct cxxvm_stats - CXXVM_IOC_STATS: module-wide counters
  * @live_mappings: mappings owned by all open descriptors
- * @live_pages: pages allocated for those mappings
+ * @live_pages: pages those mappings map (a page mapped twice counts twice)
  * @blocks_created: C++ vmap blocks reserved since load
  * @blocks_live: C++ vmap blocks held now
  * @shootdowns: TLB shootdowns issued by the C++ allocator since load
@@ -292,6 +354,149 @@ struct cxxvm_bench {
 	__u64 shootdowns;
 	__u64 blocks_created;
 	__u64 reserved[4];
+};
+
+/**
+ * struct cxxvm_buf_create - CXXVM_IOC_BUF_CREATE: allocate a page buffer
+ * @nr_pages: in: 1..max_buf_pages
+ * @flags: in: must be zero
+ * @id: out: the buffer's id, for CXXVM_MAP_BUF, SUBMIT and BUF_DESTROY
+ * @reserved: must be zero
+ *
+ * Allocates @nr_pages order-0 pages (GFP_KERNEL_ACCOUNT: charged to the
+ * caller's memory cgroup) owned by the file, so that mappings can be made
+ * and undone without allocating and freeing pages each time: what MAP and
+ * UNMAP then measure is the mapping.  Errors: -EINVAL, -ENOMEM, -ENOSPC
+ * when the file holds 1024 buffers, -EINTR on a fatal signal while
+ * allocating.
+ */
+struct cxxvm_buf_create {
+	__u32 nr_pages;
+	__u32 flags;
+	__u64 id;
+	__u64 reserved[2];
+};
+
+/**
+ * struct cxxvm_buf_destroy - CXXVM_IOC_BUF_DESTROY: free a page buffer
+ * @id: in: from CXXVM_IOC_BUF_CREATE
+ * @flags: in: must be zero
+ * @reserved0: must be zero
+ * @reserved: must be zero
+ *
+ * -EBUSY while a mapping of the buffer lives (unmap it first); -ENOENT
+ * for an unknown id.  When the last C++ unmap of the buffer is not yet
+ * covered by a completed purge, the id is gone at once but the pages are
+ * held (STATS retired_pages counts them) and freed when that purge
+ * completes: until then another CPU's TLB may still reach them.
+ */
+struct cxxvm_buf_destroy {
+	__u64 id;
+	__u32 flags;
+	__u32 reserved0;
+	__u64 reserved[2];
+};
+
+/**
+ * enum cxxvm_op_code - what one operation of CXXVM_IOC_SUBMIT does
+ * @CXXVM_OP_MAP: map pages of a buffer (CXXVM_IOC_MAP with CXXVM_MAP_BUF):
+ *	@backend, @nr_pages, @buf, @buf_offset in; @handle out
+ * @CXXVM_OP_UNMAP: CXXVM_IOC_UNMAP of @handle
+ * @CXXVM_OP_VERIFY: CXXVM_IOC_VERIFY of @handle with @seed (pages that
+ *	matched are not reported; a mismatch is -EIO)
+ * @CXXVM_OP_FLUSH: CXXVM_IOC_FLUSH without flags
+ */
+enum cxxvm_op_code {
+	CXXVM_OP_MAP = 1,
+	CXXVM_OP_UNMAP,
+	CXXVM_OP_VERIFY,
+	CXXVM_OP_FLUSH,
+};
+
+/*
+ * cxxvm_op flags.
+ * REF: @handle is not a handle but the index in this batch of an earlier
+ * CXXVM_OP_MAP whose handle this operation uses (so a batch can map and
+ * unmap, as a trace of a real caller does, without a round trip).
+ */
+#define CXXVM_OP_REF		(1u << 0)
+#define CXXVM_OP_FLAGS		CXXVM_OP_REF
+
+/**
+ * struct cxxvm_op - one operation of CXXVM_IOC_SUBMIT
+ * @op: in: enum cxxvm_op_code
+ * @flags: in: CXXVM_OP_*
+ * @backend: in (MAP): enum cxxvm_backend
+ * @nr_pages: in (MAP): 1..max_pages
+ * @buf: in (MAP): buffer id
+ * @buf_offset: in (MAP): first page in the buffer
+ * @seed: in (VERIFY): seed of the pattern
+ * @handle: out (MAP: 0 if it failed); in (UNMAP, VERIFY): a handle of this
+ *	file, or with CXXVM_OP_REF the index of an earlier MAP of this batch
+ *	(-EINVAL if not earlier; -ENOENT if that op is not a MAP, failed, or
+ *	its mapping is gone, even if a later mapping got the same handle)
+ * @result: out: 0 or the -errno the single command would have returned
+ * @reserved0: must be zero
+ * @ns: out: with CXXVM_SUBMIT_TIMES, the operation's ktime_get_ns() time
+ * @reserved: must be zero
+ *
+ * Fields an operation does not use must be zero (-EINVAL in @result).
+ */
+struct cxxvm_op {
+	__u32 op;
+	__u32 flags;
+	__u32 backend;
+	__u32 nr_pages;
+	__u64 buf;
+	__u32 buf_offset;
+	__u32 seed;
+	__u64 handle;
+	__s32 result;
+	__u32 reserved0;
+	__u64 ns;
+	__u64 reserved;
+};
+
+/*
+ * CXXVM_IOC_SUBMIT flags.
+ * TIMES: time each operation (two clock reads each, which under emulation
+ * cost about as much as a small map: leave it off when measuring rates).
+ * CONTINUE: run the operations after a failed one too.
+ */
+#define CXXVM_SUBMIT_TIMES	(1u << 0)
+#define CXXVM_SUBMIT_CONTINUE	(1u << 1)
+#define CXXVM_SUBMIT_FLAGS	(CXXVM_SUBMIT_TIMES | CXXVM_SUBMIT_CONTINUE)
+
+/**
+ * struct cxxvm_submit - CXXVM_IOC_SUBMIT: run a batch of operations
+ * @ops: in: user pointer to @nr_ops struct cxxvm_op, read and written back
+ * @nr_ops: in: 1..max_submit_ops
+ * @op_size: in: sizeof(struct cxxvm_op), so that the op can grow later
+ * @flags: in: CXXVM_SUBMIT_*
+ * @nr_done: out: operations that ran (the failed one included)
+ * @reserved: must be zero
+ *
+ * Runs the operations in order, each exactly as its single command would
+ * (same checks, same errnos, in its @result), in one ioctl: what the
+ * batch costs per operation, against MAP and UNMAP one ioctl each, is the
+ * syscall's share.  It stops after the first failed operation unless
+ * CXXVM_SUBMIT_CONTINUE, between operations on a pending signal, and
+ * where @ops stops being readable; it reschedules as it goes.  Returns 0
+ * once any operation ran: read @nr_done and each @result.  Errors of the
+ * batch itself: -EINVAL for a bad flag, @nr_ops or @op_size; -EINTR when a
+ * signal came before the first operation (the call restarts instead if
+ * the handler is SA_RESTART); -EFAULT if the first operations cannot be
+ * read, or if writing results back faults (the operations that ran stay
+ * done: close the file to drop what they made); -ENOMEM.  What a MAP
+ * operation creates is the file's at once (other threads may find it).
+ */
+struct cxxvm_submit {
+	__u64 ops;
+	__u32 nr_ops;
+	__u32 op_size;
+	__u32 flags;
+	__u32 nr_done;
+	__u64 reserved[2];
 };
 
 /*
@@ -546,6 +751,9 @@ struct cxxvm_pgmap_bench {
 #define CXXVM_IOC_FLUSH		_IOWR(CXXVM_IOC_MAGIC, 0x04, struct cxxvm_flush)
 #define CXXVM_IOC_STATS		_IOR(CXXVM_IOC_MAGIC, 0x05, struct cxxvm_stats)
 #define CXXVM_IOC_BENCH		_IOWR(CXXVM_IOC_MAGIC, 0x06, struct cxxvm_bench)
+#define CXXVM_IOC_BUF_CREATE	_IOWR(CXXVM_IOC_MAGIC, 0x07, struct cxxvm_buf_create)
+#define CXXVM_IOC_BUF_DESTROY	_IOW(CXXVM_IOC_MAGIC, 0x08, struct cxxvm_buf_destroy)
+#define CXXVM_IOC_SUBMIT	_IOWR(CXXVM_IOC_MAGIC, 0x09, struct cxxvm_submit)
 #define CXXVM_IOC_PGMAP_CREATE	_IOWR(CXXVM_IOC_MAGIC, 0x10, struct cxxvm_pgmap_create)
 #define CXXVM_IOC_PGMAP_DESTROY	_IOW(CXXVM_IOC_MAGIC, 0x11, struct cxxvm_pgmap_destroy)
 #define CXXVM_IOC_PGMAP_GET	_IOWR(CXXVM_IOC_MAGIC, 0x12, struct cxxvm_pgmap_ref)

@@ -1,0 +1,224 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * cxxvm_arena.c - the module's C++ vmap block arena: its parameters, FLUSH,
+ * the vmap purge notifier and debugfs.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/debugfs.h>
+#include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/notifier.h>
+#include <linux/seq_file.h>
+#include <linux/sizes.h>
+#include <linux/vmalloc.h>
+
+#include "cxxvm_core.h"
+#include "cxxvm_internal.h"
+#include "cxxvm_kunit.h"
+
+unsigned int cxxvm_lazy_max_pages;
+module_param_named(lazy_max_pages, cxxvm_lazy_max_pages, uint, 0444);
+MODULE_PARM_DESC(lazy_max_pages,
+		 "Dirty pages that trigger a batched TLB shootdown (0: the kernel's lazy_max_pages(), 32 MiB * fls(online CPUs))");
+
+unsigned int cxxvm_max_blocks = 1024;
+module_param_named(max_blocks, cxxvm_max_blocks, uint, 0444);
+MODULE_PARM_DESC(max_blocks, "Most 2 MiB vmap blocks the C++ arena may hold (default 1024)");
+
+bool cxxvm_caller_purge;
+module_param_named(caller_purge, cxxvm_caller_purge, bool, 0444);
+MODULE_PARM_DESC(caller_purge,
+		 "1: the unmap that reaches lazy_max_pages runs the purge and waits for its shootdown (for comparison); 0: a worker does (default)");
+
+struct cxxvm_arena *cxxvm_arena;
+static atomic64_t cxxvm_notifier_calls = ATOMIC64_INIT(0);
+static struct dentry *cxxvm_debugfs;
+
+/**
+ * cxxvm_check_flush() - argument check of CXXVM_IOC_FLUSH
+ * @kdata: struct cxxvm_flush
+ *
+ * Context: any.  Return: 0 or -EINVAL.
+ */
+int cxxvm_check_flush(const void *kdata)
+{
+	const struct cxxvm_flush *arg = kdata;
+
+	if ((arg->flags & ~CXXVM_FLUSH_FLAGS) || arg->reserved0 ||
+	    !cxxvm_zeroed(arg->reserved, sizeof(arg->reserved)))
+		return -EINVAL;
+	return 0;
+}
+
+static u64 cxxvm_blocks_freed(void)
+{
+	struct cxxvm_arena_stats st;
+
+	cxxvm_arena_get_stats(cxxvm_arena, &st);
+	return st.blocks_freed;
+}
+
+/**
+ * cxxvm_ioctl_flush() - CXXVM_IOC_FLUSH: purge the arena now
+ * @f: the file (unused: the arena is the module's)
+ * @kdata: struct cxxvm_flush, checked
+ *
+ * Context: process context, may sleep (waits for the shootdown).
+ * Return: 0.
+ */
+int cxxvm_ioctl_flush(struct cxxvm_file *f, void *kdata)
+{
+	struct cxxvm_flush *arg = kdata;
+	u64 before = cxxvm_blocks_freed();
+
+	might_sleep();
+	arg->pages_flushed = cxxvm_arena_purge_now(cxxvm_arena);
+	if (arg->flags & CXXVM_FLUSH_RELEASE_BLOCKS)
+		cxxvm_arena_shrink(cxxvm_arena);
+	arg->blocks_released = cxxvm_blocks_freed() - before;
+	if (arg->flags & CXXVM_FLUSH_KERNEL_ALIASES)
+		vm_unmap_aliases();
+	cxxvm_reap_retired(false);
+	return 0;
+}
+
+/**
+ * cxxvm_vmap_purge_notify() - the vmap purge notifier: give VA back.
+ * @nb: cxxvm_purge_nb
+ * @action: unused (0)
+ * @data: unsigned long *: pages freed so far, which we add to
+ *
+ * alloc_vmap_area() calls the chain when vmalloc space is exhausted even
+ * after purging its own lazy areas.  cxxvm then shoots down its dirty
+ * slots and returns every empty block to vmalloc (cxxvm_arena_shrink()),
+ * so the allocation can retry; pages whose slot that purge covered are
+ * freed too.
+ *
+ * Context: process context, may sleep; called with no vmalloc lock held.
+ * Return: NOTIFY_OK.
+ */
+static int cxxvm_vmap_purge_notify(struct notifier_block *nb,
+				   unsigned long action, void *data)
+{
+	unsigned long *freed = data;
+
+	might_sleep();
+	atomic64_inc(&cxxvm_notifier_calls);
+	*freed += cxxvm_arena_shrink(cxxvm_arena);
+	cxxvm_reap_retired(false);
+	return NOTIFY_OK;
+}
+
+static struct notifier_block cxxvm_purge_nb = {
+	.notifier_call = cxxvm_vmap_purge_notify,
+};
+
+#ifdef CXXVM_KUNIT
+/* The registered notifier block, for the KUnit suite. */
+struct notifier_block *cxxvm_purge_notifier_for_test(void)
+{
+	return &cxxvm_purge_nb;
+}
+CXXVM_EXPORT_FOR_KUNIT(cxxvm_purge_notifier_for_test);
+
+/* The module's own arena, for the KUnit suite. */
+struct cxxvm_arena *cxxvm_module_arena_for_test(void)
+{
+	return cxxvm_arena;
+}
+CXXVM_EXPORT_FOR_KUNIT(cxxvm_module_arena_for_test);
+#endif
+
+static void cxxvm_show_block(void *ctx, const struct cxxvm_block_info *b)
+{
+	struct seq_file *m = ctx;
+
+	seq_printf(m, "0x%pK-0x%pK %7lu cpu=%u free=%u dirty=%u live=%u\n",
+		   (void *)b->va_start, (void *)b->va_end,
+		   (unsigned long)(b->va_end - b->va_start), b->cpu,
+		   b->free_pages, b->dirty_pages, b->live_pages);
+}
+
+/*
+ * debugfs cxxvm/vmap_blocks: one line per C++ vmap block in the style of
+ * /proc/vmallocinfo (range, size in bytes, then the owning CPU and the
+ * block's free, dirty and live pages), then the arena's counters.
+ */
+static int cxxvm_blocks_show(struct seq_file *m, void *unused)
+{
+	struct cxxvm_arena_stats st;
+
+	cxxvm_arena_for_each_block(cxxvm_arena, cxxvm_show_block, m);
+	cxxvm_arena_get_stats(cxxvm_arena, &st);
+	seq_printf(m, "blocks: created=%llu freed=%llu live=%llu steals=%llu borrows=%llu\n",
+		   st.blocks_created, st.blocks_freed, st.blocks_live,
+		   st.steals, st.borrows);
+	seq_printf(m, "pages: mapped=%llu dirty=%llu lazy_max=%u\n",
+		   st.mapped_pages, st.dirty_pages, cxxvm_lazy_max_pages);
+	seq_printf(m, "shootdowns=%llu purges=%llu notifier_calls=%lld\n",
+		   st.shootdowns, st.purges,
+		   (long long)atomic64_read(&cxxvm_notifier_calls));
+	seq_printf(m, "purges by: caller=%llu worker=%llu; waits=%llu (%llu ns); purge %llu ns, shootdown %llu ns\n",
+		   st.caller_purges, st.worker_purges, st.purge_waits,
+		   st.purge_wait_ns, st.purge_ns, st.shootdown_ns);
+	seq_printf(m, "queue locks: contended=%llu (%llu ns), skipped by purges=%llu; blocks: reserve %llu ns, release %llu ns\n",
+		   st.lock_contended, st.lock_wait_ns, st.purge_skips, st.reserve_ns,
+		   st.release_ns);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(cxxvm_blocks);
+
+/* The arena's purge worker ran: free what completed purges covered. */
+static void cxxvm_arena_purged(void *unused)
+{
+	cxxvm_reap_retired(false);
+}
+
+/**
+ * cxxvm_arena_init() - create the module's arena from its parameters,
+ * register the vmap purge notifier and the debugfs file.
+ *
+ * Context: module init, may sleep.
+ * Return: 0, or the arena's or the notifier chain's -errno.
+ */
+int cxxvm_arena_init(void)
+{
+	struct cxxvm_arena_params params = {
+		.max_blocks = cxxvm_max_blocks,
+		.flags = cxxvm_caller_purge ? CXXVM_ARENA_CALLER_PURGE : 0,
+		.purged = cxxvm_arena_purged,
+	};
+	int ret;
+
+	if (!cxxvm_lazy_max_pages)
+		cxxvm_lazy_max_pages = (SZ_32M >> PAGE_SHIFT) * fls(num_online_cpus());
+	params.lazy_max_pages = cxxvm_lazy_max_pages;
+	ret = cxxvm_arena_create(&params, &cxxvm_arena);
+	if (ret)
+		return ret;
+	ret = register_vmap_purge_notifier(&cxxvm_purge_nb);
+	if (ret) {
+		cxxvm_arena_destroy(cxxvm_arena);
+		return ret;
+	}
+	/* Debugging aid only: a failure here is not fatal (debugfs_*() say so). */
+	cxxvm_debugfs = debugfs_create_dir("cxxvm", NULL);
+	debugfs_create_file("vmap_blocks", 0400, cxxvm_debugfs, NULL, &cxxvm_blocks_fops);
+	return 0;
+}
+
+/**
+ * cxxvm_arena_exit() - undo cxxvm_arena_init(); every file is closed.
+ *
+ * Context: module exit, may sleep.
+ */
+void cxxvm_arena_exit(void)
+{
+	debugfs_remove(cxxvm_debugfs);
+	unregister_vmap_purge_notifier(&cxxvm_purge_nb);
+	/* Every file is closed, so every mapping is gone; this is a bug. */
+	WARN_ON(cxxvm_arena_destroy(cxxvm_arena));
+	/* The arena's teardown shot everything down. */
+	cxxvm_reap_retired(true);
+}
