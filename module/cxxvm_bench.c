@@ -22,9 +22,7 @@ int cxxvm_check_bench(const void *kdata)
 		return -EINVAL;
 	if (arg->backend >= CXXVM_NR_BACKENDS)
 		return -EINVAL;
-	if (arg->nr_pages == 0 || arg->nr_pages > CXXVM_MAX_PAGES)
-		return -EINVAL;
-	return 0;
+	return cxxvm_arena_check_pages(arg->nr_pages);
 }
 
 static int cxxvm_cmp_u64(const void *a, const void *b)

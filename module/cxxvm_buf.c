@@ -502,13 +502,12 @@ static int cxxvm_verify_handle_locked(struct cxxvm_file *f, u64 handle, u32 gen,
 	return m ? ret : -ENOENT;
 }
 
+/* The sizes every backend maps are the C++ arena's (one validator). */
 static int cxxvm_check_backend_pages(u32 backend, u32 nr_pages)
 {
 	if (backend >= CXXVM_NR_BACKENDS)
 		return -EINVAL;
-	if (nr_pages == 0 || nr_pages > CXXVM_MAX_PAGES)
-		return -EINVAL;
-	return 0;
+	return cxxvm_arena_check_pages(nr_pages);
 }
 
 static int cxxvm_check_handle(u64 handle)

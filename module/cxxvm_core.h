@@ -332,6 +332,17 @@ int cxxvm_arena_create(const struct cxxvm_arena_params *params,
 uint64_t cxxvm_arena_destroy(struct cxxvm_arena *arena);
 
 /**
+ * cxxvm_arena_check_pages() - is @n a page count cxxvm_arena_map() takes?
+ * @n: pages
+ *
+ * The one check of a mapping's size: the shim applies it to every backend,
+ * so that the kernel's allocators are measured on the same sizes.
+ * Context: any.
+ * Return: 0, or -EINVAL unless 1 <= @n <= CXXVM_MAX_PAGES.
+ */
+int cxxvm_arena_check_pages(uint32_t n);
+
+/**
  * cxxvm_arena_map() - map @n pages contiguously in kernel VA.
  * @arena: the arena
  * @pfns: @n page frame numbers
@@ -429,8 +440,19 @@ void cxxvm_arena_get_stats(struct cxxvm_arena *arena,
 
 /* ---- pagemap tracker: implemented in C++ ---------------------------------- */
 
+/*
+ * The tracker's limits and enum, defined here once: the C++ core builds its
+ * constants from these, and the shim asserts the UAPI's and the kernel's
+ * numbers against them (cxxvm_pgmap.c).
+ */
 /** Most pfn ranges one tracked pagemap may have. */
-#define CXXVM_PGMAP_MAX_RANGES	8
+#define CXXVM_CORE_PGMAP_MAX_RANGES	8
+/* enum memory_type in include/linux/memremap.h; 0 is not a type. */
+#define CXXVM_CORE_PGMAP_PRIVATE	1
+#define CXXVM_CORE_PGMAP_COHERENT	2
+#define CXXVM_CORE_PGMAP_FS_DAX		3
+#define CXXVM_CORE_PGMAP_GENERIC	4
+#define CXXVM_CORE_PGMAP_PCI_P2PDMA	5
 
 /**
  * struct cxxvm_core_range - [start_pfn, start_pfn + nr_pages), in pages
@@ -446,8 +468,8 @@ CXXVM_STATIC_ASSERT(sizeof(struct cxxvm_core_range) == 16,
 
 /**
  * struct cxxvm_pgmap_desc - what to register
- * @type: enum memory_type (MEMORY_DEVICE_PRIVATE = 1 .. PCI_P2PDMA = 5)
- * @nr_ranges: 1..CXXVM_PGMAP_MAX_RANGES
+ * @type: CXXVM_CORE_PGMAP_PRIVATE .. CXXVM_CORE_PGMAP_PCI_P2PDMA
+ * @nr_ranges: 1..CXXVM_CORE_PGMAP_MAX_RANGES
  * @has_altmap: 1 if the first (only) range carries a vmem_altmap
  * @pad: zero
  * @ranges: @nr_ranges ranges, disjoint
@@ -517,6 +539,20 @@ int cxxvm_tracker_create(uint32_t max_ranges, struct cxxvm_tracker **out);
 uint32_t cxxvm_tracker_destroy(struct cxxvm_tracker *t);
 
 /**
+ * cxxvm_tracker_check_desc() - is @desc something cxxvm_tracker_register()
+ * would accept on an empty tracker?
+ * @desc: what to register
+ *
+ * The only check of a pagemap's type, range count, ranges (empty, past the
+ * end of physical address space, overlapping each other) and of its altmap
+ * fitting its range: the shim's ioctl argument checks call it rather than repeat
+ * it, and cxxvm_tracker_register() runs it too.
+ * Context: any; reads no tracker state.
+ * Return: 0, -EINVAL or -ERANGE, as cxxvm_tracker_register() says.
+ */
+int cxxvm_tracker_check_desc(const struct cxxvm_pgmap_desc *desc);
+
+/**
  * cxxvm_tracker_register() - track a pagemap; it starts live, with one
  * reference held by the registration.
  * @t: the tracker
@@ -549,6 +585,7 @@ int cxxvm_tracker_register(struct cxxvm_tracker *t,
 struct cxxvm_pgmap *cxxvm_tracker_lookup(struct cxxvm_tracker *t, uint64_t pfn,
 				       struct cxxvm_pgmap *hint);
 
+#ifdef CXXVM_KUNIT	/* only the KUnit suites call this (make CXXVM_KUNIT=1) */
 /**
  * cxxvm_tracker_get() - another reference, for a caller that holds one.
  * @m: the pagemap
@@ -556,6 +593,7 @@ struct cxxvm_pgmap *cxxvm_tracker_lookup(struct cxxvm_tracker *t, uint64_t pfn,
  * Context: any.
  */
 void cxxvm_tracker_get(struct cxxvm_pgmap *m);
+#endif
 
 /**
  * cxxvm_tracker_put() - drop a reference: put_dev_pagemap().
@@ -588,6 +626,7 @@ bool cxxvm_tracker_kill(struct cxxvm_tracker *t, struct cxxvm_pgmap *m);
  */
 void cxxvm_tracker_unregister(struct cxxvm_tracker *t, struct cxxvm_pgmap *m);
 
+#ifdef CXXVM_KUNIT	/* only the KUnit suites call this (make CXXVM_KUNIT=1) */
 /**
  * cxxvm_tracker_try_unregister() - cxxvm_tracker_unregister() without waiting.
  * @t: the tracker
@@ -600,6 +639,7 @@ void cxxvm_tracker_unregister(struct cxxvm_tracker *t, struct cxxvm_pgmap *m);
  * its pfns give none and its ranges stay reserved until a later call.
  */
 int cxxvm_tracker_try_unregister(struct cxxvm_tracker *t, struct cxxvm_pgmap *m);
+#endif
 
 /**
  * cxxvm_tracker_cookie() - the cookie @m was registered with.
@@ -609,9 +649,10 @@ int cxxvm_tracker_try_unregister(struct cxxvm_tracker *t, struct cxxvm_pgmap *m)
  */
 uintptr_t cxxvm_tracker_cookie(const struct cxxvm_pgmap *m);
 
+#ifdef CXXVM_KUNIT	/* only the KUnit suites call these (make CXXVM_KUNIT=1) */
 /**
  * cxxvm_tracker_refs() - references held on @m now (the registration's
- * included), for tests and statistics.
+ * included).
  * @m: the pagemap
  *
  * Context: any.
@@ -656,6 +697,7 @@ int cxxvm_tracker_altmap_free(struct cxxvm_tracker *t, struct cxxvm_pgmap *m,
  */
 int cxxvm_tracker_altmap_get(struct cxxvm_tracker *t, struct cxxvm_pgmap *m,
 			   struct cxxvm_altmap_info *info);
+#endif
 
 #ifdef __cplusplus
 } /* extern "C" */

@@ -2,18 +2,32 @@
 /*
  * cxxvm_kunit.h - what cxxvm.ko offers its KUnit companion module.
  *
- * Exported, and the fault-injection knob compiled in, only when the build
- * asks for it (make CXXVM_KUNIT=1, which selftests/vm/kunit.sh passes for
- * its test kernel).  Whether the target kernel has CONFIG_KUNIT does not
- * matter: a normal build of cxxvm.ko exports nothing.
+ * Exported (CXXVM_EXPORT_FOR_KUNIT), and the fault-injection knob and the
+ * core's test-only entry points compiled in, only when the build asks for
+ * it (make CXXVM_KUNIT=1, which selftests/vm/kunit.sh passes for its test
+ * kernel) and, where the kernel has EXPORT_SYMBOL_IF_KUNIT(), only on a
+ * kernel with CONFIG_KUNIT.  A normal build of cxxvm.ko exports nothing.
  */
 #ifndef CXXVM_KUNIT_H
 #define CXXVM_KUNIT_H
 
 #include <linux/cxxvm.h>
 
+/*
+ * The kernel's EXPORT_SYMBOL_IF_KUNIT(): exported into the
+ * EXPORTED_FOR_KUNIT_TESTING namespace, which cxxvm_kunit.ko imports, and
+ * only if the kernel has CONFIG_KUNIT.  Like the kernel's own uses, that is
+ * EXPORT_SYMBOL_NS(), not _GPL: the namespace, not the licence, is what
+ * keeps other modules out.  A kernel without <kunit/visibility.h>
+ * (upstream before 6.2; Debian's 6.1 has it) gets a plain GPL export.
+ */
 #ifdef CXXVM_KUNIT
+#if __has_include("kunit/visibility.h")
+#include <kunit/visibility.h>
+#define CXXVM_EXPORT_FOR_KUNIT(sym) EXPORT_SYMBOL_IF_KUNIT(sym)
+#else
 #define CXXVM_EXPORT_FOR_KUNIT(sym) EXPORT_SYMBOL_GPL(sym)
+#endif
 #else
 #define CXXVM_EXPORT_FOR_KUNIT(sym)
 #endif

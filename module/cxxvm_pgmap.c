@@ -26,11 +26,17 @@
 #include "cxxvm_internal.h"
 #include "cxxvm_probes.h"
 
-static_assert(CXXVM_PGMAP_MAX_RANGES == 8);
+/* The UAPI's, the tracker's and the kernel's numbers for one thing agree. */
+static_assert(CXXVM_PGMAP_MAX_RANGES == CXXVM_CORE_PGMAP_MAX_RANGES);
+static_assert(CXXVM_PGMAP_PRIVATE == CXXVM_CORE_PGMAP_PRIVATE);
 static_assert(CXXVM_PGMAP_PRIVATE == MEMORY_DEVICE_PRIVATE);
+static_assert(CXXVM_PGMAP_COHERENT == CXXVM_CORE_PGMAP_COHERENT);
 static_assert(CXXVM_PGMAP_COHERENT == MEMORY_DEVICE_COHERENT);
+static_assert(CXXVM_PGMAP_FS_DAX == CXXVM_CORE_PGMAP_FS_DAX);
 static_assert(CXXVM_PGMAP_FS_DAX == MEMORY_DEVICE_FS_DAX);
+static_assert(CXXVM_PGMAP_GENERIC == CXXVM_CORE_PGMAP_GENERIC);
 static_assert(CXXVM_PGMAP_GENERIC == MEMORY_DEVICE_GENERIC);
+static_assert(CXXVM_PGMAP_PCI_P2PDMA == CXXVM_CORE_PGMAP_PCI_P2PDMA);
 static_assert(CXXVM_PGMAP_PCI_P2PDMA == MEMORY_DEVICE_PCI_P2PDMA);
 static_assert(CXXVM_MEMREMAP_WB == MEMREMAP_WB);
 static_assert(CXXVM_MEMREMAP_WT == MEMREMAP_WT);
@@ -157,29 +163,55 @@ static u64 cxxvm_memmap_pages(const struct cxxvm_pfn_range *r, u64 reserve)
 	return blocks * PTRS_PER_PMD + ALIGN(next, PTRS_PER_PMD) - next;
 }
 
+/*
+ * @arg as the tracker's description, its ranges in @cr (room for
+ * CXXVM_PGMAP_MAX_RANGES), for @cookie.
+ */
+static struct cxxvm_pgmap_desc cxxvm_pgmap_desc_of(const struct cxxvm_pgmap_create *arg,
+						   struct cxxvm_core_range *cr, uintptr_t cookie)
+{
+	u32 i, n = min_t(u32, arg->nr_ranges, CXXVM_PGMAP_MAX_RANGES);
+
+	for (i = 0; i < n; i++)
+		cr[i] = (struct cxxvm_core_range){ arg->ranges[i].start_pfn,
+						   arg->ranges[i].nr_pages };
+	return (struct cxxvm_pgmap_desc){
+		.type = arg->type,
+		.nr_ranges = arg->nr_ranges,
+		.has_altmap = !!(arg->flags & CXXVM_PGMAP_ALTMAP),
+		.ranges = cr,
+		.altmap_reserve = arg->altmap_reserve,
+		.altmap_free = arg->altmap_free,
+		.cookie = cookie,
+	};
+}
+
 /**
  * cxxvm_check_pgmap_create() - argument checks of CXXVM_IOC_PGMAP_CREATE
  * @kdata: struct cxxvm_pgmap_create, copied in
  *
- * Only what needs no kernel state: flags, type, counts, reserved fields,
- * range arithmetic, REAL ranges in whole subsections (PAGES_PER_SUBSECTION
- * pages: 2 MiB on x86-64).
+ * Three layers, each checked once: the ABI's rules here (flags, reserved
+ * fields, unused ranges zero, altmap fields only with CXXVM_PGMAP_ALTMAP,
+ * REAL only for GENERIC); the pagemap itself (type, range count, empty,
+ * overlapping or out-of-bounds ranges, an altmap that does not fit) by
+ * the C++ tracker, cxxvm_tracker_check_desc(); and what the kernel's
+ * memremap_pages() needs of a REAL one (whole subsections, PAGES_PER_SUBSECTION
+ * pages: 2 MiB on x86-64; an altmap that holds the memmap).  Kernel state
+ * (System RAM, reservations, other pagemaps) is the handler's.
  * Context: any.
  * Return: 0, -EINVAL, or -ERANGE for a range past the end of physical
  * address space.
  */
 int cxxvm_check_pgmap_create(const void *kdata)
 {
-	const u64 limit = 1ULL << (MAX_PHYSMEM_BITS - PAGE_SHIFT);
 	const struct cxxvm_pgmap_create *arg = kdata;
+	struct cxxvm_core_range cr[CXXVM_PGMAP_MAX_RANGES];
+	struct cxxvm_pgmap_desc desc;
 	u32 i;
+	int ret;
 
 	if ((arg->flags & ~CXXVM_PGMAP_FLAGS) || arg->reserved0 ||
 	    !cxxvm_zeroed(arg->reserved, sizeof(arg->reserved)))
-		return -EINVAL;
-	if (arg->type < CXXVM_PGMAP_PRIVATE || arg->type > CXXVM_PGMAP_PCI_P2PDMA)
-		return -EINVAL;
-	if (arg->nr_ranges == 0 || arg->nr_ranges > CXXVM_PGMAP_MAX_RANGES)
 		return -EINVAL;
 	for (i = arg->nr_ranges; i < CXXVM_PGMAP_MAX_RANGES; i++)
 		if (arg->ranges[i].start_pfn || arg->ranges[i].nr_pages)
@@ -188,20 +220,18 @@ int cxxvm_check_pgmap_create(const void *kdata)
 		return -EINVAL;
 	if ((arg->flags & CXXVM_PGMAP_REAL) && arg->type != CXXVM_PGMAP_GENERIC)
 		return -EINVAL;
-	for (i = 0; i < arg->nr_ranges; i++) {
-		const struct cxxvm_pfn_range *r = &arg->ranges[i];
 
-		if (!r->nr_pages)
+	desc = cxxvm_pgmap_desc_of(arg, cr, 0);
+	ret = cxxvm_tracker_check_desc(&desc);
+	if (ret || !(arg->flags & CXXVM_PGMAP_REAL))
+		return ret;
+
+	/* Memory hotplug WARNs on a span that is not whole subsections. */
+	for (i = 0; i < arg->nr_ranges; i++)
+		if (!IS_ALIGNED(arg->ranges[i].start_pfn | arg->ranges[i].nr_pages,
+				PAGES_PER_SUBSECTION))
 			return -EINVAL;
-		if (r->start_pfn >= limit || r->nr_pages > limit - r->start_pfn)
-			return -ERANGE;
-		/* Memory hotplug WARNs on a span that is not whole subsections. */
-		if ((arg->flags & CXXVM_PGMAP_REAL) &&
-		    !IS_ALIGNED(r->start_pfn | r->nr_pages, PAGES_PER_SUBSECTION))
-			return -EINVAL;
-	}
-	if ((arg->flags & (CXXVM_PGMAP_REAL | CXXVM_PGMAP_ALTMAP)) ==
-	    (CXXVM_PGMAP_REAL | CXXVM_PGMAP_ALTMAP) && arg->nr_ranges == 1 &&
+	if ((arg->flags & CXXVM_PGMAP_ALTMAP) &&
 	    arg->altmap_free < cxxvm_memmap_pages(&arg->ranges[0], arg->altmap_reserve))
 		return -EINVAL;
 	return 0;
@@ -338,17 +368,7 @@ int cxxvm_ioctl_pgmap_create(struct cxxvm_file *f, void *kdata)
 	o->flags = arg->flags;
 	o->nr_ranges = arg->nr_ranges;
 	memcpy(o->ranges, arg->ranges, sizeof(o->ranges));
-	for (i = 0; i < arg->nr_ranges; i++)
-		cr[i] = (struct cxxvm_core_range){ arg->ranges[i].start_pfn, arg->ranges[i].nr_pages };
-	desc = (struct cxxvm_pgmap_desc){
-		.type = arg->type,
-		.nr_ranges = arg->nr_ranges,
-		.has_altmap = !!(arg->flags & CXXVM_PGMAP_ALTMAP),
-		.ranges = cr,
-		.altmap_reserve = arg->altmap_reserve,
-		.altmap_free = arg->altmap_free,
-		.cookie = (uintptr_t)o,
-	};
+	desc = cxxvm_pgmap_desc_of(arg, cr, (uintptr_t)o);
 	o->first_data_pfn = arg->ranges[0].start_pfn + arg->altmap_reserve + arg->altmap_free;
 
 	mutex_lock(&pf->lock);
@@ -434,7 +454,7 @@ int cxxvm_check_pgmap_vmap(const void *kdata)
 
 	if (!cxxvm_zeroed(arg->reserved, sizeof(arg->reserved)))
 		return -EINVAL;
-	if (!arg->nr_pages || arg->nr_pages > CXXVM_MAX_PAGES)
+	if (cxxvm_arena_check_pages(arg->nr_pages))
 		return -EINVAL;
 	return 0;
 }

@@ -33,8 +33,6 @@ cxxvm_pgmap *handle_of(Map *m)
 
 } // namespace
 
-static_assert(CXXVM_PGMAP_MAX_RANGES == cxxvm::kPagemapMaxRanges);
-
 extern "C" int cxxvm_tracker_create(uint32_t max_ranges, cxxvm_tracker **out)
 {
 	const auto r = Tracker::create({.max_ranges = max_ranges});
@@ -49,21 +47,48 @@ extern "C" uint32_t cxxvm_tracker_destroy(cxxvm_tracker *t)
 	return t ? Tracker::destroy(tracker_of(t)) : 0;
 }
 
-extern "C" int cxxvm_tracker_register(cxxvm_tracker *t, const cxxvm_pgmap_desc *d, cxxvm_pgmap **out)
+namespace {
+
+/// The boundary's description as a PagemapDesc over @ranges (room for
+/// kPagemapMaxRanges).  Checked here: what the conversion needs (the range
+/// count fits @ranges) and the boundary struct's own fields (has_altmap is
+/// 0 or 1, pad is zero); check_desc() checks the pagemap.
+int desc_of(const cxxvm_pgmap_desc *d, cxxvm::PfnRange *ranges, cxxvm::PagemapDesc *out)
 {
-	if (d->nr_ranges == 0 || d->nr_ranges > CXXVM_PGMAP_MAX_RANGES || d->has_altmap > 1 || d->pad)
+	if (d->nr_ranges > cxxvm::kPagemapMaxRanges || d->has_altmap > 1 || d->pad)
 		return static_cast<int>(cxxrt::Errno::kInval);
-	cxxvm::PfnRange ranges[CXXVM_PGMAP_MAX_RANGES];
 	for (uint32_t i = 0; i < d->nr_ranges; ++i)
 		ranges[i] = {cxxvm::Pfn(d->ranges[i].start_pfn), d->ranges[i].nr_pages};
-	const auto r = tracker_of(t)->register_pagemap({
+	*out = {
 		.type = static_cast<cxxvm::PagemapType>(d->type),
 		.ranges = {ranges, d->nr_ranges},
 		.has_altmap = d->has_altmap != 0,
 		.altmap_reserve = d->altmap_reserve,
 		.altmap_free = d->altmap_free,
 		.cookie = d->cookie,
-	});
+	};
+	return 0;
+}
+
+} // namespace
+
+extern "C" int cxxvm_tracker_check_desc(const cxxvm_pgmap_desc *d)
+{
+	cxxvm::PfnRange ranges[cxxvm::kPagemapMaxRanges];
+	cxxvm::PagemapDesc desc{};
+	if (const int err = desc_of(d, ranges, &desc))
+		return err;
+	const auto r = Tracker::check_desc(desc);
+	return r.ok() ? 0 : r.error();
+}
+
+extern "C" int cxxvm_tracker_register(cxxvm_tracker *t, const cxxvm_pgmap_desc *d, cxxvm_pgmap **out)
+{
+	cxxvm::PfnRange ranges[cxxvm::kPagemapMaxRanges];
+	cxxvm::PagemapDesc desc{};
+	if (const int err = desc_of(d, ranges, &desc))
+		return err;
+	const auto r = tracker_of(t)->register_pagemap(desc);
 	if (!r.ok())
 		return r.error();
 	*out = handle_of(r.value());
@@ -75,10 +100,12 @@ extern "C" cxxvm_pgmap *cxxvm_tracker_lookup(cxxvm_tracker *t, uint64_t pfn, cxx
 	return handle_of(tracker_of(t)->lookup(cxxvm::Pfn(pfn), map_of(hint)));
 }
 
+#ifdef CXXVM_KUNIT
 extern "C" void cxxvm_tracker_get(cxxvm_pgmap *m)
 {
 	map_of(m)->get();
 }
+#endif
 
 extern "C" void cxxvm_tracker_put(cxxvm_pgmap *m)
 {
@@ -96,16 +123,20 @@ extern "C" void cxxvm_tracker_unregister(cxxvm_tracker *t, cxxvm_pgmap *m)
 	tracker_of(t)->unregister(map_of(m));
 }
 
+#ifdef CXXVM_KUNIT
 extern "C" int cxxvm_tracker_try_unregister(cxxvm_tracker *t, cxxvm_pgmap *m)
 {
 	return tracker_of(t)->try_unregister(map_of(m)).error();
 }
+#endif
 
 extern "C" uintptr_t cxxvm_tracker_cookie(const cxxvm_pgmap *m)
 {
 	return map_of(m)->cookie();
 }
 
+// The rest only the KUnit suites call (make CXXVM_KUNIT=1).
+#ifdef CXXVM_KUNIT
 extern "C" uint64_t cxxvm_tracker_refs(const cxxvm_pgmap *m)
 {
 	return map_of(m)->refs();
@@ -142,3 +173,4 @@ extern "C" int cxxvm_tracker_altmap_get(cxxvm_tracker *t, cxxvm_pgmap *m, cxxvm_
 	};
 	return 0;
 }
+#endif

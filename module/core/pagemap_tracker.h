@@ -10,17 +10,18 @@
 #include "altmap.h"
 #include "list.h"
 #include "platform.h"
+#include "../cxxvm_core.h"
 
 namespace cxxvm {
 
 /// enum memory_type in include/linux/memremap.h, same numbers (0 is not a
 /// type; the shim asserts the numbers against the kernel's).
 enum class PagemapType : ktl::uint32_t {
-	kPrivate = 1,
-	kCoherent = 2,
-	kFsDax = 3,
-	kGeneric = 4,
-	kPciP2pdma = 5,
+	kPrivate = CXXVM_CORE_PGMAP_PRIVATE,
+	kCoherent = CXXVM_CORE_PGMAP_COHERENT,
+	kFsDax = CXXVM_CORE_PGMAP_FS_DAX,
+	kGeneric = CXXVM_CORE_PGMAP_GENERIC,
+	kPciP2pdma = CXXVM_CORE_PGMAP_PCI_P2PDMA,
 };
 
 /// A completion: complete() once, wait() until it was.  struct completion
@@ -63,7 +64,7 @@ struct PfnRange {
 
 /// Most ranges one pagemap may have (the kernel's is unbounded: a
 /// flexible array).  Two or more are what ranges exist for.
-inline constexpr ktl::uint32_t kPagemapMaxRanges = 8;
+inline constexpr ktl::uint32_t kPagemapMaxRanges = CXXVM_CORE_PGMAP_MAX_RANGES;
 
 /// What register_pagemap() is given.  The altmap, if any, carves the
 /// memmap from the first range (the kernel refuses an altmap on more than
@@ -281,7 +282,7 @@ public:
 	/// Context: process context, may sleep.
 	[[nodiscard]] cxxrt::Result<Map *> register_pagemap(const PagemapDesc &d)
 	{
-		TRY_VOID(check(d));
+		TRY_VOID(check_desc(d));
 		Guard<typename P::Mutex> g(&mutex_);
 		for (const PfnRange &r : d.ranges)
 			if (overlaps_registered(r))
@@ -395,6 +396,39 @@ public:
 		return m->altmap_.free(nr_pfns);
 	}
 
+	/// Would register_pagemap() accept @d on an empty tracker?  The one
+	/// validator of a pagemap's type, ranges, and altmap fitting its range
+	/// (cxxvm_tracker_check_desc() exposes it to the shim's ioctl checks).
+	/// Errors: -EINVAL, -ERANGE, as register_pagemap() says.
+	/// Context: any; reads no tracker state.
+	[[nodiscard]] static cxxrt::Result<void> check_desc(const PagemapDesc &d)
+	{
+		const auto t = static_cast<ktl::uint32_t>(d.type);
+		if (t < static_cast<ktl::uint32_t>(PagemapType::kPrivate) ||
+		    t > static_cast<ktl::uint32_t>(PagemapType::kPciP2pdma))
+			return cxxrt::Errno::kInval;
+		if (d.ranges.empty() || d.ranges.size() > kPagemapMaxRanges)
+			return cxxrt::Errno::kInval;
+		for (ktl::size_t i = 0; i < d.ranges.size(); ++i) {
+			const PfnRange &r = d.ranges[i];
+			if (r.nr == 0)
+				return cxxrt::Errno::kInval;
+			if (r.start.value() >= P::max_pfn_limit() ||
+			    r.nr > P::max_pfn_limit() - r.start.value())
+				return cxxrt::Errno::kRange;
+			for (ktl::size_t j = 0; j < i; ++j)
+				if (r.overlaps(d.ranges[j]))
+					return cxxrt::Errno::kInval;
+		}
+		if (d.has_altmap) {
+			if (d.ranges.size() != 1)
+				return cxxrt::Errno::kInval;
+			TRY_VOID(Altmap::create(d.ranges[0].start, d.ranges[0].nr, d.altmap_reserve,
+						d.altmap_free));
+		}
+		return {};
+	}
+
 	/// A copy of @m's altmap, taken under the mutex, or nullopt.
 	/// Context: process context, may sleep.
 	[[nodiscard]] ktl::optional<Altmap> altmap(Map *m)
@@ -420,34 +454,6 @@ private:
 		TRY_VOID(mutex_.init());
 		entries_ = TRY(cxxrt::make_array<Entry>(cxxrt::Gfp::kKernel, capacity));
 		capacity_ = capacity;
-		return {};
-	}
-
-	static cxxrt::Result<void> check(const PagemapDesc &d)
-	{
-		const auto t = static_cast<ktl::uint32_t>(d.type);
-		if (t < static_cast<ktl::uint32_t>(PagemapType::kPrivate) ||
-		    t > static_cast<ktl::uint32_t>(PagemapType::kPciP2pdma))
-			return cxxrt::Errno::kInval;
-		if (d.ranges.empty() || d.ranges.size() > kPagemapMaxRanges)
-			return cxxrt::Errno::kInval;
-		for (ktl::size_t i = 0; i < d.ranges.size(); ++i) {
-			const PfnRange &r = d.ranges[i];
-			if (r.nr == 0)
-				return cxxrt::Errno::kInval;
-			if (r.start.value() >= P::max_pfn_limit() ||
-			    r.nr > P::max_pfn_limit() - r.start.value())
-				return cxxrt::Errno::kRange;
-			for (ktl::size_t j = 0; j < i; ++j)
-				if (r.overlaps(d.ranges[j]))
-					return cxxrt::Errno::kInval;
-		}
-		if (d.has_altmap) {
-			if (d.ranges.size() != 1)
-				return cxxrt::Errno::kInval;
-			TRY_VOID(Altmap::create(d.ranges[0].start, d.ranges[0].nr, d.altmap_reserve,
-						d.altmap_free));
-		}
 		return {};
 	}
 

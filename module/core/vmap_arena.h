@@ -188,6 +188,15 @@ public:
 		return live;
 	}
 
+	/// The page counts map() takes: 1..CXXVM_MAX_PAGES.  Errors: -EINVAL.
+	/// Context: any.
+	[[nodiscard]] static cxxrt::Result<void> check_pages(ktl::size_t n)
+	{
+		if (n == 0 || n > CXXVM_MAX_PAGES)
+			return cxxrt::Errno::kInval;
+		return {};
+	}
+
 	/// Map @pfns (1..CXXVM_MAX_PAGES of them) contiguously; the slot is
 	/// rounded up to 2^order pages.  Mirrors vb_alloc() +
 	/// vmap_pages_range().  Errors: -EINVAL for a bad count; -ENOMEM when
@@ -196,8 +205,7 @@ public:
 	/// Context: process context, may sleep (new block, purge).
 	[[nodiscard, gnu::always_inline]] cxxrt::Result<VirtAddr> map(ktl::span<const Pfn> pfns)
 	{
-		if (pfns.empty() || pfns.size() > CXXVM_MAX_PAGES)
-			return cxxrt::Errno::kInval;
+		TRY_VOID(check_pages(pfns.size()));
 		const PageCount n(static_cast<ktl::uint32_t>(pfns.size()));
 
 		for (;;) {

@@ -125,13 +125,22 @@ TEST_F(PagemapTrackerTest, UnregisterWaitsForTheLastPut)
 
 TEST_F(PagemapTrackerTest, BadInput)
 {
+	// register_pagemap()'s errno, which check_desc() (the validator the
+	// shim's ioctl checks call) must give too, with no tracker involved.
 	auto reg_err = [&](PagemapType type, std::vector<PfnRange> v, bool altmap = false,
 			   ktl::uint64_t reserve = 0, ktl::uint64_t free = 0) {
-		return t_->register_pagemap({.type = type, .ranges = {v.data(), v.size()},
-					     .has_altmap = altmap, .altmap_reserve = reserve,
-					     .altmap_free = free}).error();
+		const PagemapDesc d{.type = type, .ranges = {v.data(), v.size()},
+				    .has_altmap = altmap, .altmap_reserve = reserve,
+				    .altmap_free = free};
+		const int err = t_->register_pagemap(d).error();
+		EXPECT_EQ(err, Tracker::check_desc(d).error());
+		return err;
 	};
 	const auto g = PagemapType::kGeneric;
+	{
+		const PfnRange ok[] = {{Pfn(kBase), 16}, {Pfn(kBase + 32), 16}};
+		EXPECT_TRUE(Tracker::check_desc({.type = g, .ranges = ok}).ok());
+	}
 	EXPECT_EQ(-22, reg_err(static_cast<PagemapType>(0), {{Pfn(kBase), 1}}));
 	EXPECT_EQ(-22, reg_err(static_cast<PagemapType>(6), {{Pfn(kBase), 1}}));
 	EXPECT_EQ(-22, reg_err(g, {}));

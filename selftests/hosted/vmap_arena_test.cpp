@@ -117,6 +117,26 @@ TEST_F(VmapArenaTest, RejectsBadUnmaps)
 	EXPECT_TRUE(a->unmap(va.value(), PageCount(4)).ok());
 	EXPECT_EQ(-22, a->unmap(va.value(), PageCount(4)).error());
 	EXPECT_EQ(-22, a->map({p.data(), std::size_t{0}}).error());
+	const auto big = pfns(100, CXXVM_MAX_PAGES + 1);
+	EXPECT_EQ(-22, a->map({big.data(), big.size()}).error());
+}
+
+// check_pages(), the size check the shim applies to every backend, is the
+// one map() applies.
+TEST_F(VmapArenaTest, CheckPagesIsMapsCheck)
+{
+	Arena *a = make(256, 8);
+	ASSERT_NE(nullptr, a);
+	const auto p = pfns(1, CXXVM_MAX_PAGES + 1);
+	for (std::size_t n = 0; n <= CXXVM_MAX_PAGES + 1; ++n) {
+		const int check = Arena::check_pages(n).error();
+		auto va = a->map({p.data(), n});
+		EXPECT_EQ(check, va.ok() ? 0 : va.error()) << n << " pages";
+		EXPECT_EQ(n >= 1 && n <= CXXVM_MAX_PAGES ? 0 : -22, check) << n << " pages";
+		if (va.ok()) {
+			ASSERT_TRUE(a->unmap(va.value(), PageCount(static_cast<ktl::uint32_t>(n))).ok());
+		}
+	}
 }
 
 // A slot comes back only after a shootdown: a thread that touched the old

@@ -1110,6 +1110,15 @@ static const struct args_case args_cases[] = {
 	{ "pgmap_create: reserved0", PG_CREATE(.reserved0 = 1), -EINVAL },
 	{ "pgmap_create: reserved[1]", PG_CREATE(.reserved = { 0, 1 }), -EINVAL },
 	{ "pgmap_create: out fields ignored", PG_CREATE(.handle = 3, .first_data_pfn = 9), 0 },
+	/* Several faults: the order include/uapi/linux/cxxvm.h gives. */
+	{ "pgmap_create: overlap before a later range past the end",
+	  PG_CREATE(.nr_ranges = 3, .ranges = { { 1ull << 24, 16 }, { (1ull << 24) + 15, 1 },
+						{ ~0ull - 8, 4 } }), -EINVAL },
+	{ "pgmap_create: real, a range past the end before misalignment",
+	  PG_CREATE(.flags = CXXVM_PGMAP_REAL, .nr_ranges = 2,
+		    .ranges = { { 1ull << 24, 256 }, { ~0ull - 8, 4 } }), -ERANGE },
+	{ "pgmap_create: a reserved field before a range past the end",
+	  PG_CREATE(.reserved0 = 1, .ranges = { { ~0ull - 8, 4 } }), -EINVAL },
 	{ "pgmap_destroy: valid", PG_DESTROY(), 0 },
 	{ "pgmap_destroy: unknown flag", PG_DESTROY(.flags = 1), -EINVAL },
 	{ "pgmap_destroy: reserved[0]", PG_DESTROY(.reserved = { 1 }), -EINVAL },
@@ -1324,3 +1333,9 @@ kunit_test_suites(&cxxvm_arena_suite, &cxxvm_vmap_queues_suite, &cxxvm_cxxrt_sui
 
 MODULE_DESCRIPTION("KUnit suites for cxxvm.ko");
 MODULE_LICENSE("GPL");
+/*
+ * cxxvm.ko's EXPORT_SYMBOL_IF_KUNIT() namespace.  MODULE_INFO rather than
+ * MODULE_IMPORT_NS(), whose argument became a string in 6.13: this line
+ * means the same on every kernel line.
+ */
+MODULE_INFO(import_ns, "EXPORTED_FOR_KUNIT_TESTING");

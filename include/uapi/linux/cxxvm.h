@@ -561,7 +561,12 @@ struct cxxvm_pfn_range {
  * or with REAL one of the kernel's or a region someone has claimed;
  * -ENOSPC when the tracker has no room for that many more ranges or the
  * file holds 64 pagemaps; with REAL, memremap_pages()'s own errors
- * (-ENOMEM, say).
+ * (-ENOMEM, say).  With several faults, the first group that finds one
+ * decides: the fields (flags, reserved, unused ranges, altmap fields, REAL
+ * with a type other than GENERIC), then the pagemap (type, count, each
+ * range in order: empty, past the end, overlapping an earlier one; then
+ * the altmap), then what REAL needs (subsections, the memmap), then
+ * kernel state (-ENXIO, -EBUSY, -ENOSPC).
  */
 struct cxxvm_pgmap_create {
 	__u32 type;
