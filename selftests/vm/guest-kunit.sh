@@ -7,6 +7,8 @@
 # and prints what kmemleak finds.
 set -u
 ko=$1 kunit_ko=$2
+# kunit.sh boots the guest again only if this line never came out.
+echo "---- guest-kunit start ----"
 leaks=/sys/kernel/debug/kmemleak
 
 # Forget what boot left behind, so only our leaks are reported.  A
