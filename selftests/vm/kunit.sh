@@ -34,10 +34,15 @@ kbuild_clean "$tree" "$dir/kunit" cxxvm_top="$dir" \
 # virtme-init then found no virtio-serial port for the script ("cannot find
 # script I/O ports"), so nothing ran.  A failed attempt's console is kept
 # as console-bootN.log.
+#
+# 1500 s, not vng_run's 900: the debug kernels' bash virtme-init (Debian's
+# virtme-ng has no virtme-ng-init) spends most of a boot in mounts and
+# udev.  One 6.1 guest on a busy host took 600 s to reach the script, ran
+# every case by 790 s, and was killed at 900 s in its kmemleak scan.
 out=$dir/guest.out
 for attempt in 1 2 3; do
 	log "kunit [$label]: booting $image under TCG (KASAN, lockdep, kmemleak: a few minutes)"
-	vng_run "$image" "$dir/console.log" -- \
+	CXXVM_VM_TIMEOUT=${CXXVM_VM_TIMEOUT:-1500} vng_run "$image" "$dir/console.log" -- \
 		"$CXXVM_TOP/selftests/vm/guest-kunit.sh" "$dir/cxxvm.ko" \
 		"$dir/kunit/cxxvm_kunit.ko" >"$out"
 	rc=$?
