@@ -80,12 +80,19 @@ struct PagemapDesc {
 
 /// One registered pagemap: struct dev_pagemap's tracked half.
 ///
-/// Its references are one word: the count in the low bits and kDying on
-/// top, the states of dev_pagemap's percpu_ref in atomic mode.  Live: the
-/// registration holds one reference.  kill() sets kDying (no new
-/// references from lookup()) and drops it; the put that takes the count to
-/// zero completes done_ (dev_pagemap_percpu_release()).  Dead: kDying and
-/// zero.
+/// Its references are one word: the count in the low bits, kBias above it
+/// and kDying on top, the states of dev_pagemap's percpu_ref in atomic
+/// mode.  Live: the registration holds one reference.  kill() sets kDying
+/// (no new references from lookup()) and drops it; the put that takes the
+/// count to zero completes done_ (dev_pagemap_percpu_release()).  Dead:
+/// kDying, kBias and zero.
+///
+/// kBias is always set.  A put() with no reference held (a caller bug) is
+/// a fetch_sub that it undoes at once; in between, the borrow comes out of
+/// kBias, never out of kDying, so a tryget_live() racing it still sees a
+/// dead pagemap dying.  (Without kBias the borrow cleared kDying for that
+/// moment, the tryget succeeded on a dead, possibly reused pagemap, and
+/// its put completed done_ a second time.)
 ///
 /// Pagemap objects are type-stable: an unregistered one goes on the
 /// tracker's spare list, never back to the allocator, until the tracker is
@@ -97,6 +104,9 @@ template <PagemapPlatform P>
 class Pagemap : public ListNode {
 public:
 	static constexpr ktl::uint64_t kDying = ktl::uint64_t{1} << 63;
+	static constexpr ktl::uint64_t kBias = ktl::uint64_t{1} << 62;
+	static constexpr ktl::uint64_t kCount = kBias - 1;
+	static constexpr ktl::uint64_t kDead = kDying | kBias;
 
 	[[nodiscard]] PagemapType type() const { return type_; }
 	[[nodiscard]] ktl::uintptr_t cookie() const { return cookie_; }
@@ -111,12 +121,12 @@ public:
 		return false;
 	}
 
-	/// References held (the registration's included), without kDying.
+	/// References held (the registration's included).
 	/// For tests and statistics: stale as soon as it is read.
 	[[nodiscard]] ktl::uint64_t refs() const
 	{
 		// Relaxed: a snapshot for reporting.
-		return ref_.load(ktl::memory_order::relaxed) & ~kDying;
+		return ref_.load(ktl::memory_order::relaxed) & kCount;
 	}
 	[[nodiscard]] bool dying() const { return ref_.load(ktl::memory_order::relaxed) & kDying; }
 
@@ -152,12 +162,13 @@ public:
 		// ThreadSanitizer cannot see; on x86 the instruction is the same
 		// LOCK XADD either way).
 		const ktl::uint64_t old = ref_.fetch_sub(1, ktl::memory_order::acq_rel);
-		if ((old & ~kDying) == 0) [[unlikely]] {
+		if ((old & kCount) == 0) [[unlikely]] {
+			// Borrowed from kBias: kDying stayed as it was.
 			ref_.fetch_add(1, ktl::memory_order::relaxed);
 			cxxrt_warn("Pagemap::put: no reference held");
 			return;
 		}
-		if (old == (kDying | 1)) [[unlikely]]
+		if (old == (kDead | 1)) [[unlikely]]
 			done_.complete();
 	}
 
@@ -180,9 +191,9 @@ private:
 	}
 
 	/// Dead, or not (yet) registered: kDying and no references.
-	[[nodiscard]] bool dead() const { return ref_.load(ktl::memory_order::acquire) == kDying; }
+	[[nodiscard]] bool dead() const { return ref_.load(ktl::memory_order::acquire) == kDead; }
 
-	ktl::atomic<ktl::uint64_t> ref_{kDying};
+	ktl::atomic<ktl::uint64_t> ref_{kDead};
 	typename P::Completion done_;
 	PagemapType type_ = PagemapType::kGeneric;
 	ktl::uint32_t nr_ranges_ = 0;
@@ -313,8 +324,9 @@ public:
 		registered_.push_front(m);
 		// Release: a reader whose tryget sees the pagemap live sees the
 		// ranges written above.  Inserted first, so a live pagemap is
-		// always in the index.
-		m->ref_.store(1, ktl::memory_order::release);
+		// always in the index.  kDead -> kBias | 1 by subtraction, not a
+		// store: a stray put() mid-borrow on this spare still ends there.
+		m->ref_.fetch_sub(Map::kDying - 1, ktl::memory_order::release);
 		return m;
 	}
 

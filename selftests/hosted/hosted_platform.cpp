@@ -46,6 +46,7 @@ std::atomic<ktl::uint64_t> *pte_of(ktl::uintptr_t va)
 
 std::atomic<int> alloc_countdown{0};
 std::atomic<ktl::uint64_t> warn_count{0};
+std::atomic<bool> warn_quiet{false};
 
 } // namespace
 
@@ -174,6 +175,11 @@ ktl::uint64_t warnings()
 	return warn_count.load();
 }
 
+void quiet_warnings(bool quiet)
+{
+	warn_quiet = quiet;
+}
+
 } // namespace cxxvm::hosted
 
 // ---- the hosted cxxrt runtime (the shim's cxxrt_*() in the kernel) ---------
@@ -205,5 +211,6 @@ extern "C" void cxxrt_bug(const char *why)
 extern "C" void cxxrt_warn(const char *why)
 {
 	++cxxvm::hosted::warn_count;
-	std::fprintf(stderr, "cxxrt_warn: %s\n", why);
+	if (!cxxvm::hosted::warn_quiet.load(std::memory_order_relaxed))
+		std::fprintf(stderr, "cxxrt_warn: %s\n", why);
 }

@@ -212,7 +212,10 @@ static_assert(PagemapPlatform<HostedPlatform>);
 /// cxxrt_alloc() fault injection of the hosted runtime (hosted_runtime.cpp):
 /// fail the @n-th next allocation (1 = next, 0 = off).
 void fail_nth_alloc(int n);
-/// cxxrt_warn() calls so far (each also printed to stderr).
+/// cxxrt_warn() calls so far (each also printed to stderr, unless quiet).
 ktl::uint64_t warnings();
+/// Count cxxrt_warn() calls without printing them (a test that makes
+/// thousands on purpose).
+void quiet_warnings(bool quiet);
 
 } // namespace cxxvm::hosted

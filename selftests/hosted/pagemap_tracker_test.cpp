@@ -106,6 +106,47 @@ TEST_F(PagemapTrackerTest, KillDrainAndTryUnregister)
 	t_->unregister(c);
 }
 
+// A put() without a reference (a caller bug: it WARNs) on a dead pagemap
+// must not let a racing tryget_live() pin it.  The put's fetch_sub used to
+// borrow from kDying for a moment, and the tryget succeeded on the dead
+// pagemap.  The puts go on until the reader has tried 10^6 times while
+// they ran (or 10 s passed), so that a busy host cannot make it race
+// nothing; the old put() was caught tens to thousands of times.
+TEST_F(PagemapTrackerTest, PutOnADeadPagemapNeverRevivesIt)
+{
+	Map *a = reg({{Pfn(kBase), 8}}, 1);
+	ASSERT_TRUE(t_->kill(a));
+	ASSERT_EQ(0u, a->refs());
+	std::atomic<bool> stop{false};
+	std::atomic<ktl::uint64_t> tries{0};
+	std::atomic<int> revived{0};
+	std::thread reader([&] {
+		while (!stop.load(std::memory_order_relaxed)) {
+			if (a->tryget_live())
+				revived.fetch_add(1);
+			tries.fetch_add(1, std::memory_order_relaxed);
+		}
+	});
+	const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+	ktl::uint64_t puts = 0;
+	quiet_warnings(true);
+	while (tries.load(std::memory_order_relaxed) < 1000000 &&
+	       std::chrono::steady_clock::now() < deadline) {
+		for (int i = 0; i < 64; ++i)
+			a->put();
+		puts += 64;
+	}
+	quiet_warnings(false);
+	stop = true;
+	reader.join();
+	EXPECT_LE(1000000u, tries.load()) << "the reader hardly ran";
+	EXPECT_EQ(0, revived.load()) << "in " << puts << " puts";
+	warnings_before_ += puts;
+	if (revived.load() == 0) {
+		EXPECT_TRUE(t_->try_unregister(a).ok());
+	}
+}
+
 TEST_F(PagemapTrackerTest, UnregisterWaitsForTheLastPut)
 {
 	Map *a = reg({{Pfn(kBase), 8}}, 1);
