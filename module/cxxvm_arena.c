@@ -24,7 +24,8 @@ MODULE_PARM_DESC(lazy_max_pages,
 
 unsigned int cxxvm_max_blocks = 1024;
 module_param_named(max_blocks, cxxvm_max_blocks, uint, 0444);
-MODULE_PARM_DESC(max_blocks, "Most 2 MiB vmap blocks the C++ arena may hold (default 1024)");
+MODULE_PARM_DESC(max_blocks,
+		 "Most 2 MiB vmap blocks the C++ arena may hold (1..65536, default 1024)");
 
 bool cxxvm_caller_purge;
 module_param_named(caller_purge, cxxvm_caller_purge, bool, 0444);
@@ -195,6 +196,10 @@ int cxxvm_arena_init(void)
 		cxxvm_lazy_max_pages = (SZ_32M >> PAGE_SHIFT) * fls(num_online_cpus());
 	params.lazy_max_pages = cxxvm_lazy_max_pages;
 	ret = cxxvm_arena_create(&params, &cxxvm_arena);
+	if (ret == -EINVAL)
+		pr_err("max_blocks=%u must be 1..%u, lazy_max_pages=%u at least %u\n",
+		       cxxvm_max_blocks, CXXVM_CORE_MAX_BLOCKS, cxxvm_lazy_max_pages,
+		       CXXVM_MAX_PAGES);
 	if (ret)
 		return ret;
 	ret = register_vmap_purge_notifier(&cxxvm_purge_nb);

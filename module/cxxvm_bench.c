@@ -38,15 +38,17 @@ struct cxxvm_bench_pages {
 	u64 pfns[CXXVM_MAX_PAGES];
 };
 
-/* One map+unmap cycle; @seq becomes the purge that covers it. */
+/* One map+unmap cycle; @seq becomes the purge that covers it (or NEVER). */
 static int cxxvm_bench_cycle(u32 backend, struct cxxvm_bench_pages *p, u32 nr, u64 *seq)
 {
 	void *va;
 	int ret = cxxvm_backend_map(backend, p->pages, p->pfns, nr, &va);
 
-	if (!ret)
-		*seq = cxxvm_backend_unmap(backend, va, nr);
-	return ret;
+	if (ret)
+		return ret;
+	*seq = max(*seq, cxxvm_backend_unmap(backend, va, nr));
+	/* The arena's state is unknown: stop (the pages are leaked). */
+	return *seq == CXXVM_SEQ_NEVER ? -EIO : 0;
 }
 
 /*
@@ -79,8 +81,9 @@ static int cxxvm_bench_yield(u32 i)
  *
  * Context: process context, may sleep (cond_resched() every
  * CXXVM_BENCH_YIELD cycles).
- * Return: 0, -ENOMEM, -EINTR on a fatal signal, or the backend's error
- * (the loop stops at it).
+ * Return: 0, -ENOMEM, -EINTR on a fatal signal, the backend's map error
+ * (the loop stops at it), or -EIO if a C++ unmap failed (the pages are
+ * leaked: the arena's state is unknown).
  */
 int cxxvm_ioctl_bench(struct cxxvm_file *f, void *kdata)
 {

@@ -12,7 +12,7 @@
  * through another CPU's TLB until the purge that covers its unmap has
  * completed, so it cannot go back to the page allocator before.  Each
  * buffer remembers the purge that covers its last C++ unmap; freeing the
- * buffer before that purge completed parks its pages on cxxvm_retired
+ * buffer before that purge completed parks its pages on cxxvm_retired[]
  * until it has.  The kernel's vm_unmap_ram() callers free at once because
  * vm_unmap_aliases() (which CPA calls before changing a page's attributes)
  * flushes its lazy areas; nothing in the kernel knows about cxxvm's.
@@ -45,13 +45,24 @@ static struct percpu_counter cxxvm_nr_mapped_pages;
 
 /*
  * Retired pages, linked through page->lru with the covering purge's number
- * in page->private (the pages are ours: order-0, in no cache).
+ * in page->private (the pages are ours: order-0, in no cache).  A page
+ * waits for the purge in flight or the next one (the arena starts a purge
+ * only after the one before completed), so two lists, by the number's
+ * parity, each in the order of those numbers (nearly always an append): a reap
+ * takes pages off their heads up to the first whose purge has not
+ * completed, and never walks the ones still waiting.
  */
-static LIST_HEAD(cxxvm_retired);
+static struct list_head cxxvm_retired[2] = {
+	LIST_HEAD_INIT(cxxvm_retired[0]), LIST_HEAD_INIT(cxxvm_retired[1]),
+};
 static DEFINE_SPINLOCK(cxxvm_retired_lock);
 static atomic64_t cxxvm_nr_retired = ATOMIC64_INIT(0);
-/* The arena's flushed seq at the last full walk of cxxvm_retired. */
+/* The arena's flushed seq at the last reap that emptied what was ready. */
 static atomic64_t cxxvm_reaped_seq = ATOMIC64_INIT(0);
+/* Pages never freed because the C++ unmap of a mapping of them failed. */
+static atomic64_t cxxvm_nr_leaked = ATOMIC64_INIT(0);
+/* Pages a reap takes off the list per hold of cxxvm_retired_lock. */
+#define CXXVM_REAP_BATCH	1024
 
 /**
  * struct cxxvm_buf - a page buffer
@@ -152,7 +163,9 @@ int cxxvm_backend_map(u32 backend, struct page **pages, const u64 *pfns, u32 nr,
  *
  * Context: process context, may sleep.
  * Return: for the C++ arena, the purge that must complete before the pages
- * may be freed; 0 for the kernel's backends (free at once).
+ * may be freed, or CXXVM_SEQ_NEVER if the unmap failed (a bug: the arena's
+ * state is unknown, so the pages must never be freed); 0 for the kernel's
+ * backends (free at once).
  */
 u64 cxxvm_backend_unmap(u32 backend, void *va, u32 nr)
 {
@@ -160,7 +173,8 @@ u64 cxxvm_backend_unmap(u32 backend, void *va, u32 nr)
 
 	switch (backend) {
 	case CXXVM_BACKEND_CXX:
-		WARN_ON_ONCE(cxxvm_arena_unmap(cxxvm_arena, (uintptr_t)va, nr, &seq));
+		if (WARN_ON_ONCE(cxxvm_arena_unmap(cxxvm_arena, (uintptr_t)va, nr, &seq)))
+			return CXXVM_SEQ_NEVER;
 		break;
 	case CXXVM_BACKEND_VM_MAP_RAM:
 		vm_unmap_ram(va, nr);
@@ -216,55 +230,98 @@ int cxxvm_pages_alloc(struct page **pages, u64 *pfns, u32 nr, gfp_t gfp)
 	return 0;
 }
 
+/*
+ * Move the pages at the head of @list whose purge is at most @done, up to
+ * @budget of them, to the tail of @ready.  Returns how many.  Caller holds
+ * cxxvm_retired_lock.
+ */
+static long cxxvm_reap_cut(struct list_head *list, u64 done, struct list_head *ready,
+			   long budget)
+{
+	struct list_head *cut = list;
+	struct page *page;
+	LIST_HEAD(head);
+	long n = 0;
+
+	lockdep_assert_held(&cxxvm_retired_lock);
+	list_for_each_entry(page, list, lru) {
+		if (page_private(page) > done || n == budget) {
+			cut = &page->lru;
+			break;
+		}
+		n++;
+	}
+	/* Everything before @cut (all of it if the walk ran out). */
+	list_cut_before(&head, list, cut);
+	list_splice_tail(&head, ready);
+	return n;
+}
+
 /**
  * cxxvm_reap_retired() - free retired pages whose covering purge completed.
  * @all: free everything (the arena is gone, so nothing can map them)
  *
- * Context: process context; takes cxxvm_retired_lock.
+ * Takes pages off the heads of the sorted lists, at most CXXVM_REAP_BATCH
+ * per hold of the lock, and stops at the first one still waiting: the
+ * work is the pages freed, not the pages parked.
+ * Context: process context, may sleep; takes cxxvm_retired_lock.
  */
 void cxxvm_reap_retired(bool all)
 {
 	u64 done = all ? U64_MAX : cxxvm_arena_purged_seq(cxxvm_arena);
 	struct page *page, *tmp;
-	LIST_HEAD(ready);
-	long n = 0;
+	bool more;
+	long n;
 
-	/*
-	 * Called on every unmap: walk the list only when a purge completed
-	 * since the last walk, or it would cost O(parked pages) each time.
-	 */
+	might_sleep();
+	/* Called on every unmap: nothing to do until another purge completed. */
 	if (!all && atomic64_read(&cxxvm_reaped_seq) == done)
 		return;
-	spin_lock(&cxxvm_retired_lock);
-	list_for_each_entry_safe(page, tmp, &cxxvm_retired, lru)
-		if (page_private(page) <= done)
-			list_move(&page->lru, &ready);
-	if (!all)
-		atomic64_set(&cxxvm_reaped_seq, done);
-	spin_unlock(&cxxvm_retired_lock);
+	do {
+		LIST_HEAD(ready);
 
-	list_for_each_entry_safe(page, tmp, &ready, lru) {
-		list_del(&page->lru);
-		set_page_private(page, 0);
-		__free_page(page);
-		n++;
-	}
-	atomic64_sub(n, &cxxvm_nr_retired);
+		spin_lock(&cxxvm_retired_lock);
+		n = cxxvm_reap_cut(&cxxvm_retired[0], done, &ready, CXXVM_REAP_BATCH);
+		n += cxxvm_reap_cut(&cxxvm_retired[1], done, &ready, CXXVM_REAP_BATCH - n);
+		/* Stopped at the batch limit, not at pages still waiting. */
+		more = n == CXXVM_REAP_BATCH;
+		if (!more && !all)
+			atomic64_set(&cxxvm_reaped_seq, done);
+		spin_unlock(&cxxvm_retired_lock);
+
+		list_for_each_entry_safe(page, tmp, &ready, lru) {
+			list_del(&page->lru);
+			set_page_private(page, 0);
+			__free_page(page);
+		}
+		atomic64_sub(n, &cxxvm_nr_retired);
+		if (more)
+			cond_resched();
+	} while (more);
 }
 
 /**
  * cxxvm_pages_release() - free pages now, or once purge @seq completed.
  * @pages: @nr pages, mapped nowhere any more
  * @nr: how many
- * @seq: the purge that covers their last C++ unmap, or 0
+ * @seq: the purge that covers their last C++ unmap, 0, or CXXVM_SEQ_NEVER
+ *	(an unmap failed: the pages are leaked, counted in
+ *	cxxvm_leaked_pages(), rather than freed while a PTE may map them)
  *
  * Context: process context, may sleep.
  */
 void cxxvm_pages_release(struct page **pages, u32 nr, u64 seq)
 {
+	struct page *pos;
 	LIST_HEAD(list);
 	u32 i;
 
+	if (seq == CXXVM_SEQ_NEVER) {
+		atomic64_add(nr, &cxxvm_nr_leaked);
+		pr_err_ratelimited("leaking %u pages: the C++ unmap of a mapping of them failed\n",
+				   nr);
+		return;
+	}
 	if (!seq || seq <= cxxvm_arena_purged_seq(cxxvm_arena)) {
 		cxxvm_pages_free(pages, nr);
 		return;
@@ -275,14 +332,33 @@ void cxxvm_pages_release(struct page **pages, u32 nr, u64 seq)
 	}
 	atomic64_add(nr, &cxxvm_nr_retired);
 	spin_lock(&cxxvm_retired_lock);
-	list_splice_tail(&list, &cxxvm_retired);
+	/*
+	 * Keep the list sorted: after the last page whose purge is not later
+	 * than @seq.  That is nearly always its tail.  The step back is taken
+	 * only when this releaser was delayed (before the lock) across a
+	 * purge, over what was parked meanwhile for the purge after next.
+	 */
+	list_for_each_entry_reverse(pos, &cxxvm_retired[seq & 1], lru)
+		if (page_private(pos) <= seq)
+			break;
+	list_splice(&list, &pos->lru);
 	/*
 	 * A reap that already saw purge @seq complete did not see these pages:
-	 * make the next reap walk again, or they would wait for one more purge.
+	 * make the next reap look again, or they would wait for one more purge.
 	 */
 	if (atomic64_read(&cxxvm_reaped_seq) >= seq)
 		atomic64_set(&cxxvm_reaped_seq, seq - 1);
 	spin_unlock(&cxxvm_retired_lock);
+}
+
+/**
+ * cxxvm_leaked_pages() - pages never freed after a failed C++ unmap.
+ *
+ * Context: any.  Return: the count since the module was loaded.
+ */
+u64 cxxvm_leaked_pages(void)
+{
+	return atomic64_read(&cxxvm_nr_leaked);
 }
 
 /* A buffer of @nr new pages, or an ERR_PTR(). */

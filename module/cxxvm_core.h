@@ -197,6 +197,12 @@ uint64_t cxxvm_plat_max_pfn_limit(void);
 /** Largest slot order: 2^6 = 64 pages, VMAP_MAX_ALLOC on 64-bit. */
 #define CXXVM_MAX_ORDER		6
 #define CXXVM_MAX_PAGES		(1u << CXXVM_MAX_ORDER)
+/*
+ * Most blocks an arena may be given (128 GiB of VA): the index is one
+ * array of that many entries, and a larger one would be an allocation
+ * kmalloc refuses with a WARN.
+ */
+#define CXXVM_CORE_MAX_BLOCKS	65536u
 
 /*
  * cxxvm_arena_params flags.
@@ -309,8 +315,8 @@ struct cxxvm_arena;
 
 /**
  * cxxvm_arena_create() - create an empty vmap arena (no blocks yet).
- * @params: tunables; lazy_max_pages >= CXXVM_MAX_PAGES, max_blocks >= 1,
- *	no unknown flag
+ * @params: tunables; lazy_max_pages >= CXXVM_MAX_PAGES, max_blocks in
+ *	1..CXXVM_CORE_MAX_BLOCKS, no unknown flag
  * @out: the arena
  *
  * Context: process context, may sleep.

@@ -29,12 +29,12 @@
 #include "cxxvm_probes.h"
 
 /* The sizes of ABI 3; a change is an ABI change (and a new command number). */
-static_assert(sizeof(struct cxxvm_info) == 64);
+static_assert(sizeof(struct cxxvm_info) == 80);	/* 64 before reserved_mem */
 static_assert(sizeof(struct cxxvm_map) == 40);
 static_assert(sizeof(struct cxxvm_unmap) == 32);
 static_assert(sizeof(struct cxxvm_verify) == 40);
 static_assert(sizeof(struct cxxvm_flush) == 32);
-static_assert(sizeof(struct cxxvm_stats) == 176);
+static_assert(sizeof(struct cxxvm_stats) == 184);	/* 176 before leaked_pages */
 static_assert(sizeof(struct cxxvm_bench) == 104);
 static_assert(sizeof(struct cxxvm_buf_create) == 32);
 static_assert(sizeof(struct cxxvm_buf_destroy) == 32);
@@ -108,6 +108,7 @@ static int cxxvm_ioctl_info(struct cxxvm_file *f, void *kdata)
 		.max_buf_pages = CXXVM_MAX_BUF_PAGES,
 		.max_submit_ops = CXXVM_MAX_SUBMIT_OPS,
 	};
+	cxxvm_pgmap_reserved_mem(&info->reserved_mem_start, &info->reserved_mem_size);
 	return 0;
 }
 
@@ -140,6 +141,7 @@ static int cxxvm_ioctl_stats(struct cxxvm_file *f, void *kdata)
 		.lock_wait_ns = as.lock_wait_ns,
 		.reserve_ns = as.reserve_ns,
 		.release_ns = as.release_ns,
+		.leaked_pages = cxxvm_leaked_pages(),
 	};
 	return 0;
 }

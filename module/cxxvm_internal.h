@@ -79,9 +79,12 @@ void cxxvm_arena_exit(void);
 
 /* cxxvm_buf.c */
 int cxxvm_backend_map(u32 backend, struct page **pages, const u64 *pfns, u32 nr, void **va);
+/* cxxvm_backend_unmap() after a failed C++ unmap: never free the pages. */
+#define CXXVM_SEQ_NEVER	U64_MAX
 u64 cxxvm_backend_unmap(u32 backend, void *va, u32 nr);
 int cxxvm_pages_alloc(struct page **pages, u64 *pfns, u32 nr, gfp_t gfp);
 void cxxvm_pages_release(struct page **pages, u32 nr, u64 seq);
+u64 cxxvm_leaked_pages(void);
 void cxxvm_reap_retired(bool all);
 u64 cxxvm_retired_pages(void);
 u64 cxxvm_live_mappings(void);
@@ -94,6 +97,7 @@ void cxxvm_buf_file_release(struct cxxvm_file *f);
 /* cxxvm_pgmap.c */
 int cxxvm_pgmap_init(struct cxxvm_arena *arena);
 void cxxvm_pgmap_exit(void);
+void cxxvm_pgmap_reserved_mem(u64 *start, u64 *size);
 void cxxvm_pgmap_file_init(struct cxxvm_pgmap_file *pf);
 void cxxvm_pgmap_file_release(struct cxxvm_pgmap_file *pf);
 

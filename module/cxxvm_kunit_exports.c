@@ -10,6 +10,7 @@
 #include <linux/export.h>
 
 #include "cxxvm_core.h"
+#include "cxxvm_internal.h"
 #include "cxxvm_kunit.h"
 #include "cxxvm_platform.h"
 #include <cxxrt/runtime.h>
@@ -43,6 +44,10 @@ CXXVM_EXPORT_FOR_KUNIT(cxxvm_tracker_refs);
 CXXVM_EXPORT_FOR_KUNIT(cxxvm_tracker_altmap_alloc);
 CXXVM_EXPORT_FOR_KUNIT(cxxvm_tracker_altmap_free);
 CXXVM_EXPORT_FOR_KUNIT(cxxvm_tracker_altmap_get);
+CXXVM_EXPORT_FOR_KUNIT(cxxvm_pages_release);
+CXXVM_EXPORT_FOR_KUNIT(cxxvm_reap_retired);
+CXXVM_EXPORT_FOR_KUNIT(cxxvm_retired_pages);
+CXXVM_EXPORT_FOR_KUNIT(cxxvm_leaked_pages);
 CXXVM_EXPORT_FOR_KUNIT(cxxrt_alloc);
 CXXVM_EXPORT_FOR_KUNIT(cxxrt_free);
 CXXVM_EXPORT_FOR_KUNIT(cxxrt_bug);

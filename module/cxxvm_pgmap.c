@@ -5,7 +5,8 @@
  *
  * Every pagemap a file creates is registered in the module's tracker.  With
  * CXXVM_PGMAP_REAL it is also a real MEMORY_DEVICE_GENERIC dev_pagemap from
- * memremap_pages() over reserved memory (memmap=SIZE$START), so that the
+ * memremap_pages() over the memory the administrator gave the module
+ * (reserved_mem=SIZE@START, reserved with memmap=SIZE$START), so that the
  * tracker's answers can be held against get_dev_pagemap()'s and ZONE_DEVICE
  * pages can be mapped through the C++ vmap allocator.
  */
@@ -17,6 +18,7 @@
 #include <linux/lockdep.h>
 #include <linux/memremap.h>
 #include <linux/mm.h>
+#include <linux/moduleparam.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/vmalloc.h>
@@ -50,6 +52,24 @@ static_assert(CXXVM_MEMREMAP_WC == MEMREMAP_WC);
 
 static struct cxxvm_tracker *cxxvm_tracker;
 static struct cxxvm_arena *cxxvm_pgmap_arena;
+
+static char *cxxvm_reserved_mem_param;
+module_param_named(reserved_mem, cxxvm_reserved_mem_param, charp, 0444);
+MODULE_PARM_DESC(reserved_mem,
+		 "SIZE@START: memory reserved with memmap=SIZE$START that MEMREMAP and real pagemaps may use (none without it)");
+
+/*
+ * The memory reserved_mem= names, claimed (not busy, so that MEMREMAP and
+ * real pagemaps claim their parts of it under it) while the module lives.
+ * Nothing outside it is ever written: firmware also marks memory
+ * "reserved" (ACPI tables, chipset MMIO), so "reserved" alone is no
+ * permission.
+ */
+static struct resource cxxvm_reserved_res = {
+	.name = "cxxvm reserved_mem",
+	.flags = IORESOURCE_MEM,
+};
+static bool cxxvm_reserved_claimed;
 
 /**
  * struct cxxvm_pgmap_obj - one pagemap of a file
@@ -143,11 +163,13 @@ static u64 cxxvm_range_bytes(const struct cxxvm_pfn_range *r)
 	return PFN_PHYS(r->nr_pages);
 }
 
-/* Is all of [phys, phys + size) reserved memory (IORES_DESC_RESERVED)? */
-static bool cxxvm_reserved_memory(phys_addr_t phys, u64 size)
+/* Is all of [phys, phys + size) in the memory reserved_mem= gave us? */
+static bool cxxvm_given_memory(phys_addr_t phys, u64 size)
 {
-	return region_intersects(phys, size, IORESOURCE_MEM, IORES_DESC_RESERVED) ==
-	       REGION_INTERSECTS;
+	const struct resource *r = &cxxvm_reserved_res;
+
+	return cxxvm_reserved_claimed && size && phys >= r->start && phys <= r->end &&
+	       size - 1 <= r->end - phys;
 }
 
 /*
@@ -271,7 +293,7 @@ static int cxxvm_pgmap_make_real(struct cxxvm_pgmap_obj *o, const struct cxxvm_p
 	for (i = 0; i < o->nr_ranges; i++) {
 		const struct cxxvm_pfn_range *r = &o->ranges[i];
 
-		if (!cxxvm_reserved_memory(cxxvm_range_phys(r), cxxvm_range_bytes(r)))
+		if (!cxxvm_given_memory(cxxvm_range_phys(r), cxxvm_range_bytes(r)))
 			return -ENXIO;
 		if (cxxvm_kernel_pagemap_in(r->start_pfn, r->nr_pages))
 			return -EBUSY;
@@ -708,8 +730,8 @@ int cxxvm_ioctl_pgmap_check(struct cxxvm_file *f, void *kdata)
 }
 
 /*
- * CXXVM_IOC_MEMREMAP: reserved memory only (nothing else is safe to
- * scribble on), claimed for the duration, outside every pagemap (whose
+ * CXXVM_IOC_MEMREMAP: reserved_mem= only (nothing else is safe to scribble
+ * on), claimed for the duration, outside every pagemap (whose
  * memtype memremap_pages() fixed to WB: a WT or WC mapping would conflict).
  */
 int cxxvm_ioctl_memremap(struct cxxvm_file *f, void *kdata)
@@ -722,7 +744,7 @@ int cxxvm_ioctl_memremap(struct cxxvm_file *f, void *kdata)
 
 	might_sleep();
 	arg->bytes_checked = 0;
-	if (!cxxvm_reserved_memory(arg->phys_addr, arg->size))
+	if (!cxxvm_given_memory(arg->phys_addr, arg->size))
 		return -ENXIO;
 	for (pfn = PHYS_PFN(arg->phys_addr); pfn < PHYS_PFN(arg->phys_addr + arg->size); pfn++)
 		if (cxxvm_tracker_answer(pfn))
@@ -943,21 +965,140 @@ void cxxvm_pgmap_file_release(struct cxxvm_pgmap_file *pf)
 	mutex_destroy(&pf->lock);
 }
 
+/* walk_iomem_res_desc() callback: a busy resource in reserved_mem=. */
+static int cxxvm_reserved_busy(struct resource *res, void *param)
+{
+	pr_err("reserved_mem=%s: %pR is claimed\n", (const char *)param, res);
+	return 1;
+}
+
+/*
+ * walk_iomem_res_desc() callback over the "Reserved" parts of the range,
+ * in address order: 1 at a gap before @res, else *@next moves past it.
+ */
+static int cxxvm_reserved_step(struct resource *res, void *next)
+{
+	u64 *n = next;
+
+	if (res->start > *n)
+		return 1;
+	*n = max_t(u64, *n, (u64)res->end + 1);
+	return 0;
+}
+
+/*
+ * Parse reserved_mem=SIZE@START (memparse() suffixes; '$' as memmap=
+ * writes it is taken too) and claim it: all of it must be reserved memory
+ * (e820 "Reserved", as memmap=SIZE$START makes it) that nobody has claimed.
+ */
+static int cxxvm_reserved_mem_claim(void)
+{
+	const char *p = cxxvm_reserved_mem_param;
+	struct resource *r = &cxxvm_reserved_res;
+	u64 size, start, next;
+	char *end;
+
+	if (!p || !*p)
+		return 0;
+	size = memparse(p, &end);
+	if (*end != '@' && *end != '$')
+		goto syntax;
+	start = memparse(end + 1, &end);
+	if (*end && *end != '\n')
+		goto syntax;
+	if (!size || !PAGE_ALIGNED(size) || !PAGE_ALIGNED(start) || start + size < start ||
+	    start + size - 1 > (u64)PHYS_ADDR_MAX) {
+		pr_err("reserved_mem=%s: size and start must be whole pages, size not 0\n", p);
+		return -EINVAL;
+	}
+	/*
+	 * Nothing but "Reserved" in it (region_intersects()), and "Reserved"
+	 * all of it: region_intersects() does not see holes, the walk does
+	 * (it returns -EINVAL when it finds nothing, 1 at a gap).
+	 */
+	next = start;
+	if (region_intersects(start, size, IORESOURCE_MEM, IORES_DESC_RESERVED) !=
+	    REGION_INTERSECTS ||
+	    walk_iomem_res_desc(IORES_DESC_RESERVED, IORESOURCE_MEM, start, start + size - 1,
+				&next, cxxvm_reserved_step) != 0 ||
+	    next != start + size) {
+		pr_err("reserved_mem=%s: not all reserved memory (boot with memmap=SIZE$START)\n",
+		       p);
+		return -ENXIO;
+	}
+	/*
+	 * Claim first, then look for a busy part: whoever claims a part
+	 * later nests under us, whoever did before is found.  Claimed means
+	 * busy: the e820 "Reserved" ranges themselves are not.
+	 */
+	r->start = start;
+	r->end = start + size - 1;
+	if (insert_resource(&iomem_resource, r)) {
+		pr_err("reserved_mem=%s: straddles a region of the resource tree\n", p);
+		return -EBUSY;
+	}
+	if (walk_iomem_res_desc(IORES_DESC_NONE, IORESOURCE_MEM | IORESOURCE_BUSY, start,
+				start + size - 1, (void *)p, cxxvm_reserved_busy) == 1) {
+		remove_resource(r);
+		return -EBUSY;
+	}
+	cxxvm_reserved_claimed = true;
+	return 0;
+syntax:
+	pr_err("reserved_mem=%s: expected SIZE@START, as in reserved_mem=256M@0x30000000\n", p);
+	return -EINVAL;
+}
+
 /**
- * cxxvm_pgmap_init() - create the module's tracker.
+ * cxxvm_pgmap_reserved_mem() - the memory reserved_mem= gave the module.
+ * @start: physical address (bytes)
+ * @size: bytes; 0 (and @start 0) without the parameter
+ *
+ * Context: any.
+ */
+void cxxvm_pgmap_reserved_mem(u64 *start, u64 *size)
+{
+	*start = cxxvm_reserved_claimed ? cxxvm_reserved_res.start : 0;
+	*size = cxxvm_reserved_claimed ? resource_size(&cxxvm_reserved_res) : 0;
+}
+
+/**
+ * cxxvm_pgmap_init() - claim reserved_mem= and create the module's tracker.
  * @arena: the C++ vmap arena CXXVM_IOC_PGMAP_VMAP maps through
  *
  * Context: process context, may sleep.
- * Return: 0 or -ENOMEM.
+ * Return: 0; -EINVAL for a reserved_mem= that is not SIZE@START in whole
+ * pages, -ENXIO if not all of it is reserved memory, -EBUSY if someone
+ * has claimed part of it; -ENOMEM.
  */
 int cxxvm_pgmap_init(struct cxxvm_arena *arena)
 {
+	int ret;
+
+	might_sleep();
+	ret = cxxvm_reserved_mem_claim();
+	if (ret)
+		return ret;
 	cxxvm_pgmap_arena = arena;
-	return cxxvm_tracker_create(CXXVM_TRACKER_RANGES, &cxxvm_tracker);
+	ret = cxxvm_tracker_create(CXXVM_TRACKER_RANGES, &cxxvm_tracker);
+	if (ret && cxxvm_reserved_claimed) {
+		remove_resource(&cxxvm_reserved_res);
+		cxxvm_reserved_claimed = false;
+	}
+	return ret;
 }
 
-/** cxxvm_pgmap_exit() - every file is closed: free the tracker. */
+/**
+ * cxxvm_pgmap_exit() - every file is closed: free the tracker, give back
+ * reserved_mem=.
+ *
+ * Context: process context.
+ */
 void cxxvm_pgmap_exit(void)
 {
 	WARN_ON(cxxvm_tracker_destroy(cxxvm_tracker));
+	if (cxxvm_reserved_claimed) {
+		WARN_ON(remove_resource(&cxxvm_reserved_res));
+		cxxvm_reserved_claimed = false;
+	}
 }

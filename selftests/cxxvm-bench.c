@@ -48,7 +48,7 @@
  *              The median of up to 3 rounds.
  *  lookup      CXXVM_IOC_PGMAP_BENCH: pfn -> pagemap lookups over 1, 4 and
  *              16 real MEMORY_DEVICE_GENERIC pagemaps (memremap_pages() of
- *              8 MiB each of the reserved memory given as memmap=SIZE$START
+ *              8 MiB each of the memory given to cxxvm.ko as reserved_mem=
  *              on the guest's command line), cxxvm's tracker against
  *              get_dev_pagemap() + put_dev_pagemap(): random pfns without a
  *              hint, and a sequential walk passing the last result as the
@@ -78,7 +78,7 @@
 #include <unistd.h>
 
 #include <linux/cxxvm.h>
-#include "cxxvm_cmdline.h"
+#include "cxxvm_reserved.h"
 
 static const unsigned int sizes[] = { 1, 2, 4, 8, 16, 32, 64 };
 #define NR_SIZES 7
@@ -156,7 +156,8 @@ static double mean_ns(const struct cxxvm_bench *b)
 
 static struct cxxvm_stats stats(void)
 {
-	struct cxxvm_stats st;
+	/* Zeroed: a module older than a field leaves it as it is. */
+	struct cxxvm_stats st = { 0 };
 
 	if (ioctl(fd, CXXVM_IOC_STATS, &st))
 		die("STATS");
@@ -1047,7 +1048,7 @@ static void run_lookup(void)
 	unsigned int made = 0;
 
 	if (!reserved_region(&start, &nr) || nr < 16 * LOOKUP_MAP_PAGES) {
-		fprintf(stderr, "cxxvm-bench: lookup needs memmap=128M$START (or more) on the kernel command line\n");
+		fprintf(stderr, "cxxvm-bench: lookup needs insmod cxxvm.ko reserved_mem=128M@START (or more), reserved with memmap=128M$START\n");
 		exit(1);
 	}
 	for (int m = 0; m < NR_LOOKUP; m++) {
@@ -1213,7 +1214,7 @@ static void run_contended_lookup(int n)
 	if ((unsigned long long)n > (nr / LOOKUP_MAP_PAGES - (nr >= LOOKUP_MAP_PAGES)) / CL_FILES_MAPS)
 		n = (nr / LOOKUP_MAP_PAGES - (nr >= LOOKUP_MAP_PAGES)) / CL_FILES_MAPS;
 	if (n < 2) {
-		printf("\n== contended lookup: not measured (needs memmap= of %llu MiB or more) ==\n",
+		printf("\n== contended lookup: not measured (needs reserved_mem= of %llu MiB or more) ==\n",
 		       (2ull * CL_FILES_MAPS + 1) * LOOKUP_MAP_PAGES * 4096 >> 20);
 		return;
 	}
@@ -1287,12 +1288,12 @@ static bool left_clean(void)
 
 	flush(0);
 	st = stats();
-	printf("\nleft behind after FLUSH: %llu mappings, %llu pages, %llu mapped slot pages, %llu dirty, %llu retired\n",
+	printf("\nleft behind after FLUSH: %llu mappings, %llu pages, %llu mapped slot pages, %llu dirty, %llu retired, %llu leaked\n",
 	       (unsigned long long)st.live_mappings, (unsigned long long)st.live_pages,
 	       (unsigned long long)st.mapped_pages, (unsigned long long)st.dirty_pages,
-	       (unsigned long long)st.retired_pages);
+	       (unsigned long long)st.retired_pages, (unsigned long long)st.leaked_pages);
 	return !st.live_mappings && !st.live_pages && !st.mapped_pages && !st.dirty_pages &&
-	       !st.retired_pages;
+	       !st.retired_pages && !st.leaked_pages;
 }
 
 /* ---- JSON -------------------------------------------------------------------- */

@@ -1,38 +1,37 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * cxxvm_cmdline.h - what cxxvm-test and cxxvm-bench read off the guest's
- * kernel command line.
+ * cxxvm_reserved.h - the memory cxxvm.ko was given with reserved_mem=, as
+ * CXXVM_IOC_INFO reports it, for cxxvm-test and cxxvm-bench.
  */
-#ifndef CXXVM_CMDLINE_H
-#define CXXVM_CMDLINE_H
+#ifndef CXXVM_RESERVED_H
+#define CXXVM_RESERVED_H
 
+#include <fcntl.h>
 #include <stdbool.h>
-#include <stdio.h>
-#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <linux/cxxvm.h>
 
 /*
- * The reserved memory given as memmap=SIZE$START (SIZE in MiB, START in
- * hex), in pfns of 4 KiB.  False if the command line has none.
+ * The module's reserved_mem= in pfns of 4 KiB.  False without it (or
+ * without the module): MEMREMAP and real pagemaps then refuse all memory.
  */
 static inline bool reserved_region(unsigned long long *start_pfn, unsigned long long *nr_pages)
 {
-	char line[4096], *p;
-	unsigned long long size, start;
-	char unit;
-	FILE *f = fopen("/proc/cmdline", "r");
+	struct cxxvm_info info = { 0 };
+	int fd = open("/dev/cxxvm", O_RDONLY | O_CLOEXEC);
+	int ret;
 
-	if (!f)
+	if (fd < 0)
 		return false;
-	p = fgets(line, sizeof(line), f);
-	fclose(f);
-	for (; p && (p = strstr(p, "memmap=")); p++) {
-		if (sscanf(p, "memmap=%llu%c$%llx", &size, &unit, &start) == 3 && unit == 'M') {
-			*start_pfn = start / 4096;
-			*nr_pages = size * 256;
-			return true;
-		}
-	}
-	return false;
+	ret = ioctl(fd, CXXVM_IOC_INFO, &info);
+	close(fd);
+	if (ret || !info.reserved_mem_size)
+		return false;
+	*start_pfn = info.reserved_mem_start / 4096;
+	*nr_pages = info.reserved_mem_size / 4096;
+	return true;
 }
 
-#endif /* CXXVM_CMDLINE_H */
+#endif /* CXXVM_RESERVED_H */

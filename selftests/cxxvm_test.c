@@ -30,7 +30,7 @@
 #include <linux/capability.h>
 
 #include <linux/cxxvm.h>
-#include "cxxvm_cmdline.h"
+#include "cxxvm_reserved.h"
 #include "kselftest_harness.h"
 
 static int cxxvm_open(void)
@@ -146,6 +146,11 @@ TEST(device_info)
 	EXPECT_EQ(1024, info.max_submit_ops);
 	for (unsigned int i = 0; i < ARRAY_SIZE(info.reserved); i++)
 		EXPECT_EQ(0, info.reserved[i]);
+	/* reserved_mem=: whole pages, or nothing at all. */
+	EXPECT_EQ(0, info.reserved_mem_start % 4096);
+	EXPECT_EQ(0, info.reserved_mem_size % 4096);
+	if (!info.reserved_mem_size)
+		EXPECT_EQ(0, info.reserved_mem_start);
 	close(fd);
 }
 
@@ -277,6 +282,12 @@ struct cxxvm_info_smaller {
 	__u32 w[15];
 };
 
+/* INFO as a tool built before reserved_mem knew it. */
+struct cxxvm_info_first {
+	__u32 w[16];
+	__u8 extra[16];
+};
+
 /*
  * The size in the command is the struct's (copy_struct_from_user()): a
  * larger struct is fine when its tail is zero, -E2BIG otherwise; a struct
@@ -304,7 +315,7 @@ TEST(struct_sizes_are_extensible)
 	EXPECT_EQ(1024, ib.info.max_submit_ops);
 	for (unsigned int i = 0; i < ARRAY_SIZE(ib.info.reserved); i++)
 		EXPECT_EQ(0, ib.info.reserved[i]);
-	/* The module wrote its 64 bytes and not one more. */
+	/* The module wrote its 80 bytes and not one more. */
 	for (unsigned int i = 0; i < sizeof(ib.extra); i++) {
 		EXPECT_EQ(0xaa, ib.extra[i]) {
 			TH_LOG("byte %u past struct cxxvm_info", i);
@@ -312,6 +323,17 @@ TEST(struct_sizes_are_extensible)
 	}
 	EXPECT_EQ(-EINVAL, xioctl(fd, _IOR(CXXVM_IOC_MAGIC, 0x00, struct cxxvm_info_smaller),
 				  buf));
+	/* An older tool's 64 bytes: filled, and nothing past them written. */
+	{
+		struct cxxvm_info_first first;
+
+		memset(&first, 0xaa, sizeof(first));
+		ASSERT_EQ(0, xioctl(fd, _IOR(CXXVM_IOC_MAGIC, 0x00, __u32[16]), &first));
+		EXPECT_EQ(CXXVM_ABI_VERSION, first.w[0]);
+		EXPECT_EQ(0, first.w[15]);	/* reserved[2] */
+		for (unsigned int i = 0; i < sizeof(first.extra); i++)
+			EXPECT_EQ(0xaa, first.extra[i]);
+	}
 
 	/* A zero tail asks for nothing more: the ABI 3 MAP. */
 	mb = (struct cxxvm_map_bigger){
@@ -584,6 +606,7 @@ TEST(killed_client_leaks_nothing)
 	EXPECT_EQ(before.live_pages, after.live_pages);
 	EXPECT_EQ(before.mapped_pages, after.mapped_pages);
 	EXPECT_EQ(0, after.retired_pages);
+	EXPECT_EQ(0, after.leaked_pages);
 	close(pipefd[0]);
 	close(fd);
 }
@@ -1815,6 +1838,87 @@ TEST(memremap_wb_wt_wc)
 	ASSERT_EQ(0, pgmap_create(fd, CXXVM_PGMAP_GENERIC, CXXVM_PGMAP_REAL, start, 512, &h));
 	m.size = 4096;
 	EXPECT_EQ(-EBUSY, xioctl(fd, CXXVM_IOC_MEMREMAP, &m));	/* a pagemap's */
+	close(fd);
+}
+
+/* Each "START-END : NAME" line of /proc/iomem, any depth: false at the end. */
+static bool iomem_next(FILE *f, __u64 *start, __u64 *end, char *name, size_t len)
+{
+	char line[256];
+	int n;
+
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, " %llx-%llx : %n", start, end, &n) != 2)
+			continue;
+		snprintf(name, len, "%s", line + n);
+		name[strcspn(name, "\n")] = 0;
+		return true;
+	}
+	return false;
+}
+
+/*
+ * Only the memory given as reserved_mem= is ever written: firmware's own
+ * "Reserved" ranges (the ACPI tables of a q35 guest live in one), ACPI
+ * tables and NVS, chipset MMIO, the first MiB, and a hole in physical
+ * address space are all refused, by MEMREMAP and by PGMAP_CREATE(REAL).
+ * Reserved memory alone used to pass: MEMREMAP wrote its pattern over the
+ * ACPI tables and a real pagemap was made over a hole.
+ */
+TEST(firmware_memory_is_refused)
+{
+	static const char *const names[] = {
+		"Reserved", "ACPI Tables", "ACPI Non-volatile Storage", "IOAPIC 0", "HPET 0",
+		"Local APIC", "PCI Bus 0000:00", "System ROM", "Video ROM",
+	};
+	unsigned int tried_reserved = 0, tried_mmio = 0;
+	__u64 start, nr, s, e, h;
+	struct cxxvm_memremap m;
+	char name[128];
+	FILE *f;
+	int fd = cxxvm_open();
+
+	ASSERT_LE(0, fd);
+	ASSERT_TRUE(reserved_region(&start, &nr));
+	f = fopen("/proc/iomem", "r");
+	ASSERT_NE(NULL, f);
+	while (iomem_next(f, &s, &e, name, sizeof(name))) {
+		bool known = false;
+
+		for (unsigned int i = 0; i < ARRAY_SIZE(names); i++)
+			known |= !strcmp(name, names[i]);
+		/* Ours (reserved_mem= lies in a "Reserved" range) or unknown. */
+		if (!known || (s < (start + nr) * 4096 && e >= start * 4096))
+			continue;
+		ASSERT_NE(0, e) TH_LOG("/proc/iomem shows no addresses: not root?");
+		m = (struct cxxvm_memremap){ .phys_addr = s & ~4095ull, .size = 4096,
+					     .flags = CXXVM_MEMREMAP_WB };
+		EXPECT_EQ(-ENXIO, xioctl(fd, CXXVM_IOC_MEMREMAP, &m)) {
+			TH_LOG("MEMREMAP of %s at %#llx", name, s);
+		}
+		EXPECT_EQ(0, m.bytes_checked);
+		if (!strcmp(name, "Reserved"))
+			tried_reserved++;
+		else if (strncmp(name, "ACPI", 4) && strcmp(name, "System ROM"))
+			tried_mmio++;
+	}
+	fclose(f);
+	EXPECT_LE(1, tried_reserved) TH_LOG("no firmware \"Reserved\" range to try");
+	EXPECT_LE(1, tried_mmio) TH_LOG("no MMIO range to try");
+
+	/* Page 0, and whole subsections of a hole and of the MMIO window. */
+	m = (struct cxxvm_memremap){ .phys_addr = 0, .size = 4096, .flags = CXXVM_MEMREMAP_WB };
+	EXPECT_EQ(-ENXIO, xioctl(fd, CXXVM_IOC_MEMREMAP, &m));
+	EXPECT_EQ(-ENXIO, pgmap_create(fd, CXXVM_PGMAP_GENERIC, CXXVM_PGMAP_REAL,
+				       0xfd00000000ull >> 12, 512, &h));
+	EXPECT_EQ(-ENXIO, pgmap_create(fd, CXXVM_PGMAP_GENERIC, CXXVM_PGMAP_REAL,
+				       0xfec00000ull >> 12, 512, &h));
+	/* Straddling the end of reserved_mem=. */
+	m = (struct cxxvm_memremap){ .phys_addr = (start + nr - 1) * 4096, .size = 8192,
+				     .flags = CXXVM_MEMREMAP_WB };
+	EXPECT_EQ(-ENXIO, xioctl(fd, CXXVM_IOC_MEMREMAP, &m));
+	EXPECT_EQ(-ENXIO, pgmap_create(fd, CXXVM_PGMAP_GENERIC, CXXVM_PGMAP_REAL,
+				       start + nr - 512, 1024, &h));
 	close(fd);
 }
 

@@ -308,7 +308,7 @@ public:
 				return r.errno_value();
 			}
 		}
-		// The object is dead (kDying, no references) here, so no reader
+		// The object is dead (kDead: no references) here, so no reader
 		// that still holds a stale pointer can pin it while we rewrite it.
 		m->type_ = d.type;
 		m->nr_ranges_ = static_cast<ktl::uint32_t>(d.ranges.size());

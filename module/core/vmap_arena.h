@@ -139,11 +139,13 @@ public:
 
 	/// Create an arena with no blocks and a queue per possible CPU, each
 	/// on its CPU's NUMA node, and its purge worker.  Errors: -EINVAL if
-	/// lazy_max_pages < CXXVM_MAX_PAGES or max_blocks == 0; -ENOMEM.
+	/// lazy_max_pages < CXXVM_MAX_PAGES or max_blocks is not in
+	/// 1..CXXVM_CORE_MAX_BLOCKS; -ENOMEM.
 	/// Context: process context, may sleep.
 	[[nodiscard]] static cxxrt::Result<VmapArena *> create(Params params)
 	{
-		if (params.lazy_max_pages < CXXVM_MAX_PAGES || params.max_blocks == 0)
+		if (params.lazy_max_pages < CXXVM_MAX_PAGES || params.max_blocks == 0 ||
+		    params.max_blocks > CXXVM_CORE_MAX_BLOCKS)
 			return cxxrt::Errno::kInval;
 		VmapArena *a = TRY(cxxrt::make<VmapArena>(cxxrt::Gfp::kKernel, params));
 		if (auto r = a->init(); !r.ok()) {

@@ -504,6 +504,33 @@ TEST_F(VmapArenaTest, FullArenaPurgesThenFails)
 		ASSERT_TRUE(a->unmap(v, PageCount(64)).ok());
 }
 
+// Tunables out of range are -EINVAL before anything is allocated: a
+// max_blocks past the bound used to become an index kmalloc too large for
+// the kernel's allocator (a WARN at module load).
+TEST_F(VmapArenaTest, CreateRejectsTunablesOutOfRange)
+{
+	const struct {
+		ktl::uint32_t lazy, blocks;
+		int err;
+	} cases[] = {
+		{ CXXVM_MAX_PAGES - 1, 8, -22 },
+		{ 256, 0, -22 },
+		{ 256, CXXVM_CORE_MAX_BLOCKS + 1, -22 },
+		{ 256, ~0u, -22 },
+		{ CXXVM_MAX_PAGES, 1, 0 },
+		{ 256, CXXVM_CORE_MAX_BLOCKS, 0 },
+	};
+	for (const auto &c : cases) {
+		auto r = Arena::create({.lazy_max_pages = c.lazy, .max_blocks = c.blocks});
+		if (r.ok()) {
+			EXPECT_EQ(0, c.err) << c.lazy << " " << c.blocks;
+			EXPECT_EQ(0u, Arena::destroy(r.value()));
+		} else {
+			EXPECT_EQ(c.err, r.error()) << c.lazy << " " << c.blocks;
+		}
+	}
+}
+
 // Every allocation and lock of arena creation may fail: -ENOMEM, no leak
 // (ASan's leak checker sees the rest).
 TEST_F(VmapArenaTest, CreateSurvivesEachAllocationFailure)

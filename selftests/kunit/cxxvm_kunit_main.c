@@ -29,6 +29,7 @@
 
 #include <linux/cxxvm.h>
 #include "cxxvm_core.h"
+#include "cxxvm_internal.h"	/* the retired pages of cxxvm_buf.c */
 #include "cxxvm_kunit.h"
 #include "cxxvm_kunit_cxx.h"
 #include "cxxvm_platform.h"
@@ -1328,8 +1329,130 @@ static struct kunit_suite cxxvm_tlb_suite = {
 	.test_cases = cxxvm_tlb_cases,
 };
 
+/*
+ * Retired pages of the module's arena (cxxvm_buf.c).  A purge the test
+ * makes in the module's arena: one page mapped, unmapped and purged.
+ */
+static void retire_one_purge(struct kunit *test, struct cxxvm_arena *a)
+{
+	struct test_pages *tp = test_pages(test, 1);
+	uintptr_t va;
+	u64 seq;
+
+	KUNIT_ASSERT_EQ(test, 0, cxxvm_arena_map(a, tp->pfns, 1, &va));
+	KUNIT_ASSERT_EQ(test, 0, cxxvm_arena_unmap(a, va, 1, &seq));
+	cxxvm_arena_purge_now(a);
+	KUNIT_ASSERT_LE(test, seq, cxxvm_arena_purged_seq(a));
+}
+
+/* Of pages parked for purges @seqs[0..n), how many have not completed. */
+static u64 retire_waiting(struct cxxvm_arena *a, const u64 *seqs, int n)
+{
+	u64 done = cxxvm_arena_purged_seq(a), waiting = 0;
+	int i;
+
+	for (i = 0; i < n; i++)
+		waiting += seqs[i] > done;
+	return waiting;
+}
+
+/*
+ * Pages wait for their own purge, whatever order they were retired in:
+ * the purge in flight's, the next one's, and (a releaser delayed across a
+ * purge) one of the same parity after it, interleaved.  A reap frees
+ * exactly the ones whose purge completed.  Nothing else parks pages in the
+ * KUnit guest (only the ioctls do), so the count starts at zero.
+ */
+static void retire_reap_in_purge_order(struct kunit *test)
+{
+	struct cxxvm_arena *a = cxxvm_module_arena_for_test();
+	u64 seqs[6], done;
+	struct page *p[6];
+	int i, round;
+
+	cxxvm_reap_retired(false);
+	KUNIT_ASSERT_EQ_MSG(test, 0ULL, cxxvm_retired_pages(), "pages parked by someone else");
+	done = cxxvm_arena_purged_seq(a);
+	for (i = 0; i < 6; i++) {
+		seqs[i] = done + 1 + (i % 3 == 0) + 2 * (i % 3 == 2);	/* +2 +1 +3 */
+		p[i] = alloc_page(GFP_KERNEL);
+		KUNIT_ASSERT_NOT_NULL(test, p[i]);
+		cxxvm_pages_release(&p[i], 1, seqs[i]);
+	}
+	KUNIT_EXPECT_EQ(test, 6ULL, cxxvm_retired_pages());
+	for (round = 0; round < 4; round++) {
+		cxxvm_reap_retired(false);
+		KUNIT_EXPECT_EQ_MSG(test, retire_waiting(a, seqs, 6), cxxvm_retired_pages(),
+				    "round %d, purged %llu", round,
+				    cxxvm_arena_purged_seq(a) - done);
+		retire_one_purge(test, a);
+	}
+	cxxvm_reap_retired(false);
+	KUNIT_EXPECT_EQ(test, 0ULL, retire_waiting(a, seqs, 6));
+	KUNIT_EXPECT_EQ(test, 0ULL, cxxvm_retired_pages());
+}
+
+/*
+ * More ready pages than one hold of the lock takes (CXXVM_REAP_BATCH),
+ * over both lists: one reap frees them all, in several batches.
+ */
+#define RETIRE_MANY	1500
+static void retire_reap_in_batches(struct kunit *test)
+{
+	struct cxxvm_arena *a = cxxvm_module_arena_for_test();
+	struct page *pg;
+	u64 done;
+	int i;
+
+	cxxvm_reap_retired(false);
+	KUNIT_ASSERT_EQ_MSG(test, 0ULL, cxxvm_retired_pages(), "pages parked by someone else");
+	done = cxxvm_arena_purged_seq(a);
+	for (i = 0; i < RETIRE_MANY; i++) {
+		pg = alloc_page(GFP_KERNEL);
+		KUNIT_ASSERT_NOT_NULL(test, pg);
+		cxxvm_pages_release(&pg, 1, done + 1 + i % 2);
+	}
+	KUNIT_EXPECT_EQ(test, (u64)RETIRE_MANY, cxxvm_retired_pages());
+	retire_one_purge(test, a);
+	retire_one_purge(test, a);
+	KUNIT_ASSERT_LE(test, done + 2, cxxvm_arena_purged_seq(a));
+	cxxvm_reap_retired(false);
+	KUNIT_EXPECT_EQ(test, 0ULL, cxxvm_retired_pages());
+}
+
+/*
+ * After a failed C++ unmap (CXXVM_SEQ_NEVER) the pages are neither freed
+ * nor parked: a PTE may still map them.  They are counted as leaked.
+ */
+static void retire_failed_unmap_leaks(struct kunit *test)
+{
+	u64 leaked = cxxvm_leaked_pages(), retired = cxxvm_retired_pages();
+	struct page *p = alloc_page(GFP_KERNEL);
+
+	KUNIT_ASSERT_NOT_NULL(test, p);
+	cxxvm_pages_release(&p, 1, CXXVM_SEQ_NEVER);
+	KUNIT_EXPECT_EQ(test, leaked + 1, cxxvm_leaked_pages());
+	KUNIT_EXPECT_EQ(test, retired, cxxvm_retired_pages());
+	KUNIT_EXPECT_EQ(test, 1, page_ref_count(p));	/* still ours */
+	cxxvm_reap_retired(false);
+	KUNIT_EXPECT_EQ(test, 1, page_ref_count(p));
+	__free_page(p);	/* the test knows no PTE maps it */
+}
+
+static struct kunit_case cxxvm_retire_cases[] = {
+	KUNIT_CASE(retire_reap_in_purge_order),
+	KUNIT_CASE(retire_reap_in_batches),
+	KUNIT_CASE(retire_failed_unmap_leaks),
+	{}
+};
+
+static struct kunit_suite cxxvm_retire_suite = {
+	.name = "cxxvm_retire",
+	.test_cases = cxxvm_retire_cases,
+};
+
 kunit_test_suites(&cxxvm_arena_suite, &cxxvm_vmap_queues_suite, &cxxvm_cxxrt_suite,
-		  &cxxvm_ioctl_args_suite, &cxxvm_tlb_suite);
+		  &cxxvm_ioctl_args_suite, &cxxvm_tlb_suite, &cxxvm_retire_suite);
 
 MODULE_DESCRIPTION("KUnit suites for cxxvm.ko");
 MODULE_LICENSE("GPL");

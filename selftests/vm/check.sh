@@ -81,6 +81,18 @@ while read -r label image kdir; do
 	fi
 	result ok "build for $label"
 	clabel=$label cimage=$image cko=$ko
+	if [ -z "${guard_checked:-}" ]; then
+		# Kbuild refuses a kernel that is not x86-64, with its reason:
+		# the same tree, CONFIG_X86_64 overridden to unset.
+		guard_checked=1
+		if guard=$(make -s -C "$kdir" M="$(dirname "$ko")" CONFIG_X86_64= modules 2>&1) ||
+		   ! grep -q 'cxxvm: builds only for x86-64 kernels' <<<"$guard"; then
+			echo "$guard" | tail -n 5 >&2
+			result fail "Kbuild's x86-64 guard: a non-x86-64 config was not refused"
+		else
+			result ok "Kbuild's x86-64 guard refuses a non-x86-64 config"
+		fi
+	fi
 
 	log "[$label] booting $image under TCG (vng --disable-kvm, ~30-60 s) for the selftests"
 	out=$CXXVM_BUILD/$label/check.out

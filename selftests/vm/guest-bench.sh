@@ -13,8 +13,11 @@ shift 2
 if command -v udevadm >/dev/null; then
 	udevadm settle --timeout=60 || true
 fi
-# shellcheck disable=SC2086 # a list of module parameters
-insmod "$ko" ${CXXVM_MODULE_ARGS:-}
+# The memory bench.sh reserved on the command line (memmap=SIZE$START) is
+# given to the module by name, for the lookup section's real pagemaps.
+reserved=$(sed -n 's/.*memmap=\([0-9]*[KMG]\)\$\(0x[0-9a-fA-F]*\).*/reserved_mem=\1@\2/p' /proc/cmdline)
+# shellcheck disable=SC2086 # lists of module parameters
+insmod "$ko" $reserved ${CXXVM_MODULE_ARGS:-}
 echo "guest: $(nproc) vCPUs, clocksource $(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)"
 "$bench" --json /tmp/cxxvm-bench.json "$@"
 rmmod cxxvm

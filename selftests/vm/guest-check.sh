@@ -16,10 +16,24 @@ stage() { # stage NAME STATUS
 	if [ "$2" -eq 0 ]; then echo "ok stage $1"; else echo "not ok stage $1"; fail=1; fi
 }
 
+# Parameters out of range are refused at load, with a reason in the log and
+# no warning (max_blocks past the bound used to WARN in kmalloc), and leave
+# nothing loaded.
+for bad in max_blocks=0 max_blocks=65537 max_blocks=4294967295 lazy_max_pages=63 \
+	   reserved_mem=junk reserved_mem=4K reserved_mem=0@0x30000000 \
+	   reserved_mem=4097@0x30000000 reserved_mem=1M@0xfed00000 reserved_mem=4K@0x0 \
+	   reserved_mem=1G@0x0; do
+	! insmod "$ko" "$bad" 2>/dev/null && ! grep -q '^cxxvm ' /proc/modules
+	stage "insmod refuses $bad" $?
+done
+
 # A small arena with a low purge threshold: purges, slot reuse and a full
 # arena then happen all through the tests (the defaults are what
-# make bench measures).
-insmod "$ko" lazy_max_pages=256 max_blocks=8
+# make bench measures).  The memory the host reserved on the guest's
+# command line (memmap=SIZE$START) is given to the module by name.
+reserved=$(sed -n 's/.*memmap=\([0-9]*[KMG]\)\$\(0x[0-9a-fA-F]*\).*/reserved_mem=\1@\2/p' /proc/cmdline)
+# shellcheck disable=SC2086 # empty without memmap=
+insmod "$ko" lazy_max_pages=256 max_blocks=8 $reserved
 rc=$?
 stage insmod $rc
 [ $rc -eq 0 ] || exit 1

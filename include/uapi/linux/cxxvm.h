@@ -85,10 +85,17 @@ enum cxxvm_backend {
  * @max_buf_pages: out: largest cxxvm_buf_create.nr_pages (ABI 3)
  * @max_submit_ops: out: largest cxxvm_submit.nr_ops (ABI 3)
  * @reserved: zero on output
+ * @reserved_mem_start: out: physical address of the memory the module was
+ *	given with its reserved_mem= parameter (ABI 3, 80-byte struct)
+ * @reserved_mem_size: out: its size in bytes; 0 without the parameter,
+ *	and then CXXVM_IOC_MEMREMAP and CXXVM_PGMAP_REAL may touch no memory
  *
  * Who may call it: anyone.  @features, @tlb_flush, @purge, @max_buf_pages
  * and @max_submit_ops were reserved (zero) before; a tool that does not
- * know them may ignore them.  Errors: only the common ones (top of file).
+ * know them may ignore them.  The struct was 64 bytes before the
+ * reserved_mem fields: a module that knows only those fills only them, so
+ * a tool that zeroes its struct reads 0 (no memory) there.  Errors: only
+ * the common ones (top of file).
  */
 struct cxxvm_info {
 	__u32 abi_version;
@@ -105,6 +112,8 @@ struct cxxvm_info {
 	__u32 max_buf_pages;
 	__u32 max_submit_ops;
 	__u32 reserved[3];
+	__u64 reserved_mem_start;
+	__u64 reserved_mem_size;
 };
 
 /**
@@ -284,6 +293,9 @@ struct cxxvm_flush {
  * @lock_wait_ns: ns spent spinning for them
  * @reserve_ns: ns C++ maps spent reserving new blocks (a vmap() each)
  * @release_ns: ns C++ purges spent returning blocks to vmalloc
+ * @leaked_pages: pages never freed because the C++ unmap of a mapping of
+ *	them failed (a bug, reported in the kernel log: a PTE may still map
+ *	them); 0 always, unless something is wrong (184-byte struct)
  *
  * Times are ktime_get_ns() deltas summed over every CPU since load.
  * @shootdowns counts every flush the C++ allocator issued: batched purges,
@@ -313,6 +325,7 @@ struct cxxvm_stats {
 	__u64 lock_wait_ns;
 	__u64 reserve_ns;
 	__u64 release_ns;
+	__u64 leaked_pages;
 };
 
 #define CXXVM_BENCH_NOT_COUNTED	(~(__u64)0)
@@ -339,7 +352,9 @@ struct cxxvm_stats {
  * @elapsed_ns / @iterations is the mean cost of a cycle without timer
  * overhead; pass 2 times each cycle on its own for the percentiles (which
  * include one clock read).  cond_resched() and a fatal-signal check run
- * every 64 cycles.
+ * every 64 cycles.  Errors: -EINVAL for bad fields, -ENOMEM, -EINTR on a
+ * fatal signal, a backend's map error (the loop stops at it), -EIO if a
+ * C++ unmap failed (a bug: its pages are leaked, STATS.leaked_pages).
  */
 struct cxxvm_bench {
 	__u32 backend;
@@ -515,9 +530,9 @@ struct cxxvm_submit {
 /*
  * CXXVM_IOC_PGMAP_CREATE flags.
  * REAL: also memremap_pages() the ranges in the kernel (type GENERIC only;
- * the ranges must be memory no driver owns, such as RAM the kernel was told
- * to leave alone with memmap=SIZE$START).  Without it the pagemap exists
- * only in the tracker.
+ * the ranges must lie in the memory the administrator gave the module with
+ * reserved_mem=SIZE@START, RAM the kernel was told to leave alone with
+ * memmap=SIZE$START).  Without it the pagemap exists only in the tracker.
  * ALTMAP: carve the memmap (struct pages) from the start of the one range,
  * as a vmem_altmap: altmap_reserve pages left alone, then altmap_free pages
  * that may hold the memmap.
@@ -556,7 +571,8 @@ struct cxxvm_pfn_range {
  * that are not whole 2 MiB subsections (start and size multiples of 512
  * pages), an altmap too small for the memmap; -ERANGE for a range past the
  * end of physical address space; -ENXIO for a range that intersects System
- * RAM or, with REAL, memory that is not reserved; -EBUSY for a range that
+ * RAM or, with REAL, memory outside the module's reserved_mem= (all memory
+ * when it was loaded without it); -EBUSY for a range that
  * overlaps a pagemap already registered (by anyone, dying ones included),
  * or with REAL one of the kernel's or a region someone has claimed;
  * -ENOSPC when the tracker has no room for that many more ranges or the
@@ -668,11 +684,12 @@ struct cxxvm_pgmap_check {
  * @bytes_checked: out: bytes written and read back through the mapping
  * @reserved: must be zero
  *
- * Only for reserved memory (memmap=SIZE$START) outside every pagemap
- * (memremap_pages() fixed its memory type to WB, which a WT or WC mapping
- * would conflict with).  Errors: -EINVAL for bad flags, a size that is 0,
- * not whole pages or over 64 MiB, or an unaligned address; -ENXIO for
- * memory that is not reserved (System RAM included); -EBUSY if a pagemap
+ * Only for the memory given to the module with reserved_mem=SIZE@START
+ * (see CXXVM_IOC_INFO), outside every pagemap (memremap_pages() fixed its
+ * memory type to WB, which a WT or WC mapping would conflict with).
+ * Errors: -EINVAL for bad flags, a size that is 0, not whole pages or over
+ * 64 MiB, or an unaligned address; -ENXIO for memory outside reserved_mem=
+ * (all memory when the module was loaded without it); -EBUSY if a pagemap
  * (the tracker's or the kernel's) covers part of it or someone has claimed
  * it; -ENOMEM if memremap() fails; -EIO on a mismatch.
  */
