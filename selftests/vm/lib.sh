@@ -101,14 +101,16 @@ CXXVM_BAD_CONSOLE='Oops|WARNING:|BUG:|Kernel panic|general protection fault|Call
 # streams its output.  The kernel console goes to CONSOLE_LOG.  Fails if
 # the command fails, the guest does not finish in CXXVM_VM_TIMEOUT seconds
 # (default 900), or the console shows a line of CXXVM_BAD_CONSOLE.
-# CXXVM_VM_CPUS sets the guest's vCPUs (default 2).
+# CXXVM_VM_CPUS sets the guest's vCPUs (default 2), CXXVM_VM_MEMORY its RAM
+# (default 2G).
 vng_run() {
 	local image=$1 console=$2 opts=() rc=0
 	shift 2
 	while [ $# -gt 0 ] && [ "$1" != -- ]; do opts+=("$1"); shift; done
 	shift
 	timeout "${CXXVM_VM_TIMEOUT:-900}" \
-		vng --run "$image" --disable-kvm --cpus "${CXXVM_VM_CPUS:-2}" --memory 2G -v \
+		vng --run "$image" --disable-kvm --cpus "${CXXVM_VM_CPUS:-2}" \
+		    --memory "${CXXVM_VM_MEMORY:-2G}" -v \
 		    "${opts[@]}" --exec "$*" </dev/null 2>"$console" || rc=$?
 	if grep -nE "$CXXVM_BAD_CONSOLE" "$console" >&2; then
 		log "the guest console shows the report above (full log: $console)"
