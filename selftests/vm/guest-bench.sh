@@ -6,6 +6,7 @@
 # and is printed between marker lines for bench.sh to extract.
 # CXXVM_MODULE_ARGS: insmod parameters (e.g. caller_purge=1).
 set -eu
+. "$(dirname "$0")/guest-lib.sh"
 ko=$1 bench=$2
 shift 2
 # Let the guest's boot-time work (udev's coldplug events) finish first:
@@ -15,7 +16,7 @@ if command -v udevadm >/dev/null; then
 fi
 # The memory bench.sh reserved on the command line (memmap=SIZE$START) is
 # given to the module by name, for the lookup section's real pagemaps.
-reserved=$(sed -n 's/.*memmap=\([0-9]*[KMG]\)\$\(0x[0-9a-fA-F]*\).*/reserved_mem=\1@\2/p' /proc/cmdline)
+reserved=$(reserved_mem_arg)
 # shellcheck disable=SC2086 # lists of module parameters
 insmod "$ko" $reserved ${CXXVM_MODULE_ARGS:-}
 echo "guest: $(nproc) vCPUs, clocksource $(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)"

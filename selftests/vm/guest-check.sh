@@ -10,6 +10,7 @@
 # Prints one TAP-style line per stage ("ok"/"not ok"); exits non-zero on
 # any failure.
 set -u
+. "$(dirname "$0")/guest-lib.sh"
 ko=$1 test=$2 bench=${3:-}
 fail=0
 stage() { # stage NAME STATUS
@@ -31,7 +32,7 @@ done
 # arena then happen all through the tests (the defaults are what
 # make bench measures).  The memory the host reserved on the guest's
 # command line (memmap=SIZE$START) is given to the module by name.
-reserved=$(sed -n 's/.*memmap=\([0-9]*[KMG]\)\$\(0x[0-9a-fA-F]*\).*/reserved_mem=\1@\2/p' /proc/cmdline)
+reserved=$(reserved_mem_arg)
 # shellcheck disable=SC2086 # empty without memmap=
 insmod "$ko" lazy_max_pages=256 max_blocks=8 $reserved
 rc=$?
