@@ -895,6 +895,7 @@ static int cxxvm_submit_one_locked(struct cxxvm_file *f, struct cxxvm_op *op, u3
 	u32 checked, bad, gen = 0;
 	int ret;
 
+	lockdep_assert_held(&f->lock);
 	refs[idx] = (struct cxxvm_op_ref){};
 	ret = cxxvm_check_op(op);
 	if (ret)

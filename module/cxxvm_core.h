@@ -112,13 +112,32 @@ uint32_t cxxvm_plat_nr_cpu_ids(void);
  */
 int cxxvm_plat_cpu_to_node(uint32_t cpu);
 
+/*
+ * Lock classes: one lockdep class, with a name, per role a lock plays in
+ * the core, so that lockdep checks the documented order (purge mutex ->
+ * queue -> index; the tracker's mutex -> its writer lock) instead of
+ * seeing every lock of a kind as one.  Each *_create() takes one.
+ */
+#define CXXVM_LOCK_ARENA_PURGE		0	/* VmapArena::purge_mutex_ */
+#define CXXVM_LOCK_ARENA_QUEUE		1	/* a CPU's block queue */
+#define CXXVM_LOCK_ARENA_INDEX		2	/* VmapIndex's writer lock */
+#define CXXVM_LOCK_ARENA_SPARES		3	/* spare block metadata */
+#define CXXVM_LOCK_TRACKER_MUTEX	4	/* PagemapTracker::mutex_ */
+#define CXXVM_LOCK_TRACKER_WRITER	5	/* PagemapTracker::lock_ */
+#define CXXVM_LOCK_TEST			6	/* locks KUnit makes */
+#define CXXVM_LOCK_NR_CLASSES		7
+
 /** struct cxxvm_plat_lock - opaque spinlock_t owned by the shim. */
 struct cxxvm_plat_lock;
 /** struct cxxvm_plat_mutex - opaque struct mutex owned by the shim. */
 struct cxxvm_plat_mutex;
 
-/* Create: may sleep, NULL on -ENOMEM.  Destroy: any context, NULL ignored. */
-struct cxxvm_plat_lock *cxxvm_plat_lock_create(void);
+/*
+ * Create: may sleep, NULL on -ENOMEM; @lock_class is a CXXVM_LOCK_* (an
+ * unknown one WARNs and gets CXXVM_LOCK_TEST's).  Destroy: any context,
+ * NULL ignored.
+ */
+struct cxxvm_plat_lock *cxxvm_plat_lock_create(uint32_t lock_class);
 void cxxvm_plat_lock_destroy(struct cxxvm_plat_lock *lock);
 /* spin_lock()/spin_unlock(): never from IRQ context. */
 void cxxvm_plat_lock(struct cxxvm_plat_lock *lock);
@@ -126,7 +145,7 @@ void cxxvm_plat_unlock(struct cxxvm_plat_lock *lock);
 /* spin_trylock(): true if taken; never from IRQ context. */
 bool cxxvm_plat_trylock(struct cxxvm_plat_lock *lock);
 
-struct cxxvm_plat_mutex *cxxvm_plat_mutex_create(void);
+struct cxxvm_plat_mutex *cxxvm_plat_mutex_create(uint32_t lock_class);
 void cxxvm_plat_mutex_destroy(struct cxxvm_plat_mutex *mutex);
 /* mutex_lock()/mutex_unlock(): may sleep. */
 void cxxvm_plat_mutex_lock(struct cxxvm_plat_mutex *mutex);
@@ -137,11 +156,12 @@ bool cxxvm_plat_mutex_trylock(struct cxxvm_plat_mutex *mutex);
 /*
  * struct cxxvm_plat_irqlock: opaque raw_spinlock_t owned by the shim, taken
  * with raw_spin_lock_irqsave() (never sleeps, not even on PREEMPT_RT).
- * create: may sleep, NULL on -ENOMEM; destroy: any context, NULL ignored;
+ * create: may sleep, NULL on -ENOMEM, @lock_class as above; destroy: any
+ * context, NULL ignored;
  * lock/unlock: any context, held briefly.
  */
 struct cxxvm_plat_irqlock;
-struct cxxvm_plat_irqlock *cxxvm_plat_irqlock_create(void);
+struct cxxvm_plat_irqlock *cxxvm_plat_irqlock_create(uint32_t lock_class);
 void cxxvm_plat_irqlock_destroy(struct cxxvm_plat_irqlock *l);
 void cxxvm_plat_irqlock_lock(struct cxxvm_plat_irqlock *l);
 void cxxvm_plat_irqlock_unlock(struct cxxvm_plat_irqlock *l);

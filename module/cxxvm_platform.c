@@ -386,13 +386,39 @@ struct cxxvm_plat_lock {
 	spinlock_t lock;	/* the C++ arena's slot state */
 } ____cacheline_aligned_in_smp;
 
+/*
+ * One lockdep class per CXXVM_LOCK_* role: every lock is initialised here,
+ * at one call site, which without these keys would put all locks of a
+ * kind in one class (a legal nesting reported as recursion, and the order
+ * between roles unchecked).
+ */
+static struct lock_class_key cxxvm_lock_keys[CXXVM_LOCK_NR_CLASSES];
+static const char *const cxxvm_lock_names[CXXVM_LOCK_NR_CLASSES] = {
+	[CXXVM_LOCK_ARENA_PURGE] = "cxxvm_arena.purge_mutex",
+	[CXXVM_LOCK_ARENA_QUEUE] = "cxxvm_arena.queue_lock",
+	[CXXVM_LOCK_ARENA_INDEX] = "cxxvm_arena.index_lock",
+	[CXXVM_LOCK_ARENA_SPARES] = "cxxvm_arena.spares_lock",
+	[CXXVM_LOCK_TRACKER_MUTEX] = "cxxvm_tracker.mutex",
+	[CXXVM_LOCK_TRACKER_WRITER] = "cxxvm_tracker.writer_lock",
+	[CXXVM_LOCK_TEST] = "cxxvm_test.lock",
+};
+
+static u32 cxxvm_lock_class(u32 lock_class)
+{
+	return WARN_ON_ONCE(lock_class >= CXXVM_LOCK_NR_CLASSES) ? CXXVM_LOCK_TEST : lock_class;
+}
+
 /* Locks come from cxxrt_alloc() too, so KUnit can fail each allocation. */
-struct cxxvm_plat_lock *cxxvm_plat_lock_create(void)
+struct cxxvm_plat_lock *cxxvm_plat_lock_create(u32 lock_class)
 {
 	struct cxxvm_plat_lock *l = cxxrt_alloc(sizeof(*l), CXXRT_GFP_KERNEL);
+	u32 c = cxxvm_lock_class(lock_class);
 
-	if (l)
+	might_sleep();
+	if (l) {
 		spin_lock_init(&l->lock);
+		lockdep_set_class_and_name(&l->lock, &cxxvm_lock_keys[c], cxxvm_lock_names[c]);
+	}
 	return l;
 }
 
@@ -470,12 +496,16 @@ struct cxxvm_plat_mutex {
 	struct mutex mutex;	/* serialises the C++ arena's purges */
 };
 
-struct cxxvm_plat_mutex *cxxvm_plat_mutex_create(void)
+struct cxxvm_plat_mutex *cxxvm_plat_mutex_create(u32 lock_class)
 {
 	struct cxxvm_plat_mutex *m = cxxrt_alloc(sizeof(*m), CXXRT_GFP_KERNEL);
+	u32 c = cxxvm_lock_class(lock_class);
 
-	if (m)
+	might_sleep();
+	if (m) {
 		mutex_init(&m->mutex);
+		lockdep_set_class_and_name(&m->mutex, &cxxvm_lock_keys[c], cxxvm_lock_names[c]);
+	}
 	return m;
 }
 
@@ -512,12 +542,16 @@ struct cxxvm_plat_irqlock {
 	unsigned long flags;	/* saved by the holder */
 };
 
-struct cxxvm_plat_irqlock *cxxvm_plat_irqlock_create(void)
+struct cxxvm_plat_irqlock *cxxvm_plat_irqlock_create(u32 lock_class)
 {
 	struct cxxvm_plat_irqlock *l = cxxrt_alloc(sizeof(*l), CXXRT_GFP_KERNEL);
+	u32 c = cxxvm_lock_class(lock_class);
 
-	if (l)
+	might_sleep();
+	if (l) {
 		raw_spin_lock_init(&l->lock);
+		lockdep_set_class_and_name(&l->lock, &cxxvm_lock_keys[c], cxxvm_lock_names[c]);
+	}
 	return l;
 }
 

@@ -29,14 +29,30 @@ protected:
 	H *h_ = nullptr;
 };
 
-/// A lock in the shim: lock() and unlock() are direct calls to @Acquire
-/// and @Release (template arguments, so no indirection at run time).
-template <typename H, H *(*Create)(), void (*Destroy)(H *), void (*Acquire)(H *),
+/// A lock in the shim: init(LockClass) creates it in its lockdep class;
+/// lock() and unlock() are direct calls to @Acquire and @Release
+/// (template arguments, so no indirection at run time).
+template <typename H, H *(*Create)(ktl::uint32_t), void (*Destroy)(H *), void (*Acquire)(H *),
 	  void (*Release)(H *)>
-class ShimLock : public ShimHandle<H, Create, Destroy> {
+class ShimLock {
 public:
-	void lock() { Acquire(this->h_); }
-	void unlock() { Release(this->h_); }
+	ShimLock() = default;
+	ShimLock(const ShimLock &) = delete;
+	ShimLock &operator=(const ShimLock &) = delete;
+	~ShimLock() { Destroy(h_); }
+	/// May sleep.  Errors: -ENOMEM.
+	[[nodiscard]] cxxrt::Result<void> init(LockClass c)
+	{
+		h_ = Create(static_cast<ktl::uint32_t>(c));
+		if (!h_)
+			return cxxrt::Errno::kNoMem;
+		return {};
+	}
+	void lock() { Acquire(h_); }
+	void unlock() { Release(h_); }
+
+protected:
+	H *h_ = nullptr;
 };
 
 struct KernelPlatform {

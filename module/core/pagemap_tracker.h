@@ -462,8 +462,8 @@ private:
 
 	[[nodiscard]] cxxrt::Result<void> init(ktl::uint32_t capacity)
 	{
-		TRY_VOID(lock_.init());
-		TRY_VOID(mutex_.init());
+		TRY_VOID(lock_.init(LockClass::kTrackerWriter));
+		TRY_VOID(mutex_.init(LockClass::kTrackerMutex));
 		entries_ = TRY(cxxrt::make_array<Entry>(cxxrt::Gfp::kKernel, capacity));
 		capacity_ = capacity;
 		return {};

@@ -7,14 +7,28 @@
 
 #include <cxxrt/result.h>
 #include "types.h"
+#include "../cxxvm_core.h"
 
 namespace cxxvm {
 
-/// A lock with lock()/unlock() and a fallible init() (the kernel object
-/// lives in the shim).  Destruction releases it.
+/// The role a lock plays, which is its lockdep class in the kernel
+/// (cxxvm_core.h's CXXVM_LOCK_*): lockdep then checks the order between
+/// roles, purge mutex -> queue -> index, tracker mutex -> writer lock.
+enum class LockClass : ktl::uint32_t {
+	kArenaPurge = CXXVM_LOCK_ARENA_PURGE,
+	kArenaQueue = CXXVM_LOCK_ARENA_QUEUE,
+	kArenaIndex = CXXVM_LOCK_ARENA_INDEX,
+	kArenaSpares = CXXVM_LOCK_ARENA_SPARES,
+	kTrackerMutex = CXXVM_LOCK_TRACKER_MUTEX,
+	kTrackerWriter = CXXVM_LOCK_TRACKER_WRITER,
+	kTest = CXXVM_LOCK_TEST,
+};
+
+/// A lock with lock()/unlock() and a fallible init(LockClass) (the kernel
+/// object lives in the shim).  Destruction releases it.
 template <typename L>
 concept Lock = requires(L l) {
-	{ l.init() } -> ktl::same_as<cxxrt::Result<void>>;
+	{ l.init(LockClass::kTest) } -> ktl::same_as<cxxrt::Result<void>>;
 	{ l.lock() } -> ktl::same_as<void>;
 	{ l.unlock() } -> ktl::same_as<void>;
 };
@@ -86,7 +100,7 @@ private:
 template <typename T, Lock L>
 class Protected {
 public:
-	[[nodiscard]] cxxrt::Result<void> init() { return lock_.init(); }
+	[[nodiscard]] cxxrt::Result<void> init(LockClass c) { return lock_.init(c); }
 
 	/// Run @fn(T&) with the lock held and return what it returns.
 	template <typename Fn>

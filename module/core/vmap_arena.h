@@ -434,14 +434,14 @@ private:
 	[[nodiscard]] cxxrt::Result<void> init()
 	{
 		TRY_VOID(work_.init(&VmapArena::purge_work, this));
-		TRY_VOID(purge_mutex_.init());
-		TRY_VOID(spares_.init());
+		TRY_VOID(purge_mutex_.init(LockClass::kArenaPurge));
+		TRY_VOID(spares_.init(LockClass::kArenaSpares));
 		TRY_VOID(index_.init(params_.max_blocks));
 		queues_ = TRY(cxxrt::make_array<Queue *>(cxxrt::Gfp::kKernel, nr_queues_));
 		walk_ = TRY(cxxrt::make_array<ktl::uint8_t>(cxxrt::Gfp::kKernel, nr_queues_));
 		for (ktl::uint32_t cpu = 0; cpu < nr_queues_; ++cpu) {
 			queues_[cpu] = TRY(cxxrt::make_on_node<Queue>(cxxrt::Gfp::kKernel, P::cpu_to_node(cpu)));
-			TRY_VOID(queues_[cpu]->init());
+			TRY_VOID(queues_[cpu]->init(LockClass::kArenaQueue));
 		}
 		initialized_ = true;
 		return {};

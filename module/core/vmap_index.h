@@ -39,7 +39,7 @@ public:
 	/// Room for @capacity blocks.  Errors: -ENOMEM.  Context: may sleep.
 	[[nodiscard]] cxxrt::Result<void> init(ktl::uint32_t capacity)
 	{
-		TRY_VOID(lock_.init());
+		TRY_VOID(lock_.init(LockClass::kArenaIndex));
 		entries_ = TRY(cxxrt::make_array<Entry>(cxxrt::Gfp::kKernel, capacity));
 		capacity_ = capacity;
 		return {};

@@ -34,7 +34,10 @@ public:
 	/// lock): all std::mutex here, which TSan understands.
 	class Lock {
 	public:
-		[[nodiscard]] cxxrt::Result<void> init() { return fail_init() ? cxxrt::Errno::kNoMem : cxxrt::Result<void>(); }
+		[[nodiscard]] cxxrt::Result<void> init(LockClass)
+		{
+			return fail_init() ? cxxrt::Errno::kNoMem : cxxrt::Result<void>();
+		}
 		void lock() { m_.lock(); }
 		void unlock() { m_.unlock(); }
 		[[nodiscard]] bool try_lock() { return m_.try_lock(); }
