@@ -387,12 +387,16 @@ struct cxxvm_plat_lock {
 } ____cacheline_aligned_in_smp;
 
 /*
- * One lockdep class per CXXVM_LOCK_* role: every lock is initialised here,
- * at one call site, which without these keys would put all locks of a
- * kind in one class (a legal nesting reported as recursion, and the order
- * between roles unchecked).
+ * One lockdep class per CXXVM_LOCK_* role and lock kind: every lock is
+ * initialised here, at one call site, which without these keys would put
+ * all locks of a kind in one class (a legal nesting reported as recursion,
+ * and the order between roles unchecked).  A key per kind as well, so that
+ * a role given to a lock of another kind (CXXVM_LOCK_TEST is given to all
+ * three) never puts a spinlock and a mutex in one class.
  */
 static struct lock_class_key cxxvm_lock_keys[CXXVM_LOCK_NR_CLASSES];
+static struct lock_class_key cxxvm_mutex_keys[CXXVM_LOCK_NR_CLASSES];
+static struct lock_class_key cxxvm_irqlock_keys[CXXVM_LOCK_NR_CLASSES];
 static const char *const cxxvm_lock_names[CXXVM_LOCK_NR_CLASSES] = {
 	[CXXVM_LOCK_ARENA_PURGE] = "cxxvm_arena.purge_mutex",
 	[CXXVM_LOCK_ARENA_QUEUE] = "cxxvm_arena.queue_lock",
@@ -504,7 +508,7 @@ struct cxxvm_plat_mutex *cxxvm_plat_mutex_create(u32 lock_class)
 	might_sleep();
 	if (m) {
 		mutex_init(&m->mutex);
-		lockdep_set_class_and_name(&m->mutex, &cxxvm_lock_keys[c], cxxvm_lock_names[c]);
+		lockdep_set_class_and_name(&m->mutex, &cxxvm_mutex_keys[c], cxxvm_lock_names[c]);
 	}
 	return m;
 }
@@ -550,7 +554,7 @@ struct cxxvm_plat_irqlock *cxxvm_plat_irqlock_create(u32 lock_class)
 	might_sleep();
 	if (l) {
 		raw_spin_lock_init(&l->lock);
-		lockdep_set_class_and_name(&l->lock, &cxxvm_lock_keys[c], cxxvm_lock_names[c]);
+		lockdep_set_class_and_name(&l->lock, &cxxvm_irqlock_keys[c], cxxvm_lock_names[c]);
 	}
 	return l;
 }
