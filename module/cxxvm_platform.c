@@ -383,7 +383,7 @@ int cxxvm_plat_cpu_to_node(u32 cpu)
  * (kmalloc() of a cache-line-sized object is cache-line aligned.)
  */
 struct cxxvm_plat_lock {
-	spinlock_t lock;	/* the C++ arena's slot state */
+	spinlock_t lock;	/* a queue's slots, the index or the spares */
 } ____cacheline_aligned_in_smp;
 
 /*
@@ -407,18 +407,23 @@ static const char *const cxxvm_lock_names[CXXVM_LOCK_NR_CLASSES] = {
 	[CXXVM_LOCK_TEST] = "cxxvm_test.lock",
 };
 
+/* A role out of range, or one without a name here, gets CXXVM_LOCK_TEST's. */
 static u32 cxxvm_lock_class(u32 lock_class)
 {
-	return WARN_ON_ONCE(lock_class >= CXXVM_LOCK_NR_CLASSES) ? CXXVM_LOCK_TEST : lock_class;
+	if (WARN_ON_ONCE(lock_class >= CXXVM_LOCK_NR_CLASSES ||
+			 !cxxvm_lock_names[lock_class]))
+		return CXXVM_LOCK_TEST;
+	return lock_class;
 }
 
 /* Locks come from cxxrt_alloc() too, so KUnit can fail each allocation. */
 struct cxxvm_plat_lock *cxxvm_plat_lock_create(u32 lock_class)
 {
-	struct cxxvm_plat_lock *l = cxxrt_alloc(sizeof(*l), CXXRT_GFP_KERNEL);
+	struct cxxvm_plat_lock *l;
 	u32 c = cxxvm_lock_class(lock_class);
 
 	might_sleep();
+	l = cxxrt_alloc(sizeof(*l), CXXRT_GFP_KERNEL);
 	if (l) {
 		spin_lock_init(&l->lock);
 		lockdep_set_class_and_name(&l->lock, &cxxvm_lock_keys[c], cxxvm_lock_names[c]);
@@ -497,15 +502,16 @@ void cxxvm_plat_work_destroy(struct cxxvm_plat_work *w)
 }
 
 struct cxxvm_plat_mutex {
-	struct mutex mutex;	/* serialises the C++ arena's purges */
+	struct mutex mutex;	/* the arena's purges, the tracker's updates */
 };
 
 struct cxxvm_plat_mutex *cxxvm_plat_mutex_create(u32 lock_class)
 {
-	struct cxxvm_plat_mutex *m = cxxrt_alloc(sizeof(*m), CXXRT_GFP_KERNEL);
+	struct cxxvm_plat_mutex *m;
 	u32 c = cxxvm_lock_class(lock_class);
 
 	might_sleep();
+	m = cxxrt_alloc(sizeof(*m), CXXRT_GFP_KERNEL);
 	if (m) {
 		mutex_init(&m->mutex);
 		lockdep_set_class_and_name(&m->mutex, &cxxvm_mutex_keys[c], cxxvm_lock_names[c]);
@@ -548,10 +554,11 @@ struct cxxvm_plat_irqlock {
 
 struct cxxvm_plat_irqlock *cxxvm_plat_irqlock_create(u32 lock_class)
 {
-	struct cxxvm_plat_irqlock *l = cxxrt_alloc(sizeof(*l), CXXRT_GFP_KERNEL);
+	struct cxxvm_plat_irqlock *l;
 	u32 c = cxxvm_lock_class(lock_class);
 
 	might_sleep();
+	l = cxxrt_alloc(sizeof(*l), CXXRT_GFP_KERNEL);
 	if (l) {
 		raw_spin_lock_init(&l->lock);
 		lockdep_set_class_and_name(&l->lock, &cxxvm_irqlock_keys[c], cxxvm_lock_names[c]);

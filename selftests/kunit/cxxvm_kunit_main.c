@@ -13,6 +13,7 @@
 #include "cxxvm_kunit_compat.h"
 #include <linux/completion.h>
 #include <linux/cpumask.h>
+#include <linux/debug_locks.h>
 #include <linux/delay.h>
 #include <linux/kthread.h>
 #include <linux/log2.h>
@@ -1440,6 +1441,16 @@ static void retire_failed_unmap_leaks(struct kunit *test)
 }
 
 /*
+ * A lockdep report turns lockdep off (debug_locks = 0), so a case that
+ * nests locks checks that it is on before and still on after: the report
+ * itself would fail the stage on the console, this fails the case.
+ */
+static bool lockdep_watching(void)
+{
+	return !IS_ENABLED(CONFIG_PROVE_LOCKING) || debug_locks;
+}
+
+/*
  * Each role is its own lockdep class: the documented nesting of two
  * spinlocks (a queue, then the index) is legal.  With one class for every
  * spinlock (all were initialised at one site) lockdep reported it as
@@ -1456,10 +1467,12 @@ static void lock_classes_allow_the_documented_nesting(struct kunit *test)
 		KUNIT_FAIL(test, "cxxvm_plat_lock_create() failed");
 		return;
 	}
+	KUNIT_EXPECT_TRUE_MSG(test, lockdep_watching(), "lockdep was off before the nesting");
 	cxxvm_plat_lock(queue);
 	cxxvm_plat_lock(index);
 	cxxvm_plat_unlock(index);
 	cxxvm_plat_unlock(queue);
+	KUNIT_EXPECT_TRUE_MSG(test, lockdep_watching(), "lockdep reported this nesting");
 	cxxvm_plat_lock_destroy(index);
 	cxxvm_plat_lock_destroy(queue);
 }
@@ -1483,12 +1496,14 @@ static void lock_classes_are_per_kind(struct kunit *test)
 		KUNIT_FAIL(test, "a cxxvm_plat_*_create() failed");
 		return;
 	}
+	KUNIT_EXPECT_TRUE_MSG(test, lockdep_watching(), "lockdep was off before the nesting");
 	cxxvm_plat_mutex_lock(mutex);
 	cxxvm_plat_lock(lock);
 	cxxvm_plat_irqlock_lock(irqlock);
 	cxxvm_plat_irqlock_unlock(irqlock);
 	cxxvm_plat_unlock(lock);
 	cxxvm_plat_mutex_unlock(mutex);
+	KUNIT_EXPECT_TRUE_MSG(test, lockdep_watching(), "lockdep reported this nesting");
 	cxxvm_plat_irqlock_destroy(irqlock);
 	cxxvm_plat_lock_destroy(lock);
 	cxxvm_plat_mutex_destroy(mutex);
