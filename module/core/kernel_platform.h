@@ -8,7 +8,7 @@
 
 namespace cxxvm {
 
-/// Owns one object the shim creates and destroys (a lock, a completion):
+/// Owns one object the shim creates and destroys (a completion):
 /// init() creates it (-ENOMEM if the shim cannot), destruction destroys it.
 template <typename H, H *(*Create)(), void (*Destroy)(H *)>
 class ShimHandle {
@@ -34,7 +34,7 @@ protected:
 /// (template arguments, so no indirection at run time).
 template <typename H, H *(*Create)(ktl::uint32_t), void (*Destroy)(H *), void (*Acquire)(H *),
 	  void (*Release)(H *)>
-class ShimLock {
+class CXXVM_CAPABILITY("mutex") ShimLock {
 public:
 	ShimLock() = default;
 	ShimLock(const ShimLock &) = delete;
@@ -48,8 +48,8 @@ public:
 			return cxxrt::Errno::kNoMem;
 		return {};
 	}
-	void lock() { Acquire(h_); }
-	void unlock() { Release(h_); }
+	void lock() CXXVM_ACQUIRE() { Acquire(h_); }
+	void unlock() CXXVM_RELEASE() { Release(h_); }
 
 protected:
 	H *h_ = nullptr;
@@ -61,7 +61,10 @@ struct KernelPlatform {
 					 cxxvm_plat_lock_destroy, cxxvm_plat_lock,
 					 cxxvm_plat_unlock> {
 	public:
-		[[nodiscard]] bool try_lock() { return cxxvm_plat_trylock(this->h_); }
+		[[nodiscard]] bool try_lock() CXXVM_TRY_ACQUIRE(true)
+		{
+			return cxxvm_plat_trylock(this->h_);
+		}
 	};
 
 	/// struct work_struct on the system workqueue, in the shim.
@@ -97,7 +100,10 @@ struct KernelPlatform {
 				      cxxvm_plat_mutex_destroy, cxxvm_plat_mutex_lock,
 				      cxxvm_plat_mutex_unlock> {
 	public:
-		[[nodiscard]] bool try_lock() { return cxxvm_plat_mutex_trylock(this->h_); }
+		[[nodiscard]] bool try_lock() CXXVM_TRY_ACQUIRE(true)
+		{
+			return cxxvm_plat_mutex_trylock(this->h_);
+		}
 	};
 
 	/// raw_spinlock_t with IRQs off in the shim: a writer lock that is

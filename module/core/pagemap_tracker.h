@@ -475,7 +475,7 @@ private:
 	}
 
 	/// Caller holds mutex_.
-	[[nodiscard]] bool overlaps_registered(const PfnRange &r) const
+	[[nodiscard]] bool overlaps_registered(const PfnRange &r) const CXXVM_REQUIRES(mutex_)
 	{
 		for (ktl::uint32_t i = 0; i < nr_entries(); ++i) {
 			const PfnRange e{Pfn(entries_[i].start.load(ktl::memory_order::relaxed)),
@@ -495,7 +495,7 @@ private:
 
 	/// Remove dead @m from the index and keep it for reuse.  Caller holds
 	/// mutex_.
-	void retire(Map *m)
+	void retire(Map *m) CXXVM_REQUIRES(mutex_)
 	{
 		if (!m->indexed_)
 			return;	// a concurrent try_unregister() did it
@@ -567,7 +567,7 @@ private:
 	}
 
 	/// Insert every range of @m.  Caller holds mutex_; room was checked.
-	void index_insert(Map *m)
+	void index_insert(Map *m) CXXVM_REQUIRES(mutex_)
 	{
 		constexpr auto kRelaxed = ktl::memory_order::relaxed;
 		Guard<typename P::IrqLock> g(&lock_);
@@ -587,7 +587,7 @@ private:
 	}
 
 	/// Remove every range of @m.  Caller holds mutex_.
-	void index_remove(Map *m)
+	void index_remove(Map *m) CXXVM_REQUIRES(mutex_)
 	{
 		constexpr auto kRelaxed = ktl::memory_order::relaxed;
 		Guard<typename P::IrqLock> g(&lock_);
@@ -628,8 +628,8 @@ private:
 	ktl::uint32_t capacity_ = 0;
 	ktl::atomic<ktl::uint32_t> nr_{0};
 	ktl::atomic<ktl::uint32_t> seq_{0};
-	IntrusiveList<Map> registered_;	///< under mutex_
-	IntrusiveList<Map> spares_;	///< under mutex_
+	IntrusiveList<Map> registered_ CXXVM_GUARDED_BY(mutex_);
+	IntrusiveList<Map> spares_ CXXVM_GUARDED_BY(mutex_);
 };
 
 } // namespace cxxvm

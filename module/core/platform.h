@@ -6,14 +6,16 @@
 #pragma once
 
 #include <cxxrt/result.h>
+#include "thread_safety.h"
 #include "types.h"
 #include "../cxxvm_core.h"
 
 namespace cxxvm {
 
-/// The role a lock plays, which is its lockdep class in the kernel
-/// (cxxvm_core.h's CXXVM_LOCK_*): lockdep then checks the order between
-/// roles, purge mutex -> queue -> index, tracker mutex -> writer lock.
+/// The role a lock plays, which with the lock's kind is its lockdep class
+/// in the kernel (cxxvm_core.h's CXXVM_LOCK_*): lockdep then checks the
+/// order between roles, purge mutex -> queue -> index, tracker mutex ->
+/// writer lock.
 enum class LockClass : ktl::uint32_t {
 	kArenaPurge = CXXVM_LOCK_ARENA_PURGE,
 	kArenaQueue = CXXVM_LOCK_ARENA_QUEUE,
@@ -83,11 +85,11 @@ inline constexpr AdoptLock kAdoptLock{};
 
 /// RAII guard for any Lock.
 template <Lock L>
-class Guard {
+class CXXVM_SCOPED_CAPABILITY Guard {
 public:
-	explicit Guard(L *l) : l_(l) { l_->lock(); }
-	Guard(L *l, AdoptLock) : l_(l) {}
-	~Guard() { l_->unlock(); }
+	explicit Guard(L *l) CXXVM_ACQUIRE(l) : l_(l) { l_->lock(); }
+	Guard(L *l, AdoptLock) CXXVM_REQUIRES(l) : l_(l) {}
+	~Guard() CXXVM_RELEASE() { l_->unlock(); }
 	Guard(const Guard &) = delete;
 	Guard &operator=(const Guard &) = delete;
 
@@ -112,8 +114,10 @@ public:
 
 	/// As with(), but when a first try finds the lock held, @slow(L &)
 	/// takes it (and must return holding it): to count and time the wait.
+	/// Not analysed: the analysis cannot see @slow take the lock.
 	template <typename Fn, typename Slow>
-	[[gnu::always_inline]] decltype(auto) with_or(Fn &&fn, Slow &&slow)
+	[[gnu::always_inline]] CXXVM_NO_THREAD_SAFETY_ANALYSIS decltype(auto)
+	with_or(Fn &&fn, Slow &&slow)
 		requires TryLock<L>
 	{
 		if (!lock_.try_lock()) [[unlikely]]
@@ -137,7 +141,7 @@ public:
 
 private:
 	L lock_;
-	T data_{};
+	T data_ CXXVM_GUARDED_BY(lock_){};
 };
 
 } // namespace cxxvm

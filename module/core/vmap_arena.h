@@ -731,7 +731,7 @@ private:
 	/// purge_locked(@walk), then release_surplus(); a purge that freed
 	/// pages is counted in @by (caller_purges_ or worker_purges_).
 	/// Returns true if it freed pages.  Caller holds purge_mutex_.
-	bool purge_and_release(ktl::atomic<ktl::uint64_t> &by, Walk walk)
+	bool purge_and_release(ktl::atomic<ktl::uint64_t> &by, Walk walk) CXXVM_REQUIRES(purge_mutex_)
 	{
 		const bool freed = purge_locked(walk) != 0;
 		if (freed)
@@ -783,7 +783,7 @@ private:
 
 	/// Whether a purge that purge_if_needed(@why, @seen) was asked for is
 	/// still needed now that the caller holds purge_mutex_.
-	bool purge_needed(Reason why, ktl::uint64_t seen) const
+	bool purge_needed(Reason why, ktl::uint64_t seen) const CXXVM_REQUIRES(purge_mutex_)
 	{
 		// Relaxed: the caller holds the mutex, so no purge runs
 		// concurrently, and the counts only decide whether to purge.
@@ -837,13 +837,14 @@ private:
 	template <typename Fn>
 	[[gnu::always_inline]] decltype(auto) with_queue(ktl::uint32_t cpu, Fn &&fn)
 	{
-		return queues_[cpu]->with_or(static_cast<Fn &&>(fn), [this](typename P::SpinLock &l) {
+		auto slow = [this](typename P::SpinLock &l) CXXVM_ACQUIRE(l) {
 			const ktl::uint64_t t0 = P::now_ns();
 			l.lock();
 			// Relaxed: statistics.
 			lock_contended_.fetch_add(1, ktl::memory_order::relaxed);
 			lock_wait_ns_.fetch_add(P::now_ns() - t0, ktl::memory_order::relaxed);
-		});
+		};
+		return queues_[cpu]->with_or(static_cast<Fn &&>(fn), slow);
 	}
 
 	/// The purge itself: dirty -> purging on every queue, one shootdown,
@@ -864,7 +865,7 @@ private:
 	/// shrink, a map with no room) waits for every lock.  The second pass,
 	/// purging -> free, always waits, after trying: no slot stays purging
 	/// once a purge returns.
-	ktl::uint64_t purge_locked(Walk walk)
+	ktl::uint64_t purge_locked(Walk walk) CXXVM_REQUIRES(purge_mutex_)
 	{
 		constexpr auto kRelaxed = ktl::memory_order::relaxed;
 		// Release: an unmap that sees this number under a queue lock
@@ -971,7 +972,7 @@ private:
 	/// and up to 0.6 of the threads' time reserving, with the release at
 	/// twice reserve_).  The vmap purge notifier still returns every empty
 	/// block when vmalloc space runs short.  Caller holds purge_mutex_.
-	void release_surplus()
+	void release_surplus() CXXVM_REQUIRES(purge_mutex_)
 	{
 		// Relaxed: a count that only decides whether to walk the queues.
 		const ktl::uint32_t nr = nr_blocks_.load(ktl::memory_order::relaxed);
@@ -981,7 +982,7 @@ private:
 
 	/// Return empty blocks beyond the first @keep to vmalloc.  Returns how
 	/// many were returned.  Caller holds purge_mutex_.
-	ktl::uint32_t release_empty_blocks(ktl::uint32_t keep)
+	ktl::uint32_t release_empty_blocks(ktl::uint32_t keep) CXXVM_REQUIRES(purge_mutex_)
 	{
 		SpareList out;
 		ktl::uint32_t kept = 0, released = 0;
@@ -1039,7 +1040,7 @@ private:
 	const ktl::uint32_t grow_limit_;
 	Queue **queues_ = nullptr;		///< one per possible CPU
 	/// purge_locked()'s state per queue; under purge_mutex_.
-	ktl::uint8_t *walk_ = nullptr;
+	ktl::uint8_t *walk_ CXXVM_PT_GUARDED_BY(purge_mutex_) = nullptr;
 	bool initialized_ = false;		///< init() completed
 	VmapIndex<P> index_;
 	/// Metadata of blocks returned to vmalloc, reused by grow().

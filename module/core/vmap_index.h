@@ -122,7 +122,7 @@ private:
 		return entries_[i].va.load(ktl::memory_order::relaxed);
 	}
 
-	void copy_entry(ktl::uint32_t to, ktl::uint32_t from)
+	void copy_entry(ktl::uint32_t to, ktl::uint32_t from) CXXVM_REQUIRES(lock_)
 	{
 		entries_[to].va.store(load_va(from), ktl::memory_order::relaxed);
 		entries_[to].block.store(entries_[from].block.load(ktl::memory_order::relaxed),
@@ -153,14 +153,14 @@ private:
 
 	/// Make the count odd; the release fence orders it before the entry
 	/// stores that follow (seqcount's write barrier).
-	void write_begin()
+	void write_begin() CXXVM_REQUIRES(lock_)
 	{
 		seq_.store(seq_.load(ktl::memory_order::relaxed) + 1, ktl::memory_order::relaxed);
 		ktl::atomic_thread_fence(ktl::memory_order::release);
 	}
 
 	/// Make the count even again; release orders the entry stores before it.
-	void write_end()
+	void write_end() CXXVM_REQUIRES(lock_)
 	{
 		seq_.store(seq_.load(ktl::memory_order::relaxed) + 1, ktl::memory_order::release);
 	}

@@ -32,15 +32,15 @@ class HostedPlatform {
 public:
 	/// A lock of the kinds the core asks for (spinlock, mutex, raw IRQ
 	/// lock): all std::mutex here, which TSan understands.
-	class Lock {
+	class CXXVM_CAPABILITY("mutex") Lock {
 	public:
 		[[nodiscard]] cxxrt::Result<void> init(LockClass)
 		{
 			return fail_init() ? cxxrt::Errno::kNoMem : cxxrt::Result<void>();
 		}
-		void lock() { m_.lock(); }
-		void unlock() { m_.unlock(); }
-		[[nodiscard]] bool try_lock() { return m_.try_lock(); }
+		void lock() CXXVM_ACQUIRE() { m_.lock(); }
+		void unlock() CXXVM_RELEASE() { m_.unlock(); }
+		[[nodiscard]] bool try_lock() CXXVM_TRY_ACQUIRE(true) { return m_.try_lock(); }
 
 	private:
 		std::mutex m_;

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # make check: install what is missing; checkpatch and kernel-doc; the
-# hosted C++ core (googletest plain/ASan/TSan, libFuzzer); build cxxvm.ko
+# hosted C++ core (googletest plain/ASan/TSan, clang -Wthread-safety,
+# libFuzzer); build cxxvm.ko
 # for Debian's stock 6.1, 6.12 and sid's 7.2 (sid-kernel.sh), boot each
 # under TCG with vng and run the functional selftests in it; then the KUnit
 # suites in the 6.1 and 7.2 debug test kernels.  Ends with
@@ -47,6 +48,13 @@ if make -s -j"$(nproc)" -C "$CXXVM_TOP/selftests/hosted" all >&2; then
 		failed=$((failed + f))
 		[ "$rc" -eq 0 ] || result fail "hosted core, $v build: exit $rc"
 	done
+	# Clang's thread-safety analysis: the lock rules the core's comments
+	# state, checked at compile time (module/core/thread_safety.h).
+	if make -s -C "$CXXVM_TOP/selftests/hosted" thread-safety >&2; then
+		result ok "hosted core: clang -Wthread-safety over the core"
+	else
+		result fail "hosted core: clang -Wthread-safety found a lock rule broken (above)"
+	fi
 	# The libFuzzer harnesses, a short bounded run each (make fuzz: longer).
 	if make -s -C "$CXXVM_TOP/selftests/hosted" fuzz-check >&2; then
 		result ok "hosted core: libFuzzer harnesses (arena, tracker), 15 s each"
