@@ -601,7 +601,7 @@ private:
 		write_end();
 	}
 
-	void copy_entry(ktl::uint32_t to, ktl::uint32_t from)
+	void copy_entry(ktl::uint32_t to, ktl::uint32_t from) CXXVM_REQUIRES(lock_)
 	{
 		constexpr auto kRelaxed = ktl::memory_order::relaxed;
 		if (to == from)
@@ -612,12 +612,12 @@ private:
 	}
 
 	/// Seqcount write side, as VmapIndex.
-	void write_begin()
+	void write_begin() CXXVM_REQUIRES(lock_)
 	{
 		seq_.store(seq_.load(ktl::memory_order::relaxed) + 1, ktl::memory_order::relaxed);
 		ktl::atomic_thread_fence(ktl::memory_order::release);
 	}
-	void write_end()
+	void write_end() CXXVM_REQUIRES(lock_)
 	{
 		seq_.store(seq_.load(ktl::memory_order::relaxed) + 1, ktl::memory_order::release);
 	}

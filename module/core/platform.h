@@ -114,7 +114,9 @@ public:
 
 	/// As with(), but when a first try finds the lock held, @slow(L &)
 	/// takes it (and must return holding it): to count and time the wait.
-	/// Not analysed: the analysis cannot see @slow take the lock.
+	/// Not analysed: clang ties @slow's CXXVM_ACQUIRE(l) to the lambda
+	/// object, not to the lock it is handed, so it cannot see the lock
+	/// taken on that path (the lambda itself is checked).
 	template <typename Fn, typename Slow>
 	[[gnu::always_inline]] CXXVM_NO_THREAD_SAFETY_ANALYSIS decltype(auto)
 	with_or(Fn &&fn, Slow &&slow)

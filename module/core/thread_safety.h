@@ -8,8 +8,9 @@
 // kernel build, and with GCC, to nothing.  The names follow clang's
 // documentation (clang.llvm.org/docs/ThreadSafetyAnalysis.html).
 //
-// In the kernel the same rules are asserted at run time by lockdep, with
-// one class per lock role (LockClass in platform.h).
+// In the kernel, lockdep checks the order between locks at run time, with
+// one class per lock role and kind (LockClass in platform.h); "caller
+// holds" is checked only here.
 #pragma once
 
 #if defined(__clang__) && defined(CXXVM_THREAD_SAFETY)
