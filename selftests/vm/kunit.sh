@@ -4,10 +4,14 @@
 # kunit.sh [LINE | LABEL TREE IMAGE]: build the KUnit test kernel of LINE
 # (6.1 or 7.2, test-kernel.sh; cached), or take a user's built TREE and its
 # IMAGE, build cxxvm.ko and cxxvm_kunit.ko against it, boot it with vng and
-# run the suites.  Prints "kunit: N passed, N failed" last; exits non-zero
-# on a failed or crashed case, a console report (oops, WARNING, BUG,
-# lockdep, KASAN), a kmemleak report, or KTAP that the kernel's kunit.py
-# cannot parse.
+# run the suites; then, in the same guest, the functional selftests and
+# the short contended bench that check.sh runs on the stock kernels
+# (guest-check.sh), so that the whole ioctl ABI runs under KASAN, lockdep
+# and kmemleak too, and cxxvm-faults (every ioctl under failslab and
+# fail_page_alloc).  Prints "kunit: N passed, N failed" last (KUnit cases
+# and selftests); exits non-zero on a failed or crashed case or selftest,
+# a console report (oops, WARNING, BUG, lockdep, KASAN), a kmemleak report,
+# or KTAP that the kernel's kunit.py cannot parse.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -27,7 +31,13 @@ log "kunit [$label]: building cxxvm.ko and cxxvm_kunit.ko against $tree"
 kbuild_clean "$tree" "$dir" CXXVM_KUNIT=1
 kbuild_clean "$tree" "$dir/kunit" cxxvm_top="$dir" \
 	KBUILD_EXTRA_SYMBOLS="$dir/Module.symvers"
+make -s -C "$CXXVM_TOP/selftests" >&2 || die "kunit: the userspace selftests do not build"
 
+# The guest's udev gets one rule, the names of vng's virtio-serial ports
+# (selftests/vm/guest-udev/): with Debian's full rule set, coldplug on
+# these kernels outlasted "udevadm settle" (120 s) whenever the host was
+# busy, and virtme-init then found no ports and ran nothing.
+#
 # Two retries, only for a guest that never started guest-kunit.sh and
 # whose console shows no report (so no test ran and none crashed): under a slow
 # TCG host the debug kernel's udev once took 4 minutes to settle and
@@ -40,13 +50,18 @@ kbuild_clean "$tree" "$dir/kunit" cxxvm_top="$dir" \
 # udev.  One 6.1 guest on a busy host took 600 s to reach the script, ran
 # every case by 790 s, and was killed at 900 s in its kmemleak scan.
 # 1 GiB of RAM, not 2: less for KASAN's shadow, the memmap and each
-# kmemleak scan to set up and walk; no suite needs more.
+# kmemleak scan to set up and walk; no suite needs more.  Its top 256 MiB
+# are reserved on the command line for the selftests' pagemaps, as
+# check.sh does.
 out=$dir/guest.out
 for attempt in 1 2 3; do
 	log "kunit [$label]: booting $image under TCG (KASAN, lockdep, kmemleak: a few minutes)"
-	CXXVM_VM_TIMEOUT=${CXXVM_VM_TIMEOUT:-1500} CXXVM_VM_MEMORY=${CXXVM_VM_MEMORY:-1G} vng_run "$image" "$dir/console.log" -- \
+	CXXVM_VM_TIMEOUT=${CXXVM_VM_TIMEOUT:-1500} CXXVM_VM_MEMORY=${CXXVM_VM_MEMORY:-1G} \
+		vng_run "$image" "$dir/console.log" --append "memmap=256M\$0x30000000" \
+		--rodir "/usr/lib/udev/rules.d=$CXXVM_TOP/selftests/vm/guest-udev" -- \
 		"$CXXVM_TOP/selftests/vm/guest-kunit.sh" "$dir/cxxvm.ko" \
-		"$dir/kunit/cxxvm_kunit.ko" >"$out"
+		"$dir/kunit/cxxvm_kunit.ko" "$CXXVM_TOP/selftests/cxxvm-test" \
+		"$CXXVM_TOP/selftests/cxxvm-bench" "$CXXVM_TOP/selftests/cxxvm-faults" >"$out"
 	rc=$?
 	if [ "$rc" -eq 0 ] || [ "$attempt" -eq 3 ] ||
 	   grep -q '^---- guest-kunit start' "$out" ||
@@ -113,6 +128,22 @@ expected=$(grep -h '^kunit_test_suites(' -A3 "$CXXVM_TOP"/selftests/kunit/*.c |
 	   grep -o '&cxxvm_[a-z_]*_suite' | sort -u | wc -l)
 if [ "$nsuites" -ne "$expected" ]; then
 	log "kunit: expected $expected suites, the guest printed $nsuites"
+	failed=$((failed + 1))
+fi
+
+# The selftests and guest-check.sh's stages, counted as check.sh counts
+# them on the stock kernels; a skip counts as failed here too.
+if grep -q '^---- selftests end' "$out"; then
+	st=$(sed -n '/^---- selftests begin/,/^---- selftests end/p' "$out")
+	sok=$(grep -cE '^ok ' <<<"$st")
+	sskip=$(grep -cE '^ok .*# SKIP' <<<"$st")
+	snotok=$(grep -cE '^not ok ' <<<"$st")
+	grep -E '^not ok |^ok .*# SKIP' <<<"$st" | sed "s/^/[cxxvm] [kunit $label] /" >&2
+	log "kunit [$label]: selftests in the debug kernel: $((sok - sskip)) passed, $snotok failed, $sskip skipped"
+	passed=$((passed + sok - sskip))
+	failed=$((failed + snotok + sskip))
+else
+	log "kunit [$label]: the selftests did not run to the end in the debug kernel"
 	failed=$((failed + 1))
 fi
 
