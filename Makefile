@@ -8,12 +8,12 @@
 #                        with vng, run the benchmark in each, print the
 #                        cross-kernel summary, write JSON and PNG plots
 #   make check           build for 6.1, 6.12 and 7.2, run the selftests in
-#                        guests, then the KUnit suites in the 6.1 and 7.2
-#                        debug test kernels
+#                        guests, then the KUnit suites, the selftests and
+#                        cxxvm-faults in the 7.2 debug test kernel
 #   make bench|check KERNEL=<image> KDIR=<tree>
 #                        the same on a kernel of your own (vng --kconfig)
 #   CXXVM_KERNELS="7.2"  pick stock lines for bench and check
-#   make kunit           only the KUnit stage (both test kernels)
+#   make kunit           only the KUnit stage, in both test kernels (6.1, 7.2)
 #   make test-kernel     only build (or find cached) the KUnit test kernels
 #   make fuzz            run the hosted core's libFuzzer harnesses
 #                        (FUZZ_SECONDS each, default 60)
