@@ -33,10 +33,18 @@ kbuild_clean "$tree" "$dir/kunit" cxxvm_top="$dir" \
 	KBUILD_EXTRA_SYMBOLS="$dir/Module.symvers"
 make -s -C "$CXXVM_TOP/selftests" >&2 || die "kunit: the userspace selftests do not build"
 
-# The guest's udev gets one rule, the names of vng's virtio-serial ports
-# (selftests/vm/guest-udev/): with Debian's full rule set, coldplug on
-# these kernels outlasted "udevadm settle" (120 s) whenever the host was
-# busy, and virtme-init then found no ports and ran nothing.
+# The names of vng's virtio-serial ports: udev makes them, but on these
+# kernels under TCG "udevadm settle" gives up (120 s) before udev gets to
+# them whenever the host is busy, and virtme-init then finds no ports and
+# runs nothing (CI's 6.1 guest, three boots in a row).  So the guest gets a
+# copy of virtme-ng's guest directory whose virtme-sshd-script makes the
+# links instead (selftests/vm/guest-init/), mounted over the real one, and
+# "virtme.ssh", which has virtme-init run that script just before it looks.
+vguest=$(dirname "$(dpkg -L virtme-ng 2>/dev/null | grep -m1 '/guest/virtme-init$')")
+[ -x "$vguest/virtme-init" ] || die "kunit: cannot find virtme-ng's guest directory"
+rm -rf "$dir/virtme-guest"
+cp -a "$vguest" "$dir/virtme-guest"
+cp "$CXXVM_TOP/selftests/vm/guest-init/virtme-sshd-script" "$dir/virtme-guest/"
 #
 # Two retries, only for a guest that never started guest-kunit.sh and
 # whose console shows no report (so no test ran and none crashed): under a slow
@@ -57,8 +65,8 @@ out=$dir/guest.out
 for attempt in 1 2 3; do
 	log "kunit [$label]: booting $image under TCG (KASAN, lockdep, kmemleak: a few minutes)"
 	CXXVM_VM_TIMEOUT=${CXXVM_VM_TIMEOUT:-1500} CXXVM_VM_MEMORY=${CXXVM_VM_MEMORY:-1G} \
-		vng_run "$image" "$dir/console.log" --append "memmap=256M\$0x30000000" \
-		--rodir "/usr/lib/udev/rules.d=$CXXVM_TOP/selftests/vm/guest-udev" -- \
+		vng_run "$image" "$dir/console.log" --append "memmap=256M\$0x30000000 virtme.ssh" \
+		--rodir "$vguest=$dir/virtme-guest" -- \
 		"$CXXVM_TOP/selftests/vm/guest-kunit.sh" "$dir/cxxvm.ko" \
 		"$dir/kunit/cxxvm_kunit.ko" "$CXXVM_TOP/selftests/cxxvm-test" \
 		"$CXXVM_TOP/selftests/cxxvm-bench" "$CXXVM_TOP/selftests/cxxvm-faults" >"$out"
