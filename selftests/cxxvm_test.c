@@ -883,6 +883,16 @@ static void *stress_thread(void *p)
 }
 
 /*
+ * Tests whose fixed amount of work takes more than the harness's 30 s on a
+ * debug kernel (KASAN, lockdep, UBSAN) under TCG: a 7.2 debug guest beside
+ * another guest was killed at 30 s in cxx_concurrent_map_unmap_flush.  The
+ * timeout is a hang detector, not a speed check.
+ */
+FIXTURE(slow) {};
+FIXTURE_SETUP(slow) {}
+FIXTURE_TEARDOWN(slow) {}
+
+/*
  * One thread per CPU maps, verifies and unmaps random sizes while purges
  * run under them.  With a small arena (as make check loads it) the test
  * first fills it with 64-page mappings and gives back exactly three
@@ -891,7 +901,7 @@ static void *stress_thread(void *p)
  * purges, and always find a slot that is free, dirty or being purged.
  * No call may fail; in particular no -ENOMEM.
  */
-TEST(cxx_concurrent_map_unmap_flush)
+TEST_F_TIMEOUT(slow, cxx_concurrent_map_unmap_flush, 300)
 {
 	enum { MAX_FILL = 16 * 8, GIVE_BACK = 3 };
 	int ncpu = sysconf(_SC_NPROCESSORS_ONLN), fd = cxxvm_open();
