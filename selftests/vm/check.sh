@@ -73,14 +73,11 @@ make -s -C "$CXXVM_TOP/selftests" >&2 || die "selftests do not build"
 # count_tap OUT LABEL: add the TAP lines of the harness and of
 # guest-check.sh's stages in OUT to the totals; echo the failed and skipped.
 count_tap() {
-	local out=$1 label=$2 ok skip notok
-	ok=$(grep -cE '^ok ' "$out" | head -n1)
-	skip=$(grep -cE '^ok .*# SKIP' "$out" | head -n1)
-	notok=$(grep -cE '^not ok ' "$out" | head -n1)
-	passed=$((passed + ok - skip))
-	skipped=$((skipped + skip))
-	failed=$((failed + notok))
-	grep -E '^not ok |^ok .*# SKIP' "$out" | sed "s/^/[cxxvm] [$label] /" >&2
+	local p f s
+	read -r p f s < <(tap_tally "$1" "$2")
+	passed=$((passed + p))
+	failed=$((failed + f))
+	skipped=$((skipped + s))
 }
 
 while read -r label image kdir; do

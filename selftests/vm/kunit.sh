@@ -142,13 +142,10 @@ fi
 # The selftests and guest-check.sh's stages, counted as check.sh counts
 # them on the stock kernels; a skip counts as failed here too.
 if grep -q '^---- selftests end' "$out"; then
-	st=$(sed -n '/^---- selftests begin/,/^---- selftests end/p' "$out")
-	sok=$(grep -cE '^ok ' <<<"$st")
-	sskip=$(grep -cE '^ok .*# SKIP' <<<"$st")
-	snotok=$(grep -cE '^not ok ' <<<"$st")
-	grep -E '^not ok |^ok .*# SKIP' <<<"$st" | sed "s/^/[cxxvm] [kunit $label] /" >&2
-	log "kunit [$label]: selftests in the debug kernel: $((sok - sskip)) passed, $snotok failed, $sskip skipped"
-	passed=$((passed + sok - sskip))
+	sed -n '/^---- selftests begin/,/^---- selftests end/p' "$out" >"$dir/selftests.out"
+	read -r sok snotok sskip < <(tap_tally "$dir/selftests.out" "kunit $label")
+	log "kunit [$label]: selftests in the debug kernel: $sok passed, $snotok failed, $sskip skipped"
+	passed=$((passed + sok))
 	failed=$((failed + snotok + sskip))
 else
 	log "kunit [$label]: the selftests did not run to the end in the debug kernel"

@@ -95,6 +95,19 @@ guest_kernels() {
 # KASAN/UBSAN and kmemleak reports.
 CXXVM_BAD_CONSOLE='Oops|WARNING:|BUG:|Kernel panic|general protection fault|Call Trace:|kernel BUG|possible recursive locking|circular locking dependency|inconsistent lock state|possible irq lock inversion|suspicious RCU usage|KASAN:|UBSAN:|unreferenced object|stack-protector'
 
+# tap_tally FILE LABEL: the TAP lines in FILE (the selftests' and
+# guest-check.sh's stages), as "PASSED FAILED SKIPPED" on stdout (a skip is
+# an "ok ... # SKIP", not a pass); the failed and skipped lines go to
+# stderr, prefixed with LABEL.
+tap_tally() {
+	local ok skip notok
+	ok=$(grep -cE '^ok ' "$1")
+	skip=$(grep -cE '^ok .*# SKIP' "$1")
+	notok=$(grep -cE '^not ok ' "$1")
+	grep -E '^not ok |^ok .*# SKIP' "$1" | sed "s/^/[cxxvm] [$2] /" >&2
+	echo "$((ok - skip)) $notok $skip"
+}
+
 # vng_run KERNEL_IMAGE CONSOLE_LOG [vng options...] -- COMMAND
 # Boots KERNEL_IMAGE under TCG with vng, runs COMMAND as root in the guest
 # (the host's filesystem is shared, so built files are used in place), and
