@@ -6,9 +6,8 @@
  * Runs as root inside the KUnit test kernel (CONFIG_FAILSLAB,
  * CONFIG_FAIL_PAGE_ALLOC, CONFIG_FAULT_INJECTION_DEBUG_FS) with cxxvm.ko
  * loaded and no other client.  failslab and fail_page_alloc are aimed at
- * this test's own task only (task-filter, /proc/self/make-it-fail), fail
- * one allocation in FAIL_PERCENT (sleeping ones included) and print
- * nothing.  Every ioctl must then succeed or fail with -ENOMEM, a VERIFY
+ * this test's own task only (task-filter, make-it-fail), fail one
+ * allocation in FAIL_PERCENT (sleeping ones included) and print nothing.  Every ioctl must then succeed or fail with -ENOMEM, a VERIFY
  * never sees a wrong page, and once injection is off, nothing is left:
  * no mapping, mapped page, retired or leaked page, no pagemap, and the
  * device still maps, verifies and unmaps.  Run by guest-kunit.sh.
@@ -26,91 +25,24 @@
 #include <unistd.h>
 
 #include <linux/cxxvm.h>
+#include "cxxvm_util.h"
 #include "kselftest_harness.h"
 
 #define FAIL_PERCENT	"10"
 #define ROUNDS		300
-/* Pfns far above this guest's RAM and below MAX_PHYSMEM_BITS. */
-#define FAKE_PFN	(1ull << 30)
 
-static int xioctl(int fd, unsigned long cmd, void *arg)
-{
-	return ioctl(fd, cmd, arg) ? -errno : 0;
-}
-
-static int write_file(const char *path, const char *val)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = write(fd, val, strlen(val));
-	close(fd);
-	return n == (ssize_t)strlen(val) ? 0 : -EIO;
-}
-
-static const char *const injectors[] = {
-	"/sys/kernel/debug/failslab",
-	"/sys/kernel/debug/fail_page_alloc",
-};
-
-/*
- * Aim both injectors at tasks with make-it-fail set, or turn them off.
- * Sleeping allocations fail too (ignore-gfp-wait), and with
- * fail_page_alloc single pages too (min-order); highmem ones (this
- * task's own user pages) do not, which keeps the test itself running.
- */
+/* Injection on, aimed at this task; or off, this task first. */
 static int injection(bool on)
 {
-	static const char *const knobs[][3] = {
-		{ "failslab", "task-filter", "Y" },
-		{ "failslab", "ignore-gfp-wait", "N" },
-		{ "fail_page_alloc", "task-filter", "Y" },
-		{ "fail_page_alloc", "ignore-gfp-wait", "N" },
-		{ "fail_page_alloc", "ignore-gfp-highmem", "Y" },
-		{ "fail_page_alloc", "min-order", "0" },
-	};
-	static const char *const common[][2] = {
-		{ "verbose", "0" },
-		{ "interval", "1" },
-		{ "times", "-1" },
-		{ "space", "0" },
-	};
-	char path[128];
-	size_t i, k;
-	int ret, tries;
+	int ret;
 
-	/*
-	 * Off: this task first, or its own open() and write() of the knobs
-	 * are failed too.  Those may fail while it is still on: retry.
-	 */
-	for (tries = 0; !on && tries < 1000; tries++) {
-		ret = write_file("/proc/self/make-it-fail", "0");
-		if (!ret)
-			break;
+	if (on) {
+		ret = fault_injection(FAIL_PERCENT);
+		return ret ? ret : make_it_fail(true);
 	}
-	if (!on && ret)
-		return ret;
-	for (k = 0; on && k < ARRAY_SIZE(knobs); k++) {
-		snprintf(path, sizeof(path), "/sys/kernel/debug/%s/%s", knobs[k][0], knobs[k][1]);
-		ret = write_file(path, knobs[k][2]);
-		if (ret)
-			return ret;
-	}
-	for (i = 0; i < ARRAY_SIZE(injectors); i++) {
-		for (k = 0; on && k < ARRAY_SIZE(common); k++) {
-			snprintf(path, sizeof(path), "%s/%s", injectors[i], common[k][0]);
-			ret = write_file(path, common[k][1]);
-			if (ret)
-				return ret;
-		}
-		snprintf(path, sizeof(path), "%s/probability", injectors[i]);
-		ret = write_file(path, on ? FAIL_PERCENT : "0");
-		if (ret)
-			return ret;
-	}
-	return on ? write_file("/proc/self/make-it-fail", "1") : 0;
+	/* Off: this task first, or its own writes of the knobs fail too. */
+	ret = make_it_fail(false);
+	return ret ? ret : fault_injection(NULL);
 }
 
 /* -ENOMEMs seen: the injection must have reached the module. */
@@ -241,7 +173,7 @@ TEST(ioctls_under_injected_allocation_failures)
 	unsigned int round;
 	int fd, failed_opens = 0;
 
-	ASSERT_EQ(0, access(injectors[0], F_OK))
+	ASSERT_EQ(0, access(CXXVM_FAILSLAB, F_OK))
 		TH_LOG("no failslab: this test needs the KUnit test kernel");
 	/* No page faults of our own while allocations fail. */
 	ASSERT_EQ(0, mlockall(MCL_CURRENT | MCL_FUTURE));

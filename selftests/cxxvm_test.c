@@ -31,17 +31,12 @@
 
 #include <linux/cxxvm.h>
 #include "cxxvm_reserved.h"
+#include "cxxvm_util.h"
 #include "kselftest_harness.h"
 
 static int cxxvm_open(void)
 {
 	return open(CXXVM_DEVICE_PATH, O_RDWR | O_CLOEXEC);
-}
-
-/* ioctl() that returns -errno instead of -1. */
-static int xioctl(int fd, unsigned long cmd, void *arg)
-{
-	return ioctl(fd, cmd, arg) ? -errno : 0;
 }
 
 static int map_pages(int fd, __u32 backend, __u32 nr, __u64 *handle)
@@ -1573,10 +1568,6 @@ TEST(submit_errors)
 }
 
 /* ---- pagemaps ------------------------------------------------------------ */
-
-
-/* Pfns far above this guest's RAM and below MAX_PHYSMEM_BITS. */
-#define FAKE_PFN	(1ull << 30)
 
 static int pgmap_create(int fd, __u32 type, __u32 flags, __u64 start, __u64 nr, __u64 *handle)
 {
