@@ -7,9 +7,10 @@
 #   make bench           boot Debian's 6.1, 6.12 and sid's 7.2 under qemu
 #                        with vng, run the benchmark in each, print the
 #                        cross-kernel summary, write JSON and PNG plots
-#   make check           build for 6.1, 6.12 and 7.2, run the selftests in
-#                        guests, then the KUnit suites, the selftests and
-#                        cxxvm-faults in the 7.2 debug test kernel
+#   make check           build for 6.1, 6.12 and 7.2, run the selftests and
+#                        the ioctl fuzzer in guests, then the KUnit suites,
+#                        the same, cxxvm-faults and the fuzzer with failing
+#                        allocations in the 7.2 debug test kernel
 #   make bench|check KERNEL=<image> KDIR=<tree>
 #                        the same on a kernel of your own (vng --kconfig)
 #   CXXVM_KERNELS="7.2"  pick stock lines for bench and check
@@ -17,6 +18,9 @@
 #   make test-kernel     only build (or find cached) the KUnit test kernels
 #   make fuzz            run the hosted core's libFuzzer harnesses
 #                        (FUZZ_SECONDS each, default 60)
+#   make fuzz-kernel SECONDS=N
+#                        run cxxvm-fuzz (the ioctl fuzzer) for N seconds
+#                        in stock 7.2, then in the 7.2 debug test kernel
 #   make callgrind       instructions per map+unmap and per lookup
 #   make clean
 
@@ -51,6 +55,9 @@ test-kernel:
 fuzz:
 	$(MAKE) -C selftests/hosted fuzz
 
+fuzz-kernel:
+	@selftests/vm/fuzz.sh $(SECONDS)
+
 callgrind:
 	$(MAKE) -C selftests/hosted callgrind
 
@@ -62,4 +69,4 @@ clean:
 	$(MAKE) -C selftests clean
 	$(MAKE) -C selftests/hosted clean
 
-.PHONY: all modules selftests bench check kunit test-kernel fuzz callgrind clean
+.PHONY: all modules selftests bench check kunit test-kernel fuzz fuzz-kernel callgrind clean

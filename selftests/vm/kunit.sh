@@ -40,11 +40,7 @@ make -s -C "$CXXVM_TOP/selftests" >&2 || die "kunit: the userspace selftests do 
 # copy of virtme-ng's guest directory whose virtme-sshd-script makes the
 # links instead (selftests/vm/guest-init/), mounted over the real one, and
 # "virtme.ssh", which has virtme-init run that script just before it looks.
-vguest=$(dirname "$(dpkg -L virtme-ng 2>/dev/null | grep -m1 '/guest/virtme-init$')")
-[ -x "$vguest/virtme-init" ] || die "kunit: cannot find virtme-ng's guest directory"
-rm -rf "$dir/virtme-guest"
-cp -a "$vguest" "$dir/virtme-guest"
-cp "$CXXVM_TOP/selftests/vm/guest-init/virtme-sshd-script" "$dir/virtme-guest/"
+vguest=$(virtme_guest_copy "$dir/virtme-guest") || exit 1
 #
 # Two retries, only for a guest that never started guest-kunit.sh and
 # whose console shows no report (so no test ran and none crashed): under a slow

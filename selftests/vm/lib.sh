@@ -133,6 +133,21 @@ vng_run() {
 	return "$rc"
 }
 
+# virtme_guest_copy DIR: a copy of virtme-ng's guest directory in DIR whose
+# virtme-sshd-script is selftests/vm/guest-init/'s (it makes the
+# /dev/virtio-ports links itself, see kunit.sh); prints the directory it
+# copied, the one to mount it over with vng's --rodir ORIG=DIR, and to
+# boot with "virtme.ssh" on the kernel command line.
+virtme_guest_copy() {
+	local vguest
+	vguest=$(dirname "$(dpkg -L virtme-ng 2>/dev/null | grep -m1 '/guest/virtme-init$')")
+	[ -x "$vguest/virtme-init" ] || die "cannot find virtme-ng's guest directory"
+	rm -rf "$1"
+	cp -a "$vguest" "$1"
+	cp "$CXXVM_TOP/selftests/vm/guest-init/virtme-sshd-script" "$1/"
+	echo "$vguest"
+}
+
 # style_check: checkpatch.pl (errors and warnings) and kernel-doc over the
 # C sources and C headers, with the scripts from Debian's linux-source-6.1
 # (the header packages do not ship them).  Extracted once into build/.
