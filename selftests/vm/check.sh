@@ -5,8 +5,10 @@
 # hosted C++ core (googletest plain/ASan/TSan, clang -Wthread-safety,
 # libFuzzer); build cxxvm.ko
 # for Debian's stock 6.1, 6.12 and sid's 7.2 (sid-kernel.sh), boot each
-# under TCG with vng and run the functional selftests in it; then the KUnit
-# suites, the selftests and cxxvm-faults in the 7.2 debug test kernel.
+# under TCG with vng and run the functional selftests, the ioctl fuzzer and
+# the fuzzer under CPU hotplug in it (guest-check.sh); then the KUnit
+# suites, the same, cxxvm-faults and the fuzzer with failing allocations
+# in the 7.2 debug test kernel.
 # Ends with "N passed, N failed".
 #
 #   CXXVM_KERNELS="7.2"        only these stock lines (default "6.1 6.12 7.2")

@@ -3,7 +3,9 @@
 #
 # guest-check.sh KO TEST_BINARY [BENCH_BINARY]: runs inside the test guest.
 # Loads the module, checks the device node, runs the functional selftests,
-# and with BENCH_BINARY a short contended section of the benchmark (every
+# then the ioctl fuzzer (cxxvm-fuzz, beside TEST_BINARY) for
+# CXXVM_FUZZ_OPS operations (default 50000) with seed CXXVM_FUZZ_SEED
+# (default 1), and with BENCH_BINARY a short contended section of the benchmark (every
 # backend, every size, one thread per vCPU), after which nothing may be
 # left mapped, allocated or waiting for a purge; unloads.  Speed is not
 # checked.  CXXVM_CONTENDED_N: that section's cycles per cell (default
@@ -46,6 +48,45 @@ stage "device_node_0600 ($mode)" $?
 
 "$test" 2>&1
 stage selftests $?
+
+# An open file holds the module: rmmod is refused and changes nothing.
+exec 3<>/dev/cxxvm
+! rmmod cxxvm 2>/dev/null && grep -q '^cxxvm ' /proc/modules && [ -c /dev/cxxvm ]
+stage "rmmod refused while /dev/cxxvm is open" $?
+exec 3>&-
+
+# Three processes of two threads each, one of them SIGKILLed every 2 s
+# and all of them together at the end.
+fuzz=$(dirname "$test")/cxxvm-fuzz
+"$fuzz" -n "${CXXVM_FUZZ_OPS:-50000}" -s "${CXXVM_FUZZ_SEED:-1}" -p 3 -j 2 2>&1
+stage "fuzzer, nothing left behind" $?
+
+# CPU hotplug under load: the last CPU goes offline and comes back while
+# the fuzzer maps, unmaps and purges (the queues of an offline CPU keep
+# their blocks; the others borrow, steal and purge them).  At least two
+# full cycles, whatever the speed of the guest.
+online=/sys/devices/system/cpu/cpu$(($(nproc --all) - 1))/online
+if [ -w "$online" ]; then
+	"$fuzz" -n "$((${CXXVM_FUZZ_OPS:-50000} / 2))" -s "$((${CXXVM_FUZZ_SEED:-1} + 1))" \
+		-p 2 -j 2 >/tmp/cxxvm-hotplug.out 2>&1 &
+	fpid=$!
+	cycles=0 hp=0
+	while kill -0 "$fpid" 2>/dev/null || [ "$cycles" -lt 2 ]; do
+		echo 0 >"$online" || hp=1
+		sleep 0.5
+		echo 1 >"$online" || hp=1
+		sleep 0.5
+		cycles=$((cycles + 1))
+	done
+	wait "$fpid"
+	frc=$?
+	cat /tmp/cxxvm-hotplug.out
+	echo "# $online: $cycles offline/online cycles"
+	[ "$frc" -eq 0 ] && [ "$hp" -eq 0 ]
+	stage "fuzzer while a CPU goes offline and online" $?
+else
+	stage "CPU hotplug: no writable $online" 1
+fi
 
 if [ -n "$bench" ]; then
 	"$bench" -s contended -n "${CXXVM_CONTENDED_N:-2000}" -r 1 -w 256 --expect-clean 2>&1
