@@ -35,7 +35,7 @@ if [ -z "$config" ] || ! grep -qx 'CONFIG_CONSTRUCTORS=y' "$config"; then
 	fi
 fi
 
-allowed='^(cxxvm_plat_[a-z_]+|cxxrt_[a-z_]+|__cxa_pure_virtual|__fentry__|__stack_chk_fail|__stack_chk_guard|__ref_stack_chk_guard|__x86_return_thunk|__x86_indirect_thunk_[a-z0-9]+|__x86_indirect_call_thunk_[a-z0-9]+|__x86_indirect_jump_thunk_[a-z0-9]+|memcpy|memmove|memset|memcmp|__asan_[A-Za-z0-9_]+)$'
+allowed='^(cxxvm_plat_[a-z_]+|cxxrt_[a-z_]+|__cxa_pure_virtual|__fentry__|__stack_chk_fail|__stack_chk_guard|__ref_stack_chk_guard|__x86_return_thunk|__x86_indirect_thunk_[a-z0-9]+|__x86_indirect_call_thunk_[a-z0-9]+|__x86_indirect_jump_thunk_[a-z0-9]+|memcpy|memmove|memset|memcmp|__asan_[A-Za-z0-9_]+|__ubsan_handle_[a-z_]+)$'
 # The module's own objects (Kbuild lists them in NAME.mod), those built
 # from C++.
 mod=${ko%.ko}.mod
