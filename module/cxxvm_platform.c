@@ -304,6 +304,7 @@ int cxxvm_plat_va_reserve(u32 nr_pages, uintptr_t *va_start, uintptr_t *ptes)
 	void *addr;
 	u32 i;
 
+	might_sleep();
 	pages = kvmalloc_array(nr_pages, sizeof(*pages), GFP_KERNEL);
 	if (!pages)
 		return -ENOMEM;
@@ -359,6 +360,7 @@ int cxxvm_plat_va_reserve(u32 nr_pages, uintptr_t *va_start, uintptr_t *ptes)
 
 void cxxvm_plat_va_release(uintptr_t va_start)
 {
+	might_sleep();
 	vunmap((void *)va_start);
 }
 
@@ -475,8 +477,10 @@ static void cxxvm_plat_work_fn(struct work_struct *work)
 
 struct cxxvm_plat_work *cxxvm_plat_work_create(void (*fn)(void *ctx), void *ctx)
 {
-	struct cxxvm_plat_work *w = cxxrt_alloc(sizeof(*w), CXXRT_GFP_KERNEL);
+	struct cxxvm_plat_work *w;
 
+	might_sleep();
+	w = cxxrt_alloc(sizeof(*w), CXXRT_GFP_KERNEL);
 	if (w) {
 		INIT_WORK(&w->work, cxxvm_plat_work_fn);
 		w->fn = fn;
@@ -590,8 +594,10 @@ struct cxxvm_plat_completion {
 
 struct cxxvm_plat_completion *cxxvm_plat_completion_create(void)
 {
-	struct cxxvm_plat_completion *c = cxxrt_alloc(sizeof(*c), CXXRT_GFP_KERNEL);
+	struct cxxvm_plat_completion *c;
 
+	might_sleep();
+	c = cxxrt_alloc(sizeof(*c), CXXRT_GFP_KERNEL);
 	if (c)
 		init_completion(&c->done);
 	return c;
@@ -614,6 +620,7 @@ void cxxvm_plat_completion_complete(struct cxxvm_plat_completion *c)
 
 void cxxvm_plat_completion_wait(struct cxxvm_plat_completion *c)
 {
+	might_sleep();
 	wait_for_completion(&c->done);
 }
 
