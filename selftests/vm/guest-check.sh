@@ -63,12 +63,13 @@ stage "fuzzer, nothing left behind" $?
 
 # CPU hotplug under load: the last CPU goes offline and comes back while
 # the fuzzer maps, unmaps and purges (the queues of an offline CPU keep
-# their blocks; the others borrow, steal and purge them).  At least two
-# full cycles, whatever the speed of the guest.
+# their blocks; the others borrow, steal and purge them), this time as
+# eight single-threaded processes, all SIGKILLed together at the end.  At
+# least two full cycles, whatever the speed of the guest.
 online=/sys/devices/system/cpu/cpu$(($(nproc --all) - 1))/online
 if [ -w "$online" ]; then
 	"$fuzz" -n "$((${CXXVM_FUZZ_OPS:-50000} / 2))" -s "$((${CXXVM_FUZZ_SEED:-1} + 1))" \
-		-p 2 -j 2 >/tmp/cxxvm-hotplug.out 2>&1 &
+		-p 8 -j 1 >/tmp/cxxvm-hotplug.out 2>&1 &
 	fpid=$!
 	cycles=0 hp=0
 	while kill -0 "$fpid" 2>/dev/null || [ "$cycles" -lt 2 ]; do
