@@ -157,13 +157,15 @@ static void bug(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	/* Unbuffered: a child may be SIGKILLed right after. */
-	dprintf(STDOUT_FILENO, "# BUG: %s\n", msg);
-	pthread_mutex_lock(&sh->report_lock);
-	if (!atomic_load(&sh->bugs))
+	/* Counted first: a child may be SIGKILLed at any point. */
+	if (!atomic_fetch_add(&sh->bugs, 1)) {
+		if (pthread_mutex_lock(&sh->report_lock) == EOWNERDEAD)
+			pthread_mutex_consistent(&sh->report_lock);
 		snprintf(sh->first_bug, sizeof(sh->first_bug), "%s", msg);
-	atomic_fetch_add(&sh->bugs, 1);
-	pthread_mutex_unlock(&sh->report_lock);
+		pthread_mutex_unlock(&sh->report_lock);
+	}
+	/* Unbuffered, for the same reason. */
+	dprintf(STDOUT_FILENO, "# BUG: %s\n", msg);
 }
 
 /* ---- one worker --------------------------------------------------------- */
@@ -269,7 +271,14 @@ static bool injectable(int c, const void *arg, bool arg_ok)
 	}
 }
 
-/* ioctl(), with make-it-fail set around it when -f asks and @c allows. */
+/*
+ * ioctl() on the worker's own file, with make-it-fail set around it when -f
+ * asks and @c allows.  Only there: the last close of a shared file may
+ * come in another thread's ioctl (its release runs as that thread returns),
+ * and that teardown must not fail.  A SIGKILL during an injected ioctl
+ * tears the process down with make-it-fail set, which is why -f runs make
+ * no REAL pagemaps at all.
+ */
 static int fuzz_ioctl(int fd, int c, unsigned long cmd, void *arg, bool arg_ok)
 {
 	bool inject = fail_percent && mif_fd >= 0 && injectable(c, arg, arg_ok);
@@ -508,7 +517,7 @@ static void legal_pgmap_create(struct worker *w)
 {
 	struct cxxvm_pgmap_create c = { .type = CXXVM_PGMAP_GENERIC, .nr_ranges = 1 };
 	unsigned long long base;
-	bool real = chance(&w->r, 40) && my_slice(w, &base);
+	bool real = !fail_percent && chance(&w->r, 40) && my_slice(w, &base);
 	__u64 pfn, nr;
 
 	if (w->nr_pgmaps == 4)
@@ -696,6 +705,89 @@ static void legal_misc(struct worker *w)
 	}
 }
 
+/* A bit outside @known, or 0 if there is none to pick. */
+static __u32 unknown_bit(struct worker *w, __u32 known)
+{
+	__u32 bit = 1u << below(&w->r, 32);
+
+	return bit & known ? 0 : bit;
+}
+
+/*
+ * A legal request with one reserved field or unknown flag set, on the
+ * worker's own file: exactly -EINVAL, and nothing may change (the
+ * mapping it names stays, which later legal operations check).
+ */
+static void legal_reserved(struct worker *w)
+{
+	union {
+		struct cxxvm_unmap un;
+		struct cxxvm_verify v;
+		struct cxxvm_map m;
+		struct cxxvm_flush f;
+		struct cxxvm_buf_create b;
+		struct cxxvm_pgmap_ref g;
+	} a;
+	__u32 bit = 0;
+	int c, ret;
+
+	memset(&a, 0, sizeof(a));
+	switch (below(&w->r, 6)) {
+	case 0:
+	case 1:
+		if (!w->nr_maps)
+			return;
+		c = below(&w->r, 2) ? C_UNMAP : C_VERIFY;
+		if (c == C_UNMAP) {
+			a.un.handle = w->maps[below(&w->r, w->nr_maps)].handle;
+			if (chance(&w->r, 50))
+				a.un.flags = bit = unknown_bit(w, 0);
+			else
+				a.un.reserved[below(&w->r, 2)] = bit = 1;
+		} else {
+			a.v.handle = w->maps[below(&w->r, w->nr_maps)].handle;
+			if (chance(&w->r, 50))
+				a.v.flags = bit = unknown_bit(w, 0);
+			else
+				a.v.reserved[below(&w->r, 2)] = bit = 1;
+		}
+		break;
+	case 2:
+		c = C_MAP;
+		a.m.nr_pages = 1;
+		if (chance(&w->r, 50))
+			a.m.flags = bit = unknown_bit(w, CXXVM_MAP_FLAGS);
+		else
+			a.m.reserved[0] = bit = 1;
+		break;
+	case 3:
+		c = C_FLUSH;
+		a.f.flags = bit = unknown_bit(w, CXXVM_FLUSH_FLAGS);
+		break;
+	case 4:
+		c = C_BUF_CREATE;
+		a.b.nr_pages = 1;
+		if (chance(&w->r, 50))
+			a.b.flags = bit = unknown_bit(w, 0);
+		else
+			a.b.reserved[below(&w->r, 2)] = bit = 1;
+		break;
+	default:
+		c = C_PGMAP_GET;
+		a.g.pfn = w->nr_pgmaps ? w->pgmaps[0].pfn : FAKE_PFN;
+		a.g.flags = bit = unknown_bit(w, 0);
+		break;
+	}
+	if (!bit)
+		return;
+	ret = fuzz_ioctl(w->fd, c, cmds[c].cmd, &a, true);
+	count(c, ret);
+	atomic_fetch_add(&sh->legal_ops, 1);
+	if (ret != -EINVAL && !(fail_percent && ret == -ENOMEM))
+		bug("worker %u: %s with a reserved field or unknown flag set returned %d, not -EINVAL",
+		    w->id, cmds[c].name, ret);
+}
+
 static void legal_op(struct worker *w)
 {
 	if (w->fd < 0) {
@@ -730,8 +822,11 @@ static void legal_op(struct worker *w)
 	case 86 ... 91:
 		legal_real(w);
 		break;
-	case 92 ... 98:
+	case 92 ... 95:
 		legal_misc(w);
+		break;
+	case 96 ... 98:
+		legal_reserved(w);
 		break;
 	default:
 		reopen(w);	/* close() undoes all of it */
@@ -769,7 +864,7 @@ static __u64 some_pfn_anywhere(struct worker *w)
 		/* someone else's window: overlaps */
 		return FAKE_PFN + below(&w->r, MAX_PROCS * MAX_THREADS) * WINDOW + below(&w->r, WINDOW);
 	case 5:
-		if (res_pages)	/* the chaos slice (whole subsections) */
+		if (slice_pages)	/* the chaos slice (whole subsections) */
 			return res_pfn + res_pages - slice_pages + SUBSECTION * below(&w->r, 2);
 		/* fallthrough */
 	default:
@@ -785,7 +880,7 @@ static __u64 some_pfn(struct worker *w)
 {
 	__u64 pfn = some_pfn_anywhere(w);
 
-	if (res_pages && pfn >= res_pfn && pfn < res_pfn + res_pages - slice_pages)
+	if (slice_pages && pfn >= res_pfn && pfn < res_pfn + res_pages - slice_pages)
 		pfn = res_pfn + res_pages - slice_pages + (pfn - res_pfn) % slice_pages;
 	return pfn;
 }
@@ -845,7 +940,13 @@ static void chaos_arg(struct worker *w, int c, void *arg, size_t size)
 		break;
 	}
 	case C_BUF_CREATE:
-		((struct cxxvm_buf_create *)arg)->nr_pages = some_count(w, 64);
+		/*
+		 * Small or refused: buffers live as long as their file, and
+		 * big valid ones would fill the guest.
+		 */
+		((struct cxxvm_buf_create *)arg)->nr_pages =
+			below(&w->r, 4) ? below(&w->r, 9) :
+			chance(&w->r, 50) ? info.max_buf_pages + 1 : (__u32)rnd(&w->r) | 0x80000000u;
 		break;
 	case C_BUF_DESTROY:
 		((struct cxxvm_buf_destroy *)arg)->id = below(&w->r, 10);
@@ -864,6 +965,7 @@ static void chaos_arg(struct worker *w, int c, void *arg, size_t size)
 			p->altmap_reserve = some_count(w, 8);
 			p->altmap_free = some_count(w, 64);
 		}
+		/* Faults below may set it again: chaos_op() clears it then. */
 		break;
 	}
 	case C_PGMAP_GET: {
@@ -917,28 +1019,47 @@ static void chaos_submit(struct worker *w, struct cxxvm_submit *s, struct cxxvm_
 {
 	unsigned int i;
 
+	memset(s, 0, sizeof(*s));
 	s->ops = (uintptr_t)ops;
-	s->nr_ops = chance(&w->r, 90) ? 1 + below(&w->r, 8) : (__u32)some_count(w, 8);
-	if (s->nr_ops > 8 && s->nr_ops <= info.max_submit_ops)
-		s->nr_ops = 8;	/* the array has 8 */
+	switch (below(&w->r, 10)) {
+	case 0:
+		s->nr_ops = 0;
+		break;
+	case 1:
+		s->nr_ops = info.max_submit_ops + 1;
+		break;
+	default:
+		s->nr_ops = 1 + below(&w->r, 8);	/* the array has 8 */
+		break;
+	}
 	s->op_size = chance(&w->r, 90) ? sizeof(*ops) : below(&w->r, 128);
 	s->flags = below(&w->r, 8);
 	for (i = 0; i < 8; i++) {
-		ops[i] = (struct cxxvm_op){
-			.op = below(&w->r, 6), .flags = below(&w->r, 3),
-			.backend = below(&w->r, CXXVM_NR_BACKENDS + 1),
-			.nr_pages = some_count(w, info.max_pages), .buf = below(&w->r, 6),
-			.buf_offset = below(&w->r, 8), .seed = 0x5eed,
-			.handle = (ops[i].flags & CXXVM_OP_REF) ? below(&w->r, 8) : some_handle(w),
-		};
-		if (ops[i].flags & CXXVM_OP_REF)
-			ops[i].handle = below(&w->r, 8);
+		memset(&ops[i], 0, sizeof(ops[i]));
+		ops[i].op = below(&w->r, 6);
+		ops[i].flags = below(&w->r, 3);
+		ops[i].backend = below(&w->r, CXXVM_NR_BACKENDS + 1);
+		ops[i].nr_pages = some_count(w, info.max_pages);
+		ops[i].buf = below(&w->r, 6);
+		ops[i].buf_offset = below(&w->r, 8);
+		ops[i].seed = 0x5eed;
+		ops[i].handle = (ops[i].flags & CXXVM_OP_REF) ? below(&w->r, 8) : some_handle(w);
+		if (chance(&w->r, 5))
+			ops[i].reserved = 1;
 	}
 }
 
-static int pick_shared_fd(struct worker *w)
+/*
+ * A shared file, or the parent's for a command that creates nothing
+ * there: that file lives for the whole run, and what chaos made on it
+ * under handles it never guesses again would pile up.
+ */
+static int pick_shared_fd(struct worker *w, int c)
 {
-	if (parent_fd >= 0 && chance(&w->r, 20))
+	bool creates = c == C_MAP || c == C_BUF_CREATE || c == C_PGMAP_CREATE ||
+		       c == C_PGMAP_GET || c == C_SUBMIT || c == C_OTHER;
+
+	if (parent_fd >= 0 && !creates && chance(&w->r, 20))
 		return parent_fd;
 	return atomic_load(&shared_fd[below(&w->r, SHARED_FDS)]);
 }
@@ -1001,6 +1122,10 @@ static void chaos_op(struct worker *w)
 	else
 		chaos_arg(w, c, &u, size);
 
+	/* -f: no REAL pagemap (see fuzz_ioctl()). */
+	if (fail_percent && c == C_PGMAP_CREATE)
+		((struct cxxvm_pgmap_create *)&u)->flags &= ~CXXVM_PGMAP_REAL;
+
 	if (kind < 10) {
 		/* Wrong encodings: size, direction, number or type. */
 		switch (below(&w->r, 4)) {
@@ -1022,6 +1147,10 @@ static void chaos_op(struct worker *w)
 		}
 		if (cmd != cmds[c].cmd)
 			c = C_OTHER;
+		/* -f: not even a PGMAP_CREATE read from another struct's bytes. */
+		if (fail_percent && _IOC_TYPE(cmd) == CXXVM_IOC_MAGIC &&
+		    _IOC_NR(cmd) == _IOC_NR(CXXVM_IOC_PGMAP_CREATE))
+			return;
 	} else if (kind < 20) {
 		/* Pointers the module cannot read, or write back to. */
 		switch (below(&w->r, 5)) {
@@ -1066,10 +1195,11 @@ static void chaos_op(struct worker *w)
 	}
 
 	pthread_rwlock_rdlock(&fd_lock);
-	fd = pick_shared_fd(w);
+	fd = pick_shared_fd(w, c);
 	if (writes_pattern(c) || c == C_OTHER)
 		pattern_lock();
-	ret = fuzz_ioctl(fd, c, cmd, arg, arg == &u);
+	/* Never injected: see fuzz_ioctl(). */
+	ret = xioctl(fd, cmd, arg);
 	if (writes_pattern(c) || c == C_OTHER)
 		pattern_unlock();
 	pthread_rwlock_unlock(&fd_lock);
@@ -1157,6 +1287,7 @@ static void child_main(unsigned int proc, uint64_t seed)
 	_exit(0);
 }
 
+/* Fork child @proc of generation @gen; -1 (reported) if fork() failed. */
 static pid_t spawn(unsigned int proc, uint64_t seed, unsigned int gen)
 {
 	uint64_t s = seed ^ ((uint64_t)gen << 32) ^ (0x9e37ull * (proc + 1));
@@ -1164,9 +1295,27 @@ static pid_t spawn(unsigned int proc, uint64_t seed, unsigned int gen)
 
 	if (!pid)
 		child_main(proc, s);
+	if (pid < 0)
+		bug("fork: %s", strerror(errno));
 	if (verbose)
 		ksft_print_msg("generation %u of child %u: pid %d\n", gen, proc, pid);
 	return pid;
+}
+
+/*
+ * Reap child @pid (never a pid <= 0: kill(-1) would reach every process).
+ * A child ends by SIGKILL (ours) or exit(0) (the run's ops were done):
+ * anything else (a crash, an exit status) is a bug of the run.
+ */
+static void reap(pid_t pid)
+{
+	int status;
+
+	if (pid <= 0 || waitpid(pid, &status, 0) != pid)
+		return;
+	if (WIFSIGNALED(status) ? WTERMSIG(status) != SIGKILL : WEXITSTATUS(status))
+		bug("child %d ended with %s %d", pid, WIFSIGNALED(status) ? "signal" : "status",
+		    WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
 }
 
 /* Some mappings, a buffer and a pagemap on a file every child inherits. */
@@ -1246,7 +1395,7 @@ static void final_checks(void)
 	if (!ret && res_pages) {
 		c = (struct cxxvm_pgmap_create){
 			.type = CXXVM_PGMAP_GENERIC, .flags = CXXVM_PGMAP_REAL, .nr_ranges = 1,
-			.ranges = { { res_pfn, res_pages / SUBSECTION * SUBSECTION } },
+			.ranges = { { res_pfn, res_pages } },
 		};
 		ret = xioctl(fd, CXXVM_IOC_PGMAP_CREATE, &c);
 		if (!ret) {
@@ -1276,12 +1425,13 @@ int main(int argc, char **argv)
 {
 	uint64_t seed = (uint64_t)time(NULL);
 	unsigned int seconds = 0, kill_ms = 2000, gen = 0, i;
-	pid_t pids[MAX_PROCS];
+	pid_t pids[MAX_PROCS] = { 0 };
 	pthread_mutexattr_t ma;
 	struct timespec t0, now;
+	bool ops_given = false;
 	double elapsed;
 	char *end;
-	int opt, fd, status;
+	int opt, fd;
 
 	while ((opt = getopt(argc, argv, "s:n:t:p:j:k:f:v")) != -1) {
 		unsigned long long v;
@@ -1299,6 +1449,7 @@ int main(int argc, char **argv)
 			break;
 		case 'n':
 			max_ops = v;
+			ops_given = true;
 			break;
 		case 't':
 			seconds = v;
@@ -1322,7 +1473,7 @@ int main(int argc, char **argv)
 	if (optind != argc || (!max_ops && !seconds) || !nr_procs || nr_procs > MAX_PROCS || !nr_threads ||
 	    nr_threads > MAX_THREADS || fail_percent > 100 || !kill_ms)
 		usage(argv[0]);
-	if (seconds && max_ops == 100000)
+	if (seconds && !ops_given)
 		max_ops = 0;	/* -t alone: run for the time */
 
 	ksft_print_header();
@@ -1336,8 +1487,12 @@ int main(int argc, char **argv)
 		ksft_exit_fail_msg("%s: %s (is cxxvm.ko loaded?)\n", CXXVM_DEVICE_PATH, strerror(errno));
 	close(fd);
 	if (info.reserved_mem_size) {
-		res_pfn = info.reserved_mem_start / PAGE;
-		res_pages = info.reserved_mem_size / PAGE;
+		/* Whole subsections: what a REAL pagemap needs. */
+		unsigned long long end = (info.reserved_mem_start + info.reserved_mem_size) / PAGE;
+
+		res_pfn = (info.reserved_mem_start / PAGE + SUBSECTION - 1) / SUBSECTION * SUBSECTION;
+		end = end / SUBSECTION * SUBSECTION;
+		res_pages = end > res_pfn ? end - res_pfn : 0;
 		/* One slice per worker and one for chaos, whole subsections. */
 		slice_pages = res_pages / SUBSECTION / (nr_procs * nr_threads + 1) * SUBSECTION;
 		if (slice_pages < 2 * SUBSECTION)
@@ -1381,17 +1536,18 @@ int main(int argc, char **argv)
 		if ((seconds && elapsed >= seconds) || ops_done())
 			break;
 		i = ++gen % nr_procs;
-		if (kill(pids[i], SIGKILL) == 0 || errno == ESRCH) {
-			waitpid(pids[i], &status, 0);
-			pids[i] = spawn(i, seed, gen);
-		}
+		if (pids[i] > 0)
+			kill(pids[i], SIGKILL);
+		reap(pids[i]);
+		pids[i] = spawn(i, seed, gen);
 	}
 	/* The end: all children killed together, holding what they hold. */
 	atomic_store(&sh->stop, 1);
 	for (i = 0; i < nr_procs; i++)
-		kill(pids[i], SIGKILL);
+		if (pids[i] > 0)
+			kill(pids[i], SIGKILL);
 	for (i = 0; i < nr_procs; i++)
-		waitpid(pids[i], &status, 0);
+		reap(pids[i]);
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	elapsed = now.tv_sec - t0.tv_sec + (now.tv_nsec - t0.tv_nsec) / 1e9;
 	close(parent_fd);
@@ -1402,6 +1558,15 @@ int main(int argc, char **argv)
 	ksft_print_msg("%lu operations (%lu legal) in %.1f s, %u child generations, seed %#llx\n",
 		       atomic_load(&sh->ops), atomic_load(&sh->legal_ops), elapsed, gen + nr_procs,
 		       (unsigned long long)seed);
+	if (fail_percent) {
+		unsigned long enomem = 0;
+		int c;
+
+		for (c = 0; c < NR_CMDS; c++)
+			enomem += atomic_load(&sh->hist[c][ENOMEM]);
+		if (!enomem)
+			bug("-f %u: no ioctl met an injected failure", fail_percent);
+	}
 	ksft_test_result(!atomic_load(&sh->bugs), "%lu operations, no bug%s%s\n",
 			 atomic_load(&sh->ops), atomic_load(&sh->bugs) ? ": first: " : "",
 			 atomic_load(&sh->bugs) ? sh->first_bug : "");

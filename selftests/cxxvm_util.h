@@ -18,10 +18,12 @@
 /* Pfns far above a test guest's RAM and below MAX_PHYSMEM_BITS. */
 #define FAKE_PFN	(1ull << 30)
 
-/* ioctl() that returns -errno instead of -1. */
+/* ioctl() that returns -errno instead of -1 (and what it returned otherwise). */
 static inline int xioctl(int fd, unsigned long cmd, void *arg)
 {
-	return ioctl(fd, cmd, arg) ? -errno : 0;
+	int ret = ioctl(fd, cmd, arg);
+
+	return ret < 0 ? -errno : ret;
 }
 
 static inline int write_file(const char *path, const char *val)

@@ -6,10 +6,12 @@
 # "7.2", "" for none) and then in each debug test kernel of CXXVM_KUNIT_KERNELS
 # (default "7.2", "" for none; KASAN, lockdep, kmemleak, UBSAN; built once and cached
 # by test-kernel.sh), one guest at a time, under TCG.  CXXVM_FUZZ_ARGS
-# adds cxxvm-fuzz options (a seed: "-s 0x1234"; "-p 3 -j 2"; "-f 5" for
-# failing allocations, debug kernels only).  A guest fails on a bug the
-# fuzzer saw, anything left behind, a console report, or a kmemleak
-# report.  Prints "fuzz-kernel: N passed, N failed" last.
+# adds cxxvm-fuzz options (a seed: "-s 0x1234"; "-p 3 -j 2");
+# CXXVM_FUZZ_FAIL=PERCENT fails that share of the allocations of the
+# fuzzer's ioctls in the debug kernels (-f; stock kernels have no fault
+# injection).  A guest fails on a bug the fuzzer saw, anything left
+# behind, a console report, or a kmemleak report.  Prints
+# "fuzz-kernel: N passed, N failed" last.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -28,7 +30,13 @@ tally() {
 	read -r ok notok skip < <(tap_tally "$1" "fuzz $2")
 	passed=$((passed + ok))
 	failed=$((failed + notok + skip))
-	grep -E '^# [0-9]+ operations|^# [A-Z_()a-z ]+ +ok=|^# left:' "$1" | sed "s/^/[cxxvm] [$2] /" >&2
+	grep -E '^# [0-9]+ operations|^# [A-Z_()a-z ]+ +ok=|^# left:|^# allocator:' "$1" |
+		sed "s/^/[cxxvm] [$2] /" >&2
+	# Each bug the fuzzer printed, even one a SIGKILL kept from its count.
+	if grep -q '^# BUG:' "$1"; then
+		grep '^# BUG:' "$1" | sort | uniq -c | sort -rn | head -n 20 | sed "s/^/[cxxvm] [$2] /" >&2
+		failed=$((failed + 1))
+	fi
 	leaks=$(sed -n '/^---- kmemleak begin/,/^---- kmemleak end/p' "$1" | sed '1d;$d')
 	if [ -n "$leaks" ]; then
 		printf '%s\n' "$leaks" >&2
@@ -44,6 +52,8 @@ tally() {
 	fi
 }
 
+[ -n "${CXXVM_KERNELS-7.2}${CXXVM_KUNIT_KERNELS-7.2}" ] ||
+	die "fuzz-kernel: CXXVM_KERNELS and CXXVM_KUNIT_KERNELS are both empty"
 kernels=
 if [ -n "${CXXVM_KERNELS-7.2}" ]; then
 	kernels=$(CXXVM_KERNELS=${CXXVM_KERNELS:-7.2} guest_kernels) || die "no guest kernels"
@@ -74,7 +84,8 @@ for line in ${CXXVM_KUNIT_KERNELS-7.2}; do
 	CXXVM_VM_TIMEOUT=$((secs + 1500)) CXXVM_VM_MEMORY=1G \
 		vng_run "$tree/arch/x86/boot/bzImage" "$dir/console.log" \
 		--append "memmap=256M\$0x30000000 virtme.ssh" --rodir "$vguest=$dir/virtme-guest" -- \
-		"$CXXVM_TOP/selftests/vm/guest-fuzz.sh" "$dir/cxxvm.ko" "$fuzz" "${fargs[@]}" </dev/null |
+		"$CXXVM_TOP/selftests/vm/guest-fuzz.sh" "$dir/cxxvm.ko" "$fuzz" "${fargs[@]}" \
+		${CXXVM_FUZZ_FAIL:+-f "$CXXVM_FUZZ_FAIL"} </dev/null |
 		tee "$out"
 	tally "$out" "$label" "${PIPESTATUS[0]}"
 done

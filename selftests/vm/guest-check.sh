@@ -49,11 +49,20 @@ stage "device_node_0600 ($mode)" $?
 "$test" 2>&1
 stage selftests $?
 
-# An open file holds the module: rmmod is refused and changes nothing.
+# An open file holds the module: rmmod is refused ("in use", not any
+# failure) and changes nothing; closing it gives the reference back.
+refs=/sys/module/cxxvm/refcnt
+ref0=$(cat "$refs")
 exec 3<>/dev/cxxvm
-! rmmod cxxvm 2>/dev/null && grep -q '^cxxvm ' /proc/modules && [ -c /dev/cxxvm ]
-stage "rmmod refused while /dev/cxxvm is open" $?
+ref1=$(cat "$refs")
+msg=$(rmmod cxxvm 2>&1)
+rc=$?
+ref2=$(cat "$refs")
 exec 3>&-
+[ "$rc" -ne 0 ] && grep -qi 'in use' <<<"$msg" && grep -q '^cxxvm ' /proc/modules &&
+	[ -c /dev/cxxvm ] && [ "$ref1" -eq $((ref0 + 1)) ] && [ "$ref2" -eq "$ref1" ] &&
+	[ "$(cat "$refs")" -eq "$ref0" ]
+stage "rmmod refused while /dev/cxxvm is open (refcnt $ref0, $ref1, $ref2: $msg)" $?
 
 # Three processes of two threads each, one of them SIGKILLed every 2 s
 # and all of them together at the end.
@@ -68,14 +77,16 @@ stage "fuzzer, nothing left behind" $?
 # least two full cycles, whatever the speed of the guest.
 online=/sys/devices/system/cpu/cpu$(($(nproc --all) - 1))/online
 if [ -w "$online" ]; then
-	"$fuzz" -n "$((${CXXVM_FUZZ_OPS:-50000} / 2))" -s "$((${CXXVM_FUZZ_SEED:-1} + 1))" \
+	# -t: a bound for a fuzzer that stops making progress; timeout:
+	# for a CPU that does not go offline or come back.
+	"$fuzz" -n "$((${CXXVM_FUZZ_OPS:-50000} / 2))" -t 600 -s "$((${CXXVM_FUZZ_SEED:-1} + 1))" \
 		-p 8 -j 1 >/tmp/cxxvm-hotplug.out 2>&1 &
 	fpid=$!
 	cycles=0 hp=0
-	while kill -0 "$fpid" 2>/dev/null || [ "$cycles" -lt 2 ]; do
-		echo 0 >"$online" || hp=1
+	while { kill -0 "$fpid" 2>/dev/null || [ "$cycles" -lt 2 ]; } && [ "$hp" -eq 0 ]; do
+		timeout 60 sh -c "echo 0 >$online" || hp=1
 		sleep 0.5
-		echo 1 >"$online" || hp=1
+		timeout 60 sh -c "echo 1 >$online" || hp=1
 		sleep 0.5
 		cycles=$((cycles + 1))
 	done
