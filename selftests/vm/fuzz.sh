@@ -24,7 +24,9 @@ fuzz=$CXXVM_TOP/selftests/cxxvm-fuzz
 fargs=(-t "$secs" ${CXXVM_FUZZ_ARGS:-})
 passed=0 failed=0
 
-# tally OUT LABEL RC: the guest's TAP lines, a kmemleak report, its exit.
+# tally OUT LABEL RC [CONSOLE]: the guest's TAP lines, a kmemleak report
+# (with CONSOLE, a debug kernel's: kmemleak must also have run to the end
+# and not disabled itself), its exit.
 tally() {
 	local ok notok skip leaks
 	read -r ok notok skip < <(tap_tally "$1" "fuzz $2")
@@ -37,7 +39,12 @@ tally() {
 		grep '^# BUG:' "$1" | sort | uniq -c | sort -rn | head -n 20 | sed "s/^/[cxxvm] [$2] /" >&2
 		failed=$((failed + 1))
 	fi
-	leaks=$(sed -n '/^---- kmemleak begin/,/^---- kmemleak end/p' "$1" | sed '1d;$d')
+	if [ -n "${4:-}" ] && { ! grep -q '^---- kmemleak end' "$1" ||
+	   grep -qiE 'kmemleak.*disabl|leak detector disabled' "$4"; }; then
+		log "[$2] kmemleak did not run to the end (or disabled itself)"
+		failed=$((failed + 1))
+	fi
+	leaks=$(kmemleak_leaks "$1")
 	if [ -n "$leaks" ]; then
 		printf '%s\n' "$leaks" >&2
 		log "[$2] kmemleak reports the leaks above"
@@ -87,7 +94,7 @@ for line in ${CXXVM_KUNIT_KERNELS-7.2}; do
 		"$CXXVM_TOP/selftests/vm/guest-fuzz.sh" "$dir/cxxvm.ko" "$fuzz" "${fargs[@]}" \
 		${CXXVM_FUZZ_FAIL:+-f "$CXXVM_FUZZ_FAIL"} </dev/null |
 		tee "$out"
-	tally "$out" "$label" "${PIPESTATUS[0]}"
+	tally "$out" "$label" "${PIPESTATUS[0]}" "$dir/console.log"
 done
 
 echo "fuzz-kernel: $passed passed, $failed failed"

@@ -12,24 +12,16 @@ set -u
 ko=$1 fuzz=$2
 shift 2
 fail=0
-leaks=/sys/kernel/debug/kmemleak
 echo "---- guest-fuzz start ----"
-if [ -e "$leaks" ]; then
-	echo scan >"$leaks" || exit 1
-	echo clear >"$leaks" || exit 1
+if [ -e "$CXXVM_KMEMLEAK" ]; then
+	kmemleak_clear || exit 1
 fi
 # shellcheck disable=SC2046 # empty without memmap=
 insmod "$ko" lazy_max_pages=256 max_blocks=8 $(reserved_mem_arg) || exit 1
 "$fuzz" "$@" 2>&1 || fail=1
 rmmod cxxvm || exit 1
-if [ -e "$leaks" ]; then
-	# kmemleak reports objects older than 5 s only.
-	sleep 6
-	echo scan >"$leaks" || exit 1
-	echo scan >"$leaks" || exit 1
-	echo "---- kmemleak begin ----"
-	cat "$leaks" || exit 1
-	echo "---- kmemleak end ----"
+if [ -e "$CXXVM_KMEMLEAK" ]; then
+	kmemleak_report || exit 1
 fi
 echo "---- guest-fuzz end ----"
 exit $fail

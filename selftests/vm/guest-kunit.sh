@@ -16,12 +16,10 @@ ko=$1 kunit_ko=$2 test=${3:-} bench=${4:-} faults=${5:-}
 fail=0
 # kunit.sh boots the guest again only if this line never came out.
 echo "---- guest-kunit start ----"
-leaks=/sys/kernel/debug/kmemleak
 
 # Forget what boot left behind, so only our leaks are reported.  A
 # kmemleak that cannot be driven fails the run (no end marker is printed).
-echo scan >"$leaks" || exit 1
-echo clear >"$leaks" || exit 1
+kmemleak_clear || exit 1
 
 insmod "$ko" || exit 1
 insmod "$kunit_ko" || exit 1
@@ -53,11 +51,5 @@ if [ -n "$test" ]; then
 	echo "---- selftests end ----"
 fi
 
-# kmemleak reports objects older than 5 s only.
-sleep 6
-echo scan >"$leaks" || exit 1
-echo scan >"$leaks" || exit 1
-echo "---- kmemleak begin ----"
-cat "$leaks" || exit 1
-echo "---- kmemleak end ----"
+kmemleak_report || exit 1
 exit $fail

@@ -153,7 +153,7 @@ if ! grep -q '^---- kmemleak end' "$out" ||
 	log "kunit: kmemleak did not run to the end (or disabled itself)"
 	failed=$((failed + 1))
 fi
-leaks=$(sed -n '/^---- kmemleak begin/,/^---- kmemleak end/p' "$out" | sed '1d;$d')
+leaks=$(kmemleak_leaks "$out")
 if [ -n "$leaks" ]; then
 	printf '%s\n' "$leaks" >&2
 	log "kunit: kmemleak reports the leaks above"

@@ -133,6 +133,12 @@ vng_run() {
 	return "$rc"
 }
 
+# kmemleak_leaks OUT: what the guest's kmemleak_report (guest-lib.sh)
+# printed in OUT, nothing if it found no leak.
+kmemleak_leaks() {
+	sed -n '/^---- kmemleak begin/,/^---- kmemleak end/p' "$1" | sed '1d;$d'
+}
+
 # virtme_guest_copy DIR: a copy of virtme-ng's guest directory in DIR whose
 # virtme-sshd-script is selftests/vm/guest-init/'s (it makes the
 # /dev/virtio-ports links itself, see kunit.sh); prints the directory it
