@@ -148,17 +148,7 @@ else
 	failed=$((failed + 1))
 fi
 
-if ! grep -q '^---- kmemleak end' "$out" ||
-   grep -qiE 'kmemleak.*disabl|leak detector disabled' "$dir/console.log"; then
-	log "kunit: kmemleak did not run to the end (or disabled itself)"
-	failed=$((failed + 1))
-fi
-leaks=$(kmemleak_leaks "$out")
-if [ -n "$leaks" ]; then
-	printf '%s\n' "$leaks" >&2
-	log "kunit: kmemleak reports the leaks above"
-	failed=$((failed + 1))
-fi
+failed=$((failed + $(kmemleak_failures "$out" "$dir/console.log" "kunit $label")))
 if [ "$rc" -ne 0 ]; then
 	log "kunit: guest run exited $rc or its console shows a report ($dir/console.log)"
 	failed=$((failed + 1))

@@ -139,6 +139,26 @@ kmemleak_leaks() {
 	sed -n '/^---- kmemleak begin/,/^---- kmemleak end/p' "$1" | sed '1d;$d'
 }
 
+# kmemleak_failures OUT CONSOLE LABEL: log and count (on stdout: 0, 1 or
+# 2) what fails a debug guest's kmemleak check: a report that never came
+# to its end marker or a kmemleak that disabled itself (CONSOLE), and the
+# leaks it reported.
+kmemleak_failures() {
+	local n=0 leaks
+	if ! grep -q '^---- kmemleak end' "$1" ||
+	   grep -qiE 'kmemleak.*disabl|leak detector disabled' "$2"; then
+		log "[$3] kmemleak did not run to the end (or disabled itself)"
+		n=$((n + 1))
+	fi
+	leaks=$(kmemleak_leaks "$1")
+	if [ -n "$leaks" ]; then
+		printf '%s\n' "$leaks" >&2
+		log "[$3] kmemleak reports the leaks above"
+		n=$((n + 1))
+	fi
+	echo "$n"
+}
+
 # virtme_guest_copy DIR: a copy of virtme-ng's guest directory in DIR whose
 # virtme-sshd-script is selftests/vm/guest-init/'s (it makes the
 # /dev/virtio-ports links itself, see kunit.sh); prints the directory it
