@@ -1237,7 +1237,7 @@ static void *worker_main(void *p)
 	struct worker w = { .r = { a->seed }, .id = a->id, .fd = -1 };
 
 	if (fail_percent) {
-		mif_fd = open("/proc/thread-self/make-it-fail", O_WRONLY | O_CLOEXEC);
+		mif_fd = open(CXXVM_MAKE_IT_FAIL, O_WRONLY | O_CLOEXEC);
 		if (mif_fd < 0)
 			bug("worker %u: no make-it-fail: %s", w.id, strerror(errno));
 	}

@@ -39,6 +39,7 @@ static inline int write_file(const char *path, const char *val)
 }
 
 #define CXXVM_FAILSLAB		"/sys/kernel/debug/failslab"
+#define CXXVM_MAKE_IT_FAIL	"/proc/thread-self/make-it-fail"
 #define CXXVM_FAIL_PAGE_ALLOC	"/sys/kernel/debug/fail_page_alloc"
 
 /*
@@ -98,12 +99,10 @@ static inline int fault_injection(const char *percent)
  */
 static inline int make_it_fail(bool on)
 {
-	char path[64];
 	int ret = 0, tries;
 
-	snprintf(path, sizeof(path), "/proc/thread-self/make-it-fail");
 	for (tries = 0; tries < 1000; tries++) {
-		ret = write_file(path, on ? "1" : "0");
+		ret = write_file(CXXVM_MAKE_IT_FAIL, on ? "1" : "0");
 		if (!ret)
 			break;
 	}
