@@ -407,6 +407,18 @@ int cxxvm_arena_unmap(struct cxxvm_arena *arena, uintptr_t va, uint32_t n,
 		      uint64_t *purge_seq);
 
 /**
+ * cxxvm_arena_owns() - does @va lie in one of the arena's blocks?
+ * @arena: the arena
+ * @va: a kernel virtual address
+ *
+ * True for any address of a block the arena holds now, whether its slot is
+ * live, dirty or free: such an address was never the kernel allocator's.
+ * Context: process context (reads the block index).
+ * Return: true or false.
+ */
+bool cxxvm_arena_owns(struct cxxvm_arena *arena, uintptr_t va);
+
+/**
  * cxxvm_arena_purged_seq() - how many purges have completed.
  * @arena: the arena
  *

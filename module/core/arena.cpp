@@ -62,6 +62,11 @@ extern "C" int cxxvm_arena_unmap(cxxvm_arena *a, uintptr_t va, uint32_t n, uint6
 	return 0;
 }
 
+extern "C" bool cxxvm_arena_owns(cxxvm_arena *a, uintptr_t va)
+{
+	return arena_of(a)->owns(cxxvm::VirtAddr(va));
+}
+
 extern "C" uint64_t cxxvm_arena_purged_seq(cxxvm_arena *a)
 {
 	return arena_of(a)->flushed_seq();

@@ -291,6 +291,11 @@ public:
 		return purges_done_.load(ktl::memory_order::acquire);
 	}
 
+	/// Whether @va lies in a block the arena holds now, live slot or not:
+	/// an address vm_unmap_ram() must not hand to the kernel's allocator.
+	/// Context: process context (the index's seqcount reader).
+	[[nodiscard]] bool owns(VirtAddr va) const { return index_.find(va).has_value(); }
+
 	/// Shoot down every dirty slot and make it free.  When this returns,
 	/// every slot unmapped before the call is reusable.  Returns the pages
 	/// made free.  The equivalent of vm_unmap_aliases() for the arena.

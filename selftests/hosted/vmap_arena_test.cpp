@@ -125,6 +125,29 @@ TEST_F(VmapArenaTest, RejectsBadUnmaps)
 	EXPECT_EQ(-22, a->map({big.data(), big.size()}).error());
 }
 
+// owns() is true for every address of a block the arena holds, live slot
+// or not (the takeover keeps such addresses away from the kernel's
+// vm_unmap_ram()), and false elsewhere.
+TEST_F(VmapArenaTest, OwnsEveryAddressOfItsBlocksOnly)
+{
+	Arena *a = make(256, 8);
+	ASSERT_NE(nullptr, a);
+	EXPECT_FALSE(a->owns(VirtAddr(0x1000)));
+	const auto p = pfns(7, 4);
+	auto va = a->map({p.data(), p.size()});
+	ASSERT_TRUE(va.ok());
+	EXPECT_TRUE(a->owns(va.value()));
+	EXPECT_TRUE(a->owns(va.value().plus_pages(3)));
+	// The pages past the slot belong to the same block.
+	EXPECT_TRUE(a->owns(va.value().plus_pages(4)));
+	ASSERT_TRUE(a->unmap(va.value(), PageCount(4)).ok());
+	EXPECT_TRUE(a->owns(va.value()));	// dirty, still the arena's
+	EXPECT_FALSE(a->owns(VirtAddr(0x1000)));
+	// Once the block goes back to vmalloc, its VA is no longer the arena's.
+	a->shrink();
+	EXPECT_FALSE(a->owns(va.value()));
+}
+
 // check_pages(), the size check the shim applies to every backend, is the
 // one map() applies.
 TEST_F(VmapArenaTest, CheckPagesIsMapsCheck)
