@@ -33,6 +33,8 @@ MODULE_PARM_DESC(caller_purge,
 		 "1: the unmap that reaches lazy_max_pages runs the purge and waits for its shootdown (for comparison); 0: a worker does (default)");
 
 struct cxxvm_arena *cxxvm_arena;
+/* The arena that serves the kernel's vm_map_ram() callers (cxxvm_takeover.c). */
+struct cxxvm_arena *cxxvm_takeover_arena;
 static atomic64_t cxxvm_notifier_calls = ATOMIC64_INIT(0);
 static struct dentry *cxxvm_debugfs;
 
@@ -78,8 +80,11 @@ int cxxvm_ioctl_flush(struct cxxvm_file *f, void *kdata)
 	if (arg->flags & CXXVM_FLUSH_RELEASE_BLOCKS)
 		cxxvm_arena_shrink(cxxvm_arena);
 	arg->blocks_released = cxxvm_blocks_freed() - before;
-	if (arg->flags & CXXVM_FLUSH_KERNEL_ALIASES)
+	if (arg->flags & CXXVM_FLUSH_KERNEL_ALIASES) {
+		/* As the kernel's callers see it: the takeover's slots too. */
+		cxxvm_arena_purge_now(cxxvm_takeover_arena);
 		vm_unmap_aliases();
+	}
 	cxxvm_reap_retired(false);
 	return 0;
 }
@@ -91,8 +96,9 @@ int cxxvm_ioctl_flush(struct cxxvm_file *f, void *kdata)
  * @data: unsigned long *: pages freed so far, which we add to
  *
  * alloc_vmap_area() calls the chain when vmalloc space is exhausted even
- * after purging its own lazy areas.  cxxvm then shoots down its dirty
- * slots and returns every empty block to vmalloc (cxxvm_arena_shrink()),
+ * after purging its own lazy areas.  cxxvm then shoots down the dirty
+ * slots of both its arenas (the module's and the takeover's) and returns
+ * every empty block to vmalloc (cxxvm_arena_shrink()),
  * so the allocation can retry; pages whose slot that purge covered are
  * freed too.
  *
@@ -107,6 +113,7 @@ static int cxxvm_vmap_purge_notify(struct notifier_block *nb,
 	might_sleep();
 	atomic64_inc(&cxxvm_notifier_calls);
 	*freed += cxxvm_arena_shrink(cxxvm_arena);
+	*freed += cxxvm_arena_shrink(cxxvm_takeover_arena);
 	cxxvm_reap_retired(false);
 	return NOTIFY_OK;
 }
@@ -170,6 +177,17 @@ static int cxxvm_blocks_show(struct seq_file *m, void *unused)
 }
 DEFINE_SHOW_ATTRIBUTE(cxxvm_blocks);
 
+/**
+ * cxxvm_debugfs_dir() - the module's debugfs directory, cxxvm/
+ *
+ * Context: after cxxvm_arena_init().
+ * Return: the directory, or an error pointer where debugfs is off.
+ */
+struct dentry *cxxvm_debugfs_dir(void)
+{
+	return cxxvm_debugfs;
+}
+
 /* The arena's purge worker ran: free what completed purges covered. */
 static void cxxvm_arena_purged(void *unused)
 {
@@ -177,8 +195,8 @@ static void cxxvm_arena_purged(void *unused)
 }
 
 /**
- * cxxvm_arena_init() - create the module's arena from its parameters,
- * register the vmap purge notifier and the debugfs file.
+ * cxxvm_arena_init() - create the module's arena and the takeover's from
+ * the parameters, register the vmap purge notifier and the debugfs file.
  *
  * Context: module init, may sleep.
  * Return: 0, or the arena's or the notifier chain's -errno.
@@ -202,15 +220,25 @@ int cxxvm_arena_init(void)
 		       CXXVM_MAX_PAGES);
 	if (ret)
 		return ret;
+	/* The takeover's: the same tunables, nothing retired to reap. */
+	params.purged = NULL;
+	ret = cxxvm_arena_create(&params, &cxxvm_takeover_arena);
+	if (ret)
+		goto destroy;
+	/* Last: the notifier shrinks both arenas. */
 	ret = register_vmap_purge_notifier(&cxxvm_purge_nb);
-	if (ret) {
-		cxxvm_arena_destroy(cxxvm_arena);
-		return ret;
-	}
+	if (ret)
+		goto destroy_takeover;
 	/* Debugging aid only: a failure here is not fatal (debugfs_*() say so). */
 	cxxvm_debugfs = debugfs_create_dir("cxxvm", NULL);
 	debugfs_create_file("vmap_blocks", 0400, cxxvm_debugfs, NULL, &cxxvm_blocks_fops);
 	return 0;
+
+destroy_takeover:
+	cxxvm_arena_destroy(cxxvm_takeover_arena);
+destroy:
+	cxxvm_arena_destroy(cxxvm_arena);
+	return ret;
 }
 
 /**
@@ -224,6 +252,8 @@ void cxxvm_arena_exit(void)
 	unregister_vmap_purge_notifier(&cxxvm_purge_nb);
 	/* Every file is closed, so every mapping is gone; this is a bug. */
 	WARN_ON(cxxvm_arena_destroy(cxxvm_arena));
+	/* The takeover's hook, which held the module, is gone: so are they. */
+	WARN_ON(cxxvm_arena_destroy(cxxvm_takeover_arena));
 	/* The arena's teardown shot everything down. */
 	cxxvm_reap_retired(true);
 }

@@ -348,12 +348,18 @@ static int __init cxxvm_init(void)
 	ret = misc_register(&cxxvm_miscdev);
 	if (ret)
 		goto pgmap_exit;
+	/* Last: once hooked, the kernel's callers may reach the module. */
+	ret = cxxvm_takeover_init(cxxvm_debugfs_dir());
+	if (ret)
+		goto misc_exit;
 	pr_info("loaded: ABI %u, lazy_max_pages=%u, max_blocks=%u, TLB flush %s, purge by %s\n",
 		CXXVM_ABI_VERSION, cxxvm_lazy_max_pages, cxxvm_max_blocks,
 		cxxvm_plat_tlb_flush_method(cxxvm_plat_tlb_flush()),
 		cxxvm_caller_purge ? "the caller" : "a worker");
 	return 0;
 
+misc_exit:
+	misc_deregister(&cxxvm_miscdev);
 pgmap_exit:
 	cxxvm_pgmap_exit();
 arena_exit:
@@ -367,6 +373,7 @@ platform_exit:
 
 static void __exit cxxvm_exit(void)
 {
+	cxxvm_takeover_exit();
 	misc_deregister(&cxxvm_miscdev);
 	cxxvm_pgmap_exit();
 	cxxvm_arena_exit();

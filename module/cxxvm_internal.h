@@ -13,6 +13,8 @@
  *                    memremap_pages()/get_dev_pagemap(), MEMREMAP
  *   cxxvm_pattern.c  the content check VERIFY, MEMREMAP and PGMAP_VMAP share
  *   cxxvm_platform.c the kernel services the C++ core calls (cxxvm_plat_*)
+ *   cxxvm_takeover.c the kernel's vm_map_ram() callers served by a C++
+ *                    arena through an ftrace hook (takeover=)
  *   cxxvm_kunit_exports.c  symbols for cxxvm_kunit.ko (KUnit builds only)
  */
 #ifndef CXXVM_INTERNAL_H
@@ -76,6 +78,18 @@ extern unsigned int cxxvm_max_blocks;
 extern bool cxxvm_caller_purge;
 int cxxvm_arena_init(void);
 void cxxvm_arena_exit(void);
+struct dentry *cxxvm_debugfs_dir(void);
+
+/* cxxvm_takeover.c: vm_map_ram() of the kernel's callers, served by cxx. */
+enum {
+	CXXVM_TAKEOVER_OFF,
+	CXXVM_TAKEOVER_OBSERVE,
+	CXXVM_TAKEOVER_ON,
+};
+extern struct cxxvm_arena *cxxvm_takeover_arena;
+int cxxvm_takeover_set(int mode);
+int cxxvm_takeover_init(struct dentry *parent);
+void cxxvm_takeover_exit(void);
 
 /* cxxvm_buf.c */
 int cxxvm_backend_map(u32 backend, struct page **pages, const u64 *pfns, u32 nr, void **va);

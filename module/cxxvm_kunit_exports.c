@@ -27,6 +27,7 @@ CXXVM_EXPORT_FOR_KUNIT(cxxvm_arena_map);
 CXXVM_EXPORT_FOR_KUNIT(cxxvm_arena_unmap);
 CXXVM_EXPORT_FOR_KUNIT(cxxvm_arena_purge_now);
 CXXVM_EXPORT_FOR_KUNIT(cxxvm_arena_purged_seq);
+CXXVM_EXPORT_FOR_KUNIT(cxxvm_arena_owns);
 CXXVM_EXPORT_FOR_KUNIT(cxxvm_arena_get_stats);
 CXXVM_EXPORT_FOR_KUNIT(cxxvm_arena_shrink);
 CXXVM_EXPORT_FOR_KUNIT(cxxvm_arena_for_each_block);

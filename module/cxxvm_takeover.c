@@ -1,0 +1,602 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * cxxvm_takeover.c - the kernel's own vm_map_ram() callers, served by the
+ * C++ arena.
+ *
+ * An ftrace hook on vm_map_ram(), vm_unmap_ram() and vm_unmap_aliases()
+ * moves the instruction pointer to a wrapper of the same prototype
+ * (FTRACE_OPS_FL_IPMODIFY, the mechanism livepatch uses).  The kernel's
+ * call sites stay untouched.  Modes, set with the takeover= module
+ * parameter at load or in /sys/module/cxxvm/parameters/takeover at any
+ * time:
+ *
+ *   off      no hook; or, while mappings made in "on" are still live, the
+ *            hook stays, but only vm_unmap_ram() and vm_unmap_aliases()
+ *            are redirected, until the last of them is unmapped;
+ *   observe  every wrapper calls the kernel's own function: calls, pages
+ *            and ns are counted, nothing else changes;
+ *   on       vm_map_ram() of 1..CXXVM_MAX_PAGES pages maps through the
+ *            takeover arena; anything the arena cannot serve (more pages,
+ *            no VA left) goes to the kernel's function.
+ *
+ * Both modes pay the same hook: a timed wrapper that observe and on share.
+ *
+ * Why lazily unmapped slots are as safe as the kernel's own: a slot's PTEs
+ * are cleared in vm_unmap_ram(), its VA is reused only after a shootdown
+ * covers it, and vm_unmap_aliases() (what change_page_attr() calls before
+ * it changes the caching or permissions of pages that may have aliases)
+ * purges the takeover arena before it runs the kernel's own purge.  With
+ * debug_pagealloc on, vm_unmap_ram() shoots down at once, as vb_free()
+ * does.
+ *
+ * The wrappers recognise their own calls: a call of vm_map_ram() from this
+ * module (the wrapper's call of the original, the BENCH loop's kernel
+ * backend) is never redirected, so the kernel's functions stay measurable
+ * beside the hook.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/debugfs.h>
+#include <linux/ftrace.h>
+#include <linux/lockdep.h>
+#include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/moduleparam.h>
+#include <linux/percpu.h>
+#include <linux/rcupdate.h>
+#include <linux/timekeeping.h>
+#include <linux/seq_file.h>
+#include <linux/srcu.h>
+#include <linux/string.h>
+#include <linux/vmalloc.h>
+#include <linux/workqueue.h>
+
+#include "cxxvm_core.h"
+#include "cxxvm_internal.h"
+#include "cxxvm_kunit.h"
+
+/* 6.1 names it ftrace_instruction_pointer_set(). */
+#ifdef ftrace_regs_set_instruction_pointer
+#define cxxvm_ftrace_set_ip(fregs, ip) ftrace_regs_set_instruction_pointer(fregs, ip)
+#else
+#define cxxvm_ftrace_set_ip(fregs, ip) ftrace_instruction_pointer_set(fregs, ip)
+#endif
+
+static const char * const cxxvm_takeover_names[] = {
+	[CXXVM_TAKEOVER_OFF] = "off",
+	[CXXVM_TAKEOVER_OBSERVE] = "observe",
+	[CXXVM_TAKEOVER_ON] = "on",
+};
+
+/*
+ * The takeover's state.  cxxvm_takeover_mutex serialises mode changes,
+ * hooking and unhooking, and module init/exit against the parameter.
+ * The wrappers read the mode without it.
+ */
+static DEFINE_MUTEX(cxxvm_takeover_mutex);
+static int cxxvm_takeover_mode;		/* CXXVM_TAKEOVER_*, READ_ONCE() */
+static int cxxvm_takeover_requested;	/* takeover= given at load */
+static bool cxxvm_takeover_ready;	/* between init and exit */
+static bool cxxvm_takeover_gone;	/* exit has begun */
+static bool cxxvm_takeover_hooked;	/* the ftrace ops are registered */
+/* Mappings made in "on" and not yet unmapped (plus maps in flight). */
+static atomic_long_t cxxvm_takeover_live = ATOMIC_LONG_INIT(0);
+/* Every wrapper runs inside it: unhooking waits for them to return. */
+DEFINE_STATIC_SRCU(cxxvm_takeover_srcu);
+
+static struct dentry *cxxvm_takeover_debugfs;
+
+/**
+ * struct cxxvm_takeover_counts - what the wrappers saw, per CPU
+ * @map_calls: vm_map_ram() calls (observe and on)
+ * @map_pages: pages they asked for
+ * @map_ns: ns in the wrapper, the map itself included
+ * @map_cxx: calls the takeover arena served
+ * @map_fallbacks: calls in "on" that went to the kernel's vm_map_ram()
+ * @map_failures: calls that returned NULL
+ * @unmap_calls: vm_unmap_ram() calls
+ * @unmap_pages: pages they gave back
+ * @unmap_ns: ns in the wrapper
+ * @unmap_cxx: calls whose mapping was the takeover arena's
+ * @unmap_bad: calls on the arena's VA that were no live mapping of that
+ *	size (a caller's bug: the kernel's vm_unmap_ram() would BUG)
+ * @alias_calls: vm_unmap_aliases() calls
+ * @alias_ns: ns in them, the arena's purge and the kernel's included
+ */
+struct cxxvm_takeover_counts {
+	u64 map_calls;
+	u64 map_pages;
+	u64 map_ns;
+	u64 map_cxx;
+	u64 map_fallbacks;
+	u64 map_failures;
+	u64 unmap_calls;
+	u64 unmap_pages;
+	u64 unmap_ns;
+	u64 unmap_cxx;
+	u64 unmap_bad;
+	u64 alias_calls;
+	u64 alias_ns;
+};
+
+static DEFINE_PER_CPU(struct cxxvm_takeover_counts, cxxvm_takeover_counts);
+
+#define cxxvm_count(field, n) this_cpu_add(cxxvm_takeover_counts.field, (n))
+
+static void cxxvm_takeover_unhook_fn(struct work_struct *work);
+static DECLARE_WORK(cxxvm_takeover_unhook_work, cxxvm_takeover_unhook_fn);
+
+/*
+ * The hook needs an ftrace that saves registers and may move the
+ * instruction pointer.  Without it the module still builds, and any mode
+ * but off is refused with -EOPNOTSUPP.
+ */
+#ifdef CONFIG_DYNAMIC_FTRACE_WITH_REGS
+
+/* One taken-over mapping fewer; the last one in "off" lets the hook go. */
+static void cxxvm_takeover_put_live(void)
+{
+	if (atomic_long_dec_and_test(&cxxvm_takeover_live) &&
+	    READ_ONCE(cxxvm_takeover_mode) == CXXVM_TAKEOVER_OFF)
+		schedule_work(&cxxvm_takeover_unhook_work);
+}
+
+/*
+ * The wrappers.  Each keeps the prototype of the function it stands for,
+ * since the hook enters it with that function's arguments and return
+ * address.  Each calls the original from this module, which the hook
+ * lets through, and never as a tail call: a tail call's return address
+ * would be the kernel caller's, and the hook would redirect it again.
+ */
+
+/*
+ * vm_map_ram() as the hook runs it.  Mirrors vm_map_ram() in
+ * mm/vmalloc.c: 1..VMAP_MAX_ALLOC pages from a per-CPU block, the rest
+ * from the kernel.  The node is honoured as the kernel's is: vb_alloc()
+ * ignores it for block-sized requests, and every larger one goes to the
+ * kernel's function.  May sleep.
+ */
+static void *cxxvm_vm_map_ram(struct page **pages, unsigned int count, int node)
+{
+	int idx = srcu_read_lock(&cxxvm_takeover_srcu);
+	u64 t0 = ktime_get_ns();
+	void *mem = NULL;
+
+	if (READ_ONCE(cxxvm_takeover_mode) == CXXVM_TAKEOVER_ON) {
+		if (!cxxvm_arena_check_pages(count)) {
+			u64 pfns[CXXVM_MAX_PAGES];
+			uintptr_t va;
+			unsigned int i;
+
+			for (i = 0; i < count; i++)
+				pfns[i] = page_to_pfn(pages[i]);
+			/* Counted before it exists: the unhook checks after us. */
+			atomic_long_inc(&cxxvm_takeover_live);
+			if (!cxxvm_arena_map(cxxvm_takeover_arena, pfns, count, &va))
+				mem = (void *)va;
+			else
+				cxxvm_takeover_put_live();
+		}
+		if (mem)
+			cxxvm_count(map_cxx, 1);
+		else
+			cxxvm_count(map_fallbacks, 1);
+	}
+	if (!mem)
+		mem = vm_map_ram(pages, count, node);
+	if (!mem)
+		cxxvm_count(map_failures, 1);
+	cxxvm_count(map_calls, 1);
+	cxxvm_count(map_pages, count);
+	cxxvm_count(map_ns, ktime_get_ns() - t0);
+	srcu_read_unlock(&cxxvm_takeover_srcu, idx);
+	return mem;
+}
+
+/*
+ * vm_unmap_ram() as the hook runs it.  Mirrors vm_unmap_ram() and
+ * vb_free(): the PTEs are cleared now and the shootdown deferred, unless
+ * debug_pagealloc wants it at once.  May sleep.
+ */
+static void cxxvm_vm_unmap_ram(const void *mem, unsigned int count)
+{
+	int idx = srcu_read_lock(&cxxvm_takeover_srcu);
+	unsigned long addr = (unsigned long)mem;
+	u64 t0 = ktime_get_ns();
+	u64 seq;
+
+	might_sleep();
+	if (!cxxvm_arena_unmap(cxxvm_takeover_arena, addr, count, &seq)) {
+		debug_check_no_locks_freed(mem, (unsigned long)count << PAGE_SHIFT);
+		if (debug_pagealloc_enabled_static())
+			(void)cxxvm_arena_purge_now(cxxvm_takeover_arena);
+		cxxvm_count(unmap_cxx, 1);
+		cxxvm_takeover_put_live();
+	} else if (cxxvm_arena_owns(cxxvm_takeover_arena, addr)) {
+		/* Never the kernel's VA: handing it over would BUG in vb_free(). */
+		WARN_ONCE(1, "vm_unmap_ram(%p, %u): no live mapping of that size\n",
+			  mem, count);
+		cxxvm_count(unmap_bad, 1);
+	} else {
+		vm_unmap_ram(mem, count);
+	}
+	cxxvm_count(unmap_calls, 1);
+	cxxvm_count(unmap_pages, count);
+	cxxvm_count(unmap_ns, ktime_get_ns() - t0);
+	srcu_read_unlock(&cxxvm_takeover_srcu, idx);
+}
+
+/*
+ * vm_unmap_aliases() as the hook runs it: every lazily unmapped slot of
+ * the takeover arena is shot down before the kernel flushes its own, so
+ * a caller that changes a page's attributes next finds no alias of it in
+ * any TLB.  May sleep.
+ */
+static void cxxvm_vm_unmap_aliases(void)
+{
+	int idx = srcu_read_lock(&cxxvm_takeover_srcu);
+	u64 t0 = ktime_get_ns();
+
+	might_sleep();
+	(void)cxxvm_arena_purge_now(cxxvm_takeover_arena);
+	vm_unmap_aliases();
+	cxxvm_count(alias_calls, 1);
+	cxxvm_count(alias_ns, ktime_get_ns() - t0);
+	srcu_read_unlock(&cxxvm_takeover_srcu, idx);
+}
+
+/**
+ * struct cxxvm_hook - one hooked kernel function
+ * @ops: its ftrace ops (IPMODIFY), filtered on @target alone
+ * @target: the kernel function's address
+ * @wrapper: where the hook sends its callers
+ * @skip_when_off: vm_map_ram(): not redirected while the mode is off
+ */
+struct cxxvm_hook {
+	struct ftrace_ops ops;
+	unsigned long target;
+	unsigned long wrapper;
+	bool skip_when_off;
+};
+
+/*
+ * The ftrace callback: send the kernel's callers to the wrapper, and let
+ * this module's own calls through (the wrapper's call of the original
+ * would otherwise recurse until the stack overflows).  No
+ * FTRACE_OPS_FL_RECURSION: with it, ftrace's assist function skips the
+ * callback when it finds itself recursing, and a skipped redirect of
+ * vm_unmap_ram() would hand an arena address to vb_free().  So the
+ * callback calls nothing traceable.  Must not sleep.
+ */
+static void notrace cxxvm_hook_fn(unsigned long ip, unsigned long parent_ip,
+				  struct ftrace_ops *op, struct ftrace_regs *fregs)
+{
+	struct cxxvm_hook *h = container_of(op, struct cxxvm_hook, ops);
+
+	if (within_module(parent_ip, THIS_MODULE))
+		return;
+	if (h->skip_when_off && READ_ONCE(cxxvm_takeover_mode) == CXXVM_TAKEOVER_OFF)
+		return;
+	cxxvm_ftrace_set_ip(fregs, h->wrapper);
+}
+
+#define CXXVM_HOOK_FLAGS (FTRACE_OPS_FL_SAVE_REGS | FTRACE_OPS_FL_IPMODIFY)
+#define CXXVM_NR_HOOKS ARRAY_SIZE(cxxvm_hooks)
+
+static struct cxxvm_hook cxxvm_hooks[] = {
+	{
+		.ops = { .func = cxxvm_hook_fn, .flags = CXXVM_HOOK_FLAGS },
+		.target = (unsigned long)vm_map_ram,
+		.wrapper = (unsigned long)cxxvm_vm_map_ram,
+		.skip_when_off = true,
+	},
+	{
+		.ops = { .func = cxxvm_hook_fn, .flags = CXXVM_HOOK_FLAGS },
+		.target = (unsigned long)vm_unmap_ram,
+		.wrapper = (unsigned long)cxxvm_vm_unmap_ram,
+	},
+	{
+		.ops = { .func = cxxvm_hook_fn, .flags = CXXVM_HOOK_FLAGS },
+		.target = (unsigned long)vm_unmap_aliases,
+		.wrapper = (unsigned long)cxxvm_vm_unmap_aliases,
+	},
+};
+
+/* Unregister the first @n hooks and wait until no wrapper runs. */
+static void cxxvm_unhook(unsigned int n)
+{
+	unsigned int i;
+
+	lockdep_assert_held(&cxxvm_takeover_mutex);
+	for (i = 0; i < n; i++) {
+		WARN_ON(unregister_ftrace_function(&cxxvm_hooks[i].ops));
+		ftrace_free_filter(&cxxvm_hooks[i].ops);
+	}
+	/* Callers between the trampoline and a wrapper's srcu_read_lock()... */
+	synchronize_rcu_tasks();
+	/* ...and callers inside a wrapper, which may sleep there... */
+	synchronize_srcu(&cxxvm_takeover_srcu);
+	/* ...and those past srcu_read_unlock(), still in a wrapper's text. */
+	synchronize_rcu_tasks();
+}
+
+/*
+ * Register every hook; the module holds a reference of its own while they
+ * are registered, so rmmod reports it in use.  Fails with the first
+ * registration's -errno (-EBUSY: another IPMODIFY hook, such as a
+ * livepatch of vm_map_ram(), owns the function).
+ */
+static int cxxvm_hook(void)
+{
+	unsigned int i;
+	int ret;
+
+	lockdep_assert_held(&cxxvm_takeover_mutex);
+	/* Not once rmmod has begun: the reference would not stop it. */
+	if (!try_module_get(THIS_MODULE))
+		return -ENODEV;
+	for (i = 0; i < ARRAY_SIZE(cxxvm_hooks); i++) {
+		struct cxxvm_hook *h = &cxxvm_hooks[i];
+
+		ret = ftrace_set_filter_ip(&h->ops, h->target, 0, 0);
+		if (!ret)
+			ret = register_ftrace_function(&h->ops);
+		if (ret) {
+			ftrace_free_filter(&h->ops);
+			cxxvm_unhook(i);
+			module_put(THIS_MODULE);
+			pr_err("takeover: cannot hook %ps: %d\n", (void *)h->target, ret);
+			return ret;
+		}
+	}
+	cxxvm_takeover_hooked = true;
+	return 0;
+}
+
+#else /* !CONFIG_DYNAMIC_FTRACE_WITH_REGS */
+
+static void cxxvm_unhook(unsigned int n)
+{
+}
+
+static int cxxvm_hook(void)
+{
+	pr_err("takeover: needs CONFIG_DYNAMIC_FTRACE_WITH_REGS, which this kernel lacks\n");
+	return -EOPNOTSUPP;
+}
+
+#define CXXVM_NR_HOOKS 0
+#endif /* CONFIG_DYNAMIC_FTRACE_WITH_REGS */
+
+/*
+ * The mode is off: drop the hook unless a mapping made while it was on is
+ * still live, whose vm_unmap_ram() must still reach the arena.  The last
+ * one's unmap queues cxxvm_takeover_unhook_work to come back here.
+ */
+static void cxxvm_unhook_if_drained(void)
+{
+	long live;
+
+	lockdep_assert_held(&cxxvm_takeover_mutex);
+	might_sleep();
+	/* Wait for the map wrappers that read the old mode. */
+	synchronize_rcu_tasks();
+	synchronize_srcu(&cxxvm_takeover_srcu);
+	live = atomic_long_read(&cxxvm_takeover_live);
+	if (live) {
+		pr_info("takeover: off; %ld mappings still live keep the unmap hook (and the module) until they are unmapped\n",
+			live);
+		return;
+	}
+	/*
+	 * Nothing is live and nothing new can be mapped: shoot down the
+	 * dirty slots now, while vm_unmap_aliases() would still reach them,
+	 * since afterwards it no longer purges the arena.
+	 */
+	(void)cxxvm_arena_purge_now(cxxvm_takeover_arena);
+	cxxvm_unhook(CXXVM_NR_HOOKS);
+	cxxvm_takeover_hooked = false;
+	/* module_exit() waits for this work item, which may be running. */
+	module_put(THIS_MODULE);
+}
+
+static void cxxvm_takeover_unhook_fn(struct work_struct *work)
+{
+	mutex_lock(&cxxvm_takeover_mutex);
+	if (cxxvm_takeover_hooked &&
+	    READ_ONCE(cxxvm_takeover_mode) == CXXVM_TAKEOVER_OFF)
+		cxxvm_unhook_if_drained();
+	mutex_unlock(&cxxvm_takeover_mutex);
+}
+
+/* cxxvm_takeover_set() with the mutex held; also module init's. */
+static int cxxvm_takeover_set_locked(int mode)
+{
+	int ret = 0;
+
+	lockdep_assert_held(&cxxvm_takeover_mutex);
+	if (cxxvm_takeover_gone)
+		return -ENODEV;
+	if (!cxxvm_takeover_ready) {
+		/* takeover= at load: module init applies it. */
+		cxxvm_takeover_requested = mode;
+		return 0;
+	}
+	if (mode != CXXVM_TAKEOVER_OFF && !cxxvm_takeover_hooked)
+		ret = cxxvm_hook();
+	if (ret)
+		return ret;
+	WRITE_ONCE(cxxvm_takeover_mode, mode);
+	if (mode == CXXVM_TAKEOVER_OFF && cxxvm_takeover_hooked)
+		cxxvm_unhook_if_drained();
+	return 0;
+}
+
+/**
+ * cxxvm_takeover_set() - switch the takeover of vm_map_ram() off, to
+ * observe, or on
+ * @mode: CXXVM_TAKEOVER_*
+ *
+ * Switching off stops new redirects at once; mappings already made stay
+ * valid until their owners unmap them, and the hook (and a reference to
+ * the module) stays until then.
+ *
+ * Context: process context, may sleep (waits for RCU-tasks and SRCU grace
+ * periods); takes cxxvm_takeover_mutex.
+ * Return: 0; -EINVAL for an unknown @mode; -ENODEV once the module is
+ * going; the -errno of registering the hook (-EBUSY: another IPMODIFY
+ * hook, such as a livepatch, owns one of the functions).
+ */
+int cxxvm_takeover_set(int mode)
+{
+	int ret;
+
+	if (mode < CXXVM_TAKEOVER_OFF || mode > CXXVM_TAKEOVER_ON)
+		return -EINVAL;
+	might_sleep();
+	mutex_lock(&cxxvm_takeover_mutex);
+	ret = cxxvm_takeover_set_locked(mode);
+	mutex_unlock(&cxxvm_takeover_mutex);
+	return ret;
+}
+
+static int cxxvm_takeover_param_set(const char *val, const struct kernel_param *kp)
+{
+	int mode = sysfs_match_string(cxxvm_takeover_names, val);
+
+	return mode < 0 ? -EINVAL : cxxvm_takeover_set(mode);
+}
+
+static int cxxvm_takeover_param_get(char *buf, const struct kernel_param *kp)
+{
+	int mode;
+
+	mutex_lock(&cxxvm_takeover_mutex);
+	mode = cxxvm_takeover_ready ? cxxvm_takeover_mode : cxxvm_takeover_requested;
+	mutex_unlock(&cxxvm_takeover_mutex);
+	return sysfs_emit(buf, "%s\n", cxxvm_takeover_names[mode]);
+}
+
+static const struct kernel_param_ops cxxvm_takeover_param_ops = {
+	.set = cxxvm_takeover_param_set,
+	.get = cxxvm_takeover_param_get,
+};
+module_param_cb(takeover, &cxxvm_takeover_param_ops, NULL, 0644);
+MODULE_PARM_DESC(takeover,
+		 "Serve the kernel's vm_map_ram() callers: off (default), observe (hook and count only), on (map through the C++ arena)");
+
+#ifdef CXXVM_KUNIT
+CXXVM_EXPORT_FOR_KUNIT(cxxvm_takeover_set);
+
+/* The takeover arena, for the KUnit suite. */
+struct cxxvm_arena *cxxvm_takeover_arena_for_test(void)
+{
+	return cxxvm_takeover_arena;
+}
+CXXVM_EXPORT_FOR_KUNIT(cxxvm_takeover_arena_for_test);
+
+/* Whether the hook is registered, and the live taken-over mappings. */
+bool cxxvm_takeover_hooked_for_test(long *live)
+{
+	*live = atomic_long_read(&cxxvm_takeover_live);
+	return READ_ONCE(cxxvm_takeover_hooked);
+}
+CXXVM_EXPORT_FOR_KUNIT(cxxvm_takeover_hooked_for_test);
+#endif
+
+/*
+ * debugfs cxxvm/takeover: the mode, the hook, the live mappings, then the
+ * wrappers' counters summed over CPUs (key=value), then the takeover
+ * arena's.
+ */
+static int cxxvm_takeover_show(struct seq_file *m, void *unused)
+{
+	struct cxxvm_takeover_counts sum = {};
+	struct cxxvm_arena_stats st;
+	int cpu;
+
+	for_each_possible_cpu(cpu) {
+		const struct cxxvm_takeover_counts *c =
+			per_cpu_ptr(&cxxvm_takeover_counts, cpu);
+
+		sum.map_calls += c->map_calls;
+		sum.map_pages += c->map_pages;
+		sum.map_ns += c->map_ns;
+		sum.map_cxx += c->map_cxx;
+		sum.map_fallbacks += c->map_fallbacks;
+		sum.map_failures += c->map_failures;
+		sum.unmap_calls += c->unmap_calls;
+		sum.unmap_pages += c->unmap_pages;
+		sum.unmap_ns += c->unmap_ns;
+		sum.unmap_cxx += c->unmap_cxx;
+		sum.unmap_bad += c->unmap_bad;
+		sum.alias_calls += c->alias_calls;
+		sum.alias_ns += c->alias_ns;
+	}
+	cxxvm_arena_get_stats(cxxvm_takeover_arena, &st);
+	seq_printf(m, "mode=%s hooked=%d live=%ld\n",
+		   cxxvm_takeover_names[READ_ONCE(cxxvm_takeover_mode)],
+		   READ_ONCE(cxxvm_takeover_hooked),
+		   atomic_long_read(&cxxvm_takeover_live));
+	seq_printf(m, "map calls=%llu pages=%llu ns=%llu cxx=%llu fallbacks=%llu failures=%llu\n",
+		   sum.map_calls, sum.map_pages, sum.map_ns, sum.map_cxx,
+		   sum.map_fallbacks, sum.map_failures);
+	seq_printf(m, "unmap calls=%llu pages=%llu ns=%llu cxx=%llu bad=%llu\n",
+		   sum.unmap_calls, sum.unmap_pages, sum.unmap_ns, sum.unmap_cxx,
+		   sum.unmap_bad);
+	seq_printf(m, "aliases calls=%llu ns=%llu\n", sum.alias_calls, sum.alias_ns);
+	seq_printf(m, "arena blocks_live=%llu blocks_created=%llu mapped_pages=%llu dirty_pages=%llu shootdowns=%llu purges=%llu\n",
+		   st.blocks_live, st.blocks_created, st.mapped_pages,
+		   st.dirty_pages, st.shootdowns, st.purges);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(cxxvm_takeover);
+
+/**
+ * cxxvm_takeover_init() - apply takeover= and add debugfs cxxvm/takeover
+ * @parent: the module's debugfs directory (may be an error pointer)
+ *
+ * The takeover arena exists already (cxxvm_arena_init()).  On failure
+ * nothing is hooked, and no later write of the parameter can hook.
+ * Context: module init, may sleep.
+ * Return: 0, or cxxvm_takeover_set()'s -errno for takeover=.
+ */
+int cxxvm_takeover_init(struct dentry *parent)
+{
+	int ret;
+
+	mutex_lock(&cxxvm_takeover_mutex);
+	cxxvm_takeover_ready = true;
+	ret = cxxvm_takeover_set_locked(cxxvm_takeover_requested);
+	if (ret)
+		cxxvm_takeover_gone = true;
+	mutex_unlock(&cxxvm_takeover_mutex);
+	if (ret)
+		return ret;
+	cxxvm_takeover_debugfs = debugfs_create_file("takeover", 0400, parent, NULL,
+						     &cxxvm_takeover_fops);
+	return 0;
+}
+
+/**
+ * cxxvm_takeover_exit() - undo cxxvm_takeover_init()
+ *
+ * The hook holds a module reference, so it is gone by now, and so is
+ * every taken-over mapping; the takeover arena goes with the module's
+ * (cxxvm_arena_exit()), after the purge notifier.
+ * Context: module exit, may sleep.
+ */
+void cxxvm_takeover_exit(void)
+{
+	debugfs_remove(cxxvm_takeover_debugfs);
+	mutex_lock(&cxxvm_takeover_mutex);
+	cxxvm_takeover_gone = true;
+	if (WARN_ON(cxxvm_takeover_hooked)) {
+		/* Cannot happen (the reference); never leave it registered. */
+		cxxvm_unhook(CXXVM_NR_HOOKS);
+		cxxvm_takeover_hooked = false;
+	}
+	mutex_unlock(&cxxvm_takeover_mutex);
+	/* It may still be returning from its module_put(). */
+	cancel_work_sync(&cxxvm_takeover_unhook_work);
+}
