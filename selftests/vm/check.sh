@@ -6,8 +6,10 @@
 # libFuzzer); spin over the purge protocol's model; build cxxvm.ko
 # for Debian's stock 6.1, 6.12 and sid's 7.2 (sid-kernel.sh), boot each
 # under TCG with vng and run the functional selftests, the ioctl fuzzer and
-# the fuzzer under CPU hotplug in it (guest-check.sh); then the KUnit
-# suites, the same, cxxvm-faults and the fuzzer with failing allocations
+# the fuzzer under CPU hotplug in it (guest-check.sh), with erofs, f2fs
+# and XFS (before 6.15) mapping through the kernel's vm_map_ram() and
+# through cxx's takeover of it beside the selftests (guest-real.sh); then
+# the KUnit suites, the same, cxxvm-faults and the fuzzer with failing allocations
 # in the 7.2 debug test kernel.
 # Ends with "N passed, N failed".
 #
@@ -98,6 +100,9 @@ count_tap() {
 	skipped=$((skipped + s))
 }
 
+log "the real workloads' files: sources, checksums, an LZ4 erofs image (once, in build/real)"
+real=$(real_data)
+
 while read -r label image kdir; do
 	log "[$label] building cxxvm.ko against $kdir (modpost checks every import)"
 	if ! ko=$(build_ko "$label" "$kdir"); then
@@ -125,7 +130,9 @@ while read -r label image kdir; do
 	# 256 MiB of the guest's RAM (two memory sections at 768 MiB)
 	# reserved on its command line for the pagemap tests: memory no
 	# driver owns, that memremap() and memremap_pages() may use.
-	vng_run "$image" "$console" --append "memmap=256M\$0x30000000" -- \
+	# shellcheck disable=SC2046 # one vng option or none; "env" words
+	vng_run "$image" "$console" --append "memmap=256M\$0x30000000" \
+		$(real_kroot_opt "$image") -- $(real_env "$image" "$real") \
 		"$CXXVM_TOP/selftests/vm/guest-check.sh" "$ko" \
 		"$CXXVM_TOP/selftests/cxxvm-test" </dev/null | tee "$out"
 	rc=${PIPESTATUS[0]}

@@ -2,8 +2,10 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # guest-check.sh KO TEST_BINARY [BENCH_BINARY]: runs inside the test guest.
-# Loads the module, checks the device node, runs the functional selftests,
-# then the ioctl fuzzer (cxxvm-fuzz, beside TEST_BINARY) for
+# Loads the module, checks the device node, runs the functional selftests
+# (and beside them, with CXXVM_REAL_DATA, the real vm_map_ram() callers
+# of guest-real.sh), checks that the takeover holds the module, then the
+# ioctl fuzzer (cxxvm-fuzz, beside TEST_BINARY) for
 # CXXVM_FUZZ_OPS operations (default 50000) with seed CXXVM_FUZZ_SEED
 # (default 1), and with BENCH_BINARY a short contended section of the benchmark (every
 # backend, every size, one thread per vCPU), after which nothing may be
@@ -46,12 +48,44 @@ mode=$(stat -c '%A %U' /dev/cxxvm 2>/dev/null)
 [ "$mode" = "crw------- root" ]
 stage "device_node_0600 ($mode)" $?
 
+# The kernel's own vm_map_ram() callers (erofs, f2fs, XFS before 6.15)
+# with the takeover off, observing and on, beside the selftests' stress
+# (guest-real.sh), when the host prepared their files (CXXVM_REAL_DATA;
+# CXXVM_REAL_KROOT: where modprobe finds the guest kernel's modules).
+real_pid=
+if [ -n "${CXXVM_REAL_DATA:-}" ]; then
+	# shellcheck disable=SC2086 # empty, or one directory
+	"$(dirname "$0")/guest-real.sh" "$CXXVM_REAL_DATA" ${CXXVM_REAL_KROOT:-} \
+		>/tmp/cxxvm-real.out 2>&1 &
+	real_pid=$!
+fi
+
 "$test" 2>&1
 stage selftests $?
 
+if [ -n "$real_pid" ]; then
+	wait "$real_pid"
+	rc=$?
+	cat /tmp/cxxvm-real.out
+	stage "real callers of vm_map_ram() under takeover off, observe, on, beside the selftests" $rc
+fi
+
+# The takeover holds the module while it is hooked: takeover=on takes one
+# reference, and off (nothing taken over is live any more) gives it back.
+param=/sys/module/cxxvm/parameters/takeover
+refs=/sys/module/cxxvm/refcnt
+ref0=$(cat "$refs")
+echo on >"$param"
+ref1=$(cat "$refs")
+msg=$(rmmod cxxvm 2>&1)
+rc=$?
+echo off >"$param"
+[ "$rc" -ne 0 ] && grep -qi 'in use' <<<"$msg" && [ "$ref1" -eq $((ref0 + 1)) ] &&
+	[ "$(cat "$refs")" -eq "$ref0" ] && grep -q '^cxxvm ' /proc/modules
+stage "rmmod refused while the takeover is on (refcnt $ref0, $ref1, $(cat "$refs"): $msg)" $?
+
 # An open file holds the module: rmmod is refused ("in use", not any
 # failure) and changes nothing; closing it gives the reference back.
-refs=/sys/module/cxxvm/refcnt
 ref0=$(cat "$refs")
 exec 3<>/dev/cxxvm
 ref1=$(cat "$refs")

@@ -32,6 +32,8 @@ kbuild_clean "$tree" "$dir" CXXVM_KUNIT=1
 kbuild_clean "$tree" "$dir/kunit" cxxvm_top="$dir" \
 	KBUILD_EXTRA_SYMBOLS="$dir/Module.symvers"
 make -s -C "$CXXVM_TOP/selftests" >&2 || die "kunit: the userspace selftests do not build"
+# The files guest-real.sh reads back through erofs, f2fs and XFS.
+real=$(real_data)
 
 # The names of vng's virtio-serial ports: udev makes them, but on these
 # kernels under TCG "udevadm settle" gives up (120 s) before udev gets to
@@ -62,7 +64,7 @@ for attempt in 1 2 3; do
 	log "kunit [$label]: booting $image under TCG (KASAN, lockdep, kmemleak: a few minutes)"
 	CXXVM_VM_TIMEOUT=${CXXVM_VM_TIMEOUT:-1500} CXXVM_VM_MEMORY=${CXXVM_VM_MEMORY:-1G} \
 		vng_run "$image" "$dir/console.log" --append "memmap=256M\$0x30000000 virtme.ssh" \
-		--rodir "$vguest=$dir/virtme-guest" -- \
+		--rodir "$vguest=$dir/virtme-guest" -- env CXXVM_REAL_DATA="$real" \
 		"$CXXVM_TOP/selftests/vm/guest-kunit.sh" "$dir/cxxvm.ko" \
 		"$dir/kunit/cxxvm_kunit.ko" "$CXXVM_TOP/selftests/cxxvm-test" \
 		"$CXXVM_TOP/selftests/cxxvm-bench" "$CXXVM_TOP/selftests/cxxvm-faults" >"$out"

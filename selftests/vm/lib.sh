@@ -48,6 +48,83 @@ kbuild_clean() {
 	done
 }
 
+# real_data: what guest-real.sh reads back through the kernel's own
+# vm_map_ram() callers: four filesystems' sources (8 MB, 337 files) from
+# Debian's linux-source-6.1 in src/, their sha256sums in manifest, and src/
+# as an LZ4 erofs image with 64 KiB physical clusters in fs.erofs.  Made
+# once in build/real (the guest sees build/, not /var/cache), again when
+# the source or erofs-utils changes.  Prints the directory.
+real_data() {
+	local dir=$CXXVM_BUILD/real key
+	key="$(dpkg-query -W -f='${Version} ' linux-source-6.1 erofs-utils) xfs,ext4,f2fs,erofs"
+	if [ ! -f "$dir/.ready" ] || [ "$(cat "$dir/.ready")" != "$key" ]; then
+		rm -rf "$dir"
+		mkdir -p "$dir/src"
+		tar -xJf /usr/src/linux-source-6.1.tar.xz -C "$dir/src" --strip-components=2 \
+			linux-source-6.1/fs/{xfs,ext4,f2fs,erofs} ||
+			die "cannot unpack the real workloads' files"
+		(cd "$dir/src" && find . -type f -print0 | sort -z | xargs -0 sha256sum) \
+			>"$dir/manifest" || die "cannot checksum the real workloads' files"
+		mkfs.erofs --quiet -zlz4hc -C65536 "$dir/fs.erofs" "$dir/src" >/dev/null ||
+			die "mkfs.erofs failed"
+		echo "$key" >"$dir/.ready"
+	fi
+	echo "$dir"
+}
+
+# real_kroot_opt IMAGE: the vng option a guest of IMAGE needs to load the
+# filesystems of guest-real.sh.  vng hides /var/cache, where sid-kernel.sh
+# unpacks 7.2 with its modules: that root is shared as /mnt (for modprobe
+# -d /mnt, which real_env then asks for).  Nothing for the host's kernels.
+real_kroot_opt() {
+	case $1 in
+	*/usr/lib/modules/*/vmlinuz) echo "--rodir=/mnt=${1%/usr/lib/modules/*}" ;;
+	esac
+}
+
+# real_env IMAGE DATA: the environment, as "env NAME=VALUE..." words, that
+# makes guest-check.sh run guest-real.sh on DATA in a guest of IMAGE.
+real_env() {
+	local kroot=
+	[ -z "$(real_kroot_opt "$1")" ] || kroot=" CXXVM_REAL_KROOT=/mnt"
+	echo "env CXXVM_REAL_DATA=$2$kroot"
+}
+
+# real_table LABEL=OUT...: the real section's table from guest-real.sh's
+# "# real:" lines in each OUT.  Per workload: its calls and pages when
+# taken over, the calls cxx passed to the kernel (over 64 pages, or no VA
+# left), ns per map+unmap pair in the wrappers (the same hook in both
+# modes: observe runs the kernel's functions, on runs cxx's, fallbacks
+# included), their ratio, and the workload's wall time in each mode.
+real_table() {
+	local arg
+	printf '%-6s %-6s %7s %7s %5s %10s %10s %9s %9s %9s %9s\n' line wl calls pages fallb \
+		'kernel ns' 'cxx ns' cxx/kern 'off ms' 'obs ms' 'on ms'
+	for arg; do
+		awk -v label="${arg%%=*}" '
+		/^# real: / {
+			wl = $3
+			for (i = 4; i <= NF; i++) { split($i, kv, "="); v[wl, kv[1]] = kv[2] }
+			m = v[wl, "mode"]
+			for (i = 4; i <= NF; i++) { split($i, kv, "="); f[wl, m, kv[1]] = kv[2] }
+			if (!(wl in seen)) { seen[wl] = 1; order[++n] = wl }
+		}
+		function pair(w, m) {
+			return f[w, m, "map_calls"] ? (f[w, m, "map_ns"] + f[w, m, "unmap_ns"]) / f[w, m, "map_calls"] : 0
+		}
+		END {
+			for (k = 1; k <= n; k++) {
+				w = order[k]; kern = pair(w, "observe"); cxx = pair(w, "on")
+				printf "%-6s %-6s %7d %7d %5d %10.0f %10.0f %9s %9d %9d %9d\n", label, w,
+					f[w, "on", "map_calls"], f[w, "on", "map_pages"],
+					f[w, "on", "fallbacks"], kern, cxx,
+					kern ? sprintf("%.2f", cxx / kern) : "-",
+					f[w, "off", "ms"], f[w, "observe", "ms"], f[w, "on", "ms"]
+			}
+		}' "${arg#*=}"
+	done
+}
+
 # build_ko LABEL KDIR: build cxxvm.ko against the kernel tree or headers
 # KDIR in build/LABEL and print the .ko path.  modpost reads KDIR's
 # Module.symvers: an import the kernel does not export to this module (or

@@ -1,0 +1,183 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# guest-real.sh DATA [KROOT]: runs inside a guest with cxxvm.ko loaded.  The
+# kernel's own vm_map_ram() callers under each takeover mode (off, observe,
+# on), in the same guest: every file read back must match its checksum,
+# and the takeover's counters must show who served the calls.
+#
+# KROOT: a directory that holds lib/modules/$(uname -r) of the guest's
+# kernel, for modprobe -d (vng hides /var/cache, where sid-kernel.sh
+# unpacks 7.2: the host passes it with --rodir).
+# DATA (made on the host by real_data in lib.sh) holds src/ (a tree of
+# files), manifest (their sha256sums, relative to src/) and fs.erofs (src/
+# as an LZ4 erofs image with 64 KiB physical clusters).  Workloads:
+#   erofs  mount the image read-only, drop caches, check every file;
+#   f2fs   a fresh f2fs with compress_algorithm=lz4 on every file: copy
+#          src/ in, sync, drop caches, check every file;
+#   xfs    (where xfs_buf still maps with vm_map_ram(): kernels before
+#          6.15) 64 KiB directory blocks: create, list and remove many
+#          files.
+#
+# Prints one TAP-style line per step and a "# real:" line per workload and
+# mode with the wrapper's counters (debugfs cxxvm/takeover); exits
+# non-zero on any failure.  CXXVM_REAL_WORKLOADS: which (default all).
+# shellcheck disable=SC2317 # the wl_* functions are called as "wl_$wl"
+set -u
+data=$1 kroot=${2:-}
+param=/sys/module/cxxvm/parameters/takeover
+dbg=/sys/kernel/debug/cxxvm/takeover
+mnt=/tmp/cxxvm-real-mnt
+scratch=/tmp/cxxvm-real-dev
+fail=0
+step() { # step NAME STATUS
+	if [ "$2" -eq 0 ]; then echo "ok real $1"; else echo "not ok real $1"; fail=1; fi
+}
+
+# counters: a snapshot of the takeover's debugfs file: lines of a section
+# name ("map", "unmap", ...) and key=value words.
+counters() {
+	cat "$dbg"
+}
+
+# field SNAPSHOT SECTION KEY: KEY's value in SECTION's line.
+field() {
+	awk -v s="$2" -v k="$3" '$1 == s {
+		for (i = 2; i <= NF; i++) { split($i, kv, "="); if (kv[1] == k) print kv[2] }
+	}' <<<"$1"
+}
+
+# delta BEFORE AFTER SECTION KEY
+delta() {
+	echo $(($(field "$2" "$3" "$4") - $(field "$1" "$3" "$4")))
+}
+
+# load loop|FS...: make the loop driver and each filesystem available,
+# unless the kernel has it built in (modprobe from KROOT if given).
+load() {
+	local m
+	for m; do
+		if [ "$m" = loop ]; then
+			[ -e /dev/loop-control ] && continue
+		else
+			grep -qw "$m" /proc/filesystems && continue
+		fi
+		# shellcheck disable=SC2086 # empty, or two words
+		modprobe ${kroot:+-d "$kroot"} "$m" || return 1
+	done
+}
+
+drop_caches() {
+	sync && echo 3 >/proc/sys/vm/drop_caches
+}
+
+# check_tree DIR: every file of the manifest, read from DIR, must match.
+check_tree() {
+	local out n bad
+	out=$(cd "$1" && sha256sum -c "$data/manifest" 2>&1)
+	n=$(grep -c ': OK$' <<<"$out")
+	bad=$(grep -vc ': OK$' <<<"$out")
+	echo "# $n files match, $bad do not"
+	[ "$bad" -eq 0 ] && [ "$n" -eq "$(wc -l <"$data/manifest")" ]
+}
+
+wl_erofs() {
+	load loop erofs || return 1
+	mount -t erofs -o ro,loop "$data/fs.erofs" "$mnt" || return 1
+	drop_caches
+	check_tree "$mnt"
+	local rc=$?
+	umount "$mnt" || rc=1
+	return "$rc"
+}
+
+wl_f2fs() {
+	local rc
+	load loop f2fs || return 1
+	rm -f "$scratch" && truncate -s 512M "$scratch" &&
+		mkfs.f2fs -q -f -O extra_attr,compression "$scratch" >/dev/null &&
+		mount -t f2fs -o loop,compress_algorithm=lz4,compress_extension='*' "$scratch" "$mnt" ||
+		return 1
+	cp -a "$data/src/." "$mnt/" && drop_caches && check_tree "$mnt"
+	rc=$?
+	umount "$mnt" || rc=1
+	rm -f "$scratch"
+	return "$rc"
+}
+
+wl_xfs() {
+	local rc n
+	load loop xfs || return 1
+	rm -f "$scratch" && truncate -s 1G "$scratch" &&
+		mkfs.xfs -q -f -n size=65536 "$scratch" >/dev/null &&
+		mount -t xfs -o loop "$scratch" "$mnt" || return 1
+	mkdir "$mnt/d" && (cd "$mnt/d" && seq -f 'a-rather-long-file-name-%06g' 20000 | xargs touch)
+	rc=$?
+	drop_caches
+	n=$(find "$mnt/d" -type f | wc -l)
+	echo "# xfs: $n of 20000 files listed"
+	[ "$n" -eq 20000 ] || rc=1
+	rm -rf "$mnt/d" || rc=1
+	umount "$mnt" || rc=1
+	rm -f "$scratch"
+	return "$rc"
+}
+
+workloads=${CXXVM_REAL_WORKLOADS:-erofs f2fs xfs}
+# xfs_buf.c stopped mapping with vm_map_ram() in 6.15.
+case $(uname -r) in
+[1-5].*|6.[0-9].*|6.1[0-4].*) ;;
+*) workloads=${workloads/xfs/} ;;
+esac
+mkdir -p "$mnt"
+[ -w "$param" ] && [ -r "$dbg" ]
+step "takeover switch ($param) and counters ($dbg)" $?
+# A kernel without the ftrace the hook needs refuses every mode but off:
+# say so as a skip (which make check counts against a pass), not a pass.
+if ! err=$( (echo observe >"$param") 2>&1); then
+	if grep -qi 'not supported' <<<"$err"; then
+		echo "ok real workloads # SKIP this kernel has no CONFIG_DYNAMIC_FTRACE_WITH_REGS: no takeover"
+		exit "$fail"
+	fi
+fi
+echo off >"$param"
+
+for wl in $workloads; do
+	for mode in off observe on; do
+		echo "$mode" >"$param" && [ "$(cat "$param")" = "$mode" ]
+		step "$wl: takeover=$mode set" $?
+		before=$(counters)
+		t0=$(date +%s%N)
+		"wl_$wl"
+		rc=$?
+		t1=$(date +%s%N)
+		after=$(counters)
+		calls=$(delta "$before" "$after" map calls)
+		cxx=$(delta "$before" "$after" map cxx)
+		echo "# real: $wl mode=$mode ms=$(((t1 - t0) / 1000000))" \
+			"map_calls=$calls map_pages=$(delta "$before" "$after" map pages)" \
+			"map_ns=$(delta "$before" "$after" map ns) cxx=$cxx" \
+			"fallbacks=$(delta "$before" "$after" map fallbacks)" \
+			"failures=$(delta "$before" "$after" map failures)" \
+			"unmap_calls=$(delta "$before" "$after" unmap calls)" \
+			"unmap_ns=$(delta "$before" "$after" unmap ns)" \
+			"unmap_cxx=$(delta "$before" "$after" unmap cxx)" \
+			"alias_calls=$(delta "$before" "$after" aliases calls)"
+		step "$wl: takeover=$mode, every file matches" $rc
+		# Who served the calls: nobody counted in off, the kernel in
+		# observe, cxx in on (and every one of its maps unmapped).
+		case $mode in
+		off) [ "$calls" -eq 0 ] ;;
+		observe) [ "$calls" -gt 0 ] && [ "$cxx" -eq 0 ] ;;
+		on) [ "$cxx" -gt 0 ] &&
+			[ "$(delta "$before" "$after" unmap cxx)" -eq "$cxx" ] ;;
+		esac
+		step "$wl: takeover=$mode, calls served as the mode says ($calls calls, $cxx by cxx)" $?
+	done
+done
+
+# Off again: nothing live, so the hook and the module reference go.
+echo off >"$param"
+grep -q 'mode=off hooked=0 live=0' "$dbg"
+step "takeover off: unhooked, nothing live ($(head -n1 "$dbg"))" $?
+exit $fail
