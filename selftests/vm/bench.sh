@@ -31,12 +31,17 @@ log "host set-up: installing whatever is missing (apt; virtme-ng from trixie)"
 kernels=$(guest_kernels) || die "no guest kernels"
 nk=$(wc -l <<<"$kernels")
 
+if [ "${CXXVM_BENCH_REAL:-1}" = 1 ]; then
+	log "the real section's files: sources, checksums, an LZ4 erofs image (once, in build/real)"
+	real=$(real_data)
+fi
+
 log "building cxxvm-bench"
 make -s -C "$CXXVM_TOP/selftests" cxxvm-bench >&2 || die "cxxvm-bench does not build"
 
 run=$CXXVM_TOP/results/$(date +%Y%m%d-%H%M%S)
 mkdir -p "$run"
-jsons=() i=0 spent=0
+jsons=() reals=() i=0 spent=0
 host_cpus=$(nproc)
 ccpus=${CXXVM_CONTENDED_CPUS:-$((2 * host_cpus))}
 log "host: $host_cpus CPUs; contended guests get $ccpus vCPUs${CXXVM_MODULE_ARGS:+; insmod cxxvm $CXXVM_MODULE_ARGS}"
@@ -56,10 +61,16 @@ bench_guest() {
 	# before cxxvm.ko was loaded: stock 7.2 guests with 4 vCPUs under TCG
 	# oops at boot about once in ten (int3 while the kernel patches its
 	# own text).  A failed attempt's console is kept as -bootN.log.
-	local attempt console=$run/$name-console.log
+	local attempt console=$run/$name-console.log kroot=() renv=()
+	# The real section runs in the 2-vCPU guest only (REAL=1).
+	if [ "${REAL:-0}" = 1 ]; then
+		mapfile -t kroot < <(real_kroot_opt "$image")
+		read -ra renv < <(real_env "$image" "$real")
+	fi
 	for attempt in 1 2 3; do
 		CXXVM_VM_CPUS=$cpus vng_run "$image" "$console" \
-			--append "clocksource=tsc tsc=reliable memmap=256M\$0x30000000" -- \
+			--append "clocksource=tsc tsc=reliable memmap=256M\$0x30000000" \
+			"${kroot[@]}" -- "${renv[@]}" \
 			"CXXVM_MODULE_ARGS='${CXXVM_MODULE_ARGS:-}'" \
 			"$CXXVM_TOP/selftests/vm/guest-bench.sh" "$ko" \
 			"$CXXVM_TOP/selftests/cxxvm-bench" "$@" </dev/null >"$out"
@@ -93,7 +104,9 @@ while read -r label image kdir; do
 	k0=$(date +%s)
 	if [ "${CXXVM_BENCH_CPUS:-2}" -gt 0 ]; then
 		# shellcheck disable=SC2086 # CXXVM_BENCH_ARGS is a list of arguments
-		bench_guest "$label" "bench-$label" "${CXXVM_BENCH_CPUS:-2}" ${CXXVM_BENCH_ARGS:-}
+		REAL=${CXXVM_BENCH_REAL:-1} bench_guest "$label" "bench-$label" \
+			"${CXXVM_BENCH_CPUS:-2}" ${CXXVM_BENCH_ARGS:-}
+		[ "${CXXVM_BENCH_REAL:-1}" != 1 ] || reals+=("$label=$run/bench-$label.out")
 		jsons+=(--label "$label=$run/bench-$label.json")
 	fi
 	if [ "$ccpus" -gt 0 ]; then
@@ -105,6 +118,12 @@ while read -r label image kdir; do
 	fi
 	spent=$((spent + $(date +%s) - k0))
 done <<<"$kernels"
+
+if [ "${#reals[@]}" -gt 0 ]; then
+	echo
+	echo "==== real: the kernel's vm_map_ram() callers, observed (kernel) and taken over (cxx)"
+	real_table "${reals[@]}" | tee "$run/real.txt"
+fi
 
 echo
 echo "==== cross-kernel summary"

@@ -5,6 +5,8 @@
 # host's filesystem is read-only here, so the JSON goes to the guest's /tmp
 # and is printed between marker lines for bench.sh to extract.
 # CXXVM_MODULE_ARGS: insmod parameters (e.g. caller_purge=1).
+# CXXVM_REAL_DATA (and CXXVM_REAL_KROOT): then guest-real.sh too, with the
+# module's default arena, for make bench's real section.
 set -eu
 . "$(dirname "$0")/guest-lib.sh"
 ko=$1 bench=$2
@@ -21,6 +23,13 @@ reserved=$(reserved_mem_arg)
 insmod "$ko" $reserved ${CXXVM_MODULE_ARGS:-}
 echo "guest: $(nproc) vCPUs, clocksource $(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)"
 "$bench" --json /tmp/cxxvm-bench.json "$@"
+# The real section: the kernel's own vm_map_ram() callers observed and
+# taken over (guest-real.sh; its "# real:" lines are the figures).  A file
+# that does not read back fails the run.
+if [ -n "${CXXVM_REAL_DATA:-}" ]; then
+	# shellcheck disable=SC2086 # empty, or one directory
+	"$(dirname "$0")/guest-real.sh" "$CXXVM_REAL_DATA" ${CXXVM_REAL_KROOT:-}
+fi
 rmmod cxxvm
 echo "---- cxxvm-bench json begin ----"
 cat /tmp/cxxvm-bench.json
