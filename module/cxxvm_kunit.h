@@ -63,11 +63,11 @@ struct cxxvm_arena *cxxvm_module_arena_for_test(void);
 /*
  * The takeover of vm_map_ram() (cxxvm_takeover.c; CXXVM_KUNIT builds
  * only): the switch (CXXVM_TAKEOVER_OFF, _OBSERVE, _ON; may sleep), the
- * arena that serves the kernel's callers, and whether the hook is
- * registered with how many taken-over mappings are live.
+ * arena that serves the kernel's callers, and whether the takeover is
+ * active (holds the module) with how many taken-over mappings are live.
  */
 int cxxvm_takeover_set(int mode);
 struct cxxvm_arena *cxxvm_takeover_arena_for_test(void);
-bool cxxvm_takeover_hooked_for_test(long *live);
+bool cxxvm_takeover_held_for_test(long *live);
 
 #endif /* CXXVM_KUNIT_H */

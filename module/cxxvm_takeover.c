@@ -10,9 +10,9 @@
  * parameter at load or in /sys/module/cxxvm/parameters/takeover at any
  * time:
  *
- *   off      no hook; or, while mappings made in "on" are still live, the
- *            hook stays, but only vm_unmap_ram() and vm_unmap_aliases()
- *            are redirected, until the last of them is unmapped;
+ *   off      nothing redirected; or, while mappings made in "on" are still
+ *            live, only vm_unmap_ram() and vm_unmap_aliases(), until the
+ *            last of them is unmapped;
  *   observe  every wrapper calls the kernel's own function: calls, pages
  *            and ns are counted, nothing else changes;
  *   on       vm_map_ram() of 1..CXXVM_MAX_PAGES pages maps through the
@@ -20,6 +20,14 @@
  *            no VA left) goes to the kernel's function.
  *
  * Both modes pay the same hook: a timed wrapper that observe and on share.
+ *
+ * The ftrace ops are registered the first time the mode leaves off and
+ * stay registered until module exit; off makes the callback return at
+ * once.  So switching never patches kernel text under running callers
+ * (under qemu's TCG such live patching of vm_unmap_ram() oopsed on its
+ * int3 in a KUnit case), and it never waits for text patching.  The module
+ * holds a reference of its own while it is active (observe, on, or off
+ * with taken-over mappings still live), so rmmod reports it in use.
  *
  * Why lazily unmapped slots are as safe as the kernel's own: a slot's PTEs
  * are cleared in vm_unmap_ram(), its VA is reused only after a shootdown
@@ -78,7 +86,10 @@ static int cxxvm_takeover_mode;		/* CXXVM_TAKEOVER_*, READ_ONCE() */
 static int cxxvm_takeover_requested;	/* takeover= given at load */
 static bool cxxvm_takeover_ready;	/* between init and exit */
 static bool cxxvm_takeover_gone;	/* exit has begun */
-static bool cxxvm_takeover_hooked;	/* the ftrace ops are registered */
+static bool cxxvm_takeover_registered;	/* the ftrace ops, until exit */
+static bool cxxvm_takeover_held;	/* active: the module reference */
+/* Off, drained and purged: unmap and alias calls need no redirect. */
+static bool cxxvm_takeover_inert = true;
 /* Mappings made in "on" and not yet unmapped (plus maps in flight). */
 static atomic_long_t cxxvm_takeover_live = ATOMIC_LONG_INIT(0);
 /* Every wrapper runs inside it: unhooking waits for them to return. */
@@ -162,7 +173,8 @@ static void *cxxvm_vm_map_ram(struct page **pages, unsigned int count, int node)
 	u64 t0 = ktime_get_ns();
 	void *mem = NULL;
 
-	if (READ_ONCE(cxxvm_takeover_mode) == CXXVM_TAKEOVER_ON) {
+	/* Acquire: pairs with cxxvm_activate(); see there. */
+	if (smp_load_acquire(&cxxvm_takeover_mode) == CXXVM_TAKEOVER_ON) {
 		if (!cxxvm_arena_check_pages(count)) {
 			u64 pfns[CXXVM_MAX_PAGES];
 			uintptr_t va;
@@ -250,13 +262,14 @@ static void cxxvm_vm_unmap_aliases(void)
  * @ops: its ftrace ops (IPMODIFY), filtered on @target alone
  * @target: the kernel function's address
  * @wrapper: where the hook sends its callers
- * @skip_when_off: vm_map_ram(): not redirected while the mode is off
+ * @map: vm_map_ram(), redirected unless the mode is off; the others are
+ *	redirected unless the takeover is inert (off, drained, purged)
  */
 struct cxxvm_hook {
 	struct ftrace_ops ops;
 	unsigned long target;
 	unsigned long wrapper;
-	bool skip_when_off;
+	bool map;
 };
 
 /*
@@ -275,7 +288,8 @@ static void notrace cxxvm_hook_fn(unsigned long ip, unsigned long parent_ip,
 
 	if (within_module(parent_ip, THIS_MODULE))
 		return;
-	if (h->skip_when_off && READ_ONCE(cxxvm_takeover_mode) == CXXVM_TAKEOVER_OFF)
+	if (h->map ? READ_ONCE(cxxvm_takeover_mode) == CXXVM_TAKEOVER_OFF :
+		     READ_ONCE(cxxvm_takeover_inert))
 		return;
 	cxxvm_ftrace_set_ip(fregs, h->wrapper);
 }
@@ -288,7 +302,7 @@ static struct cxxvm_hook cxxvm_hooks[] = {
 		.ops = { .func = cxxvm_hook_fn, .flags = CXXVM_HOOK_FLAGS },
 		.target = (unsigned long)vm_map_ram,
 		.wrapper = (unsigned long)cxxvm_vm_map_ram,
-		.skip_when_off = true,
+		.map = true,
 	},
 	{
 		.ops = { .func = cxxvm_hook_fn, .flags = CXXVM_HOOK_FLAGS },
@@ -302,7 +316,7 @@ static struct cxxvm_hook cxxvm_hooks[] = {
 	},
 };
 
-/* Unregister the first @n hooks and wait until no wrapper runs. */
+/* Unregister the first @n ops and wait until no callback or wrapper runs. */
 static void cxxvm_unhook(unsigned int n)
 {
 	unsigned int i;
@@ -321,9 +335,8 @@ static void cxxvm_unhook(unsigned int n)
 }
 
 /*
- * Register every hook; the module holds a reference of its own while they
- * are registered, so rmmod reports it in use.  Fails with the first
- * registration's -errno (-EBUSY: another IPMODIFY hook, such as a
+ * Register every ops (once: they stay until module exit).  Fails with the
+ * first registration's -errno (-EBUSY: another IPMODIFY hook, such as a
  * livepatch of vm_map_ram(), owns the function).
  */
 static int cxxvm_hook(void)
@@ -332,9 +345,8 @@ static int cxxvm_hook(void)
 	int ret;
 
 	lockdep_assert_held(&cxxvm_takeover_mutex);
-	/* Not once rmmod has begun: the reference would not stop it. */
-	if (!try_module_get(THIS_MODULE))
-		return -ENODEV;
+	if (cxxvm_takeover_registered)
+		return 0;
 	for (i = 0; i < ARRAY_SIZE(cxxvm_hooks); i++) {
 		struct cxxvm_hook *h = &cxxvm_hooks[i];
 
@@ -344,12 +356,11 @@ static int cxxvm_hook(void)
 		if (ret) {
 			ftrace_free_filter(&h->ops);
 			cxxvm_unhook(i);
-			module_put(THIS_MODULE);
 			pr_err("takeover: cannot hook %ps: %d\n", (void *)h->target, ret);
 			return ret;
 		}
 	}
-	cxxvm_takeover_hooked = true;
+	cxxvm_takeover_registered = true;
 	return 0;
 }
 
@@ -369,11 +380,43 @@ static int cxxvm_hook(void)
 #endif /* CONFIG_DYNAMIC_FTRACE_WITH_REGS */
 
 /*
- * The mode is off: drop the hook unless a mapping made while it was on is
- * still live, whose vm_unmap_ram() must still reach the arena.  The last
- * one's unmap queues cxxvm_takeover_unhook_work to come back here.
+ * Leave off for @mode: take the module reference, register the ops if
+ * they never were, and make the unmap and alias redirects live before the
+ * map redirect, so that an unmap of a taken-over mapping is never missed.
  */
-static void cxxvm_unhook_if_drained(void)
+static int cxxvm_activate(int mode)
+{
+	int ret;
+
+	lockdep_assert_held(&cxxvm_takeover_mutex);
+	if (!cxxvm_takeover_held) {
+		/* Not once rmmod has begun: the reference would not stop it. */
+		if (!try_module_get(THIS_MODULE))
+			return -ENODEV;
+		ret = cxxvm_hook();
+		if (ret) {
+			module_put(THIS_MODULE);
+			return ret;
+		}
+		cxxvm_takeover_held = true;
+	}
+	WRITE_ONCE(cxxvm_takeover_inert, false);
+	/*
+	 * Release: a map wrapper that reads "on" (acquire) made its mapping
+	 * after inert was cleared, so the unmap that follows it, on any CPU,
+	 * sees inert clear and is redirected.
+	 */
+	smp_store_release(&cxxvm_takeover_mode, mode);
+	return 0;
+}
+
+/*
+ * The mode is off: go inert and give the module reference back, unless a
+ * mapping made while it was on is still live, whose vm_unmap_ram() must
+ * still reach the arena.  The last one's unmap queues
+ * cxxvm_takeover_unhook_work to come back here.
+ */
+static void cxxvm_release_if_drained(void)
 {
 	long live;
 
@@ -384,18 +427,18 @@ static void cxxvm_unhook_if_drained(void)
 	synchronize_srcu(&cxxvm_takeover_srcu);
 	live = atomic_long_read(&cxxvm_takeover_live);
 	if (live) {
-		pr_info("takeover: off; %ld mappings still live keep the unmap hook (and the module) until they are unmapped\n",
+		pr_info("takeover: off; %ld mappings still live keep the unmap redirect (and the module) until they are unmapped\n",
 			live);
 		return;
 	}
 	/*
 	 * Nothing is live and nothing new can be mapped: shoot down the
-	 * dirty slots now, while vm_unmap_aliases() would still reach them,
-	 * since afterwards it no longer purges the arena.
+	 * dirty slots now, while vm_unmap_aliases() still reaches them, since
+	 * once inert it no longer purges the arena.
 	 */
 	(void)cxxvm_arena_purge_now(cxxvm_takeover_arena);
-	cxxvm_unhook(CXXVM_NR_HOOKS);
-	cxxvm_takeover_hooked = false;
+	WRITE_ONCE(cxxvm_takeover_inert, true);
+	cxxvm_takeover_held = false;
 	/* module_exit() waits for this work item, which may be running. */
 	module_put(THIS_MODULE);
 }
@@ -403,9 +446,9 @@ static void cxxvm_unhook_if_drained(void)
 static void cxxvm_takeover_unhook_fn(struct work_struct *work)
 {
 	mutex_lock(&cxxvm_takeover_mutex);
-	if (cxxvm_takeover_hooked &&
+	if (cxxvm_takeover_held &&
 	    READ_ONCE(cxxvm_takeover_mode) == CXXVM_TAKEOVER_OFF)
-		cxxvm_unhook_if_drained();
+		cxxvm_release_if_drained();
 	mutex_unlock(&cxxvm_takeover_mutex);
 }
 
@@ -422,14 +465,12 @@ static int cxxvm_takeover_set_locked(int mode)
 		cxxvm_takeover_requested = mode;
 		return 0;
 	}
-	if (mode != CXXVM_TAKEOVER_OFF && !cxxvm_takeover_hooked)
-		ret = cxxvm_hook();
-	if (ret)
-		return ret;
+	if (mode != CXXVM_TAKEOVER_OFF)
+		return cxxvm_activate(mode);
 	WRITE_ONCE(cxxvm_takeover_mode, mode);
-	if (mode == CXXVM_TAKEOVER_OFF && cxxvm_takeover_hooked)
-		cxxvm_unhook_if_drained();
-	return 0;
+	if (cxxvm_takeover_held)
+		cxxvm_release_if_drained();
+	return ret;
 }
 
 /**
@@ -495,13 +536,13 @@ struct cxxvm_arena *cxxvm_takeover_arena_for_test(void)
 }
 CXXVM_EXPORT_FOR_KUNIT(cxxvm_takeover_arena_for_test);
 
-/* Whether the hook is registered, and the live taken-over mappings. */
-bool cxxvm_takeover_hooked_for_test(long *live)
+/* Whether the takeover is active (holds the module), and the live mappings. */
+bool cxxvm_takeover_held_for_test(long *live)
 {
 	*live = atomic_long_read(&cxxvm_takeover_live);
-	return READ_ONCE(cxxvm_takeover_hooked);
+	return READ_ONCE(cxxvm_takeover_held);
 }
-CXXVM_EXPORT_FOR_KUNIT(cxxvm_takeover_hooked_for_test);
+CXXVM_EXPORT_FOR_KUNIT(cxxvm_takeover_held_for_test);
 #endif
 
 /*
@@ -534,9 +575,9 @@ static int cxxvm_takeover_show(struct seq_file *m, void *unused)
 		sum.alias_ns += c->alias_ns;
 	}
 	cxxvm_arena_get_stats(cxxvm_takeover_arena, &st);
-	seq_printf(m, "mode=%s hooked=%d live=%ld\n",
+	seq_printf(m, "mode=%s registered=%d held=%d live=%ld\n",
 		   cxxvm_takeover_names[READ_ONCE(cxxvm_takeover_mode)],
-		   READ_ONCE(cxxvm_takeover_hooked),
+		   READ_ONCE(cxxvm_takeover_registered), READ_ONCE(cxxvm_takeover_held),
 		   atomic_long_read(&cxxvm_takeover_live));
 	seq_printf(m, "map calls=%llu pages=%llu ns=%llu cxx=%llu fallbacks=%llu failures=%llu\n",
 		   sum.map_calls, sum.map_pages, sum.map_ns, sum.map_cxx,
@@ -581,8 +622,10 @@ int cxxvm_takeover_init(struct dentry *parent)
 /**
  * cxxvm_takeover_exit() - undo cxxvm_takeover_init()
  *
- * The hook holds a module reference, so it is gone by now, and so is
- * every taken-over mapping; the takeover arena goes with the module's
+ * An active takeover holds a module reference, so it is off and inert by
+ * now and no taken-over mapping is live; this unregisters the ftrace ops
+ * (the one text patching after the first switch); the takeover arena goes
+ * with the module's
  * (cxxvm_arena_exit()), after the purge notifier.
  * Context: module exit, may sleep.
  */
@@ -591,10 +634,11 @@ void cxxvm_takeover_exit(void)
 	debugfs_remove(cxxvm_takeover_debugfs);
 	mutex_lock(&cxxvm_takeover_mutex);
 	cxxvm_takeover_gone = true;
-	if (WARN_ON(cxxvm_takeover_hooked)) {
-		/* Cannot happen (the reference); never leave it registered. */
+	/* Cannot be: an active takeover holds the module. */
+	WARN_ON(cxxvm_takeover_held);
+	if (cxxvm_takeover_registered) {
 		cxxvm_unhook(CXXVM_NR_HOOKS);
-		cxxvm_takeover_hooked = false;
+		cxxvm_takeover_registered = false;
 	}
 	mutex_unlock(&cxxvm_takeover_mutex);
 	/* It may still be returning from its module_put(). */

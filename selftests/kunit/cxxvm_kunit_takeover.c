@@ -6,7 +6,7 @@
  * This module is not cxxvm.ko, so its calls of vm_map_ram(),
  * vm_unmap_ram() and vm_unmap_aliases() are what any kernel caller's are:
  * the hook redirects them.  Each case leaves the takeover off and
- * unhooked.
+ * released (no module reference held).
  */
 #include <kunit/test.h>
 #include "cxxvm_kunit_compat.h"
@@ -87,16 +87,16 @@ static u64 takeover_dirty(void)
 	return st.dirty_pages;
 }
 
-/* Off, and the hook gone within 10 s (its work item drops it). */
-static void takeover_expect_unhooked(struct kunit *test)
+/* Off, and released within 10 s (a work item may do it). */
+static void takeover_expect_released(struct kunit *test)
 {
 	unsigned int waited;
 	long live = -1;
 
 	KUNIT_EXPECT_EQ(test, 0, cxxvm_takeover_set(CXXVM_TAKEOVER_OFF));
-	for (waited = 0; waited < 500 && cxxvm_takeover_hooked_for_test(&live); waited++)
+	for (waited = 0; waited < 500 && cxxvm_takeover_held_for_test(&live); waited++)
 		msleep(20);
-	KUNIT_EXPECT_FALSE(test, cxxvm_takeover_hooked_for_test(&live));
+	KUNIT_EXPECT_FALSE(test, cxxvm_takeover_held_for_test(&live));
 	KUNIT_EXPECT_EQ(test, 0L, live);
 }
 
@@ -106,8 +106,8 @@ static void takeover_exit(struct kunit *test)
 
 	/* Never leave the kernel's callers redirected by a failed case. */
 	cxxvm_takeover_set(CXXVM_TAKEOVER_OFF);
-	if (cxxvm_takeover_hooked_for_test(&live))
-		kunit_info(test, "hook still registered at exit, %ld live", live);
+	if (cxxvm_takeover_held_for_test(&live))
+		kunit_info(test, "takeover still active at exit, %ld live", live);
 }
 
 static void takeover_maps_through_the_arena(struct kunit *test)
@@ -124,7 +124,7 @@ static void takeover_maps_through_the_arena(struct kunit *test)
 		KUNIT_EXPECT_EQ_MSG(test, 0U, takeover_bad_page(mem, n), "%u pages", n);
 		vm_unmap_ram(mem, n);
 	}
-	takeover_expect_unhooked(test);
+	takeover_expect_released(test);
 }
 
 static void takeover_falls_back_past_max_pages(struct kunit *test)
@@ -138,7 +138,7 @@ static void takeover_falls_back_past_max_pages(struct kunit *test)
 	KUNIT_EXPECT_FALSE(test, takeover_owned(mem));
 	KUNIT_EXPECT_EQ(test, 0U, takeover_bad_page(mem, TAKEOVER_PAGES));
 	vm_unmap_ram(mem, TAKEOVER_PAGES);
-	takeover_expect_unhooked(test);
+	takeover_expect_released(test);
 }
 
 static void takeover_observe_maps_through_the_kernel(struct kunit *test)
@@ -148,13 +148,13 @@ static void takeover_observe_maps_through_the_kernel(struct kunit *test)
 	long live;
 
 	KUNIT_ASSERT_EQ(test, 0, cxxvm_takeover_set(CXXVM_TAKEOVER_OBSERVE));
-	KUNIT_EXPECT_TRUE(test, cxxvm_takeover_hooked_for_test(&live));
+	KUNIT_EXPECT_TRUE(test, cxxvm_takeover_held_for_test(&live));
 	mem = vm_map_ram(pages, 4, NUMA_NO_NODE);
 	KUNIT_ASSERT_NOT_NULL(test, mem);
 	KUNIT_EXPECT_FALSE(test, takeover_owned(mem));
 	KUNIT_EXPECT_EQ(test, 0U, takeover_bad_page(mem, 4));
 	vm_unmap_ram(mem, 4);
-	takeover_expect_unhooked(test);
+	takeover_expect_released(test);
 }
 
 /*
@@ -176,10 +176,10 @@ static void takeover_unmap_aliases_purges_the_arena(struct kunit *test)
 	KUNIT_EXPECT_LE(test, 4ULL, takeover_dirty());
 	vm_unmap_aliases();
 	KUNIT_EXPECT_EQ(test, 0ULL, takeover_dirty());
-	takeover_expect_unhooked(test);
+	takeover_expect_released(test);
 }
 
-/* Off with a mapping live: the unmap still reaches the arena, then the hook goes. */
+/* Off with a mapping live: the unmap still reaches the arena, then it is released. */
 static void takeover_off_keeps_the_hook_while_mapped(struct kunit *test)
 {
 	struct page **pages = takeover_alloc_pages(test);
@@ -191,7 +191,7 @@ static void takeover_off_keeps_the_hook_while_mapped(struct kunit *test)
 	KUNIT_ASSERT_NOT_NULL(test, mem);
 	KUNIT_ASSERT_TRUE(test, takeover_owned(mem));
 	KUNIT_EXPECT_EQ(test, 0, cxxvm_takeover_set(CXXVM_TAKEOVER_OFF));
-	KUNIT_EXPECT_TRUE(test, cxxvm_takeover_hooked_for_test(&live));
+	KUNIT_EXPECT_TRUE(test, cxxvm_takeover_held_for_test(&live));
 	KUNIT_EXPECT_EQ(test, 1L, live);
 	/* Off: a new map is the kernel's. */
 	{
@@ -203,7 +203,7 @@ static void takeover_off_keeps_the_hook_while_mapped(struct kunit *test)
 	}
 	KUNIT_EXPECT_EQ(test, 0U, takeover_bad_page(mem, 2));
 	vm_unmap_ram(mem, 2);
-	takeover_expect_unhooked(test);
+	takeover_expect_released(test);
 }
 
 struct takeover_load {
@@ -273,7 +273,7 @@ static void takeover_switched_under_load(struct kunit *test)
 	}
 	/* Each thread ran through at least one "on" period (20 ms each). */
 	KUNIT_EXPECT_LT(test, 0ULL, l[0].cxx + l[1].cxx);
-	takeover_expect_unhooked(test);
+	takeover_expect_released(test);
 }
 
 static struct kunit_case cxxvm_takeover_cases[] = {

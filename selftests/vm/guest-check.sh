@@ -70,7 +70,7 @@ if [ -n "$real_pid" ]; then
 	stage "real callers of vm_map_ram() under takeover off, observe, on, beside the selftests" $rc
 fi
 
-# The takeover holds the module while it is hooked: takeover=on takes one
+# The takeover holds the module while it is active: takeover=on takes one
 # reference, and off (nothing taken over is live any more) gives it back.
 param=/sys/module/cxxvm/parameters/takeover
 refs=/sys/module/cxxvm/refcnt

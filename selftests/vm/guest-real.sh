@@ -176,8 +176,8 @@ for wl in $workloads; do
 	done
 done
 
-# Off again: nothing live, so the hook and the module reference go.
+# Off again: nothing live, so the module reference goes.
 echo off >"$param"
-grep -q 'mode=off hooked=0 live=0' "$dbg"
-step "takeover off: unhooked, nothing live ($(head -n1 "$dbg"))" $?
+grep -qE '^mode=off .*held=0 live=0$' "$dbg"
+step "takeover off: released, nothing live ($(head -n1 "$dbg"))" $?
 exit $fail
