@@ -252,7 +252,7 @@ void cxxvm_arena_exit(void)
 	unregister_vmap_purge_notifier(&cxxvm_purge_nb);
 	/* Every file is closed, so every mapping is gone; this is a bug. */
 	WARN_ON(cxxvm_arena_destroy(cxxvm_arena));
-	/* The takeover's hook, which held the module, is gone: so are they. */
+	/* The takeover, which held the module, is released: so are they. */
 	WARN_ON(cxxvm_arena_destroy(cxxvm_takeover_arena));
 	/* The arena's teardown shot everything down. */
 	cxxvm_reap_retired(true);

@@ -23,9 +23,13 @@
  *
  * The ftrace ops are registered the first time the mode leaves off and
  * stay registered until module exit; off makes the callback return at
- * once.  So switching never patches kernel text under running callers
- * (under qemu's TCG such live patching of vm_unmap_ram() oopsed on its
- * int3 in a KUnit case), and it never waits for text patching.  The module
+ * once (vm_unmap_ram() and vm_unmap_aliases() only once nothing taken
+ * over is live).  So switching never patches kernel text under running
+ * callers (under qemu's TCG such live patching of vm_unmap_ram() oopsed on
+ * its int3 in a KUnit case): only the first activation and exit do.  In
+ * exchange, once used, the kernel's calls pay the ftrace trampoline even
+ * when off, and no other IPMODIFY hook (a livepatch) can take these
+ * functions until rmmod.  The module
  * holds a reference of its own while it is active (observe, on, or off
  * with taken-over mappings still live), so rmmod reports it in use.
  *
@@ -78,7 +82,8 @@ static const char * const cxxvm_takeover_names[] = {
 
 /*
  * The takeover's state.  cxxvm_takeover_mutex serialises mode changes,
- * hooking and unhooking, and module init/exit against the parameter.
+ * registering the ops, activating and releasing, and module init/exit
+ * against the parameter.
  * The wrappers read the mode without it.
  */
 static DEFINE_MUTEX(cxxvm_takeover_mutex);
@@ -92,7 +97,7 @@ static bool cxxvm_takeover_held;	/* active: the module reference */
 static bool cxxvm_takeover_inert = true;
 /* Mappings made in "on" and not yet unmapped (plus maps in flight). */
 static atomic_long_t cxxvm_takeover_live = ATOMIC_LONG_INIT(0);
-/* Every wrapper runs inside it: unhooking waits for them to return. */
+/* Every wrapper runs inside it: release and exit wait for them to return. */
 DEFINE_STATIC_SRCU(cxxvm_takeover_srcu);
 
 static struct dentry *cxxvm_takeover_debugfs;
@@ -134,8 +139,8 @@ static DEFINE_PER_CPU(struct cxxvm_takeover_counts, cxxvm_takeover_counts);
 
 #define cxxvm_count(field, n) this_cpu_add(cxxvm_takeover_counts.field, (n))
 
-static void cxxvm_takeover_unhook_fn(struct work_struct *work);
-static DECLARE_WORK(cxxvm_takeover_unhook_work, cxxvm_takeover_unhook_fn);
+static void cxxvm_takeover_release_fn(struct work_struct *work);
+static DECLARE_WORK(cxxvm_takeover_release_work, cxxvm_takeover_release_fn);
 
 /*
  * The hook needs an ftrace that saves registers and may move the
@@ -144,12 +149,12 @@ static DECLARE_WORK(cxxvm_takeover_unhook_work, cxxvm_takeover_unhook_fn);
  */
 #ifdef CONFIG_DYNAMIC_FTRACE_WITH_REGS
 
-/* One taken-over mapping fewer; the last one in "off" lets the hook go. */
+/* One taken-over mapping fewer; the last one in "off" releases the takeover. */
 static void cxxvm_takeover_put_live(void)
 {
 	if (atomic_long_dec_and_test(&cxxvm_takeover_live) &&
 	    READ_ONCE(cxxvm_takeover_mode) == CXXVM_TAKEOVER_OFF)
-		schedule_work(&cxxvm_takeover_unhook_work);
+		schedule_work(&cxxvm_takeover_release_work);
 }
 
 /*
@@ -182,7 +187,7 @@ static void *cxxvm_vm_map_ram(struct page **pages, unsigned int count, int node)
 
 			for (i = 0; i < count; i++)
 				pfns[i] = page_to_pfn(pages[i]);
-			/* Counted before it exists: the unhook checks after us. */
+			/* Counted before it exists: release reads it after SRCU. */
 			atomic_long_inc(&cxxvm_takeover_live);
 			if (!cxxvm_arena_map(cxxvm_takeover_arena, pfns, count, &va))
 				mem = (void *)va;
@@ -360,7 +365,7 @@ static int cxxvm_hook(void)
 			return ret;
 		}
 	}
-	cxxvm_takeover_registered = true;
+	WRITE_ONCE(cxxvm_takeover_registered, true);
 	return 0;
 }
 
@@ -398,7 +403,7 @@ static int cxxvm_activate(int mode)
 			module_put(THIS_MODULE);
 			return ret;
 		}
-		cxxvm_takeover_held = true;
+		WRITE_ONCE(cxxvm_takeover_held, true);
 	}
 	WRITE_ONCE(cxxvm_takeover_inert, false);
 	/*
@@ -414,7 +419,7 @@ static int cxxvm_activate(int mode)
  * The mode is off: go inert and give the module reference back, unless a
  * mapping made while it was on is still live, whose vm_unmap_ram() must
  * still reach the arena.  The last one's unmap queues
- * cxxvm_takeover_unhook_work to come back here.
+ * cxxvm_takeover_release_work to come back here.
  */
 static void cxxvm_release_if_drained(void)
 {
@@ -422,8 +427,12 @@ static void cxxvm_release_if_drained(void)
 
 	lockdep_assert_held(&cxxvm_takeover_mutex);
 	might_sleep();
-	/* Wait for the map wrappers that read the old mode. */
-	synchronize_rcu_tasks();
+	/*
+	 * Wait for the map wrappers that read the old mode: each re-reads it
+	 * inside SRCU, so one that enters after this grace period began sees
+	 * off and maps through the kernel.  (Only exit, which unregisters
+	 * the ops, also waits for RCU-tasks.)
+	 */
 	synchronize_srcu(&cxxvm_takeover_srcu);
 	live = atomic_long_read(&cxxvm_takeover_live);
 	if (live) {
@@ -438,12 +447,12 @@ static void cxxvm_release_if_drained(void)
 	 */
 	(void)cxxvm_arena_purge_now(cxxvm_takeover_arena);
 	WRITE_ONCE(cxxvm_takeover_inert, true);
-	cxxvm_takeover_held = false;
+	WRITE_ONCE(cxxvm_takeover_held, false);
 	/* module_exit() waits for this work item, which may be running. */
 	module_put(THIS_MODULE);
 }
 
-static void cxxvm_takeover_unhook_fn(struct work_struct *work)
+static void cxxvm_takeover_release_fn(struct work_struct *work)
 {
 	mutex_lock(&cxxvm_takeover_mutex);
 	if (cxxvm_takeover_held &&
@@ -455,8 +464,6 @@ static void cxxvm_takeover_unhook_fn(struct work_struct *work)
 /* cxxvm_takeover_set() with the mutex held; also module init's. */
 static int cxxvm_takeover_set_locked(int mode)
 {
-	int ret = 0;
-
 	lockdep_assert_held(&cxxvm_takeover_mutex);
 	if (cxxvm_takeover_gone)
 		return -ENODEV;
@@ -470,7 +477,7 @@ static int cxxvm_takeover_set_locked(int mode)
 	WRITE_ONCE(cxxvm_takeover_mode, mode);
 	if (cxxvm_takeover_held)
 		cxxvm_release_if_drained();
-	return ret;
+	return 0;
 }
 
 /**
@@ -479,8 +486,8 @@ static int cxxvm_takeover_set_locked(int mode)
  * @mode: CXXVM_TAKEOVER_*
  *
  * Switching off stops new redirects at once; mappings already made stay
- * valid until their owners unmap them, and the hook (and a reference to
- * the module) stays until then.
+ * valid until their owners unmap them, and their unmaps stay redirected
+ * (and a reference to the module held) until then.
  *
  * Context: process context, may sleep (waits for RCU-tasks and SRCU grace
  * periods); takes cxxvm_takeover_mutex.
@@ -625,8 +632,7 @@ int cxxvm_takeover_init(struct dentry *parent)
  * An active takeover holds a module reference, so it is off and inert by
  * now and no taken-over mapping is live; this unregisters the ftrace ops
  * (the one text patching after the first switch); the takeover arena goes
- * with the module's
- * (cxxvm_arena_exit()), after the purge notifier.
+ * with the module's (cxxvm_arena_exit()), after the purge notifier.
  * Context: module exit, may sleep.
  */
 void cxxvm_takeover_exit(void)
@@ -638,9 +644,9 @@ void cxxvm_takeover_exit(void)
 	WARN_ON(cxxvm_takeover_held);
 	if (cxxvm_takeover_registered) {
 		cxxvm_unhook(CXXVM_NR_HOOKS);
-		cxxvm_takeover_registered = false;
+		WRITE_ONCE(cxxvm_takeover_registered, false);
 	}
 	mutex_unlock(&cxxvm_takeover_mutex);
 	/* It may still be returning from its module_put(). */
-	cancel_work_sync(&cxxvm_takeover_unhook_work);
+	cancel_work_sync(&cxxvm_takeover_release_work);
 }

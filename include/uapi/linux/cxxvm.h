@@ -244,7 +244,7 @@ struct cxxvm_verify {
  * KERNEL_ALIASES: also call the kernel's vm_unmap_aliases(), which purges its
  * lazily freed vmap areas and vmap blocks (a clean start for VA figures),
  * after purging the takeover's arena (the module parameter takeover=), as
- * vm_unmap_aliases() does for the kernel's callers while it is hooked.
+ * vm_unmap_aliases() does for the kernel's callers while it is active.
  */
 #define CXXVM_FLUSH_RELEASE_BLOCKS	(1u << 0)
 #define CXXVM_FLUSH_KERNEL_ALIASES	(1u << 1)
