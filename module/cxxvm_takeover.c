@@ -563,23 +563,15 @@ static int cxxvm_takeover_show(struct seq_file *m, void *unused)
 	struct cxxvm_arena_stats st;
 	int cpu;
 
+	/* Every field is a u64 counter: sum them as an array. */
+	static_assert(sizeof(sum) % sizeof(u64) == 0);
 	for_each_possible_cpu(cpu) {
-		const struct cxxvm_takeover_counts *c =
-			per_cpu_ptr(&cxxvm_takeover_counts, cpu);
+		const u64 *c = (const u64 *)per_cpu_ptr(&cxxvm_takeover_counts, cpu);
+		u64 *t = (u64 *)&sum;
+		unsigned int i;
 
-		sum.map_calls += c->map_calls;
-		sum.map_pages += c->map_pages;
-		sum.map_ns += c->map_ns;
-		sum.map_cxx += c->map_cxx;
-		sum.map_fallbacks += c->map_fallbacks;
-		sum.map_failures += c->map_failures;
-		sum.unmap_calls += c->unmap_calls;
-		sum.unmap_pages += c->unmap_pages;
-		sum.unmap_ns += c->unmap_ns;
-		sum.unmap_cxx += c->unmap_cxx;
-		sum.unmap_bad += c->unmap_bad;
-		sum.alias_calls += c->alias_calls;
-		sum.alias_ns += c->alias_ns;
+		for (i = 0; i < sizeof(sum) / sizeof(u64); i++)
+			t[i] += c[i];
 	}
 	cxxvm_arena_get_stats(cxxvm_takeover_arena, &st);
 	seq_printf(m, "mode=%s registered=%d held=%d live=%ld\n",
