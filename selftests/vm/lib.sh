@@ -103,10 +103,8 @@ real_table() {
 	for arg; do
 		awk -v label="${arg%%=*}" '
 		/^# real: / {
-			wl = $3
-			for (i = 4; i <= NF; i++) { split($i, kv, "="); v[wl, kv[1]] = kv[2] }
-			m = v[wl, "mode"]
-			for (i = 4; i <= NF; i++) { split($i, kv, "="); f[wl, m, kv[1]] = kv[2] }
+			wl = $3; m = $4; sub(/^mode=/, "", m)
+			for (i = 5; i <= NF; i++) { split($i, kv, "="); f[wl, m, kv[1]] = kv[2] }
 			if (!(wl in seen)) { seen[wl] = 1; order[++n] = wl }
 		}
 		function pair(w, m) {
