@@ -1,13 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * cxxvm_bench.c - CXXVM_IOC_BENCH: the in-kernel map+unmap loop.
+ * cxxvm_bench.c - CXXVM_IOC_BENCH, the in-kernel map+unmap loop, and
+ * CXXVM_IOC_REPLAY, a recorded trace of the kernel's own vm_map_ram()
+ * callers run through each backend.
  */
+#include <linux/bitmap.h>
 #include <linux/ktime.h>
 #include <linux/mm.h>
 #include <linux/sched.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/sort.h>
+#include <linux/uaccess.h>
 
 #include "cxxvm_core.h"
 #include "cxxvm_internal.h"
@@ -144,5 +148,291 @@ int cxxvm_ioctl_bench(struct cxxvm_file *f, void *kdata)
 out:
 	kvfree(ns);
 	kfree(p);
+	return ret;
+}
+
+/* CXXVM_IOC_REPLAY: the trace, its mappings and the pages they alias. */
+struct cxxvm_replay_slot {
+	void *va;		/* NULL: not live */
+	u32 nr_pages;
+	u32 backend;		/* who mapped it (a C++ map may fall back) */
+};
+
+struct cxxvm_replay_run {
+	struct cxxvm_replay *arg;
+	struct cxxvm_replay_op *ops;
+	struct cxxvm_replay_slot *slots;
+	struct page **pages;
+	u64 *pfns;
+	u32 max_pages;		/* the largest map: pages and pfns hold that many */
+	u64 seq;		/* the purge that covers every C++ unmap so far */
+	u64 fallbacks;
+};
+
+int cxxvm_check_replay(const void *kdata)
+{
+	const struct cxxvm_replay *arg = kdata;
+
+	if (arg->flags || arg->reserved0 ||
+	    !cxxvm_zeroed(arg->reserved, sizeof(arg->reserved)))
+		return -EINVAL;
+	if (arg->loops == 0 || arg->loops > CXXVM_MAX_REPLAY_LOOPS)
+		return -EINVAL;
+	if (arg->nr_ops == 0 || arg->nr_ops > CXXVM_MAX_REPLAY_OPS)
+		return -EINVAL;
+	if (arg->nr_ids == 0 || arg->nr_ids > CXXVM_MAX_REPLAY_IDS)
+		return -EINVAL;
+	return arg->backend < CXXVM_NR_BACKENDS ? 0 : -EINVAL;
+}
+
+/*
+ * Check every operation before any runs, with a bitmap of the live ids:
+ * a MAP of a free id, an UNMAP of a live one with its MAP's page count.
+ * Sets r->max_pages and arg->maps and ->peak_pages.
+ */
+static int cxxvm_replay_validate(struct cxxvm_replay_run *r)
+{
+	struct cxxvm_replay *arg = r->arg;
+	unsigned long *live;
+	u64 pages = 0;
+	u32 i;
+	int ret = 0;
+
+	live = bitmap_zalloc(arg->nr_ids, GFP_KERNEL);
+	if (!live)
+		return -ENOMEM;
+	for (i = 0; i < arg->nr_ops && !ret; i++) {
+		const struct cxxvm_replay_op *op = &r->ops[i];
+		struct cxxvm_replay_slot *s;
+
+		if (op->reserved || op->id >= arg->nr_ids || op->nr_pages == 0 ||
+		    op->nr_pages > CXXVM_MAX_REPLAY_PAGES) {
+			ret = -EINVAL;
+			break;
+		}
+		s = &r->slots[op->id];
+		switch (op->op) {
+		case CXXVM_REPLAY_MAP:
+			if (__test_and_set_bit(op->id, live)) {
+				ret = -EINVAL;
+				break;
+			}
+			s->nr_pages = op->nr_pages;
+			pages += op->nr_pages;
+			if (pages > CXXVM_MAX_REPLAY_LIVE) {
+				ret = -EINVAL;
+				break;
+			}
+			arg->maps++;
+			arg->peak_pages = max(arg->peak_pages, pages);
+			r->max_pages = max(r->max_pages, op->nr_pages);
+			break;
+		case CXXVM_REPLAY_UNMAP:
+			if (!__test_and_clear_bit(op->id, live) ||
+			    s->nr_pages != op->nr_pages) {
+				ret = -EINVAL;
+				break;
+			}
+			pages -= op->nr_pages;
+			break;
+		default:
+			ret = -EINVAL;
+		}
+	}
+	bitmap_free(live);
+	return ret;
+}
+
+/*
+ * One map of the trace.  The C++ backend sends what its arena cannot
+ * serve to the kernel's vm_map_ram(), as the takeover does.
+ */
+static int cxxvm_replay_map(struct cxxvm_replay_run *r, struct cxxvm_replay_slot *s, u32 nr,
+			    bool count)
+{
+	u32 be = r->arg->backend;
+	int ret = -ENOMEM;
+
+	if (be != CXXVM_BACKEND_CXX || nr <= CXXVM_MAX_PAGES)
+		ret = cxxvm_backend_map(be, r->pages, r->pfns, nr, &s->va);
+	if (ret && be == CXXVM_BACKEND_CXX) {
+		be = CXXVM_BACKEND_VM_MAP_RAM;
+		ret = cxxvm_backend_map(be, r->pages, r->pfns, nr, &s->va);
+		r->fallbacks += count;
+	}
+	if (ret) {
+		s->va = NULL;
+		return ret;
+	}
+	s->nr_pages = nr;
+	s->backend = be;
+	return 0;
+}
+
+/* One unmap; -EIO if the C++ arena refused it (its pages must then leak). */
+static int cxxvm_replay_unmap(struct cxxvm_replay_run *r, struct cxxvm_replay_slot *s)
+{
+	u64 seq = cxxvm_backend_unmap(s->backend, s->va, s->nr_pages);
+
+	s->va = NULL;
+	if (seq == CXXVM_SEQ_NEVER) {
+		r->seq = CXXVM_SEQ_NEVER;
+		return -EIO;
+	}
+	r->seq = max(r->seq, seq);
+	return 0;
+}
+
+/* Unmap what the trace (or a failed pass) left live, untimed. */
+static int cxxvm_replay_unmap_live(struct cxxvm_replay_run *r)
+{
+	u32 id;
+	int ret = 0;
+
+	for (id = 0; id < r->arg->nr_ids; id++) {
+		if (r->slots[id].va && cxxvm_replay_unmap(r, &r->slots[id]))
+			ret = -EIO;
+		if (id % 1024 == 1023)
+			cond_resched();
+	}
+	return ret;
+}
+
+/* Pages of VA the C++ arena holds now: its vmap blocks. */
+static u64 cxxvm_replay_va_pages(void)
+{
+	struct cxxvm_arena_stats st;
+
+	cxxvm_arena_get_stats(cxxvm_arena, &st);
+	return st.blocks_live * CXXVM_BLOCK_PAGES;
+}
+
+/* One pass over the trace; @timed: pass 2 (per-operation clock reads). */
+static int cxxvm_replay_pass(struct cxxvm_replay_run *r, bool timed)
+{
+	struct cxxvm_replay *arg = r->arg;
+	bool cxx = arg->backend == CXXVM_BACKEND_CXX;
+	u32 i;
+	int ret = 0, ret2;
+
+	for (i = 0; i < arg->nr_ops && !ret; i++) {
+		const struct cxxvm_replay_op *op = &r->ops[i];
+		struct cxxvm_replay_slot *s = &r->slots[op->id];
+		u64 t0 = timed ? ktime_get_ns() : 0;
+
+		if (op->op == CXXVM_REPLAY_MAP) {
+			ret = cxxvm_replay_map(r, s, op->nr_pages, !timed);
+			if (timed)
+				arg->map_ns += ktime_get_ns() - t0;
+			if (!ret && timed && cxx)
+				arg->peak_va_pages = max(arg->peak_va_pages,
+							 cxxvm_replay_va_pages());
+		} else {
+			ret = cxxvm_replay_unmap(r, s);
+			if (timed)
+				arg->unmap_ns += ktime_get_ns() - t0;
+		}
+		if (!ret)
+			ret = cxxvm_bench_yield(i);
+	}
+	ret2 = cxxvm_replay_unmap_live(r);
+	return ret ?: ret2;
+}
+
+/**
+ * cxxvm_ioctl_replay() - CXXVM_IOC_REPLAY: run a recorded trace of
+ * vm_map_ram() calls through one backend: arg->loops times, then once timed.
+ * @f: the file (unused: the run's pages are its own)
+ * @kdata: struct cxxvm_replay, checked; the outputs are filled in
+ *
+ * The C++ side of the takeover's comparison on a real pattern: the same
+ * sizes, order and overlapping lifetimes, without the filesystem around
+ * them.  The struct's comment in the uapi header gives the passes and
+ * outputs.
+ *
+ * Context: process context, may sleep (cond_resched() every
+ * CXXVM_BENCH_YIELD operations).
+ * Return: 0, -EINVAL for a malformed trace, -EFAULT, -ENOMEM, -EINTR on
+ * a fatal signal, or -EIO if a C++ unmap failed (the pages are leaked).
+ */
+int cxxvm_ioctl_replay(struct cxxvm_file *f, void *kdata)
+{
+	struct cxxvm_replay *arg = kdata;
+	struct cxxvm_replay_run r = { .arg = arg };
+	struct cxxvm_arena_stats before, after;
+	bool cxx = arg->backend == CXXVM_BACKEND_CXX;
+	u32 loop;
+	u64 t0;
+	int ret;
+
+	might_sleep();
+	/* The outputs: the caller's values there are ignored. */
+	arg->elapsed_ns = 0;
+	arg->map_ns = 0;
+	arg->unmap_ns = 0;
+	arg->maps = 0;
+	arg->fallbacks = 0;
+	arg->shootdowns = 0;
+	arg->blocks_created = 0;
+	arg->peak_pages = 0;
+	arg->peak_va_pages = 0;
+	arg->reserve_ns = 0;
+	arg->shootdown_ns = 0;
+	r.ops = kvmalloc_array(arg->nr_ops, sizeof(*r.ops), GFP_KERNEL);
+	r.slots = kvcalloc(arg->nr_ids, sizeof(*r.slots), GFP_KERNEL);
+	if (!r.ops || !r.slots) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	if (copy_from_user(r.ops, u64_to_user_ptr(arg->ops),
+			   (size_t)arg->nr_ops * sizeof(*r.ops))) {
+		ret = -EFAULT;
+		goto out;
+	}
+	ret = cxxvm_replay_validate(&r);
+	if (ret)
+		goto out;
+	r.pages = kvmalloc_array(r.max_pages, sizeof(*r.pages), GFP_KERNEL);
+	r.pfns = kvmalloc_array(r.max_pages, sizeof(*r.pfns), GFP_KERNEL);
+	if (!r.pages || !r.pfns) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	ret = cxxvm_pages_alloc(r.pages, r.pfns, r.max_pages, GFP_KERNEL);
+	if (ret)
+		goto out;
+
+	cxxvm_arena_get_stats(cxxvm_arena, &before);
+	t0 = ktime_get_ns();
+	for (loop = 0; loop < arg->loops && !ret; loop++)
+		ret = cxxvm_replay_pass(&r, false);
+	arg->elapsed_ns = ktime_get_ns() - t0;
+	cxxvm_arena_get_stats(cxxvm_arena, &after);
+	if (!ret)
+		ret = cxxvm_replay_pass(&r, true);
+
+	/* Purges are numbered in order: the last unmap's covers them all. */
+	cxxvm_pages_release(r.pages, r.max_pages, r.seq);
+	cxxvm_reap_retired(false);
+	if (ret)
+		goto out;
+	arg->fallbacks = r.fallbacks;
+	if (cxx) {
+		arg->shootdowns = after.shootdowns - before.shootdowns;
+		arg->blocks_created = after.blocks_created - before.blocks_created;
+		arg->reserve_ns = after.reserve_ns - before.reserve_ns;
+		arg->shootdown_ns = after.shootdown_ns - before.shootdown_ns;
+	} else {
+		arg->shootdowns = CXXVM_BENCH_NOT_COUNTED;
+		arg->blocks_created = CXXVM_BENCH_NOT_COUNTED;
+		arg->peak_va_pages = CXXVM_BENCH_NOT_COUNTED;
+		arg->reserve_ns = CXXVM_BENCH_NOT_COUNTED;
+		arg->shootdown_ns = CXXVM_BENCH_NOT_COUNTED;
+	}
+out:
+	kvfree(r.pfns);
+	kvfree(r.pages);
+	kvfree(r.slots);
+	kvfree(r.ops);
 	return ret;
 }

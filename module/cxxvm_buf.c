@@ -129,7 +129,8 @@ u64 cxxvm_retired_pages(void)
  * @backend: enum cxxvm_backend (validated by the caller)
  * @pages: @nr pages
  * @pfns: their pfns (what the C++ arena maps)
- * @nr: 1..CXXVM_MAX_PAGES
+ * @nr: 1..CXXVM_MAX_PAGES (the C++ arena's limit; REPLAY gives the
+ *	kernel's backends up to CXXVM_MAX_REPLAY_PAGES)
  * @va: out: the address
  *
  * Context: process context, may sleep.

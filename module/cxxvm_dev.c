@@ -28,7 +28,7 @@
 #include "cxxvm_platform.h"
 #include "cxxvm_probes.h"
 
-/* The sizes of ABI 3; a change is an ABI change (and a new command number). */
+/* The sizes of ABI 3 and 4; a change is an ABI change (and a new command number). */
 static_assert(sizeof(struct cxxvm_info) == 80);	/* 64 before reserved_mem */
 static_assert(sizeof(struct cxxvm_map) == 40);
 static_assert(sizeof(struct cxxvm_unmap) == 32);
@@ -47,6 +47,8 @@ static_assert(sizeof(struct cxxvm_pgmap_check) == 56);
 static_assert(sizeof(struct cxxvm_memremap) == 48);
 static_assert(sizeof(struct cxxvm_pgmap_vmap) == 48);
 static_assert(sizeof(struct cxxvm_pgmap_bench) == 64);
+static_assert(sizeof(struct cxxvm_replay) == 136);	/* ABI 4 */
+static_assert(sizeof(struct cxxvm_replay_op) == 16);
 /* VMAP_MAX_ALLOC in mm/vmalloc.c: the largest vm_map_ram() block request. */
 static_assert(CXXVM_MAX_PAGES <= BITS_PER_LONG);
 
@@ -62,6 +64,7 @@ union cxxvm_ioctl_args {
 	struct cxxvm_buf_create buf_create;
 	struct cxxvm_buf_destroy buf_destroy;
 	struct cxxvm_submit submit;
+	struct cxxvm_replay replay;
 	struct cxxvm_pgmap_create pgmap_create;
 	struct cxxvm_pgmap_destroy pgmap_destroy;
 	struct cxxvm_pgmap_ref pgmap_ref;
@@ -200,6 +203,7 @@ static const struct cxxvm_ioctl_desc cxxvm_ioctls[] = {
 	CXXVM_IOCTL_CREATES(BUF_CREATE, 32, A, buf_create),
 	CXXVM_IOCTL(BUF_DESTROY, 32, A, cxxvm_check_buf_destroy, cxxvm_ioctl_buf_destroy),
 	CXXVM_IOCTL(SUBMIT, 40, A, cxxvm_check_submit, cxxvm_ioctl_submit),
+	CXXVM_IOCTL(REPLAY, 136, A, cxxvm_check_replay, cxxvm_ioctl_replay),
 	CXXVM_IOCTL_CREATES(PGMAP_CREATE, 192, A, pgmap_create),
 	CXXVM_IOCTL(PGMAP_DESTROY, 32, A, cxxvm_check_pgmap_destroy, cxxvm_ioctl_pgmap_destroy),
 	CXXVM_IOCTL_CREATES(PGMAP_GET, 48, A, pgmap_get),

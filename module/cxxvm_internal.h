@@ -6,7 +6,7 @@
  *   cxxvm_dev.c      the misc device, open/release, the ioctl table, INFO, STATS
  *   cxxvm_buf.c      page buffers, mappings and their backends, retired pages,
  *                    MAP, UNMAP, VERIFY, BUF_CREATE, BUF_DESTROY, SUBMIT
- *   cxxvm_bench.c    the in-kernel map+unmap loop (BENCH)
+ *   cxxvm_bench.c    the in-kernel map+unmap loop (BENCH), trace replay (REPLAY)
  *   cxxvm_arena.c    the module's C++ arena: parameters, FLUSH, the vmap
  *                    purge notifier, debugfs
  *   cxxvm_pgmap.c    pagemaps: the C++ tracker against the kernel's
@@ -131,6 +131,7 @@ int cxxvm_ioctl_unmap(struct cxxvm_file *f, void *kdata);
 int cxxvm_ioctl_verify(struct cxxvm_file *f, void *kdata);
 int cxxvm_ioctl_flush(struct cxxvm_file *f, void *kdata);
 int cxxvm_ioctl_bench(struct cxxvm_file *f, void *kdata);
+int cxxvm_ioctl_replay(struct cxxvm_file *f, void *kdata);
 int cxxvm_ioctl_buf_create(struct cxxvm_file *f, void *kdata);
 int cxxvm_ioctl_buf_destroy(struct cxxvm_file *f, void *kdata);
 int cxxvm_ioctl_submit(struct cxxvm_file *f, void *kdata);
@@ -171,6 +172,7 @@ int cxxvm_check_unmap(const void *kdata);
 int cxxvm_check_verify(const void *kdata);
 int cxxvm_check_flush(const void *kdata);
 int cxxvm_check_bench(const void *kdata);
+int cxxvm_check_replay(const void *kdata);
 int cxxvm_check_buf_create(const void *kdata);
 int cxxvm_check_buf_destroy(const void *kdata);
 int cxxvm_check_submit(const void *kdata);

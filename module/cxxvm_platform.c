@@ -38,6 +38,9 @@
 
 #include "cxxvm_core.h"
 #include "cxxvm_probes.h"
+/* Last: CREATE_TRACE_POINTS stays defined. */
+#define CREATE_TRACE_POINTS
+#include "cxxvm_trace.h"
 #include "cxxvm_platform.h"
 #include <cxxrt/runtime.h>
 
@@ -247,7 +250,15 @@ int cxxvm_plat_tlb_shootdown_with(enum cxxvm_tlb_flush how)
 
 void cxxvm_plat_tlb_shootdown(void)
 {
+	u64 t0;
+
+	if (!trace_cxxvm_purge_enabled()) {
+		cxxvm_tlb_shootdown_how(cxxvm_tlb_flush_how);
+		return;
+	}
+	t0 = ktime_get_ns();
 	cxxvm_tlb_shootdown_how(cxxvm_tlb_flush_how);
+	trace_cxxvm_purge(ktime_get_ns() - t0);
 }
 
 /**
@@ -355,12 +366,14 @@ int cxxvm_plat_va_reserve(u32 nr_pages, uintptr_t *va_start, uintptr_t *ptes)
 		cxxvm_pte_clear((pte_t *)ptes[i]);
 	}
 	*va_start = va;
+	trace_cxxvm_block_new(va, nr_pages);
 	return 0;
 }
 
 void cxxvm_plat_va_release(uintptr_t va_start)
 {
 	might_sleep();
+	trace_cxxvm_block_free(va_start);
 	vunmap((void *)va_start);
 }
 

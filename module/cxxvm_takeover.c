@@ -66,6 +66,7 @@
 #include "cxxvm_core.h"
 #include "cxxvm_internal.h"
 #include "cxxvm_kunit.h"
+#include "cxxvm_trace.h"
 
 /* 6.1 names it ftrace_instruction_pointer_set(). */
 #ifdef ftrace_regs_set_instruction_pointer
@@ -175,8 +176,9 @@ static void cxxvm_takeover_put_live(void)
 static void *cxxvm_vm_map_ram(struct page **pages, unsigned int count, int node)
 {
 	int idx = srcu_read_lock(&cxxvm_takeover_srcu);
-	u64 t0 = ktime_get_ns();
+	u64 t0 = ktime_get_ns(), ns;
 	void *mem = NULL;
+	int served;
 
 	/* Acquire: pairs with cxxvm_activate(); see there. */
 	if (smp_load_acquire(&cxxvm_takeover_mode) == CXXVM_TAKEOVER_ON) {
@@ -199,13 +201,16 @@ static void *cxxvm_vm_map_ram(struct page **pages, unsigned int count, int node)
 		else
 			cxxvm_count(map_fallbacks, 1);
 	}
+	served = mem ? CXXVM_SERVED_CXX : CXXVM_SERVED_KERNEL;
 	if (!mem)
 		mem = vm_map_ram(pages, count, node);
 	if (!mem)
 		cxxvm_count(map_failures, 1);
+	ns = ktime_get_ns() - t0;
 	cxxvm_count(map_calls, 1);
 	cxxvm_count(map_pages, count);
-	cxxvm_count(map_ns, ktime_get_ns() - t0);
+	cxxvm_count(map_ns, ns);
+	trace_cxxvm_vm_map_ram((unsigned long)mem, count, node, served, ns);
 	srcu_read_unlock(&cxxvm_takeover_srcu, idx);
 	return mem;
 }
@@ -219,11 +224,13 @@ static void cxxvm_vm_unmap_ram(const void *mem, unsigned int count)
 {
 	int idx = srcu_read_lock(&cxxvm_takeover_srcu);
 	unsigned long addr = (unsigned long)mem;
-	u64 t0 = ktime_get_ns();
+	int served = CXXVM_SERVED_KERNEL;
+	u64 t0 = ktime_get_ns(), ns;
 	u64 seq;
 
 	might_sleep();
 	if (!cxxvm_arena_unmap(cxxvm_takeover_arena, addr, count, &seq)) {
+		served = CXXVM_SERVED_CXX;
 		debug_check_no_locks_freed(mem, (unsigned long)count << PAGE_SHIFT);
 		if (debug_pagealloc_enabled_static())
 			(void)cxxvm_arena_purge_now(cxxvm_takeover_arena);
@@ -237,9 +244,11 @@ static void cxxvm_vm_unmap_ram(const void *mem, unsigned int count)
 	} else {
 		vm_unmap_ram(mem, count);
 	}
+	ns = ktime_get_ns() - t0;
 	cxxvm_count(unmap_calls, 1);
 	cxxvm_count(unmap_pages, count);
-	cxxvm_count(unmap_ns, ktime_get_ns() - t0);
+	cxxvm_count(unmap_ns, ns);
+	trace_cxxvm_vm_unmap_ram(addr, count, served, ns);
 	srcu_read_unlock(&cxxvm_takeover_srcu, idx);
 }
 

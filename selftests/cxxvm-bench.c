@@ -46,6 +46,15 @@
  *              /proc/vmallocinfo (the backend's own areas plus "unpurged
  *              vm_area" lazily freed ones, above the level before the run).
  *              The median of up to 3 rounds.
+ *  replay      CXXVM_IOC_REPLAY: each --replay trace (a recording of the
+ *              kernel's own vm_map_ram() callers, selftests/fixtures/README)
+ *              run in the kernel through each backend, keeping its sizes,
+ *              order and overlapping lifetimes: per call map+unmap ns
+ *              (pass 1: the trace run back to back until it has mapped
+ *              4 x lazy_max_pages, time / maps), map and unmap ns (pass
+ *              2, once), the C++ backend's fallbacks, shootdowns, new
+ *              blocks, the ms spent on both, and peak VA.
+ *              Only with -s.
  *  lookup      CXXVM_IOC_PGMAP_BENCH: pfn -> pagemap lookups over 1, 4 and
  *              16 real MEMORY_DEVICE_GENERIC pagemaps (memremap_pages() of
  *              8 MiB each of the memory given to cxxvm.ko as reserved_mem=
@@ -58,6 +67,7 @@
  * lazy_max_pages cycles, so that allocators reach their steady state.
  *
  *   cxxvm-bench [-n ITERATIONS] [-r ROUNDS] [-w WARMUP] [-s SECTIONS] [--json FILE]
+ *               [--replay FILE]...
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -1277,6 +1287,194 @@ static void run_contended_lookup(int n)
 
 /* ---- --expect-clean ---------------------------------------------------------- */
 
+
+/*
+ * The replay section: traces of the kernel's own vm_map_ram() callers
+ * (selftests/fixtures/README gives the format) run in the kernel through
+ * each backend with CXXVM_IOC_REPLAY.
+ */
+#define MAX_REPLAYS 16
+static const char *replay_files[MAX_REPLAYS];
+static unsigned int nr_replay_files;
+
+struct replay_trace {
+	struct cxxvm_replay_op *ops;
+	__u32 nr_ops, nr_ids, maps, unmaps, min_pages, max_pages;
+	unsigned long long pages;	/* mapped by one run of the trace */
+};
+
+/* Read a replay trace; 0, or -1 with the reason on stderr. */
+static int replay_read(const char *path, struct replay_trace *t)
+{
+	FILE *f = fopen(path, "r");
+	char line[1024], op[16];
+	unsigned long lineno = 0;
+	size_t cap = 0;
+
+	memset(t, 0, sizeof(*t));
+	t->min_pages = ~0u;
+	if (!f) {
+		fprintf(stderr, "cxxvm-bench: %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		struct cxxvm_replay_op o = { 0 };
+		double ts;
+		unsigned int cpu;
+
+		lineno++;
+		if (line[0] == '#' || line[0] == '\n')
+			continue;
+		if (sscanf(line, "%lf %u %15s %u %u", &ts, &cpu, op, &o.nr_pages, &o.id) != 5 ||
+		    (strcmp(op, "map") && strcmp(op, "unmap")) || !o.nr_pages) {
+			fprintf(stderr, "cxxvm-bench: %s:%lu: not a replay line\n", path, lineno);
+			goto fail;
+		}
+		o.op = strcmp(op, "map") ? CXXVM_REPLAY_UNMAP : CXXVM_REPLAY_MAP;
+		if (t->nr_ops == cap) {
+			void *n = realloc(t->ops, (cap = cap ? 2 * cap : 4096) * sizeof(o));
+
+			if (!n)
+				goto fail;
+			t->ops = n;
+		}
+		t->ops[t->nr_ops++] = o;
+		if (o.id >= t->nr_ids)
+			t->nr_ids = o.id + 1;
+		if (o.op == CXXVM_REPLAY_MAP) {
+			t->maps++;
+			t->pages += o.nr_pages;
+			t->min_pages = o.nr_pages < t->min_pages ? o.nr_pages : t->min_pages;
+			t->max_pages = o.nr_pages > t->max_pages ? o.nr_pages : t->max_pages;
+		} else {
+			t->unmaps++;
+		}
+	}
+	fclose(f);
+	if (!t->maps) {
+		fprintf(stderr, "cxxvm-bench: %s: no map in the trace\n", path);
+		free(t->ops);
+		return -1;
+	}
+	return 0;
+fail:
+	fclose(f);
+	free(t->ops);
+	return -1;
+}
+
+static int cmp_replay(const void *a, const void *b)
+{
+	const struct cxxvm_replay *x = a, *y = b;
+
+	return x->elapsed_ns < y->elapsed_ns ? -1 : x->elapsed_ns > y->elapsed_ns;
+}
+
+/* @v * @scale in @buf, or "-" for a figure the backend does not count. */
+static void replay_count(__u64 v, unsigned int scale, char *buf, size_t n)
+{
+	if (v == CXXVM_BENCH_NOT_COUNTED)
+		snprintf(buf, n, "-");
+	else
+		snprintf(buf, n, "%llu", (unsigned long long)v * scale);
+}
+
+/* ns as ms in @buf, or "-". */
+static void replay_ms(__u64 ns, char *buf, size_t n)
+{
+	if (ns == CXXVM_BENCH_NOT_COUNTED)
+		snprintf(buf, n, "-");
+	else
+		snprintf(buf, n, "%.2f", ns / 1e6);
+}
+
+/*
+ * One trace, all backends taking turns for R rounds; the round with the
+ * median pass-1 time is reported for each backend.  Returns false if a
+ * replay failed.
+ */
+static bool run_replay_one(const char *path)
+{
+	struct cxxvm_replay runs[NR_BE][16], *med[NR_BE];
+	const char *name = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+	struct replay_trace t;
+	unsigned int r, be, loops;
+
+	if (replay_read(path, &t))
+		return false;
+	/*
+	 * Pass 1 runs the trace until it has mapped 4 x lazy_max_pages: a
+	 * few purges for every backend, wherever they fall.
+	 */
+	loops = (4ull * info.lazy_max_pages + t.pages - 1) / t.pages;
+	loops = loops < 1 ? 1 : loops > CXXVM_MAX_REPLAY_LOOPS ? CXXVM_MAX_REPLAY_LOOPS : loops;
+	for (r = 0; r < rounds; r++) {
+		for (be = 0; be < NR_BE; be++) {
+			struct cxxvm_replay *x = &runs[be][r];
+
+			memset(x, 0, sizeof(*x));
+			x->ops = (uintptr_t)t.ops;
+			x->nr_ops = t.nr_ops;
+			x->nr_ids = t.nr_ids;
+			x->backend = be;
+			x->loops = loops;
+			if (ioctl(fd, CXXVM_IOC_REPLAY, x)) {
+				fprintf(stderr, "cxxvm-bench: REPLAY %s through %s: %s\n", name,
+					backend_names[be], strerror(errno));
+				free(t.ops);
+				return false;
+			}
+		}
+	}
+	free(t.ops);
+	printf("\n%s: %u calls (%u maps, %u unmaps), %u..%u pages per map, peak %llu pages mapped; pass 1 runs it %u times\n",
+	       name, t.nr_ops, t.maps, t.unmaps, t.min_pages, t.max_pages,
+	       (unsigned long long)runs[0][0].peak_pages, loops);
+	printf("  %-10s %12s %8s %8s %9s %10s %7s %9s %9s %9s %8s\n", "backend", "map+unmap ns",
+	       "map ns", "unmap ns", "fallbacks", "shootdowns", "blocks", "block ms", "sd ms",
+	       "peak VA", "vs vmr");
+	for (be = 0; be < NR_BE; be++) {
+		qsort(runs[be], rounds, sizeof(runs[be][0]), cmp_replay);
+		med[be] = &runs[be][rounds / 2];
+	}
+	for (be = 0; be < NR_BE; be++) {
+		const struct cxxvm_replay *x = med[be];
+		double cyc = (double)x->elapsed_ns / t.maps / loops;
+		double vmr = (double)med[CXXVM_BACKEND_VM_MAP_RAM]->elapsed_ns / t.maps / loops;
+		double map = (double)x->map_ns / t.maps;
+		double unmap = t.unmaps ? (double)x->unmap_ns / t.unmaps : 0.0;
+		char sd[24], bl[24], rms[24], sms[24], va[24];
+
+		replay_count(x->shootdowns, 1, sd, sizeof(sd));
+		replay_count(x->blocks_created, 1, bl, sizeof(bl));
+		replay_ms(x->reserve_ns, rms, sizeof(rms));
+		replay_ms(x->shootdown_ns, sms, sizeof(sms));
+		replay_count(x->peak_va_pages, info.page_size / 1024, va, sizeof(va));
+		printf("  %-10s %12.0f %8.0f %8.0f %9llu %10s %7s %9s %9s %8s%s %8.2f\n",
+		       backend_names[be], cyc, map, unmap, (unsigned long long)x->fallbacks, sd, bl,
+		       rms, sms, va, strcmp(va, "-") ? "K" : " ", cyc / vmr);
+		printf("# replay: trace=%s backend=%s calls=%u maps=%u loops=%u cycle_ns=%.0f map_ns=%.0f unmap_ns=%.0f fallbacks=%llu shootdowns=%s blocks=%s block_ms=%s shootdown_ms=%s peak_va_kib=%s peak_kib=%llu\n",
+		       name, backend_names[be], t.nr_ops, t.maps, loops, cyc, map, unmap,
+		       (unsigned long long)x->fallbacks, sd, bl, rms, sms, va,
+		       (unsigned long long)x->peak_pages * info.page_size / 1024);
+	}
+	return true;
+}
+
+static bool run_replay(void)
+{
+	bool ok = true;
+	unsigned int i;
+
+	printf("\n== replay: recorded vm_map_ram() traces through each backend (CXXVM_IOC_REPLAY; median of %u rounds) ==\n",
+	       rounds);
+	printf("map+unmap ns: pass-1 time / (maps x runs); map ns, unmap ns: pass 2, each call timed; block ms, sd ms:\n"
+	       "pass 1's time creating vmap blocks and in shootdowns (cxx); vs vmr: map+unmap against vm_map_ram\n");
+	for (i = 0; i < nr_replay_files; i++)
+		ok &= run_replay_one(replay_files[i]);
+	return ok;
+}
+
 /*
  * After every section's descriptors and BENCH loops are done: a FLUSH shoots
  * down what is dirty and frees the retired pages, after which the module
@@ -1454,10 +1652,12 @@ static void print_help(void)
 		"                      contended: at most 3)\n"
 		"  -w, --warmup N      untimed cycles before each run (default: lazy_max_pages)\n"
 		"  -s, --sections LIST comma-separated: single,threads,shootdowns,user,mixed,lookup,\n"
-		"                      contended (default: all but contended)\n"
+		"                      contended, replay (default: all but contended and replay)\n"
 		"  -j, --json FILE     also write the results as JSON\n"
 		"      --expect-clean  at the end, fail (exit 3) unless a FLUSH leaves nothing\n"
-		"                      mapped, allocated, dirty or retired in the module\n");
+		"                      mapped, allocated, dirty or retired in the module\n"
+		"  -p, --replay FILE   a replay trace (selftests/fixtures/README) for the replay\n"
+		"                      section; repeatable (section replay: only with -s)\n");
 }
 
 int main(int argc, char **argv)
@@ -1470,15 +1670,16 @@ int main(int argc, char **argv)
 		{ "json", required_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "expect-clean", no_argument, NULL, 'c' },
+		{ "replay", required_argument, NULL, 'p' },
 		{ 0 }
 	};
 	const char *sections = "single,threads,shootdowns,user,mixed,lookup";
 	const char *json = NULL;
-	bool expect_clean = false, clean;
+	bool expect_clean = false, clean, replay_ok = true;
 	struct utsname u;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "n:w:s:r:j:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "n:w:s:r:j:hp:", opts, NULL)) != -1) {
 		switch (c) {
 		case 'n':
 			iterations = strtoul(optarg, NULL, 0);
@@ -1501,6 +1702,13 @@ int main(int argc, char **argv)
 			break;
 		case 'c':
 			expect_clean = true;
+			break;
+		case 'p':
+			if (nr_replay_files == MAX_REPLAYS) {
+				fprintf(stderr, "cxxvm-bench: at most %d --replay files\n", MAX_REPLAYS);
+				return 2;
+			}
+			replay_files[nr_replay_files++] = optarg;
 			break;
 		default:
 			print_help();
@@ -1554,10 +1762,14 @@ int main(int argc, char **argv)
 		if (cont_threads > 1)
 			run_contended_lookup(cont_threads);
 	}
+	if (want(sections, "replay"))
+		replay_ok = run_replay();
 	clean = !expect_clean || left_clean();
 	close(fd);
 
 	if (json && write_json(json, sections, &u))
+		return 1;
+	if (!replay_ok)
 		return 1;
 	return clean ? 0 : 3;
 }

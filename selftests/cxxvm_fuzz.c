@@ -14,7 +14,8 @@
  *  - legal ones on a file of its own: buffers, mappings through every
  *    backend, VERIFY, SUBMIT batches, FLUSH, pagemaps (tracker-only and,
  *    with reserved_mem=, real ones and MEMREMAP in a slice of that memory
- *    of its own), references, CHECK, PGMAP_VMAP, small BENCH runs.  Their
+ *    of its own), references, CHECK, PGMAP_VMAP, small BENCH runs and
+ *    REPLAY traces.  Their
  *    results are checked: what must succeed succeeds (or meets -ENOMEM,
  *    -ENOSPC or -EBUSY where the ABI allows), a VERIFY checks every page;
  *  - chaos on files the process's threads share, and on one the parent
@@ -93,7 +94,7 @@ enum {
 	C_INFO, C_MAP, C_UNMAP, C_VERIFY, C_FLUSH, C_STATS, C_BENCH,
 	C_BUF_CREATE, C_BUF_DESTROY, C_SUBMIT, C_PGMAP_CREATE, C_PGMAP_DESTROY,
 	C_PGMAP_GET, C_PGMAP_PUT, C_PGMAP_CHECK, C_MEMREMAP, C_PGMAP_VMAP,
-	C_PGMAP_BENCH, C_OTHER, NR_CMDS
+	C_PGMAP_BENCH, C_REPLAY, C_OTHER, NR_CMDS
 };
 
 static const struct {
@@ -118,6 +119,7 @@ static const struct {
 	[C_MEMREMAP] = { "MEMREMAP", CXXVM_IOC_MEMREMAP },
 	[C_PGMAP_VMAP] = { "PGMAP_VMAP", CXXVM_IOC_PGMAP_VMAP },
 	[C_PGMAP_BENCH] = { "PGMAP_BENCH", CXXVM_IOC_PGMAP_BENCH },
+	[C_REPLAY] = { "REPLAY", CXXVM_IOC_REPLAY },
 	[C_OTHER] = { "(bad encoding)", 0 },
 };
 
@@ -264,6 +266,7 @@ static bool injectable(int c, const void *arg, bool arg_ok)
 	case C_MEMREMAP:
 	case C_PGMAP_VMAP:
 	case C_BENCH:
+	case C_REPLAY:
 	case C_OTHER:
 		return false;
 	default:
@@ -661,9 +664,46 @@ static void legal_real(struct worker *w)
 	}
 }
 
+/*
+ * A well-formed trace of up to 16 operations on 4 ids, 1..80 pages (past
+ * 64 the C++ backend falls back to the kernel): REPLAY must run it and
+ * report its maps and peak.
+ */
+static void legal_replay(struct worker *w)
+{
+	struct cxxvm_replay_op ops[16];
+	__u32 live[4] = { 0 }, n = 1 + below(&w->r, 16), i, maps = 0, pages = 0, peak = 0;
+	struct cxxvm_replay r = { .ops = (uintptr_t)ops, .nr_ops = n, .nr_ids = 4,
+				  .backend = below(&w->r, CXXVM_NR_BACKENDS),
+				  .loops = 1 + below(&w->r, 3) };
+
+	for (i = 0; i < n; i++) {
+		__u32 id = below(&w->r, 4);
+
+		if (live[id]) {
+			ops[i] = (struct cxxvm_replay_op){ CXXVM_REPLAY_UNMAP, live[id], id, 0 };
+			pages -= live[id];
+			live[id] = 0;
+		} else {
+			live[id] = 1 + below(&w->r, 80);
+			ops[i] = (struct cxxvm_replay_op){ CXXVM_REPLAY_MAP, live[id], id, 0 };
+			pages += live[id];
+			peak = pages > peak ? pages : peak;
+			maps++;
+		}
+	}
+	if (!legal_ioctl(w, C_REPLAY, &r, e_mem) && (r.maps != maps || r.peak_pages != peak))
+		bug("worker %u: REPLAY of %u maps, peak %u pages, says %llu maps, peak %llu",
+		    w->id, maps, peak, (unsigned long long)r.maps,
+		    (unsigned long long)r.peak_pages);
+}
+
 static void legal_misc(struct worker *w)
 {
-	switch (below(&w->r, 5)) {
+	switch (below(&w->r, 6)) {
+	case 5:
+		legal_replay(w);
+		break;
 	case 0: {
 		struct cxxvm_flush f = { .flags = below(&w->r, CXXVM_FLUSH_FLAGS + 1) };
 
@@ -1014,6 +1054,30 @@ static void chaos_arg(struct worker *w, int c, void *arg, size_t size)
 		((unsigned char *)arg)[below(&w->r, size)] ^= 1u << below(&w->r, 8);
 }
 
+/* A trace of up to 8 operations, mostly well formed, with wild fields. */
+static void chaos_replay(struct worker *w, struct cxxvm_replay *r, struct cxxvm_replay_op *ops)
+{
+	unsigned int i;
+
+	memset(r, 0, sizeof(*r));
+	r->ops = (uintptr_t)ops;
+	r->nr_ops = chance(&w->r, 10) ? below(&w->r, 2) * (CXXVM_MAX_REPLAY_OPS + 1) :
+					1 + below(&w->r, 8);	/* the array has 8 */
+	r->nr_ids = chance(&w->r, 10) ? (__u32)rnd(&w->r) % (2 * CXXVM_MAX_REPLAY_IDS) :
+					1 + below(&w->r, 4);
+	r->backend = below(&w->r, CXXVM_NR_BACKENDS + 1);
+	r->loops = chance(&w->r, 5) ? (__u32)rnd(&w->r) : below(&w->r, 4);
+	if (chance(&w->r, 5))
+		r->flags = 1u << below(&w->r, 32);
+	for (i = 0; i < 8; i++) {
+		ops[i].op = below(&w->r, 4);
+		ops[i].nr_pages = chance(&w->r, 5) ? CXXVM_MAX_REPLAY_PAGES + below(&w->r, 2) :
+						     below(&w->r, 81);
+		ops[i].id = below(&w->r, 5);
+		ops[i].reserved = chance(&w->r, 5);
+	}
+}
+
 /* A batch of up to 8 operations on guessed handles and buffers. */
 static void chaos_submit(struct worker *w, struct cxxvm_submit *s, struct cxxvm_op *ops)
 {
@@ -1106,6 +1170,7 @@ static void chaos_op(struct worker *w)
 		char bytes[16384];	/* any _IOC_SIZE() */
 	} u;
 	struct cxxvm_op ops[8];
+	struct cxxvm_replay_op rops[8];
 	int c = below(&w->r, C_OTHER);
 	unsigned long cmd = cmds[c].cmd;
 	size_t size = _IOC_SIZE(cmd);
@@ -1119,6 +1184,8 @@ static void chaos_op(struct worker *w)
 	}
 	if (c == C_SUBMIT)
 		chaos_submit(w, (struct cxxvm_submit *)&u, ops);
+	else if (c == C_REPLAY)
+		chaos_replay(w, (struct cxxvm_replay *)&u, rops);
 	else
 		chaos_arg(w, c, &u, size);
 

@@ -492,6 +492,7 @@ TEST(bad_pointer_is_efault)
 	EXPECT_EQ(-EFAULT, xioctl(fd, CXXVM_IOC_BUF_CREATE, bad));
 	EXPECT_EQ(-EFAULT, xioctl(fd, CXXVM_IOC_BUF_DESTROY, bad));
 	EXPECT_EQ(-EFAULT, xioctl(fd, CXXVM_IOC_SUBMIT, NULL));
+	EXPECT_EQ(-EFAULT, xioctl(fd, CXXVM_IOC_REPLAY, bad));
 	EXPECT_EQ(0, read_stats(_metadata, fd).live_mappings);
 	close(fd);
 }
@@ -521,6 +522,8 @@ TEST(mapping_needs_cap_sys_admin)
 	struct cxxvm_buf_destroy bd = { 0 };
 	struct cxxvm_op op = { .op = CXXVM_OP_FLUSH };
 	struct cxxvm_submit s = { .ops = (uintptr_t)&op, .nr_ops = 1, .op_size = sizeof(op) };
+	struct cxxvm_replay_op rop = { .op = CXXVM_REPLAY_MAP, .nr_pages = 1 };
+	struct cxxvm_replay rp = { .ops = (uintptr_t)&rop, .nr_ops = 1, .nr_ids = 1, .loops = 1 };
 	struct cxxvm_info info;
 	int fd = cxxvm_open();
 	__u64 h;
@@ -538,6 +541,7 @@ TEST(mapping_needs_cap_sys_admin)
 	EXPECT_EQ(-EPERM, xioctl(fd, CXXVM_IOC_BENCH, &b));
 	EXPECT_EQ(-EPERM, xioctl(fd, CXXVM_IOC_BUF_CREATE, &bc));
 	EXPECT_EQ(-EPERM, xioctl(fd, CXXVM_IOC_BUF_DESTROY, &bd));
+	EXPECT_EQ(-EPERM, xioctl(fd, CXXVM_IOC_REPLAY, &rp));
 	op.result = 12345;
 	EXPECT_EQ(-EPERM, xioctl(fd, CXXVM_IOC_SUBMIT, &s));
 	EXPECT_EQ(12345, op.result);
@@ -685,6 +689,138 @@ TEST(flush_releases_empty_blocks)
 	EXPECT_EQ(1, fl.blocks_released);
 	EXPECT_EQ(0, read_stats(_metadata, fd).blocks_live);
 	close(fd);
+}
+
+/* REPLAY(@ops, @n, @ids, @backend) into @r; 0 or -errno. */
+static int replay(struct cxxvm_replay_op *ops, __u32 n, __u32 ids, __u32 backend,
+		  struct cxxvm_replay *r)
+{
+	int fd = cxxvm_open(), ret;
+
+	if (fd < 0)
+		return -errno;
+	*r = (struct cxxvm_replay){ .ops = (uintptr_t)ops, .nr_ops = n, .nr_ids = ids,
+				    .backend = backend, .loops = 2 };
+	ret = xioctl(fd, CXXVM_IOC_REPLAY, r);
+	close(fd);
+	return ret;
+}
+
+#define RMAP(p, i) { .op = CXXVM_REPLAY_MAP, .nr_pages = (p), .id = (i) }
+#define RUNMAP(p, i) { .op = CXXVM_REPLAY_UNMAP, .nr_pages = (p), .id = (i) }
+
+/*
+ * REPLAY checks the whole trace before it runs any of it: every malformed
+ * field or operation is -EINVAL, and leaves nothing mapped.
+ */
+TEST(replay_refuses_malformed_traces)
+{
+	struct cxxvm_replay_op ops[4] = { RMAP(2, 0), RMAP(3, 1), RUNMAP(2, 0), RUNMAP(3, 1) };
+	static const struct {
+		unsigned int at;
+		struct cxxvm_replay_op op;
+	} spoils[] = {
+		{ 1, { 0, 3, 1, 0 } },					/* no such op */
+		{ 1, { 3, 3, 1, 0 } },
+		{ 1, RMAP(0, 1) },					/* no pages */
+		{ 1, RMAP(CXXVM_MAX_REPLAY_PAGES + 1, 1) },
+		{ 1, { CXXVM_REPLAY_MAP, 3, 1, 1 } },			/* reserved */
+		{ 1, RMAP(3, 0) },					/* id 0 is live */
+		{ 1, RUNMAP(3, 1) },					/* id 1 is not */
+		{ 2, RUNMAP(4, 0) },					/* not its MAP's count */
+		{ 3, RUNMAP(2, 0) },					/* unmapped twice */
+	};
+	struct cxxvm_replay_op bad[4];
+	struct cxxvm_replay r;
+	int fd = cxxvm_open();
+	__u64 live;
+
+	ASSERT_LE(0, fd);
+	live = read_stats(_metadata, fd).live_mappings;
+	ASSERT_EQ(0, replay(ops, 4, 2, CXXVM_BACKEND_CXX, &r));
+	EXPECT_EQ(-EINVAL, replay(ops, 0, 2, CXXVM_BACKEND_CXX, &r));
+	EXPECT_EQ(-EINVAL, replay(ops, CXXVM_MAX_REPLAY_OPS + 1, 2, CXXVM_BACKEND_CXX, &r));
+	EXPECT_EQ(-EINVAL, replay(ops, 4, 0, CXXVM_BACKEND_CXX, &r));
+	EXPECT_EQ(-EINVAL, replay(ops, 4, CXXVM_MAX_REPLAY_IDS + 1, CXXVM_BACKEND_CXX, &r));
+	/* An id past nr_ids. */
+	EXPECT_EQ(-EINVAL, replay(ops, 4, 1, CXXVM_BACKEND_CXX, &r));
+	EXPECT_EQ(-EINVAL, replay(ops, 4, 2, CXXVM_NR_BACKENDS, &r));
+	r = (struct cxxvm_replay){ .ops = (uintptr_t)ops, .nr_ops = 4, .nr_ids = 2, .flags = 1 };
+	EXPECT_EQ(-EINVAL, xioctl(fd, CXXVM_IOC_REPLAY, &r));	/* loops = 0 too */
+	r.loops = 1;
+	EXPECT_EQ(-EINVAL, xioctl(fd, CXXVM_IOC_REPLAY, &r));
+	r.flags = 0;
+	r.loops = 0;
+	EXPECT_EQ(-EINVAL, xioctl(fd, CXXVM_IOC_REPLAY, &r));
+	r.loops = CXXVM_MAX_REPLAY_LOOPS + 1;
+	EXPECT_EQ(-EINVAL, xioctl(fd, CXXVM_IOC_REPLAY, &r));
+	r.loops = 1;
+	r.reserved0 = 1;
+	EXPECT_EQ(-EINVAL, xioctl(fd, CXXVM_IOC_REPLAY, &r));
+	r.reserved0 = 0;
+	EXPECT_EQ(0, xioctl(fd, CXXVM_IOC_REPLAY, &r));
+	r.reserved[1] = 1;
+	EXPECT_EQ(-EINVAL, xioctl(fd, CXXVM_IOC_REPLAY, &r));
+	r.reserved[1] = 0;
+	r.ops = 1;
+	EXPECT_EQ(-EFAULT, xioctl(fd, CXXVM_IOC_REPLAY, &r));
+
+	/* One operation spoiled at a time, the rest as in ops. */
+	for (unsigned int i = 0; i < ARRAY_SIZE(spoils); i++) {
+		memcpy(bad, ops, sizeof(bad));
+		bad[spoils[i].at] = spoils[i].op;
+		EXPECT_EQ(-EINVAL, replay(bad, 4, 2, CXXVM_BACKEND_CXX, &r)) {
+			TH_LOG("spoiled trace %u was accepted", i);
+		}
+	}
+	/* 65 maps of 1024 pages: more than CXXVM_MAX_REPLAY_LIVE at once. */
+	struct cxxvm_replay_op big[65];
+
+	for (unsigned int i = 0; i < ARRAY_SIZE(big); i++)
+		big[i] = (struct cxxvm_replay_op)RMAP(CXXVM_MAX_REPLAY_PAGES, i);
+	EXPECT_EQ(-EINVAL, replay(big, 65, 65, CXXVM_BACKEND_VMAP, &r));
+	EXPECT_EQ(0, replay(big, 8, 8, CXXVM_BACKEND_VMAP, &r));
+	EXPECT_EQ(live, read_stats(_metadata, fd).live_mappings);
+	close(fd);
+}
+
+/*
+ * A trace with overlapping lifetimes, every size class, a map the C++
+ * arena cannot serve (65 pages: to the kernel, as the takeover does) and
+ * mappings the trace leaves live, through every backend.
+ */
+TEST(replay_runs_a_trace_through_every_backend)
+{
+	struct cxxvm_replay_op ops[] = {
+		RMAP(1, 0), RMAP(4, 1), RMAP(64, 2), RUNMAP(1, 0), RMAP(65, 0),
+		RMAP(3, 3), RUNMAP(4, 1), RUNMAP(64, 2), RMAP(16, 1), RUNMAP(65, 0),
+		RMAP(2, 2), RUNMAP(16, 1),
+	};
+	const __u32 n = ARRAY_SIZE(ops);
+	struct cxxvm_replay r;
+
+	for (__u32 be = 0; be < CXXVM_NR_BACKENDS; be++) {
+		ASSERT_EQ(0, replay(ops, n, 4, be, &r));
+		EXPECT_EQ(7, r.maps);
+		/* 1 + 4 + 64 - 1 + 65 + 3 = 136 pages at once. */
+		EXPECT_EQ(136, r.peak_pages);
+		EXPECT_LT(0, r.elapsed_ns);
+		EXPECT_LT(0, r.map_ns);
+		EXPECT_LT(0, r.unmap_ns);
+		if (be == CXXVM_BACKEND_CXX) {
+			/* The 65 pages in each of 2 loops, and any a full arena refused. */
+			EXPECT_LE(2, r.fallbacks);
+			EXPECT_GE(7 * 2, r.fallbacks);
+			EXPECT_NE(CXXVM_BENCH_NOT_COUNTED, r.shootdowns);
+			EXPECT_NE(CXXVM_BENCH_NOT_COUNTED, r.blocks_created);
+			EXPECT_NE(CXXVM_BENCH_NOT_COUNTED, r.peak_va_pages);
+			EXPECT_LE(512, r.peak_va_pages);	/* one block at least */
+		} else {
+			EXPECT_EQ(0, r.fallbacks);
+			EXPECT_EQ(CXXVM_BENCH_NOT_COUNTED, r.shootdowns);
+			EXPECT_EQ(CXXVM_BENCH_NOT_COUNTED, r.peak_va_pages);
+		}
+	}
 }
 
 TEST(bench_reports_ordered_figures)

@@ -39,8 +39,8 @@
  * Permissions: every command except INFO and STATS needs CAP_SYS_ADMIN
  * (-EPERM otherwise).
  *
- * Context: every command may sleep.  BENCH reschedules and stops on a
- * fatal signal, SUBMIT reschedules and stops on any signal; a file's
+ * Context: every command may sleep.  BENCH and REPLAY reschedule and stop
+ * on a fatal signal, SUBMIT reschedules and stops on any signal; a file's
  * commands may run concurrently from several threads.
  */
 #ifndef _UAPI_LINUX_CXXVM_H
@@ -49,7 +49,7 @@
 #include <linux/ioctl.h>
 #include <linux/types.h>
 
-#define CXXVM_ABI_VERSION	3
+#define CXXVM_ABI_VERSION	4
 #define CXXVM_DEVICE_PATH	"/dev/cxxvm"
 
 /**
@@ -517,6 +517,107 @@ struct cxxvm_submit {
 };
 
 /*
+ * Replay (ABI 4): a recorded trace of vm_map_ram() and vm_unmap_ram()
+ * calls, run in the kernel through one backend.  A trace comes from the
+ * takeover's trace events (cxxvm:cxxvm_vm_map_ram, cxxvm:cxxvm_vm_unmap_ram)
+ * through selftests/vm/trace2replay.awk; its text format is in
+ * selftests/fixtures/README.
+ */
+#define CXXVM_REPLAY_MAP	1
+#define CXXVM_REPLAY_UNMAP	2
+#define CXXVM_MAX_REPLAY_OPS	(1u << 20)
+#define CXXVM_MAX_REPLAY_IDS	(1u << 16)
+#define CXXVM_MAX_REPLAY_PAGES	1024
+#define CXXVM_MAX_REPLAY_LOOPS	1024
+#define CXXVM_MAX_REPLAY_LIVE	(1u << 16)	/* pages mapped at once */
+
+/**
+ * struct cxxvm_replay_op - one call of a replay trace
+ * @op: CXXVM_REPLAY_MAP or CXXVM_REPLAY_UNMAP
+ * @nr_pages: 1..CXXVM_MAX_REPLAY_PAGES; an UNMAP's is its MAP's
+ * @id: 0..nr_ids-1, the mapping: a MAP's must not be live, an UNMAP's must
+ * @reserved: must be zero
+ */
+struct cxxvm_replay_op {
+	__u32 op;
+	__u32 nr_pages;
+	__u32 id;
+	__u32 reserved;
+};
+
+/**
+ * struct cxxvm_replay - CXXVM_IOC_REPLAY: run a trace through a backend
+ * @ops: in: user pointer to @nr_ops struct cxxvm_replay_op
+ * @nr_ops: in: 1..CXXVM_MAX_REPLAY_OPS
+ * @nr_ids: in: 1..CXXVM_MAX_REPLAY_IDS, one more than the largest id
+ * @backend: in: enum cxxvm_backend
+ * @flags: in: must be zero
+ * @loops: in: 1..CXXVM_MAX_REPLAY_LOOPS, how many times pass 1 runs the
+ *	trace back to back (enough for several purges: a short trace's one
+ *	purge would otherwise decide the comparison by where it falls)
+ * @reserved0: must be zero
+ * @elapsed_ns: out: wall time of pass 1, @loops runs of the trace, untimed
+ *	inside
+ * @map_ns: out: pass 2, the sum of every map's time
+ * @unmap_ns: out: pass 2, the sum of every unmap's time
+ * @maps: out: MAP operations in the trace (pass 1 runs them @loops
+ *	times, pass 2 once)
+ * @fallbacks: out: pass 1, maps the C++ backend sent to the kernel's
+ *	vm_map_ram(), as the takeover does: more than max_pages pages, or
+ *	no VA left in the arena; 0 for the kernel's backends
+ * @shootdowns: out: pass 1, the C++ backend's shootdowns, or
+ *	CXXVM_BENCH_NOT_COUNTED for the kernel's backends
+ * @blocks_created: out: pass 1, the C++ backend's new vmap blocks, or
+ *	CXXVM_BENCH_NOT_COUNTED
+ * @peak_pages: out: most pages the trace holds mapped at once
+ * @peak_va_pages: out: pass 2, most pages of VA the C++ arena held (its
+ *	vmap blocks, whether their slots are live, dirty or free) after any
+ *	map; CXXVM_BENCH_NOT_COUNTED for the kernel's backends, whose vmap
+ *	blocks and lazily freed areas a module cannot see
+ * @reserve_ns: out: pass 1, the C++ backend's time creating vmap blocks
+ *	(STATS reserve_ns), or CXXVM_BENCH_NOT_COUNTED
+ * @shootdown_ns: out: pass 1, the C++ backend's time in shootdowns
+ *	(STATS shootdown_ns, any thread's), or CXXVM_BENCH_NOT_COUNTED
+ * @reserved: must be zero
+ *
+ * The trace is read and checked first: nothing runs unless every
+ * operation is well formed.  Then it runs, keeping its sizes, order and
+ * overlapping lifetimes: pass 1 (@loops times) reads the clock at its ends
+ * only, pass 2 (once) around each operation (a clock read under emulation
+ * costs about a small map, so pass 1 gives the rate and pass 2 the
+ * split).  Mappings the trace leaves live are unmapped after each run of
+ * it (in pass 1's time).  All mappings
+ * alias one set of pages, which are never touched.  cond_resched() and a
+ * fatal-signal check run every 64 operations.  Errors: -EINVAL for a bad
+ * field or operation (a MAP of a live id, an UNMAP of an id not live or
+ * with another page count, more than CXXVM_MAX_REPLAY_LIVE pages mapped
+ * at once); -EFAULT; -ENOMEM (also when the kernel's
+ * backend finds no VA); -EINTR on a fatal signal; -EIO if a C++ unmap
+ * failed (a bug: the pages are leaked).
+ */
+struct cxxvm_replay {
+	__u64 ops;
+	__u32 nr_ops;
+	__u32 nr_ids;
+	__u32 backend;
+	__u32 flags;
+	__u32 loops;
+	__u32 reserved0;
+	__u64 elapsed_ns;
+	__u64 map_ns;
+	__u64 unmap_ns;
+	__u64 maps;
+	__u64 fallbacks;
+	__u64 shootdowns;
+	__u64 blocks_created;
+	__u64 peak_pages;
+	__u64 peak_va_pages;
+	__u64 reserve_ns;
+	__u64 shootdown_ns;
+	__u64 reserved[2];
+};
+
+/*
  * Pagemaps: ZONE_DEVICE ranges tracked by cxxvm's C++ pagemap tracker and,
  * with CXXVM_PGMAP_REAL, also created in the kernel with memremap_pages().
  * Types are enum memory_type of include/linux/memremap.h.
@@ -778,6 +879,7 @@ struct cxxvm_pgmap_bench {
 #define CXXVM_IOC_BUF_CREATE	_IOWR(CXXVM_IOC_MAGIC, 0x07, struct cxxvm_buf_create)
 #define CXXVM_IOC_BUF_DESTROY	_IOW(CXXVM_IOC_MAGIC, 0x08, struct cxxvm_buf_destroy)
 #define CXXVM_IOC_SUBMIT	_IOWR(CXXVM_IOC_MAGIC, 0x09, struct cxxvm_submit)
+#define CXXVM_IOC_REPLAY	_IOWR(CXXVM_IOC_MAGIC, 0x0a, struct cxxvm_replay)
 #define CXXVM_IOC_PGMAP_CREATE	_IOWR(CXXVM_IOC_MAGIC, 0x10, struct cxxvm_pgmap_create)
 #define CXXVM_IOC_PGMAP_DESTROY	_IOW(CXXVM_IOC_MAGIC, 0x11, struct cxxvm_pgmap_destroy)
 #define CXXVM_IOC_PGMAP_GET	_IOWR(CXXVM_IOC_MAGIC, 0x12, struct cxxvm_pgmap_ref)
