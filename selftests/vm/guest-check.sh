@@ -7,9 +7,11 @@
 # of guest-real.sh), checks that the takeover holds the module, then the
 # ioctl fuzzer (cxxvm-fuzz, beside TEST_BINARY) for
 # CXXVM_FUZZ_OPS operations (default 50000) with seed CXXVM_FUZZ_SEED
-# (default 1), and with BENCH_BINARY a short contended section of the benchmark (every
-# backend, every size, one thread per vCPU), after which nothing may be
-# left mapped, allocated or waiting for a purge; unloads.  Speed is not
+# (default 1), and with BENCH_BINARY the recorded traces of
+# selftests/fixtures replayed through every backend and a short contended
+# section of the benchmark (every backend, every size, one thread per
+# vCPU), after which nothing may be left mapped, allocated or waiting for
+# a purge; unloads.  Speed is not
 # checked.  CXXVM_CONTENDED_N: that section's cycles per cell (default
 # 2000; the debug kernels' guests run fewer).
 # Prints one TAP-style line per stage ("ok"/"not ok"); exits non-zero on
@@ -55,8 +57,8 @@ stage "device_node_0600 ($mode)" $?
 real_pid=
 if [ -n "${CXXVM_REAL_DATA:-}" ]; then
 	# shellcheck disable=SC2086 # empty, or one directory
-	"$(dirname "$0")/guest-real.sh" "$CXXVM_REAL_DATA" ${CXXVM_REAL_KROOT:-} \
-		>/tmp/cxxvm-real.out 2>&1 &
+	CXXVM_REAL_REPLAY=0 "$(dirname "$0")/guest-real.sh" "$CXXVM_REAL_DATA" \
+		${CXXVM_REAL_KROOT:-} >/tmp/cxxvm-real.out 2>&1 &
 	real_pid=$!
 fi
 
@@ -135,6 +137,15 @@ else
 fi
 
 if [ -n "$bench" ]; then
+	# The recorded traces of real callers (selftests/fixtures, and what
+	# guest-real.sh observed in this guest), each replayed through every
+	# backend once: each must run to its end.
+	replays=()
+	for f in "$(dirname "$0")"/../fixtures/*.replay /tmp/cxxvm-real-*-observe.replay; do
+		[ -f "$f" ] && replays+=(--replay "$f")
+	done
+	[ "${#replays[@]}" -gt 0 ] && "$bench" -s replay -r 1 "${replays[@]}" 2>&1
+	stage "replay of the recorded traces (selftests/fixtures, this guest's)" $?
 	"$bench" -s contended -n "${CXXVM_CONTENDED_N:-2000}" -r 1 -w 256 --expect-clean 2>&1
 	stage "contended bench, nothing left behind" $?
 fi

@@ -17,7 +17,19 @@
 #          src/ in, sync, drop caches, check every file;
 #   xfs    (where xfs_buf still maps with vm_map_ram(): kernels before
 #          6.15) 64 KiB directory blocks: create, list and remove many
-#          files.
+#          files;
+#   fuse   (where FUSE's uncached readdir maps its reply with
+#          vm_map_ram(): 7.x) bindfs of src/: list every directory ten
+#          times, read every file back.
+#
+# In observe and on, the takeover's trace events (cxxvm:cxxvm_vm_map_ram,
+# cxxvm:cxxvm_vm_unmap_ram) record every call in tracefs; the trace must
+# hold every call the counters saw, and trace2replay.awk turns it into a
+# replay trace (selftests/fixtures/README), left in
+# /tmp/cxxvm-real-WORKLOAD-MODE.replay.  The observed one is then replayed
+# through every backend (cxxvm-bench -s replay: "# replay:" lines), unless
+# CXXVM_REAL_REPLAY=0 (guest-check.sh, which runs this beside selftests
+# that count the module arena's blocks, replays them later).
 #
 # Prints one TAP-style line per step and a "# real:" line per workload and
 # mode with the wrapper's counters (debugfs cxxvm/takeover); exits
@@ -27,6 +39,8 @@
 # shellcheck disable=SC2317 # the wl_* functions are called as "wl_$wl"
 set -u
 data=$1 kroot=${2:-}
+here=$(dirname "$0")
+tracing=/sys/kernel/tracing
 param=/sys/module/cxxvm/parameters/takeover
 dbg=/sys/kernel/debug/cxxvm/takeover
 mnt=/tmp/cxxvm-real-mnt
@@ -67,6 +81,44 @@ load() {
 		# shellcheck disable=SC2086 # empty, or two words
 		modprobe ${kroot:+-d "$kroot"} "$m" || return 1
 	done
+}
+
+# trace_start: an empty 16 MiB-per-CPU ring of the cxxvm events, on the
+# mono clock (ordered across CPUs).
+trace_start() {
+	[ -e "$tracing/events" ] || mount -t tracefs nodev "$tracing" || return 1
+	echo 0 >"$tracing/tracing_on" &&
+		echo mono >"$tracing/trace_clock" &&
+		echo 16384 >"$tracing/buffer_size_kb" &&
+		echo >"$tracing/trace" &&
+		echo 1 >"$tracing/events/cxxvm/enable" &&
+		echo 1 >"$tracing/tracing_on"
+}
+
+# trace_stop OUT: stop, keep the trace in OUT.trace and turn it into a
+# replay trace in OUT; fails if the ring overran (calls would be missing).
+trace_stop() {
+	local overrun=0
+	echo 0 >"$tracing/tracing_on"
+	echo 0 >"$tracing/events/cxxvm/enable"
+	# Before the ring is cleared, which zeroes the counts.
+	grep -qE '^overrun: [1-9]' "$tracing"/per_cpu/cpu*/stats && overrun=1
+	cat "$tracing/trace" >"$1.trace" || return 1
+	echo >"$tracing/trace"
+	awk -f "$here/trace2replay.awk" "$1.trace" >"$1" || return 1
+	[ "$overrun" -eq 0 ]
+}
+
+# p50 TRACE EVENT: the median ns= of EVENT's calls in TRACE (0 if none):
+# what one call costs, without the calls a busy vCPU was preempted in.
+p50() {
+	sed -n "s/.* $2: .* ns=\([0-9]*\).*/\1/p" "$1" | sort -n |
+		awk '{ v[NR] = $1 } END { print NR ? v[int((NR + 1) / 2)] : 0 }'
+}
+
+# replay_count REPLAY KEY: KEY's value in the replay trace's closing comment.
+replay_count() {
+	sed -n "s/^# maps=.* $2=\([0-9]*\).*/\1/p; s/^# $2=\([0-9]*\).*/\1/p" "$1"
 }
 
 drop_caches() {
@@ -126,10 +178,30 @@ wl_xfs() {
 	return "$rc"
 }
 
-workloads=${CXXVM_REAL_WORKLOADS:-erofs f2fs xfs}
-# xfs_buf.c stopped mapping with vm_map_ram() in 6.15.
+# bindfs (libfuse) of src/, read-only: every directory listed ten times,
+# then every file read back through it.
+wl_fuse() {
+	local rc=0 i
+	load fuse || return 1
+	bindfs -o ro "$data/src" "$mnt" || return 1
+	# Uncached FUSE readdir (bindfs does not ask for the cache) maps each
+	# reply's pages with vm_map_ram(): one call per getdents that
+	# returns entries, of the buffer's pages.
+	for i in 1 2 3 4 5 6 7 8 9 10; do
+		find "$mnt" >/dev/null || rc=1
+	done
+	echo "# fuse: $(find "$mnt" -type d | wc -l) directories listed $i times"
+	check_tree "$mnt" || rc=1
+	fusermount3 -u "$mnt" 2>/dev/null || fusermount -u "$mnt" || umount "$mnt" || rc=1
+	return "$rc"
+}
+
+workloads=${CXXVM_REAL_WORKLOADS:-erofs f2fs xfs fuse}
+# xfs_buf.c stopped mapping with vm_map_ram() in 6.15; FUSE's readdir
+# started in 7.x (fuse_readdir_uncached()).
 case $(uname -r) in
-[1-5].*|6.[0-9].*|6.1[0-4].*) ;;
+[1-5].*|6.[0-9].*|6.1[0-4].*) workloads=${workloads/fuse/} ;;
+[6].*) workloads=${workloads/xfs/}; workloads=${workloads/fuse/} ;;
 *) workloads=${workloads/xfs/} ;;
 esac
 mkdir -p "$mnt"
@@ -156,6 +228,14 @@ for wl in $workloads; do
 	for mode in off observe on; do
 		echo "$mode" >"$param" && [ "$(cat "$param")" = "$mode" ]
 		step "$wl: takeover=$mode set" $?
+		replay=/tmp/cxxvm-real-$wl-$mode.replay
+		traced=0
+		outer0=$(counters)
+		if [ "$mode" != off ]; then
+			trace_start
+			traced=$?
+			step "$wl: takeover=$mode, tracing the calls" $traced
+		fi
 		before=$(counters)
 		t0=$(date +%s%N)
 		"wl_$wl"
@@ -172,7 +252,8 @@ for wl in $workloads; do
 			"unmap_calls=$(delta "$before" "$after" unmap calls)" \
 			"unmap_ns=$(delta "$before" "$after" unmap ns)" \
 			"unmap_cxx=$(delta "$before" "$after" unmap cxx)" \
-			"alias_calls=$(delta "$before" "$after" aliases calls)"
+			"alias_calls=$(delta "$before" "$after" aliases calls)" \
+			"shootdowns=$(delta "$before" "$after" arena shootdowns)"
 		step "$wl: takeover=$mode, every file matches" $rc
 		# Who served the calls: nobody counted in off, the kernel in
 		# observe, cxx in on (and every one of its maps unmapped).
@@ -183,6 +264,25 @@ for wl in $workloads; do
 			[ "$(delta "$before" "$after" unmap cxx)" -eq "$cxx" ] ;;
 		esac
 		step "$wl: takeover=$mode, calls served as the mode says ($calls calls, $cxx by cxx)" $?
+		if [ "$mode" = off ] || [ "$traced" -ne 0 ]; then
+			continue
+		fi
+		# The trace holds every call the counters saw while it ran: each
+		# map that returned an address, or failed; no fewer than the
+		# workload's, no more than from before it started to after it
+		# stopped (another task's calls may fall in between).
+		trace_stop "$replay"
+		rc=$?
+		traced=$(($(replay_count "$replay" maps) + $(replay_count "$replay" failed)))
+		outer=$(delta "$outer0" "$(counters)" map calls)
+		[ "$rc" -eq 0 ] && [ "$traced" -ge "$calls" ] && [ "$traced" -le "$outer" ]
+		step "$wl: takeover=$mode, the trace holds all $calls maps ($(tail -n1 "$replay"))" $?
+		echo "# real-p50: $wl mode=$mode map_p50_ns=$(p50 "$replay.trace" cxxvm_vm_map_ram)" \
+			"unmap_p50_ns=$(p50 "$replay.trace" cxxvm_vm_unmap_ram)"
+		if [ "$mode" = observe ] && [ "${CXXVM_REAL_REPLAY:-1}" = 1 ]; then
+			"$here/../cxxvm-bench" -s replay -r 3 --replay "$replay"
+			step "$wl: the observed trace replayed through every backend" $?
+		fi
 	done
 done
 

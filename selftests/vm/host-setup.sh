@@ -27,7 +27,7 @@ base_pkgs=(build-essential bc bison flex libelf-dev libssl-dev dwarves kmod
 	   cpio zstd xz-utils python3 qemu-system-x86 busybox-static iproute2
 	   linux-image-amd64 linux-headers-amd64 linux-source-6.1 libgtest-dev
 	   clang libclang-rt-14-dev valgrind python3-matplotlib spin
-	   erofs-utils f2fs-tools xfsprogs)  # the last three: guest-real.sh
+	   erofs-utils f2fs-tools xfsprogs bindfs)  # the last four: guest-real.sh
 command -v poweroff >/dev/null || base_pkgs+=(systemd-sysv)
 
 trixie_src=/etc/apt/sources.list.d/cxxvm-trixie.sources

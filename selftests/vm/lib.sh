@@ -93,16 +93,21 @@ real_env() {
 # real_table LABEL=OUT...: the real section's table from guest-real.sh's
 # "# real:" lines in each OUT.  Per workload: its calls and pages when
 # taken over, the calls cxx passed to the kernel (over 64 pages, or no VA
-# left), ns per map+unmap pair in the wrappers (the same hook in both
-# modes: observe runs the kernel's functions, on runs cxx's, fallbacks
-# included), their ratio, and the workload's wall time in each mode.
+# left), the takeover arena's shootdowns, ns per map+unmap pair in the
+# wrappers (the same hook in both modes: observe runs the kernel's
+# functions, on runs cxx's, fallbacks included), their ratio, the same
+# from the medians of the traced calls (map p50 + unmap p50: a call whose
+# vCPU was preempted does not move it), and the workload's wall time in
+# each mode.  Then, from the "# replay:" lines,
+# the observed trace replayed through each backend (replay_table).
 real_table() {
 	local arg
-	printf '%-6s %-6s %7s %7s %5s %10s %10s %9s %9s %9s %9s\n' line wl calls pages fallb \
-		'kernel ns' 'cxx ns' cxx/kern 'off ms' 'obs ms' 'on ms'
+	printf '%-6s %-6s %7s %7s %5s %5s %10s %10s %8s %8s %8s %8s %8s %8s %8s\n' line wl calls \
+		pages fallb sd 'kernel ns' 'cxx ns' cxx/kern 'kern p50' 'cxx p50' cxx/kern \
+		'off ms' 'obs ms' 'on ms'
 	for arg; do
 		awk -v label="${arg%%=*}" '
-		/^# real: / {
+		/^# real(-p50)?: / {
 			wl = $3; m = $4; sub(/^mode=/, "", m)
 			for (i = 5; i <= NF; i++) { split($i, kv, "="); f[wl, m, kv[1]] = kv[2] }
 			if (!(wl in seen)) { seen[wl] = 1; order[++n] = wl }
@@ -110,14 +115,56 @@ real_table() {
 		function pair(w, m) {
 			return f[w, m, "map_calls"] ? (f[w, m, "map_ns"] + f[w, m, "unmap_ns"]) / f[w, m, "map_calls"] : 0
 		}
+		function p50(w, m) {
+			return f[w, m, "map_p50_ns"] + f[w, m, "unmap_p50_ns"]
+		}
 		END {
 			for (k = 1; k <= n; k++) {
 				w = order[k]; kern = pair(w, "observe"); cxx = pair(w, "on")
-				printf "%-6s %-6s %7d %7d %5d %10.0f %10.0f %9s %9d %9d %9d\n", label, w,
-					f[w, "on", "map_calls"], f[w, "on", "map_pages"],
-					f[w, "on", "fallbacks"], kern, cxx,
-					kern ? sprintf("%.2f", cxx / kern) : "-",
+				kp = p50(w, "observe"); cp = p50(w, "on")
+				printf "%-6s %-6s %7d %7d %5d %5d %10.0f %10.0f %8s %8d %8d %8s %8d %8d %8d\n",
+					label, w, f[w, "on", "map_calls"], f[w, "on", "map_pages"],
+					f[w, "on", "fallbacks"], f[w, "on", "shootdowns"], kern, cxx,
+					kern ? sprintf("%.2f", cxx / kern) : "-", kp, cp,
+					kp ? sprintf("%.2f", cp / kp) : "-",
 					f[w, "off", "ms"], f[w, "observe", "ms"], f[w, "on", "ms"]
+			}
+		}' "${arg#*=}"
+	done
+	echo
+	replay_table "$@"
+}
+
+# replay_table LABEL=OUT...: cxxvm-bench's "# replay:" lines in each OUT
+# (guest-real.sh replays each workload's observed trace): per workload and
+# backend, ns per map+unmap pair (pass 1), the pair against vm_map_ram's,
+# the C++ backend's fallbacks, shootdowns, new blocks and the ms it spent
+# creating them and shooting down, and its peak VA against the trace's
+# peak of mapped pages.
+replay_table() {
+	local arg
+	printf '%-6s %-6s %-10s %6s %9s %7s %5s %5s %6s %8s %8s %9s %8s\n' line wl backend maps \
+		'pair ns' 'vs vmr' fallb sd blocks 'blk ms' 'sd ms' 'peak VA' 'mapped'
+	for arg; do
+		awk -v label="${arg%%=*}" '
+		/^# replay: / {
+			delete f
+			for (i = 3; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
+			wl = f["trace"]; sub(/^cxxvm-real-/, "", wl); sub(/-observe\.replay$/, "", wl)
+			sub(/\.replay$/, "", wl)
+			if (f["backend"] == "vm_map_ram") vmr[wl] = f["cycle_ns"]
+			row[++n] = sprintf("%s %s %s %s %s %s %s %s %s %s %s", wl, f["backend"], f["maps"],
+				f["cycle_ns"], f["fallbacks"], f["shootdowns"], f["blocks"],
+				f["block_ms"], f["shootdown_ms"], f["peak_va_kib"], f["peak_kib"])
+		}
+		END {
+			for (k = 1; k <= n; k++) {
+				split(row[k], r, " ")
+				printf "%-6s %-6s %-10s %6d %9d %7s %5s %5s %6s %8s %8s %9s %8s\n", label,
+					r[1], r[2], r[3], r[4],
+					vmr[r[1]] ? sprintf("%.2f", r[4] / vmr[r[1]]) : "-",
+					r[5], r[6], r[7], r[8], r[9],
+					r[10] == "-" ? "-" : r[10] "K", r[11] "K"
 			}
 		}' "${arg#*=}"
 	done
