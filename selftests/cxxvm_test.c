@@ -247,7 +247,7 @@ TEST(unknown_command_is_enotty)
 	EXPECT_EQ(-ENOTTY, xioctl(fd, _IO(CXXVM_IOC_MAGIC, 0x7f), buf));
 	EXPECT_EQ(-ENOTTY, xioctl(fd, _IOR('x', 0x00, struct cxxvm_info), buf));
 	/* Numbers in the table's gaps and past its end. */
-	EXPECT_EQ(-ENOTTY, xioctl(fd, _IOWR(CXXVM_IOC_MAGIC, 0x0a, struct cxxvm_map), buf));
+	EXPECT_EQ(-ENOTTY, xioctl(fd, _IOWR(CXXVM_IOC_MAGIC, 0x0b, struct cxxvm_map), buf));
 	EXPECT_EQ(-ENOTTY, xioctl(fd, _IOWR(CXXVM_IOC_MAGIC, 0x0f, struct cxxvm_map), buf));
 	EXPECT_EQ(-ENOTTY, xioctl(fd, _IOWR(CXXVM_IOC_MAGIC, 0x18, struct cxxvm_map), buf));
 	/* A known number in another direction is a different command. */
