@@ -7,11 +7,11 @@
 # of guest-real.sh), checks that the takeover holds the module, then the
 # ioctl fuzzer (cxxvm-fuzz, beside TEST_BINARY) for
 # CXXVM_FUZZ_OPS operations (default 50000) with seed CXXVM_FUZZ_SEED
-# (default 1), and with BENCH_BINARY the recorded traces of
-# selftests/fixtures replayed through every backend and a short contended
-# section of the benchmark (every backend, every size, one thread per
-# vCPU), after which nothing may be left mapped, allocated or waiting for
-# a purge; unloads.  Speed is not
+# (default 1), the recorded traces of selftests/fixtures replayed through
+# every backend (cxxvm-bench, beside TEST_BINARY), and with BENCH_BINARY a
+# short contended section of the benchmark (every backend, every size, one
+# thread per vCPU), after which nothing may be left mapped, allocated or
+# waiting for a purge; unloads.  Speed is not
 # checked.  CXXVM_CONTENDED_N: that section's cycles per cell (default
 # 2000; the debug kernels' guests run fewer).
 # Prints one TAP-style line per stage ("ok"/"not ok"); exits non-zero on
@@ -136,16 +136,17 @@ else
 	stage "CPU hotplug: no writable $online" 1
 fi
 
+# The recorded traces of real callers (selftests/fixtures, and what
+# guest-real.sh observed in this guest), each replayed through every
+# backend once (cxxvm-bench, beside TEST_BINARY): each must run to its end.
+replays=()
+for f in "$(dirname "$0")"/../fixtures/*.replay /tmp/cxxvm-real-*-observe.replay; do
+	[ -f "$f" ] && replays+=(--replay "$f")
+done
+[ "${#replays[@]}" -gt 0 ] && "$(dirname "$test")/cxxvm-bench" -s replay -r 1 "${replays[@]}" 2>&1
+stage "replay of the recorded traces (selftests/fixtures, this guest's)" $?
+
 if [ -n "$bench" ]; then
-	# The recorded traces of real callers (selftests/fixtures, and what
-	# guest-real.sh observed in this guest), each replayed through every
-	# backend once: each must run to its end.
-	replays=()
-	for f in "$(dirname "$0")"/../fixtures/*.replay /tmp/cxxvm-real-*-observe.replay; do
-		[ -f "$f" ] && replays+=(--replay "$f")
-	done
-	[ "${#replays[@]}" -gt 0 ] && "$bench" -s replay -r 1 "${replays[@]}" 2>&1
-	stage "replay of the recorded traces (selftests/fixtures, this guest's)" $?
 	"$bench" -s contended -n "${CXXVM_CONTENDED_N:-2000}" -r 1 -w 256 --expect-clean 2>&1
 	stage "contended bench, nothing left behind" $?
 fi
