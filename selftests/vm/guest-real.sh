@@ -116,11 +116,6 @@ p50() {
 		awk '{ v[NR] = $1 } END { print NR ? v[int((NR + 1) / 2)] : 0 }'
 }
 
-# replay_count REPLAY KEY: KEY's value in the replay trace's closing comment.
-replay_count() {
-	sed -n "s/^# maps=.* $2=\([0-9]*\).*/\1/p; s/^# $2=\([0-9]*\).*/\1/p" "$1"
-}
-
 drop_caches() {
 	sync && echo 3 >/proc/sys/vm/drop_caches
 }
@@ -278,7 +273,9 @@ for wl in $workloads; do
 		# stopped (another task's calls may fall in between).
 		trace_stop "$replay"
 		rc=$?
-		traced=$(($(replay_count "$replay" maps) + $(replay_count "$replay" failed)))
+		# The converter's closing comment: "# maps=N ... failed=N ...".
+		summary=$(tail -n1 "$replay")
+		traced=$(($(field "$summary" '#' maps) + $(field "$summary" '#' failed)))
 		outer=$(delta "$outer0" "$(counters)" map calls)
 		[ "$rc" -eq 0 ] && [ "$traced" -ge "$calls" ] && [ "$traced" -le "$outer" ]
 		step "$wl: takeover=$mode, the trace holds all $calls maps ($(tail -n1 "$replay"))" $?
