@@ -195,6 +195,33 @@ static void cxxvm_arena_purged(void *unused)
 }
 
 /**
+ * cxxvm_arena_create_takeover() - a new arena with the takeover's tunables
+ * @out: the arena
+ *
+ * The module's lazy_max_pages and max_blocks and purge (worker, or caller
+ * with caller_purge=1), nothing retired to reap, and after a purge no more
+ * empty blocks than the kernel's allocator would keep
+ * (CXXVM_ARENA_KEEP_FEW): the VA held counts against it.  The takeover's
+ * own arena, and REPLAY's of the C++ backend (so that a replay measures
+ * the arena the kernel's callers get, on its own).
+ *
+ * Context: process context, may sleep; after cxxvm_arena_init().
+ * Return: 0, -EINVAL or -ENOMEM (cxxvm_arena_create()).
+ */
+int cxxvm_arena_create_takeover(struct cxxvm_arena **out)
+{
+	struct cxxvm_arena_params params = {
+		.lazy_max_pages = cxxvm_lazy_max_pages,
+		.max_blocks = cxxvm_max_blocks,
+		.flags = CXXVM_ARENA_KEEP_FEW |
+			 (cxxvm_caller_purge ? CXXVM_ARENA_CALLER_PURGE : 0),
+	};
+
+	might_sleep();
+	return cxxvm_arena_create(&params, out);
+}
+
+/**
  * cxxvm_arena_init() - create the module's arena and the takeover's from
  * the parameters, register the vmap purge notifier and the debugfs file.
  *
@@ -220,9 +247,7 @@ int cxxvm_arena_init(void)
 		       CXXVM_MAX_PAGES);
 	if (ret)
 		return ret;
-	/* The takeover's: the same tunables, nothing retired to reap. */
-	params.purged = NULL;
-	ret = cxxvm_arena_create(&params, &cxxvm_takeover_arena);
+	ret = cxxvm_arena_create_takeover(&cxxvm_takeover_arena);
 	if (ret)
 		goto destroy;
 	/* Last: the notifier shrinks both arenas. */

@@ -230,9 +230,20 @@ uint64_t cxxvm_plat_max_pfn_limit(void);
  * the purge itself and waits for its shootdown (cxxvm before the purge
  * worker; kept to measure against).  Without it the purge worker runs it,
  * as drain_vmap_work does in mm/vmalloc.c.
+ * KEEP_FEW: after every purge, keep one empty block and return the other
+ * empty ones to vmalloc, close to what the kernel keeps: vb_free() in
+ * mm/vmalloc.c frees a vmap block once all of it is dirty, and its
+ * vm_unmap_aliases() frees blocks with nothing live (6.1: all of them;
+ * 6.5 on: those with under a quarter free), so little more than a partly
+ * used block per CPU stays.
+ * Without it the arena keeps enough empty blocks for the dirty slots
+ * until the next purge, which saves busy mappers a vmap() per block but
+ * holds that VA: right for the module's benchmarks, not for the kernel's
+ * own callers (the takeover).
  */
 #define CXXVM_ARENA_CALLER_PURGE	(1u << 0)
-#define CXXVM_ARENA_FLAGS		CXXVM_ARENA_CALLER_PURGE
+#define CXXVM_ARENA_KEEP_FEW		(1u << 1)
+#define CXXVM_ARENA_FLAGS		(CXXVM_ARENA_CALLER_PURGE | CXXVM_ARENA_KEEP_FEW)
 
 /**
  * struct cxxvm_arena_params - tunables of a vmap arena

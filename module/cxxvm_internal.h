@@ -78,6 +78,7 @@ extern unsigned int cxxvm_max_blocks;
 extern bool cxxvm_caller_purge;
 int cxxvm_arena_init(void);
 void cxxvm_arena_exit(void);
+int cxxvm_arena_create_takeover(struct cxxvm_arena **out);
 struct dentry *cxxvm_debugfs_dir(void);
 
 /* cxxvm_takeover.c: vm_map_ram() of the kernel's callers, served by cxx. */

@@ -54,7 +54,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	HostedPlatform::set_cpu(0);
 	HostedPlatform::reset_counters();
 	const ktl::uint64_t warned = warnings();
-	auto r = Arena::create({.lazy_max_pages = 64, .max_blocks = 3});
+	// An odd length (its last byte is no operation) picks the takeover's
+	// policy: at most one empty block kept after a purge.
+	auto r = Arena::create({.lazy_max_pages = 64, .max_blocks = 3, .keep_few = (size & 1) != 0});
 	if (!r.ok())
 		fail("create");
 	Arena *a = r.value();

@@ -52,9 +52,10 @@ protected:
 		EXPECT_EQ(0u, HostedPlatform::violations());
 		EXPECT_EQ(warnings_before_, warnings());
 	}
-	Arena *make(ktl::uint32_t lazy, ktl::uint32_t blocks)
+	Arena *make(ktl::uint32_t lazy, ktl::uint32_t blocks, bool keep_few = false)
 	{
-		auto r = Arena::create({.lazy_max_pages = lazy, .max_blocks = blocks});
+		auto r = Arena::create({.lazy_max_pages = lazy, .max_blocks = blocks,
+					.keep_few = keep_few});
 		EXPECT_TRUE(r.ok());
 		arena_ = r.ok() ? r.value() : nullptr;
 		return arena_;
@@ -507,6 +508,69 @@ TEST_F(VmapArenaTest, GrowsOnlyToTheLimitWhileAPurgeIsDue)
 	EXPECT_LE(1u, st.purge_waits);
 	for (VirtAddr va : live)
 		ASSERT_TRUE(a->unmap(va, PageCount(64)).ok());
+}
+
+// After a purge (FLUSH, vm_unmap_aliases()) a keep_few arena (the
+// takeover's) keeps one empty block and returns the others, as the
+// kernel's purge frees its vmap blocks with nothing live; by default the
+// arena keeps reserve_ of them for the next lazy_max_pages of dirty slots.
+TEST_F(VmapArenaTest, KeepFewReturnsEmptyBlocksAfterAPurge)
+{
+	for (bool keep_few : {false, true}) {
+		SCOPED_TRACE(keep_few ? "keep_few" : "default");
+		// lazy 4096, 4 CPUs: reserve_ = 4096 x 4 / 512 + 8 = 40 blocks.
+		Arena *a = make(4096, 64, keep_few);
+		ASSERT_NE(nullptr, a);
+		const auto p = pfns(1, CXXVM_MAX_PAGES);
+		std::vector<VirtAddr> live;
+		for (int i = 0; i < 6 * 512 / 64; ++i) {	// six blocks, all live
+			auto va = a->map({p.data(), p.size()});
+			ASSERT_TRUE(va.ok());
+			live.push_back(va.value());
+		}
+		// One mapping stays: its block is never returned.
+		for (size_t i = 1; i < live.size(); ++i)
+			ASSERT_TRUE(a->unmap(live[i], PageCount(64)).ok());
+		EXPECT_EQ(6u, a->stats().blocks_live);
+		EXPECT_LT(0u, a->purge());
+		// The live block, and one (keep_few) or all five empty ones.
+		EXPECT_EQ(keep_few ? 2u : 6u, a->stats().blocks_live);
+		ASSERT_TRUE(a->unmap(live[0], PageCount(64)).ok());
+		EXPECT_EQ(0u, Arena::destroy(a));
+		arena_ = nullptr;
+	}
+}
+
+// The same after the worker's purge (release_surplus()): a keep_few arena
+// gives its empty blocks back at once, where the default one keeps them
+// until it holds more than max_blocks / 2.
+TEST_F(VmapArenaTest, KeepFewReturnsEmptyBlocksAfterTheWorkersPurge)
+{
+	for (bool keep_few : {false, true}) {
+		SCOPED_TRACE(keep_few ? "keep_few" : "default");
+		Arena *a = make(40 * 64, 64, keep_few);
+		ASSERT_NE(nullptr, a);
+		HostedPlatform::pause_work(true);
+		const auto p = pfns(1, CXXVM_MAX_PAGES);
+		std::vector<VirtAddr> live;
+		for (int i = 0; i < 6 * 512 / 64; ++i) {
+			auto va = a->map({p.data(), p.size()});
+			ASSERT_TRUE(va.ok());
+			live.push_back(va.value());
+		}
+		// 47 x 64 dirty pages: past lazy_max_pages, short of the cap.
+		for (size_t i = 1; i < live.size(); ++i)
+			ASSERT_TRUE(a->unmap(live[i], PageCount(64)).ok());
+		EXPECT_EQ(6u, a->stats().blocks_live);
+		HostedPlatform::pause_work(false);
+		wait_for([&] { return a->stats().worker_purges != 0; });
+		ASSERT_EQ(1u, a->stats().worker_purges);
+		EXPECT_EQ(0u, a->stats().dirty_pages);
+		EXPECT_EQ(keep_few ? 2u : 6u, a->stats().blocks_live);
+		ASSERT_TRUE(a->unmap(live[0], PageCount(64)).ok());
+		EXPECT_EQ(0u, Arena::destroy(a));
+		arena_ = nullptr;
+	}
 }
 
 // A full arena purges to make room, and fails only when everything is live.
