@@ -12,6 +12,9 @@
 #include <linux/slab.h>
 #include <linux/sort.h>
 #include <linux/uaccess.h>
+#ifdef CONFIG_X86
+#include <asm/special_insns.h>
+#endif
 
 #include "cxxvm_core.h"
 #include "cxxvm_internal.h"
@@ -165,17 +168,20 @@ struct cxxvm_replay_run {
 	struct page **pages;
 	u64 *pfns;
 	u32 max_pages;		/* the largest map: pages and pfns hold that many */
-	u64 seq;		/* the purge that covers every C++ unmap so far */
+	u64 seq;		/* CXXVM_SEQ_NEVER once a C++ unmap failed */
 	u64 fallbacks;
+	struct cxxvm_arena *arena;	/* the C++ backend's: the takeover's tunables */
 };
 
 int cxxvm_check_replay(const void *kdata)
 {
 	const struct cxxvm_replay *arg = kdata;
 
-	if (arg->flags || arg->reserved0 ||
+	if ((arg->flags & ~CXXVM_REPLAY_FLAGS) || arg->reserved0 ||
 	    !cxxvm_zeroed(arg->reserved, sizeof(arg->reserved)))
 		return -EINVAL;
+	if ((arg->flags & CXXVM_REPLAY_COLD) && !IS_ENABLED(CONFIG_X86))
+		return -EOPNOTSUPP;
 	if (arg->loops == 0 || arg->loops > CXXVM_MAX_REPLAY_LOOPS)
 		return -EINVAL;
 	if (arg->nr_ops == 0 || arg->nr_ops > CXXVM_MAX_REPLAY_OPS)
@@ -251,10 +257,15 @@ static int cxxvm_replay_map(struct cxxvm_replay_run *r, struct cxxvm_replay_slot
 			    bool count)
 {
 	u32 be = r->arg->backend;
+	uintptr_t addr;
 	int ret = -ENOMEM;
 
-	if (be != CXXVM_BACKEND_CXX || nr <= CXXVM_MAX_PAGES)
+	if (be != CXXVM_BACKEND_CXX) {
 		ret = cxxvm_backend_map(be, r->pages, r->pfns, nr, &s->va);
+	} else if (nr <= CXXVM_MAX_PAGES) {
+		ret = cxxvm_arena_map(r->arena, r->pfns, nr, &addr);
+		s->va = (void *)addr;
+	}
 	if (ret && be == CXXVM_BACKEND_CXX) {
 		be = CXXVM_BACKEND_VM_MAP_RAM;
 		ret = cxxvm_backend_map(be, r->pages, r->pfns, nr, &s->va);
@@ -272,14 +283,19 @@ static int cxxvm_replay_map(struct cxxvm_replay_run *r, struct cxxvm_replay_slot
 /* One unmap; -EIO if the C++ arena refused it (its pages must then leak). */
 static int cxxvm_replay_unmap(struct cxxvm_replay_run *r, struct cxxvm_replay_slot *s)
 {
-	u64 seq = cxxvm_backend_unmap(s->backend, s->va, s->nr_pages);
+	u64 seq;
+	int ret = 0;
 
+	if (s->backend == CXXVM_BACKEND_CXX)
+		ret = WARN_ON_ONCE(cxxvm_arena_unmap(r->arena, (uintptr_t)s->va,
+						     s->nr_pages, &seq));
+	else
+		cxxvm_backend_unmap(s->backend, s->va, s->nr_pages);
 	s->va = NULL;
-	if (seq == CXXVM_SEQ_NEVER) {
+	if (ret) {
 		r->seq = CXXVM_SEQ_NEVER;
 		return -EIO;
 	}
-	r->seq = max(r->seq, seq);
 	return 0;
 }
 
@@ -298,13 +314,30 @@ static int cxxvm_replay_unmap_live(struct cxxvm_replay_run *r)
 	return ret;
 }
 
-/* Pages of VA the C++ arena holds now: its vmap blocks. */
-static u64 cxxvm_replay_va_pages(void)
+/* Pages of VA the run's C++ arena holds now: its vmap blocks. */
+static u64 cxxvm_replay_va_pages(struct cxxvm_replay_run *r)
 {
 	struct cxxvm_arena_stats st;
 
-	cxxvm_arena_get_stats(cxxvm_arena, &st);
+	cxxvm_arena_get_stats(r->arena, &st);
 	return st.blocks_live * CXXVM_BLOCK_PAGES;
+}
+
+/*
+ * CXXVM_REPLAY_COLD: flush this CPU's TLB as a switch to another mm does,
+ * by writing CR3 back (mirrors the CR3 write of native_flush_tlb_local()
+ * in arch/x86/mm/tlb.c; the current value needs none of its ASID
+ * bookkeeping).  IRQs off: the value read must go back on the same CPU.
+ */
+static void cxxvm_replay_cold(void)
+{
+#ifdef CONFIG_X86
+	unsigned long flags;
+
+	local_irq_save(flags);
+	native_write_cr3(__native_read_cr3());
+	local_irq_restore(flags);
+#endif
 }
 
 /* One pass over the trace; @timed: pass 2 (per-operation clock reads). */
@@ -318,7 +351,11 @@ static int cxxvm_replay_pass(struct cxxvm_replay_run *r, bool timed)
 	for (i = 0; i < arg->nr_ops && !ret; i++) {
 		const struct cxxvm_replay_op *op = &r->ops[i];
 		struct cxxvm_replay_slot *s = &r->slots[op->id];
-		u64 t0 = timed ? ktime_get_ns() : 0;
+		u64 t0;
+
+		if (timed && (arg->flags & CXXVM_REPLAY_COLD))
+			cxxvm_replay_cold();
+		t0 = timed ? ktime_get_ns() : 0;
 
 		if (op->op == CXXVM_REPLAY_MAP) {
 			ret = cxxvm_replay_map(r, s, op->nr_pages, !timed);
@@ -326,7 +363,7 @@ static int cxxvm_replay_pass(struct cxxvm_replay_run *r, bool timed)
 				arg->map_ns += ktime_get_ns() - t0;
 			if (!ret && timed && cxx)
 				arg->peak_va_pages = max(arg->peak_va_pages,
-							 cxxvm_replay_va_pages());
+							 cxxvm_replay_va_pages(r));
 		} else {
 			ret = cxxvm_replay_unmap(r, s);
 			if (timed)
@@ -398,22 +435,38 @@ int cxxvm_ioctl_replay(struct cxxvm_file *f, void *kdata)
 		ret = -ENOMEM;
 		goto out;
 	}
+	if (cxx) {
+		ret = cxxvm_arena_create_takeover(&r.arena);
+		if (ret)
+			goto out;
+	}
 	ret = cxxvm_pages_alloc(r.pages, r.pfns, r.max_pages, GFP_KERNEL);
 	if (ret)
 		goto out;
 
-	cxxvm_arena_get_stats(cxxvm_arena, &before);
+	if (cxx)
+		cxxvm_arena_get_stats(r.arena, &before);
 	t0 = ktime_get_ns();
 	for (loop = 0; loop < arg->loops && !ret; loop++)
 		ret = cxxvm_replay_pass(&r, false);
 	arg->elapsed_ns = ktime_get_ns() - t0;
-	cxxvm_arena_get_stats(cxxvm_arena, &after);
+	if (cxx)
+		cxxvm_arena_get_stats(r.arena, &after);
 	if (!ret)
 		ret = cxxvm_replay_pass(&r, true);
 
-	/* Purges are numbered in order: the last unmap's covers them all. */
+	/*
+	 * Every mapping is unmapped (cxxvm_replay_pass()); the run's arena
+	 * shoots its dirty slots down and goes, and then no CPU can reach
+	 * the pages through it.
+	 */
+	if (r.arena) {
+		cxxvm_arena_purge_now(r.arena);
+		if (WARN_ON(cxxvm_arena_destroy(r.arena)))
+			r.seq = CXXVM_SEQ_NEVER;
+		r.arena = NULL;
+	}
 	cxxvm_pages_release(r.pages, r.max_pages, r.seq);
-	cxxvm_reap_retired(false);
 	if (ret)
 		goto out;
 	arg->fallbacks = r.fallbacks;
@@ -430,6 +483,8 @@ int cxxvm_ioctl_replay(struct cxxvm_file *f, void *kdata)
 		arg->shootdown_ns = CXXVM_BENCH_NOT_COUNTED;
 	}
 out:
+	if (r.arena)
+		cxxvm_arena_destroy(r.arena);	/* made, nothing mapped */
 	kvfree(r.pfns);
 	kvfree(r.pages);
 	kvfree(r.slots);

@@ -53,8 +53,15 @@
  *              (pass 1: the trace run back to back until it has mapped
  *              4 x lazy_max_pages, time / maps), map and unmap ns (pass
  *              2, once), the C++ backend's fallbacks, shootdowns, new
- *              blocks, the ms spent on both, and peak VA.
+ *              blocks, the ms spent on both, and peak VA; then map and
+ *              unmap ns of a cold pass 2 (CXXVM_REPLAY_COLD: the CPU's TLB
+ *              flushed before each call, as a real caller finds it after
+ *              a context switch).
  *              Only with -s.
+ *  flush       no figures: FLUSH with CXXVM_FLUSH_RELEASE_BLOCKS and
+ *              CXXVM_FLUSH_KERNEL_ALIASES (both arenas purged, the module's
+ *              empty blocks returned, the kernel's lazy areas purged with
+ *              vm_unmap_aliases()), before any other section.  Only with -s.
  *  lookup      CXXVM_IOC_PGMAP_BENCH: pfn -> pagemap lookups over 1, 4 and
  *              16 real MEMORY_DEVICE_GENERIC pagemaps (memremap_pages() of
  *              8 MiB each of the memory given to cxxvm.ko as reserved_mem=
@@ -1370,6 +1377,15 @@ static int cmp_replay(const void *a, const void *b)
 	return x->elapsed_ns < y->elapsed_ns ? -1 : x->elapsed_ns > y->elapsed_ns;
 }
 
+/* Cold runs: by pass 2's time, the one they are for. */
+static int cmp_replay_cold(const void *a, const void *b)
+{
+	const struct cxxvm_replay *x = a, *y = b;
+	__u64 tx = x->map_ns + x->unmap_ns, ty = y->map_ns + y->unmap_ns;
+
+	return tx < ty ? -1 : tx > ty;
+}
+
 /* @v * @scale in @buf, or "-" for a figure the backend does not count. */
 static void replay_count(__u64 v, unsigned int scale, char *buf, size_t n)
 {
@@ -1395,7 +1411,7 @@ static void replay_ms(__u64 ns, char *buf, size_t n)
  */
 static bool run_replay_one(const char *path)
 {
-	struct cxxvm_replay runs[NR_BE][16], *med[NR_BE];
+	struct cxxvm_replay runs[NR_BE][16], cold[NR_BE][16], *med[NR_BE], *cmed[NR_BE];
 	const char *name = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
 	struct replay_trace t;
 	unsigned int r, be, loops;
@@ -1424,18 +1440,30 @@ static bool run_replay_one(const char *path)
 				free(t.ops);
 				return false;
 			}
+			/* Once more, each call of pass 2 after a TLB flush. */
+			cold[be][r] = *x;
+			cold[be][r].flags = CXXVM_REPLAY_COLD;
+			cold[be][r].loops = 1;
+			if (ioctl(fd, CXXVM_IOC_REPLAY, &cold[be][r])) {
+				fprintf(stderr, "cxxvm-bench: cold REPLAY %s through %s: %s\n",
+					name, backend_names[be], strerror(errno));
+				free(t.ops);
+				return false;
+			}
 		}
 	}
 	free(t.ops);
 	printf("\n%s: %u calls (%u maps, %u unmaps), %u..%u pages per map, peak %llu pages mapped; pass 1 runs it %u times\n",
 	       name, t.nr_ops, t.maps, t.unmaps, t.min_pages, t.max_pages,
 	       (unsigned long long)runs[0][0].peak_pages, loops);
-	printf("  %-10s %12s %8s %8s %9s %10s %7s %9s %9s %9s %8s\n", "backend", "map+unmap ns",
-	       "map ns", "unmap ns", "fallbacks", "shootdowns", "blocks", "block ms", "sd ms",
-	       "peak VA", "vs vmr");
+	printf("  %-10s %12s %8s %8s %9s %10s %7s %9s %9s %9s %8s %9s %9s %8s\n", "backend",
+	       "map+unmap ns", "map ns", "unmap ns", "fallbacks", "shootdowns", "blocks",
+	       "block ms", "sd ms", "peak VA", "vs vmr", "cold map", "cold unm", "vs vmr");
 	for (be = 0; be < NR_BE; be++) {
 		qsort(runs[be], rounds, sizeof(runs[be][0]), cmp_replay);
 		med[be] = &runs[be][rounds / 2];
+		qsort(cold[be], rounds, sizeof(cold[be][0]), cmp_replay_cold);
+		cmed[be] = &cold[be][rounds / 2];
 	}
 	for (be = 0; be < NR_BE; be++) {
 		const struct cxxvm_replay *x = med[be];
@@ -1443,6 +1471,10 @@ static bool run_replay_one(const char *path)
 		double vmr = (double)med[CXXVM_BACKEND_VM_MAP_RAM]->elapsed_ns / t.maps / loops;
 		double map = (double)x->map_ns / t.maps;
 		double unmap = t.unmaps ? (double)x->unmap_ns / t.unmaps : 0.0;
+		const struct cxxvm_replay *c = cmed[be], *cv = cmed[CXXVM_BACKEND_VM_MAP_RAM];
+		double cmap = (double)c->map_ns / t.maps;
+		double cunmap = t.unmaps ? (double)c->unmap_ns / t.unmaps : 0.0;
+		double cratio = (double)(c->map_ns + c->unmap_ns) / (cv->map_ns + cv->unmap_ns);
 		char sd[24], bl[24], rms[24], sms[24], va[24];
 
 		replay_count(x->shootdowns, 1, sd, sizeof(sd));
@@ -1450,13 +1482,14 @@ static bool run_replay_one(const char *path)
 		replay_ms(x->reserve_ns, rms, sizeof(rms));
 		replay_ms(x->shootdown_ns, sms, sizeof(sms));
 		replay_count(x->peak_va_pages, info.page_size / 1024, va, sizeof(va));
-		printf("  %-10s %12.0f %8.0f %8.0f %9llu %10s %7s %9s %9s %8s%s %8.2f\n",
+		printf("  %-10s %12.0f %8.0f %8.0f %9llu %10s %7s %9s %9s %8s%s %8.2f %9.0f %9.0f %8.2f\n",
 		       backend_names[be], cyc, map, unmap, (unsigned long long)x->fallbacks, sd, bl,
-		       rms, sms, va, strcmp(va, "-") ? "K" : " ", cyc / vmr);
-		printf("# replay: trace=%s backend=%s calls=%u maps=%u loops=%u cycle_ns=%.0f map_ns=%.0f unmap_ns=%.0f fallbacks=%llu shootdowns=%s blocks=%s block_ms=%s shootdown_ms=%s peak_va_kib=%s peak_kib=%llu\n",
+		       rms, sms, va, strcmp(va, "-") ? "K" : " ", cyc / vmr, cmap, cunmap, cratio);
+		printf("# replay: trace=%s backend=%s calls=%u maps=%u loops=%u cycle_ns=%.0f map_ns=%.0f unmap_ns=%.0f fallbacks=%llu shootdowns=%s blocks=%s block_ms=%s shootdown_ms=%s peak_va_kib=%s peak_kib=%llu cold_map_ns=%.0f cold_unmap_ns=%.0f cold_pair_ns=%.0f\n",
 		       name, backend_names[be], t.nr_ops, t.maps, loops, cyc, map, unmap,
 		       (unsigned long long)x->fallbacks, sd, bl, rms, sms, va,
-		       (unsigned long long)x->peak_pages * info.page_size / 1024);
+		       (unsigned long long)x->peak_pages * info.page_size / 1024, cmap, cunmap,
+		       (double)(c->map_ns + c->unmap_ns) / t.maps);
 	}
 	return true;
 }
@@ -1469,7 +1502,8 @@ static bool run_replay(void)
 	printf("\n== replay: recorded vm_map_ram() traces through each backend (CXXVM_IOC_REPLAY; median of %u rounds) ==\n",
 	       rounds);
 	printf("map+unmap ns: pass-1 time / (maps x runs); map ns, unmap ns: pass 2, each call timed; block ms, sd ms:\n"
-	       "pass 1's time creating vmap blocks and in shootdowns (cxx); vs vmr: map+unmap against vm_map_ram\n");
+	       "pass 1's time creating vmap blocks and in shootdowns (cxx); vs vmr: map+unmap against vm_map_ram;\n"
+	       "cold map, cold unm: pass 2 again, the CPU's TLB flushed before each call (CXXVM_REPLAY_COLD), and vs vmr\n");
 	for (i = 0; i < nr_replay_files; i++)
 		ok &= run_replay_one(replay_files[i]);
 	return ok;
@@ -1652,7 +1686,9 @@ static void print_help(void)
 		"                      contended: at most 3)\n"
 		"  -w, --warmup N      untimed cycles before each run (default: lazy_max_pages)\n"
 		"  -s, --sections LIST comma-separated: single,threads,shootdowns,user,mixed,lookup,\n"
-		"                      contended, replay (default: all but contended and replay)\n"
+		"                      contended, replay (default: all but contended and replay);\n"
+		"                      flush: purge both arenas and the kernel's lazy areas\n"
+		"                      (FLUSH with CXXVM_FLUSH_KERNEL_ALIASES) before the others\n"
 		"  -j, --json FILE     also write the results as JSON\n"
 		"      --expect-clean  at the end, fail (exit 3) unless a FLUSH leaves nothing\n"
 		"                      mapped, allocated, dirty or retired in the module\n"
@@ -1745,6 +1781,8 @@ int main(int argc, char **argv)
 	       info.features & CXXVM_FEAT_GET_DEV_PAGEMAP_HINT ? "yes" : "no",
 	       info.features & CXXVM_FEAT_INVLPGB ? "yes" : "no");
 
+	if (want(sections, "flush"))
+		flush(CXXVM_FLUSH_RELEASE_BLOCKS | CXXVM_FLUSH_KERNEL_ALIASES);
 	if (want(sections, "single"))
 		run_single();
 	if (want(sections, "threads"))

@@ -677,6 +677,10 @@ static void legal_replay(struct worker *w)
 				  .backend = below(&w->r, CXXVM_NR_BACKENDS),
 				  .loops = 1 + below(&w->r, 3) };
 
+#if defined(__x86_64__) || defined(__i386__)
+	if (below(&w->r, 2))
+		r.flags = CXXVM_REPLAY_COLD;
+#endif
 	for (i = 0; i < n; i++) {
 		__u32 id = below(&w->r, 4);
 

@@ -745,10 +745,11 @@ TEST(replay_refuses_malformed_traces)
 	/* An id past nr_ids. */
 	EXPECT_EQ(-EINVAL, replay(ops, 4, 1, CXXVM_BACKEND_CXX, &r));
 	EXPECT_EQ(-EINVAL, replay(ops, 4, 2, CXXVM_NR_BACKENDS, &r));
-	r = (struct cxxvm_replay){ .ops = (uintptr_t)ops, .nr_ops = 4, .nr_ids = 2, .flags = 1 };
+	r = (struct cxxvm_replay){ .ops = (uintptr_t)ops, .nr_ops = 4, .nr_ids = 2,
+				   .flags = CXXVM_REPLAY_FLAGS + 1 };
 	EXPECT_EQ(-EINVAL, xioctl(fd, CXXVM_IOC_REPLAY, &r));	/* loops = 0 too */
 	r.loops = 1;
-	EXPECT_EQ(-EINVAL, xioctl(fd, CXXVM_IOC_REPLAY, &r));
+	EXPECT_EQ(-EINVAL, xioctl(fd, CXXVM_IOC_REPLAY, &r));	/* an unknown flag */
 	r.flags = 0;
 	r.loops = 0;
 	EXPECT_EQ(-EINVAL, xioctl(fd, CXXVM_IOC_REPLAY, &r));
@@ -798,6 +799,7 @@ TEST(replay_runs_a_trace_through_every_backend)
 	};
 	const __u32 n = ARRAY_SIZE(ops);
 	struct cxxvm_replay r;
+	int fd;
 
 	for (__u32 be = 0; be < CXXVM_NR_BACKENDS; be++) {
 		ASSERT_EQ(0, replay(ops, n, 4, be, &r));
@@ -820,6 +822,21 @@ TEST(replay_runs_a_trace_through_every_backend)
 			EXPECT_EQ(CXXVM_BENCH_NOT_COUNTED, r.shootdowns);
 			EXPECT_EQ(CXXVM_BENCH_NOT_COUNTED, r.peak_va_pages);
 		}
+		/* Cold: the same trace, the TLB flushed before each call of pass 2. */
+		r.flags = CXXVM_REPLAY_COLD;
+		r.loops = 1;
+		fd = cxxvm_open();
+		ASSERT_LE(0, fd);
+#if defined(__x86_64__) || defined(__i386__)
+		ASSERT_EQ(0, xioctl(fd, CXXVM_IOC_REPLAY, &r));
+		EXPECT_EQ(7, r.maps);
+		EXPECT_EQ(136, r.peak_pages);
+		EXPECT_LT(0, r.map_ns);
+		EXPECT_LT(0, r.unmap_ns);
+#else
+		EXPECT_EQ(-EOPNOTSUPP, xioctl(fd, CXXVM_IOC_REPLAY, &r));
+#endif
+		close(fd);
 	}
 }
 

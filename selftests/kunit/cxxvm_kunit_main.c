@@ -1003,6 +1003,7 @@ struct args_case {
 		struct cxxvm_memremap memremap;
 		struct cxxvm_pgmap_vmap pgmap_vmap;
 		struct cxxvm_pgmap_bench pgmap_bench;
+		struct cxxvm_replay replay;
 	} arg;
 	int expect;
 };
@@ -1029,6 +1030,8 @@ struct args_case {
 	__VA_ARGS__ }
 #define PG_BENCH(...)	.cmd = CXXVM_IOC_PGMAP_BENCH, .arg.pgmap_bench = { .iterations = 1, \
 	__VA_ARGS__ }
+#define REPLAY(...)	.cmd = CXXVM_IOC_REPLAY, .arg.replay = { .ops = 4096, .nr_ops = 2, \
+	.nr_ids = 1, .loops = 1, __VA_ARGS__ }
 
 static const struct args_case args_cases[] = {
 	{ "map: valid", MAP(), 0 },
@@ -1160,6 +1163,25 @@ static const struct args_case args_cases[] = {
 	{ "pgmap_bench: too many iterations", PG_BENCH(.iterations = (1u << 20) + 1), -EINVAL },
 	{ "pgmap_bench: reserved0", PG_BENCH(.reserved0 = 1), -EINVAL },
 	{ "pgmap_bench: out fields ignored", PG_BENCH(.hits = 1, .elapsed_ns = 2), 0 },
+	{ "replay: valid", REPLAY(), 0 },
+	{ "replay: largest", REPLAY(.nr_ops = CXXVM_MAX_REPLAY_OPS, .nr_ids = CXXVM_MAX_REPLAY_IDS,
+				   .loops = CXXVM_MAX_REPLAY_LOOPS, .backend = CXXVM_BACKEND_VMAP), 0 },
+#ifdef CONFIG_X86
+	{ "replay: cold", REPLAY(.flags = CXXVM_REPLAY_COLD), 0 },
+#else
+	{ "replay: cold", REPLAY(.flags = CXXVM_REPLAY_COLD), -EOPNOTSUPP },
+#endif
+	{ "replay: unknown flag", REPLAY(.flags = CXXVM_REPLAY_FLAGS + 1), -EINVAL },
+	{ "replay: unknown backend", REPLAY(.backend = CXXVM_NR_BACKENDS), -EINVAL },
+	{ "replay: 0 ops", REPLAY(.nr_ops = 0), -EINVAL },
+	{ "replay: too many ops", REPLAY(.nr_ops = CXXVM_MAX_REPLAY_OPS + 1), -EINVAL },
+	{ "replay: 0 ids", REPLAY(.nr_ids = 0), -EINVAL },
+	{ "replay: too many ids", REPLAY(.nr_ids = CXXVM_MAX_REPLAY_IDS + 1), -EINVAL },
+	{ "replay: 0 loops", REPLAY(.loops = 0), -EINVAL },
+	{ "replay: too many loops", REPLAY(.loops = CXXVM_MAX_REPLAY_LOOPS + 1), -EINVAL },
+	{ "replay: reserved0", REPLAY(.reserved0 = 1), -EINVAL },
+	{ "replay: reserved[1]", REPLAY(.reserved = { 0, 1 }), -EINVAL },
+	{ "replay: out fields ignored", REPLAY(.elapsed_ns = 1, .peak_va_pages = 2), 0 },
 	{ "unknown command", .cmd = _IOWR(CXXVM_IOC_MAGIC, 0x7f, struct cxxvm_map),
 	  .expect = -ENOTTY },
 	{ "command of another size", .cmd = _IOWR(CXXVM_IOC_MAGIC, 0x01, __u64),

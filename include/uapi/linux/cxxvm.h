@@ -49,7 +49,7 @@
 #include <linux/ioctl.h>
 #include <linux/types.h>
 
-#define CXXVM_ABI_VERSION	4
+#define CXXVM_ABI_VERSION	5
 #define CXXVM_DEVICE_PATH	"/dev/cxxvm"
 
 /**
@@ -525,6 +525,19 @@ struct cxxvm_submit {
  */
 #define CXXVM_REPLAY_MAP	1
 #define CXXVM_REPLAY_UNMAP	2
+/*
+ * struct cxxvm_replay flags (ABI 5).  CXXVM_REPLAY_COLD: before each
+ * operation of pass 2, outside its time, this CPU's TLB is flushed by
+ * rewriting CR3: on hardware that drops the current PCID's non-global
+ * translations; under qemu's TCG, which keeps no global ones, every
+ * translation, as every context switch and (with PTI) every kernel entry
+ * does there.  So each call starts with no translation cached, as a real
+ * caller's may after the filesystem and the scheduler ran in between: an
+ * upper bound, since real calls often follow each other.  x86 only
+ * (-EOPNOTSUPP elsewhere).
+ */
+#define CXXVM_REPLAY_COLD	(1u << 0)
+#define CXXVM_REPLAY_FLAGS	CXXVM_REPLAY_COLD
 #define CXXVM_MAX_REPLAY_OPS	(1u << 20)
 #define CXXVM_MAX_REPLAY_IDS	(1u << 16)
 #define CXXVM_MAX_REPLAY_PAGES	1024
@@ -551,7 +564,7 @@ struct cxxvm_replay_op {
  * @nr_ops: in: 1..CXXVM_MAX_REPLAY_OPS
  * @nr_ids: in: 1..CXXVM_MAX_REPLAY_IDS, one more than the largest id
  * @backend: in: enum cxxvm_backend
- * @flags: in: must be zero
+ * @flags: in: CXXVM_REPLAY_* (-EINVAL for other bits)
  * @loops: in: 1..CXXVM_MAX_REPLAY_LOOPS, how many times pass 1 runs the
  *	trace back to back (enough for several purges: a short trace's one
  *	purge would otherwise decide the comparison by where it falls)
@@ -564,7 +577,10 @@ struct cxxvm_replay_op {
  *	times, pass 2 once)
  * @fallbacks: out: pass 1, maps the C++ backend sent to the kernel's
  *	vm_map_ram(), as the takeover does: more than max_pages pages, or
- *	no VA left in the arena; 0 for the kernel's backends
+ *	no VA left in the arena; 0 for the kernel's backends.  The C++
+ *	backend maps through an arena of its own, made for the run with the
+ *	takeover's tunables and gone after it, so its figures below are the
+ *	run's alone
  * @shootdowns: out: pass 1, the C++ backend's shootdowns, or
  *	CXXVM_BENCH_NOT_COUNTED for the kernel's backends
  * @blocks_created: out: pass 1, the C++ backend's new vmap blocks, or
@@ -591,8 +607,8 @@ struct cxxvm_replay_op {
  * fatal-signal check run every 64 operations.  Errors: -EINVAL for a bad
  * field or operation (a MAP of a live id, an UNMAP of an id not live or
  * with another page count, more than CXXVM_MAX_REPLAY_LIVE pages mapped
- * at once); -EFAULT; -ENOMEM (also when the kernel's
- * backend finds no VA); -EINTR on a fatal signal; -EIO if a C++ unmap
+ * at once); -EOPNOTSUPP for CXXVM_REPLAY_COLD off x86; -EFAULT; -ENOMEM
+ * (also when the kernel's backend finds no VA); -EINTR on a fatal signal; -EIO if a C++ unmap
  * failed (a bug: the pages are leaked).
  */
 struct cxxvm_replay {
