@@ -27,9 +27,17 @@
 # hold every call the counters saw, and trace2replay.awk turns it into a
 # replay trace (selftests/fixtures/README), left in
 # /tmp/cxxvm-real-WORKLOAD-MODE.replay.  The observed one is then replayed
-# through every backend (cxxvm-bench -s replay: "# replay:" lines), unless
-# CXXVM_REAL_REPLAY=0 (guest-check.sh, which runs this beside selftests
-# that count the module arena's blocks, replays them later).
+# through every backend (cxxvm-bench -s replay: "# replay:" lines), and
+# each mode starts with both arenas and the kernel's lazy areas purged
+# (cxxvm-bench -s flush), unless CXXVM_REAL_REPLAY=0 (guest-check.sh,
+# which runs this beside selftests that count the module arena's blocks,
+# replays them later).
+#
+# The VA each allocator holds is sampled twice a second while a workload
+# runs (va_sample): the "# real:" line's kern_va_kb is the peak of the
+# kernel's vm_map_ram() areas and lazily freed vmap blocks, cxx_va_kb the
+# peak of the takeover arena's blocks (plus the kernel's growth, for
+# fallbacks).
 #
 # Prints one TAP-style line per step and a "# real:" line per workload and
 # mode with the wrapper's counters (debugfs cxxvm/takeover); exits
@@ -114,6 +122,52 @@ trace_stop() {
 p50() {
 	sed -n "s/.* $2: .* ns=\([0-9]*\).*/\1/p" "$1" | sort -n |
 		awk '{ v[NR] = $1 } END { print NR ? v[int((NR + 1) / 2)] : 0 }'
+}
+
+# va_sample: one line "KERNEL_KB CXX_KB": the VA the kernel's vm_map_ram()
+# holds (its areas, "vm_map_ram" in /proc/vmallocinfo: vmap blocks with
+# live or dirty space and larger mappings; and its lazily freed blocks,
+# "unpurged vm_area"s of a vmap block's size, kernel_pages in debugfs)
+# and the VA the takeover arena holds: its blocks, each a vmap() with a
+# guard page, and the blocks it gave back that vmalloc has not purged yet
+# ("unpurged vm_area"s of that size; a vfree()d area of the same size
+# would count too).
+va_sample() {
+	awk -v page="$page_size" '
+	FILENAME != "/proc/vmallocinfo" {
+		for (i = 2; i <= NF; i++) {
+			split($i, kv, "=")
+			if ($1 == "arena" && kv[1] == "blocks_live") live = kv[2]
+			if ($1 == "blocks" && kv[1] == "pages") cxx_pages = kv[2]
+			if ($1 == "blocks" && kv[1] == "kernel_pages") kern_pages = kv[2]
+		}
+		next
+	}
+	$3 == "vm_map_ram" || ($3 == "unpurged" && $2 == kern_pages * page) { k += $2 }
+	$3 == "unpurged" && $2 == (cxx_pages + 1) * page { c += $2 }
+	END { printf "%d %d\n", k / 1024, (c + live * (cxx_pages + 1) * page) / 1024 }' \
+		"$dbg" /proc/vmallocinfo
+}
+
+# va_watch OUT: va_sample into OUT twice a second until killed.  The VA
+# either allocator holds only grows between its purges, so the samples
+# see the peak within half a second of the workload's purges.
+va_watch() {
+	while :; do
+		va_sample >>"$1"
+		sleep 0.5
+	done
+}
+
+# va_peaks SAMPLES: "kern_va_kb=K cxx_va_kb=C": the kernel's peak, and
+# cxx's: the takeover arena's plus what the kernel's grew by since the
+# first sample (the fallbacks' VA).  Both count what each allocator kept
+# from before the workload: the kernel's partly used vmap blocks, the
+# arena's blocks (at most one empty after a purge).
+va_peaks() {
+	awk 'NR == 1 { k0 = $1 }
+	{ g = $1 > k0 ? $1 - k0 : 0; if ($1 > k) k = $1; if ($2 + g > c) c = $2 + g }
+	END { printf "kern_va_kb=%d cxx_va_kb=%d\n", k, c }' "$1"
 }
 
 drop_caches() {
@@ -205,6 +259,7 @@ case $(uname -r) in
 *) workloads=${workloads/xfs/} ;;
 esac
 mkdir -p "$mnt"
+page_size=$(getconf PAGESIZE)
 # The files to read back: all of src/, or CXXVM_REAL_ONLY's directories.
 manifest=$data/manifest dirs=.
 if [ -n "${CXXVM_REAL_ONLY:-}" ]; then
@@ -228,6 +283,13 @@ for wl in $workloads; do
 	for mode in off observe on; do
 		echo "$mode" >"$param" && [ "$(cat "$param")" = "$mode" ]
 		step "$wl: takeover=$mode set" $?
+		# Alone in its guest, each mode starts from purged allocators:
+		# the kernel's lazy areas and both arenas' dirty slots (beside
+		# the selftests, which count the module arena, it cannot).
+		if [ "${CXXVM_REAL_REPLAY:-1}" = 1 ]; then
+			"$here/../cxxvm-bench" -s flush >/dev/null ||
+				step "$wl: takeover=$mode, allocators purged" 1
+		fi
 		replay=/tmp/cxxvm-real-$wl-$mode.replay
 		traced=0
 		outer0=$(counters)
@@ -236,12 +298,19 @@ for wl in $workloads; do
 			traced=$?
 			step "$wl: takeover=$mode, tracing the calls" $traced
 		fi
+		va=/tmp/cxxvm-real-$wl-$mode.va
+		va_sample >"$va"
+		va_watch "$va" &
+		vpid=$!
 		before=$(counters)
 		t0=$(date +%s%N)
 		"wl_$wl"
 		rc=$?
 		t1=$(date +%s%N)
 		after=$(counters)
+		kill "$vpid"
+		wait "$vpid" 2>/dev/null
+		va_sample >>"$va"
 		calls=$(delta "$before" "$after" map calls)
 		cxx=$(delta "$before" "$after" map cxx)
 		echo "# real: $wl mode=$mode ms=$(((t1 - t0) / 1000000))" \
@@ -253,7 +322,8 @@ for wl in $workloads; do
 			"unmap_ns=$(delta "$before" "$after" unmap ns)" \
 			"unmap_cxx=$(delta "$before" "$after" unmap cxx)" \
 			"alias_calls=$(delta "$before" "$after" aliases calls)" \
-			"shootdowns=$(delta "$before" "$after" arena shootdowns)"
+			"shootdowns=$(delta "$before" "$after" arena shootdowns)" \
+			"$(va_peaks "$va")"
 		step "$wl: takeover=$mode, every file matches" $rc
 		# Who served the calls: nobody counted in off, the kernel in
 		# observe, cxx in on (and every one of its maps unmapped).

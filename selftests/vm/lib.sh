@@ -97,14 +97,16 @@ real_env() {
 # wrappers (the same hook in both modes: observe runs the kernel's
 # functions, on runs cxx's, fallbacks included), their ratio, the same
 # from the medians of the traced calls (map p50 + unmap p50: a call whose
-# vCPU was preempted does not move it), and the workload's wall time in
-# each mode.  Then, from the "# replay:" lines,
+# vCPU was preempted does not move it), the peak VA the kernel's
+# vm_map_ram() held while observed and the takeover arena held while on
+# (sampled twice a second: guest-real.sh's va_sample), and the workload's
+# wall time in each mode.  Then, from the "# replay:" lines,
 # the observed trace replayed through each backend (replay_table).
 real_table() {
 	local arg
-	printf '%-6s %-6s %7s %7s %5s %5s %10s %10s %8s %8s %8s %8s %8s %8s %8s\n' line wl calls \
-		pages fallb sd 'kernel ns' 'cxx ns' cxx/kern 'kern p50' 'cxx p50' cxx/kern \
-		'off ms' 'obs ms' 'on ms'
+	printf '%-6s %-6s %7s %7s %5s %5s %10s %10s %8s %8s %8s %8s %8s %8s %8s %8s %8s\n' line wl \
+		calls pages fallb sd 'kernel ns' 'cxx ns' cxx/kern 'kern p50' 'cxx p50' cxx/kern \
+		'kern VA' 'cxx VA' 'off ms' 'obs ms' 'on ms'
 	for arg; do
 		awk -v label="${arg%%=*}" '
 		/^# real(-p50)?: / {
@@ -122,11 +124,12 @@ real_table() {
 			for (k = 1; k <= n; k++) {
 				w = order[k]; kern = pair(w, "observe"); cxx = pair(w, "on")
 				kp = p50(w, "observe"); cp = p50(w, "on")
-				printf "%-6s %-6s %7d %7d %5d %5d %10.0f %10.0f %8s %8d %8d %8s %8d %8d %8d\n",
+				printf "%-6s %-6s %7d %7d %5d %5d %10.0f %10.0f %8s %8d %8d %8s %7.1fM %7.1fM %8d %8d %8d\n",
 					label, w, f[w, "on", "map_calls"], f[w, "on", "map_pages"],
 					f[w, "on", "fallbacks"], f[w, "on", "shootdowns"], kern, cxx,
 					kern ? sprintf("%.2f", cxx / kern) : "-", kp, cp,
 					kp ? sprintf("%.2f", cp / kp) : "-",
+					f[w, "observe", "kern_va_kb"] / 1024, f[w, "on", "cxx_va_kb"] / 1024,
 					f[w, "off", "ms"], f[w, "observe", "ms"], f[w, "on", "ms"]
 			}
 		}' "${arg#*=}"
@@ -139,12 +142,14 @@ real_table() {
 # (guest-real.sh replays each workload's observed trace): per workload and
 # backend, ns per map+unmap pair (pass 1), the pair against vm_map_ram's,
 # the C++ backend's fallbacks, shootdowns, new blocks and the ms it spent
-# creating them and shooting down, and its peak VA against the trace's
-# peak of mapped pages.
+# creating them and shooting down, its peak VA against the trace's peak of
+# mapped pages, and ns per map+unmap pair when the TLB is flushed before
+# each call (cxxvm-bench's cold pass 2) with its ratio to vm_map_ram's.
 replay_table() {
 	local arg
-	printf '%-6s %-6s %-10s %6s %9s %7s %5s %5s %6s %8s %8s %9s %8s\n' line wl backend maps \
-		'pair ns' 'vs vmr' fallb sd blocks 'blk ms' 'sd ms' 'peak VA' 'mapped'
+	printf '%-6s %-6s %-10s %6s %9s %7s %5s %5s %6s %8s %8s %9s %8s %9s %7s\n' line wl \
+		backend maps 'pair ns' 'vs vmr' fallb sd blocks 'blk ms' 'sd ms' 'peak VA' 'mapped' \
+		'cold ns' 'vs vmr'
 	for arg; do
 		awk -v label="${arg%%=*}" '
 		/^# replay: / {
@@ -152,19 +157,21 @@ replay_table() {
 			for (i = 3; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
 			wl = f["trace"]; sub(/^cxxvm-real-/, "", wl); sub(/-observe\.replay$/, "", wl)
 			sub(/\.replay$/, "", wl)
-			if (f["backend"] == "vm_map_ram") vmr[wl] = f["cycle_ns"]
-			row[++n] = sprintf("%s %s %s %s %s %s %s %s %s %s %s", wl, f["backend"], f["maps"],
+			cold = f["cold_pair_ns"]
+			if (f["backend"] == "vm_map_ram") { vmr[wl] = f["cycle_ns"]; cvmr[wl] = cold }
+			row[++n] = sprintf("%s %s %s %s %s %s %s %s %s %s %s %s", wl, f["backend"], f["maps"],
 				f["cycle_ns"], f["fallbacks"], f["shootdowns"], f["blocks"],
-				f["block_ms"], f["shootdown_ms"], f["peak_va_kib"], f["peak_kib"])
+				f["block_ms"], f["shootdown_ms"], f["peak_va_kib"], f["peak_kib"], cold)
 		}
 		END {
 			for (k = 1; k <= n; k++) {
 				split(row[k], r, " ")
-				printf "%-6s %-6s %-10s %6d %9d %7s %5s %5s %6s %8s %8s %9s %8s\n", label,
+				printf "%-6s %-6s %-10s %6d %9d %7s %5s %5s %6s %8s %8s %9s %8s %9d %7s\n", label,
 					r[1], r[2], r[3], r[4],
 					vmr[r[1]] ? sprintf("%.2f", r[4] / vmr[r[1]]) : "-",
 					r[5], r[6], r[7], r[8], r[9],
-					r[10] == "-" ? "-" : r[10] "K", r[11] "K"
+					r[10] == "-" ? "-" : r[10] "K", r[11] "K", r[12],
+					cvmr[r[1]] ? sprintf("%.2f", r[12] / cvmr[r[1]]) : "-"
 			}
 		}' "${arg#*=}"
 	done
