@@ -230,16 +230,15 @@ uint64_t cxxvm_plat_max_pfn_limit(void);
  * the purge itself and waits for its shootdown (cxxvm before the purge
  * worker; kept to measure against).  Without it the purge worker runs it,
  * as drain_vmap_work does in mm/vmalloc.c.
- * KEEP_FEW: after every purge, keep one empty block and return the other
- * empty ones to vmalloc, close to what the kernel keeps: vb_free() in
- * mm/vmalloc.c frees a vmap block once all of it is dirty, and its
- * vm_unmap_aliases() frees blocks with nothing live (6.1: all of them;
- * 6.5 on: those with under a quarter free), so little more than a partly
- * used block per CPU stays.
- * Without it the arena keeps enough empty blocks for the dirty slots
- * until the next purge, which saves busy mappers a vmap() per block but
- * holds that VA: right for the module's benchmarks, not for the kernel's
- * own callers (the takeover).
+ * KEEP_FEW: a purge on request (cxxvm_arena_purge_now(): FLUSH, the
+ * takeover's vm_unmap_aliases()) keeps one empty block and returns the
+ * other empty ones to vmalloc, close to what the kernel's
+ * vm_unmap_aliases() keeps (it frees vmap blocks with nothing live: 6.1
+ * all of them, 6.5 on those with under a quarter free).  Without it such
+ * a purge keeps enough empty blocks for the dirty slots until the next
+ * purge.  Either way the purges that lazy_max_pages triggers keep them
+ * (giving them back there made the takeover's tunables churn through a
+ * vmap() per block: see release_surplus()).
  */
 #define CXXVM_ARENA_CALLER_PURGE	(1u << 0)
 #define CXXVM_ARENA_KEEP_FEW		(1u << 1)

@@ -102,7 +102,7 @@ inline constexpr ktl::size_t kQueueBytes = 128;
 /// blocks (enough to absorb the dirty slots until the next purge: up to
 /// the cap with the worker, which may lag; lazy_max_pages with
 /// caller_purge; plus two per CPU for the partly used blocks each CPU
-/// holds when a purge comes), or kKeepFew with keep_few, and
+/// holds when a purge comes; purge() of a keep_few arena: kKeepFew) and
 /// returns the rest to vmalloc; shrink() (the vmap purge notifier)
 /// returns all of them.  A block with a live slot is never
 /// returned, but its free slots are reused.
@@ -131,7 +131,7 @@ public:
 		ktl::uint32_t max_blocks;
 		/// The unmap that reaches lazy_max_pages purges (no worker).
 		bool caller_purge = false;
-		/// Keep kKeepFew empty blocks after a purge, not reserve_
+		/// purge() keeps kKeepFew empty blocks, not reserve_
 		/// (CXXVM_ARENA_KEEP_FEW).
 		bool keep_few = false;
 		/// Called by the worker at the end of each run, with no lock
@@ -428,7 +428,7 @@ private:
 	/// 0.4 of their time reserving blocks for them.
 	static constexpr ktl::uint32_t kCapFactor = 4;
 
-	/// Empty blocks a keep_few arena keeps after a purge: one, for the
+	/// Empty blocks a keep_few arena keeps after purge(): one, for the
 	/// next map, where the kernel keeps each CPU's partly used vmap block.
 	static constexpr ktl::uint32_t kKeepFew = 1;
 
@@ -976,10 +976,13 @@ private:
 		return false;
 	}
 
-	/// After a purge: return the empty blocks beyond keep_ to vmalloc.
-	/// With keep_few or caller_purge at once; with the worker otherwise
-	/// only once the arena holds more than half of max_blocks: while the
-	/// worker lags, maps reserve blocks for the
+	/// After a purge: return the empty blocks beyond reserve_ to vmalloc.
+	/// With caller_purge at once; with the worker only once the arena
+	/// holds more than half of max_blocks, keep_few or not (returning
+	/// them at every threshold purge cost the takeover's tunables 0.3 to
+	/// 0.8 of vm_map_ram's time in replays on 6.1: a vmap() per block,
+	/// 120 to 170 blocks per pass).  While the worker lags, maps reserve
+	/// blocks for the
 	/// dirty slots, and returning them at every purge made threads reserve
 	/// them again, at a vmap() and (then) a shootdown each (measured under
 	/// contention: about as many blocks reserved as returned in every run,
@@ -991,22 +994,17 @@ private:
 		// Relaxed: a count that only decides whether to walk the queues.
 		const ktl::uint32_t nr = nr_blocks_.load(ktl::memory_order::relaxed);
 		if (params_.caller_purge || nr > params_.max_blocks / 2)
-			release_empty_blocks(keep_);
-		else if (params_.keep_few)
-			release_empty_blocks(keep_, true);
+			release_empty_blocks(reserve_);
 	}
 
 	/// Return empty blocks beyond the first @keep to vmalloc.  Returns how
-	/// many were returned.  With @may_skip a queue whose lock is held is
-	/// left for the next purge (its holder's vCPU may not be running), as
-	/// purge_locked() leaves it.  Caller holds purge_mutex_.
-	ktl::uint32_t release_empty_blocks(ktl::uint32_t keep, bool may_skip = false)
-		CXXVM_REQUIRES(purge_mutex_)
+	/// many were returned.  Caller holds purge_mutex_.
+	ktl::uint32_t release_empty_blocks(ktl::uint32_t keep) CXXVM_REQUIRES(purge_mutex_)
 	{
 		SpareList out;
 		ktl::uint32_t kept = 0, released = 0;
 		for (ktl::uint32_t cpu = 0; cpu < nr_queues_; ++cpu) {
-			auto fn = [&](VmapBlockQueueState &s) {
+			with_queue(cpu, [&](VmapBlockQueueState &s) {
 				s.blocks.for_each([&](VmapBlock *b) {
 					if (!b->empty())
 						return;
@@ -1017,11 +1015,7 @@ private:
 					detach(s, b);
 					out.push_front(b);
 				});
-			};
-			if (may_skip)
-				(void)try_for_a_while(cpu, fn);
-			else
-				with_queue(cpu, fn);
+			});
 		}
 		const ktl::uint64_t t0 = out.empty() ? 0 : P::now_ns();
 		while (VmapBlock *b = out.pop_front()) {
@@ -1061,7 +1055,7 @@ private:
 	/// contention (4 vCPUs on 2 CPUs, P = 64), 2,801 blocks reserved and
 	/// 2,689 returned in one run, 0.23 of the threads' time reserving.
 	const ktl::uint32_t grow_limit_;
-	/// Empty blocks kept after a purge: reserve_, or kKeepFew.
+	/// Empty blocks purge() keeps: reserve_, or kKeepFew.
 	const ktl::uint32_t keep_;
 	Queue **queues_ = nullptr;		///< one per possible CPU
 	/// purge_locked()'s state per queue; under purge_mutex_.
