@@ -50,7 +50,6 @@
 
 #include <linux/debugfs.h>
 #include <linux/ftrace.h>
-#include <linux/log2.h>
 #include <linux/lockdep.h>
 #include <linux/mm.h>
 #include <linux/module.h>
@@ -60,7 +59,6 @@
 #include <linux/timekeeping.h>
 #include <linux/seq_file.h>
 #include <linux/srcu.h>
-#include <linux/sizes.h>
 #include <linux/string.h>
 #include <linux/vmalloc.h>
 #include <linux/workqueue.h>
@@ -564,25 +562,9 @@ CXXVM_EXPORT_FOR_KUNIT(cxxvm_takeover_held_for_test);
 #endif
 
 /*
- * Pages in one of the kernel's vmap blocks: mirrors VMAP_BBMAP_BITS in
- * mm/vmalloc.c (the same formula since 2.6.28; a module cannot see it).
- * 256 on Debian's kernels (8192 CPUs configured).  The formula takes the
- * configured CPU count, not the possible CPUs.  Lets a reader of
- * /proc/vmallocinfo tell the kernel's lazily freed vmap blocks ("unpurged
- * vm_area" of this size) from other areas.
- */
-static unsigned long cxxvm_kernel_vmap_block_pages(void)
-{
-	const u64 space = BITS_PER_LONG == 32 ? SZ_128M : (u64)SZ_1G * 128;
-	u64 bits = div_u64(space >> PAGE_SHIFT, roundup_pow_of_two(CONFIG_NR_CPUS) * 16);
-
-	return clamp_t(u64, bits, 2 * BITS_PER_LONG, 1024);
-}
-
-/*
  * debugfs cxxvm/takeover: the mode, the hook, the live mappings, then the
  * wrappers' counters summed over CPUs (key=value), then the takeover
- * arena's, then the block sizes (pages) of the arena and of the kernel.
+ * arena's, then its block size (pages).
  */
 static int cxxvm_takeover_show(struct seq_file *m, void *unused)
 {
@@ -615,8 +597,7 @@ static int cxxvm_takeover_show(struct seq_file *m, void *unused)
 	seq_printf(m, "arena blocks_live=%llu blocks_created=%llu mapped_pages=%llu dirty_pages=%llu shootdowns=%llu purges=%llu\n",
 		   st.blocks_live, st.blocks_created, st.mapped_pages,
 		   st.dirty_pages, st.shootdowns, st.purges);
-	seq_printf(m, "blocks pages=%u kernel_pages=%lu\n", CXXVM_BLOCK_PAGES,
-		   cxxvm_kernel_vmap_block_pages());
+	seq_printf(m, "blocks pages=%u\n", CXXVM_BLOCK_PAGES);
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(cxxvm_takeover);

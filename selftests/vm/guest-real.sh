@@ -35,9 +35,9 @@
 #
 # The VA each allocator holds is sampled twice a second while a workload
 # runs (va_sample): the "# real:" line's kern_va_kb is the peak of the
-# kernel's vm_map_ram() areas and lazily freed vmap blocks, cxx_va_kb the
-# peak of the takeover arena's blocks (plus the kernel's growth, for
-# fallbacks).
+# kernel's vm_map_ram() areas and vmalloc's lazily freed areas, cxx_va_kb
+# the peak of the takeover arena's blocks and the lazily freed areas
+# (plus the kernel's growth, for fallbacks).
 #
 # Prints one TAP-style line per step and a "# real:" line per workload and
 # mode with the wrapper's counters (debugfs cxxvm/takeover); exits
@@ -91,15 +91,34 @@ load() {
 	done
 }
 
-# trace_start: an empty 16 MiB-per-CPU ring of the cxxvm events, on the
-# mono clock (ordered across CPUs).
-trace_start() {
+# trace_init: the cxxvm events on, recording off, once for the whole run,
+# while the takeover is off.  Enabling an event patches kernel text (its
+# tracepoint's static key), and by default also turns on the recording of
+# command names, which hooks sched_switch and sched_wakeup: under TCG a
+# vCPU can then trap on a stale int3 in the scheduler (seen once: an oops
+# in ttwu_do_activate() while the events were switched for each mode).
+# So record-cmd is off, and each mode only starts and stops the ring.
+trace_init() {
 	[ -e "$tracing/events" ] || mount -t tracefs nodev "$tracing" || return 1
 	echo 0 >"$tracing/tracing_on" &&
+		echo 0 >"$tracing/options/record-cmd" &&
 		echo mono >"$tracing/trace_clock" &&
 		echo 16384 >"$tracing/buffer_size_kb" &&
+		echo 1 >"$tracing/events/cxxvm/enable"
+}
+
+# trace_fini: the events off again (the takeover is off: nothing runs them).
+trace_fini() {
+	echo 0 >"$tracing/tracing_on"
+	echo 0 >"$tracing/events/cxxvm/enable" &&
+		echo 1 >"$tracing/options/record-cmd"
+}
+
+# trace_start: an empty 16 MiB-per-CPU ring of the cxxvm events, on the
+# mono clock (ordered across CPUs), recording.
+trace_start() {
+	echo 0 >"$tracing/tracing_on" &&
 		echo >"$tracing/trace" &&
-		echo 1 >"$tracing/events/cxxvm/enable" &&
 		echo 1 >"$tracing/tracing_on"
 }
 
@@ -108,7 +127,6 @@ trace_start() {
 trace_stop() {
 	local overrun=0
 	echo 0 >"$tracing/tracing_on"
-	echo 0 >"$tracing/events/cxxvm/enable"
 	# Before the ring is cleared, which zeroes the counts.
 	grep -qE '^overrun: [1-9]' "$tracing"/per_cpu/cpu*/stats && overrun=1
 	cat "$tracing/trace" >"$1.trace" || return 1
@@ -124,14 +142,14 @@ p50() {
 		awk '{ v[NR] = $1 } END { print NR ? v[int((NR + 1) / 2)] : 0 }'
 }
 
-# va_sample: one line "KERNEL_KB CXX_KB": the VA the kernel's vm_map_ram()
-# holds (its areas, "vm_map_ram" in /proc/vmallocinfo: vmap blocks with
-# live or dirty space and larger mappings; and its lazily freed blocks,
-# "unpurged vm_area"s of a vmap block's size, kernel_pages in debugfs)
-# and the VA the takeover arena holds: its blocks, each a vmap() with a
-# guard page, and the blocks it gave back that vmalloc has not purged yet
-# ("unpurged vm_area"s of that size; a vfree()d area of the same size
-# would count too).
+# va_sample: one line "KERNEL_KB CXX_KB LAZY_KB": the VA of the kernel's
+# vm_map_ram() areas ("vm_map_ram" in /proc/vmallocinfo: vmap blocks with
+# live or dirty space, and larger mappings), of the takeover arena's
+# blocks (each a vmap() with a guard page; debugfs gives the count), and
+# of vmalloc's lazily freed areas ("unpurged vm_area": vmap blocks the
+# kernel freed once all dirty, blocks the arena gave back, and whatever
+# else was vunmap()ed or vfree()d meanwhile; adjacent ones are merged,
+# so they cannot be told apart by size).
 va_sample() {
 	awk -v page="$page_size" '
 	FILENAME != "/proc/vmallocinfo" {
@@ -139,13 +157,12 @@ va_sample() {
 			split($i, kv, "=")
 			if ($1 == "arena" && kv[1] == "blocks_live") live = kv[2]
 			if ($1 == "blocks" && kv[1] == "pages") cxx_pages = kv[2]
-			if ($1 == "blocks" && kv[1] == "kernel_pages") kern_pages = kv[2]
 		}
 		next
 	}
-	$3 == "vm_map_ram" || ($3 == "unpurged" && $2 == kern_pages * page) { k += $2 }
-	$3 == "unpurged" && $2 == (cxx_pages + 1) * page { c += $2 }
-	END { printf "%d %d\n", k / 1024, (c + live * (cxx_pages + 1) * page) / 1024 }' \
+	$3 == "vm_map_ram" { k += $2 }
+	$3 == "unpurged" { u += $2 }
+	END { printf "%d %d %d\n", k / 1024, live * (cxx_pages + 1) * page / 1024, u / 1024 }' \
 		"$dbg" /proc/vmallocinfo
 }
 
@@ -159,14 +176,19 @@ va_watch() {
 	done
 }
 
-# va_peaks SAMPLES: "kern_va_kb=K cxx_va_kb=C": the kernel's peak, and
-# cxx's: the takeover arena's plus what the kernel's grew by since the
-# first sample (the fallbacks' VA).  Both count what each allocator kept
-# from before the workload: the kernel's partly used vmap blocks, the
-# arena's blocks (at most one empty after a purge).
+# va_peaks SAMPLES: "kern_va_kb=K cxx_va_kb=C": the peak of the kernel's
+# areas and the lazily freed ones, and of the takeover arena's blocks,
+# the lazily freed areas and what the kernel's grew by since the first
+# sample (the fallbacks' VA).  The lazily freed areas count on both sides
+# (in observe mostly the kernel's blocks, in on mostly the arena's; the
+# rest is the same filesystem's in both), and so does what each allocator
+# kept from before the workload (the kernel's partly used vmap blocks,
+# the arena's blocks).
 va_peaks() {
 	awk 'NR == 1 { k0 = $1 }
-	{ g = $1 > k0 ? $1 - k0 : 0; if ($1 > k) k = $1; if ($2 + g > c) c = $2 + g }
+	{ g = $1 > k0 ? $1 - k0 : 0
+	  if ($1 + $3 > k) k = $1 + $3
+	  if ($2 + $3 + g > c) c = $2 + $3 + g }
 	END { printf "kern_va_kb=%d cxx_va_kb=%d\n", k, c }' "$1"
 }
 
@@ -267,8 +289,8 @@ if [ -n "${CXXVM_REAL_ONLY:-}" ]; then
 	manifest=/tmp/cxxvm-real-manifest
 	grep -E "  \./(${dirs// /|})/" "$data/manifest" >"$manifest"
 fi
-[ -w "$param" ] && [ -r "$dbg" ]
-step "takeover switch ($param) and counters ($dbg)" $?
+[ -w "$param" ] && [ -r "$dbg" ] && trace_init
+step "takeover switch ($param), counters ($dbg), trace events on" $?
 # A kernel without the ftrace the hook needs refuses every mode but off:
 # say so as a skip (which make check counts against a pass), not a pass.
 if ! err=$( (echo observe >"$param") 2>&1); then
@@ -362,4 +384,5 @@ done
 echo off >"$param"
 grep -qE '^mode=off .*held=0 live=0$' "$dbg"
 step "takeover off: released, nothing live ($(head -n1 "$dbg"))" $?
+trace_fini
 exit $fail
