@@ -199,9 +199,10 @@ static void cxxvm_arena_purged(void *unused)
  * @out: the arena
  *
  * The module's lazy_max_pages and max_blocks and purge (worker, or caller
- * with caller_purge=1), nothing retired to reap, and after a purge no more
- * empty blocks than the kernel's allocator would keep
- * (CXXVM_ARENA_KEEP_FEW): the VA held counts against it.  The takeover's
+ * with caller_purge=1), nothing retired to reap, and after a purge on
+ * request (FLUSH, the takeover's vm_unmap_aliases()) no more empty blocks
+ * than the kernel's vm_unmap_aliases() leaves (CXXVM_ARENA_RETURN_EMPTY): the
+ * VA held counts against it.  The takeover's
  * own arena, and REPLAY's of the C++ backend (so that a replay measures
  * the arena the kernel's callers get, on its own).
  *
@@ -213,7 +214,7 @@ int cxxvm_arena_create_takeover(struct cxxvm_arena **out)
 	struct cxxvm_arena_params params = {
 		.lazy_max_pages = cxxvm_lazy_max_pages,
 		.max_blocks = cxxvm_max_blocks,
-		.flags = CXXVM_ARENA_KEEP_FEW |
+		.flags = CXXVM_ARENA_RETURN_EMPTY |
 			 (cxxvm_caller_purge ? CXXVM_ARENA_CALLER_PURGE : 0),
 	};
 

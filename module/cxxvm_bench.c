@@ -170,6 +170,7 @@ struct cxxvm_replay_run {
 	u32 max_pages;		/* the largest map: pages and pfns hold that many */
 	u64 seq;		/* CXXVM_SEQ_NEVER once a C++ unmap failed */
 	u64 fallbacks;
+	u64 trace_pages;	/* pages the trace maps, all its maps together */
 	struct cxxvm_arena *arena;	/* the C++ backend's: the takeover's tunables */
 };
 
@@ -230,6 +231,7 @@ static int cxxvm_replay_validate(struct cxxvm_replay_run *r)
 				break;
 			}
 			arg->maps++;
+			r->trace_pages += op->nr_pages;
 			arg->peak_pages = max(arg->peak_pages, pages);
 			r->max_pages = max(r->max_pages, op->nr_pages);
 			break;
@@ -398,8 +400,7 @@ int cxxvm_ioctl_replay(struct cxxvm_file *f, void *kdata)
 	struct cxxvm_replay_run r = { .arg = arg };
 	struct cxxvm_arena_stats before, after;
 	bool cxx = arg->backend == CXXVM_BACKEND_CXX;
-	u32 loop;
-	u64 t0;
+	u64 loop, warm, t0;
 	int ret;
 
 	might_sleep();
@@ -444,6 +445,15 @@ int cxxvm_ioctl_replay(struct cxxvm_file *f, void *kdata)
 	if (ret)
 		goto out;
 
+	/*
+	 * Warm-up, untimed: the trace until it has mapped lazy_max_pages, so
+	 * every backend is in its steady state (blocks exist, a purge came),
+	 * as the BENCH loop's warm-up does.  The run's arena starts empty.
+	 */
+	warm = div64_u64(cxxvm_lazy_max_pages + r.trace_pages - 1, r.trace_pages);
+	for (loop = 0; loop < warm && !ret; loop++)
+		ret = cxxvm_replay_pass(&r, false);
+	r.fallbacks = 0;
 	if (cxx)
 		cxxvm_arena_get_stats(r.arena, &before);
 	t0 = ktime_get_ns();

@@ -230,19 +230,20 @@ uint64_t cxxvm_plat_max_pfn_limit(void);
  * the purge itself and waits for its shootdown (cxxvm before the purge
  * worker; kept to measure against).  Without it the purge worker runs it,
  * as drain_vmap_work does in mm/vmalloc.c.
- * KEEP_FEW: a purge on request (cxxvm_arena_purge_now(): FLUSH, the
- * takeover's vm_unmap_aliases()) keeps one empty block and returns the
- * other empty ones to vmalloc, close to what the kernel's
- * vm_unmap_aliases() keeps (it frees vmap blocks with nothing live: 6.1
- * all of them, 6.5 on those with under a quarter free).  Without it such
+ * RETURN_EMPTY: a purge on request (cxxvm_arena_purge_now(): FLUSH, the
+ * takeover's vm_unmap_aliases()) returns every empty block to vmalloc, as
+ * the kernel's vm_unmap_aliases() frees vmap blocks with nothing live
+ * (6.1 all of them, 6.5 on those with under a quarter free; its blocks
+ * are half the size of cxx's, so keeping one held more VA than the
+ * kernel in the real workloads on 6.1 and 6.12).  Without it such
  * a purge keeps enough empty blocks for the dirty slots until the next
  * purge.  Either way the purges that lazy_max_pages triggers keep them
  * (giving them back there made the takeover's tunables churn through a
  * vmap() per block: see release_surplus()).
  */
 #define CXXVM_ARENA_CALLER_PURGE	(1u << 0)
-#define CXXVM_ARENA_KEEP_FEW		(1u << 1)
-#define CXXVM_ARENA_FLAGS		(CXXVM_ARENA_CALLER_PURGE | CXXVM_ARENA_KEEP_FEW)
+#define CXXVM_ARENA_RETURN_EMPTY	(1u << 1)
+#define CXXVM_ARENA_FLAGS		(CXXVM_ARENA_CALLER_PURGE | CXXVM_ARENA_RETURN_EMPTY)
 
 /**
  * struct cxxvm_arena_params - tunables of a vmap arena

@@ -24,7 +24,7 @@ extern "C" int cxxvm_arena_create(const cxxvm_arena_params *params, cxxvm_arena 
 	const auto r = Arena::create({.lazy_max_pages = params->lazy_max_pages,
 				      .max_blocks = params->max_blocks,
 				      .caller_purge = (params->flags & CXXVM_ARENA_CALLER_PURGE) != 0,
-				      .keep_few = (params->flags & CXXVM_ARENA_KEEP_FEW) != 0,
+				      .return_empty = (params->flags & CXXVM_ARENA_RETURN_EMPTY) != 0,
 				      .purged = params->purged,
 				      .purged_ctx = params->purged_ctx});
 	if (!r.ok())

@@ -102,9 +102,11 @@ inline constexpr ktl::size_t kQueueBytes = 128;
 /// blocks (enough to absorb the dirty slots until the next purge: up to
 /// the cap with the worker, which may lag; lazy_max_pages with
 /// caller_purge; plus two per CPU for the partly used blocks each CPU
-/// holds when a purge comes; purge() of a keep_few arena: kKeepFew) and
-/// returns the rest to vmalloc; shrink() (the vmap purge notifier)
-/// returns all of them.  A block with a live slot is never
+/// holds when a purge comes; purge() of a return_empty arena: none) and
+/// returns the rest to vmalloc: purge() at once, the threshold purges
+/// with caller_purge or once the arena holds more than max_blocks / 2
+/// (release_surplus()); shrink() (the vmap purge notifier) returns all
+/// of them.  A block with a live slot is never
 /// returned, but its free slots are reused.
 ///
 /// Locks, in order: purge_mutex_ (sleeps; serialises purges and block
@@ -131,9 +133,9 @@ public:
 		ktl::uint32_t max_blocks;
 		/// The unmap that reaches lazy_max_pages purges (no worker).
 		bool caller_purge = false;
-		/// purge() keeps kKeepFew empty blocks, not reserve_
-		/// (CXXVM_ARENA_KEEP_FEW).
-		bool keep_few = false;
+		/// purge() keeps no empty block, not reserve_
+		/// (CXXVM_ARENA_RETURN_EMPTY).
+		bool return_empty = false;
 		/// Called by the worker at the end of each run, with no lock
 		/// held (may sleep); may be null.
 		void (*purged)(void *ctx) = nullptr;
@@ -166,7 +168,7 @@ public:
 			   VmapBlock::kPages - 1) / VmapBlock::kPages +
 			  2 * nr_queues_)),
 		  grow_limit_(grow_limit(reserve_, params.max_blocks)),
-		  keep_(params.keep_few ? kKeepFew : reserve_)
+		  keep_(params.return_empty ? 0 : reserve_)
 	{
 	}
 	VmapArena(const VmapArena &) = delete;
@@ -427,10 +429,6 @@ private:
 	/// no cap the dirty pages passed 10 x lazy_max_pages and maps spent
 	/// 0.4 of their time reserving blocks for them.
 	static constexpr ktl::uint32_t kCapFactor = 4;
-
-	/// Empty blocks a keep_few arena keeps after purge(): one, for the
-	/// next map, where the kernel keeps each CPU's partly used vmap block.
-	static constexpr ktl::uint32_t kKeepFew = 1;
 
 	static ktl::uint32_t grow_limit(ktl::uint32_t reserve, ktl::uint32_t max_blocks)
 	{
@@ -978,7 +976,7 @@ private:
 
 	/// After a purge: return the empty blocks beyond reserve_ to vmalloc.
 	/// With caller_purge at once; with the worker only once the arena
-	/// holds more than half of max_blocks, keep_few or not (returning
+	/// holds more than half of max_blocks, return_empty or not (returning
 	/// them at every threshold purge cost the takeover's tunables 0.3 to
 	/// 0.8 of vm_map_ram's time in replays on 6.1: a vmap() per block,
 	/// 120 to 170 blocks per pass).  While the worker lags, maps reserve
@@ -1044,7 +1042,9 @@ private:
 	const Params params_;
 	const ktl::uint32_t nr_queues_;
 	const ktl::uint32_t report_chunk_;
-	const ktl::uint32_t reserve_;		///< empty blocks kept after a purge (not keep_few)
+	/// Empty blocks kept when a purge returns some (purge() of a
+	/// return_empty arena keeps keep_ instead).
+	const ktl::uint32_t reserve_;
 	/// While a purge is due, map() grows the arena only up to this many
 	/// blocks (2 x reserve_, but not past max_blocks / 2, where
 	/// release_surplus() would return them, unless reserve_ is) and then
@@ -1055,7 +1055,7 @@ private:
 	/// contention (4 vCPUs on 2 CPUs, P = 64), 2,801 blocks reserved and
 	/// 2,689 returned in one run, 0.23 of the threads' time reserving.
 	const ktl::uint32_t grow_limit_;
-	/// Empty blocks purge() keeps: reserve_, or kKeepFew.
+	/// Empty blocks purge() keeps: reserve_, or none (return_empty).
 	const ktl::uint32_t keep_;
 	Queue **queues_ = nullptr;		///< one per possible CPU
 	/// purge_locked()'s state per queue; under purge_mutex_.

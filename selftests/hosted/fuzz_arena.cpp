@@ -55,8 +55,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	HostedPlatform::reset_counters();
 	const ktl::uint64_t warned = warnings();
 	// An odd length (its last byte is no operation) picks the takeover's
-	// policy: at most one empty block kept after a purge.
-	auto r = Arena::create({.lazy_max_pages = 64, .max_blocks = 3, .keep_few = (size & 1) != 0});
+	// policy: every empty block returned on a purge on request.
+	auto r = Arena::create({.lazy_max_pages = 64, .max_blocks = 3, .return_empty = (size & 1) != 0});
 	if (!r.ok())
 		fail("create");
 	Arena *a = r.value();

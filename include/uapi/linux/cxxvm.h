@@ -598,7 +598,10 @@ struct cxxvm_replay_op {
  *
  * The trace is read and checked first: nothing runs unless every
  * operation is well formed.  Then it runs, keeping its sizes, order and
- * overlapping lifetimes: pass 1 (@loops times) reads the clock at its ends
+ * overlapping lifetimes: untimed runs of it until it has mapped
+ * lazy_max_pages pages first (every backend's steady state: blocks exist,
+ * a purge came; the C++ backend's arena starts empty), then pass 1
+ * (@loops times) reads the clock at its ends
  * only, pass 2 (once) around each operation (a clock read under emulation
  * costs about a small map, so pass 1 gives the rate and pass 2 the
  * split).  Mappings the trace leaves live are unmapped after each run of
