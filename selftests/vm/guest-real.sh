@@ -91,8 +91,10 @@ load() {
 	done
 }
 
-# trace_init: the cxxvm events on, recording off, once for the whole run,
-# while the takeover is off.  Enabling an event patches kernel text (its
+# trace_init: the takeover's two events on (not the purge and block
+# events, which would cost the replays' C++ backend a clock read per
+# shootdown), recording off, once for the whole run, while the takeover
+# is off.  Enabling an event patches kernel text (its
 # tracepoint's static key), and by default also turns on the recording of
 # command names, which hooks sched_switch and sched_wakeup: under TCG a
 # vCPU can then trap on a stale int3 in the scheduler (seen once: an oops
@@ -102,16 +104,20 @@ trace_init() {
 	[ -e "$tracing/events" ] || mount -t tracefs nodev "$tracing" || return 1
 	echo 0 >"$tracing/tracing_on" &&
 		echo 0 >"$tracing/options/record-cmd" &&
+		echo 0 >"$tracing/options/record-tgid" &&
 		echo mono >"$tracing/trace_clock" &&
 		echo 16384 >"$tracing/buffer_size_kb" &&
-		echo 1 >"$tracing/events/cxxvm/enable"
+		echo 1 >"$tracing/events/cxxvm/cxxvm_vm_map_ram/enable" &&
+		echo 1 >"$tracing/events/cxxvm/cxxvm_vm_unmap_ram/enable"
 }
 
-# trace_fini: the events off again (the takeover is off: nothing runs them).
+# trace_fini: the events off again (the takeover is off: nothing runs
+# them), and the ring back on as a fresh tracefs has it.
 trace_fini() {
-	echo 0 >"$tracing/tracing_on"
-	echo 0 >"$tracing/events/cxxvm/enable" &&
-		echo 1 >"$tracing/options/record-cmd"
+	echo 0 >"$tracing/events/cxxvm/cxxvm_vm_map_ram/enable" &&
+		echo 0 >"$tracing/events/cxxvm/cxxvm_vm_unmap_ram/enable" &&
+		echo 1 >"$tracing/options/record-cmd" &&
+		echo 1 >"$tracing/tracing_on"
 }
 
 # trace_start: an empty 16 MiB-per-CPU ring of the cxxvm events, on the
@@ -176,20 +182,24 @@ va_watch() {
 	done
 }
 
-# va_peaks SAMPLES: "kern_va_kb=K cxx_va_kb=C": the peak of the kernel's
-# areas and the lazily freed ones, and of the takeover arena's blocks,
-# the lazily freed areas and what the kernel's grew by since the first
-# sample (the fallbacks' VA).  The lazily freed areas count on both sides
-# (in observe mostly the kernel's blocks, in on mostly the arena's; the
-# rest is the same filesystem's in both), and so does what each allocator
-# kept from before the workload (the kernel's partly used vmap blocks,
-# the arena's blocks).
+# va_peaks SAMPLES: "kern_va_kb=K cxx_va_kb=C lazy_va_kb=L": the peak of
+# the kernel's areas and the lazily freed ones, and of the takeover
+# arena's blocks, the lazily freed areas and what the kernel's grew by
+# since the first sample (the fallbacks' VA); and the peak of the lazily
+# freed areas alone.  They count on both sides: in observe they are
+# mostly the kernel's freed vmap blocks; in on the arena's given-back
+# blocks are not among them (vm_unmap_aliases() purges right after it
+# gives them back), so there they are the filesystem's own vfree()s,
+# which in observe the kernel's blocks would have pushed out sooner: a
+# bias against cxx.  Both also count what each allocator kept from before
+# the workload (the kernel's partly used vmap blocks, the arena's blocks).
 va_peaks() {
 	awk 'NR == 1 { k0 = $1 }
 	{ g = $1 > k0 ? $1 - k0 : 0
 	  if ($1 + $3 > k) k = $1 + $3
-	  if ($2 + $3 + g > c) c = $2 + $3 + g }
-	END { printf "kern_va_kb=%d cxx_va_kb=%d\n", k, c }' "$1"
+	  if ($2 + $3 + g > c) c = $2 + $3 + g
+	  if ($3 > l) l = $3 }
+	END { printf "kern_va_kb=%d cxx_va_kb=%d lazy_va_kb=%d\n", k, c, l }' "$1"
 }
 
 drop_caches() {
@@ -289,8 +299,8 @@ if [ -n "${CXXVM_REAL_ONLY:-}" ]; then
 	manifest=/tmp/cxxvm-real-manifest
 	grep -E "  \./(${dirs// /|})/" "$data/manifest" >"$manifest"
 fi
-[ -w "$param" ] && [ -r "$dbg" ] && trace_init
-step "takeover switch ($param), counters ($dbg), trace events on" $?
+[ -w "$param" ] && [ -r "$dbg" ]
+step "takeover switch ($param) and counters ($dbg)" $?
 # A kernel without the ftrace the hook needs refuses every mode but off:
 # say so as a skip (which make check counts against a pass), not a pass.
 if ! err=$( (echo observe >"$param") 2>&1); then
@@ -300,6 +310,8 @@ if ! err=$( (echo observe >"$param") 2>&1); then
 	fi
 fi
 echo off >"$param"
+# A line only if it fails: the steps below fail without it anyway.
+trace_init || step "trace events cxxvm_vm_map_ram and cxxvm_vm_unmap_ram on" 1
 
 for wl in $workloads; do
 	for mode in off observe on; do
