@@ -199,12 +199,12 @@ static void cxxvm_arena_purged(void *unused)
  * @out: the arena
  *
  * The module's lazy_max_pages and max_blocks and purge (worker, or caller
- * with caller_purge=1), nothing retired to reap, and after a purge on
- * request (FLUSH, the takeover's vm_unmap_aliases()) no more empty blocks
- * than the kernel's vm_unmap_aliases() leaves (CXXVM_ARENA_RETURN_EMPTY): the
- * VA held counts against it.  The takeover's
- * own arena, and REPLAY's of the C++ backend (so that a replay measures
- * the arena the kernel's callers get, on its own).
+ * with caller_purge=1), nothing retired to reap, and no empty block kept
+ * after a purge on request (FLUSH, the takeover's vm_unmap_aliases()), as
+ * the kernel's vm_unmap_aliases() frees its own (CXXVM_ARENA_RETURN_EMPTY):
+ * the VA held counts against it.  The takeover's own arena, and REPLAY's
+ * of the C++ backend (so that a replay measures the arena the kernel's
+ * callers get, on its own).
  *
  * Context: process context, may sleep; after cxxvm_arena_init().
  * Return: 0, -EINVAL or -ENOMEM (cxxvm_arena_create()).

@@ -55,8 +55,8 @@
  *              2, once), the C++ backend's fallbacks, shootdowns, new
  *              blocks, the ms spent on both, and peak VA; then map and
  *              unmap ns of a cold pass 2 (CXXVM_REPLAY_COLD: the CPU's TLB
- *              flushed before each call, as a real caller finds it after
- *              a context switch).
+ *              flushed before each call, as under TCG a real caller may
+ *              find it after a context switch).
  *              Only with -s.
  *  flush       no figures: FLUSH with CXXVM_FLUSH_RELEASE_BLOCKS and
  *              CXXVM_FLUSH_KERNEL_ALIASES (both arenas purged, the module's
@@ -1474,7 +1474,8 @@ static bool run_replay_one(const char *path)
 		const struct cxxvm_replay *c = cmed[be], *cv = cmed[CXXVM_BACKEND_VM_MAP_RAM];
 		double cmap = (double)c->map_ns / t.maps;
 		double cunmap = t.unmaps ? (double)c->unmap_ns / t.unmaps : 0.0;
-		double cratio = (double)(c->map_ns + c->unmap_ns) / (cv->map_ns + cv->unmap_ns);
+		double cpair = (double)(c->map_ns + c->unmap_ns) / t.maps;
+		double cvpair = (double)(cv->map_ns + cv->unmap_ns) / t.maps;
 		char sd[24], bl[24], rms[24], sms[24], va[24];
 
 		replay_count(x->shootdowns, 1, sd, sizeof(sd));
@@ -1484,12 +1485,12 @@ static bool run_replay_one(const char *path)
 		replay_count(x->peak_va_pages, info.page_size / 1024, va, sizeof(va));
 		printf("  %-10s %12.0f %8.0f %8.0f %9llu %10s %7s %9s %9s %8s%s %8.2f %9.0f %9.0f %8.2f\n",
 		       backend_names[be], cyc, map, unmap, (unsigned long long)x->fallbacks, sd, bl,
-		       rms, sms, va, strcmp(va, "-") ? "K" : " ", cyc / vmr, cmap, cunmap, cratio);
+		       rms, sms, va, strcmp(va, "-") ? "K" : " ", cyc / vmr, cmap, cunmap, cpair / cvpair);
 		printf("# replay: trace=%s backend=%s calls=%u maps=%u loops=%u cycle_ns=%.0f map_ns=%.0f unmap_ns=%.0f fallbacks=%llu shootdowns=%s blocks=%s block_ms=%s shootdown_ms=%s peak_va_kib=%s peak_kib=%llu cold_map_ns=%.0f cold_unmap_ns=%.0f cold_pair_ns=%.0f\n",
 		       name, backend_names[be], t.nr_ops, t.maps, loops, cyc, map, unmap,
 		       (unsigned long long)x->fallbacks, sd, bl, rms, sms, va,
 		       (unsigned long long)x->peak_pages * info.page_size / 1024, cmap, cunmap,
-		       (double)(c->map_ns + c->unmap_ns) / t.maps);
+		       cpair);
 	}
 	return true;
 }

@@ -601,18 +601,17 @@ struct cxxvm_replay_op {
  * overlapping lifetimes: untimed runs of it until it has mapped
  * lazy_max_pages pages first (every backend's steady state: blocks exist,
  * a purge came; the C++ backend's arena starts empty), then pass 1
- * (@loops times) reads the clock at its ends
- * only, pass 2 (once) around each operation (a clock read under emulation
- * costs about a small map, so pass 1 gives the rate and pass 2 the
- * split).  Mappings the trace leaves live are unmapped after each run of
+ * (@loops times) reads the clock at its ends only, pass 2 (once) around
+ * each operation (a clock read under emulation costs about a small map,
+ * so pass 1 gives the rate and pass 2 the split).  Mappings the trace leaves live are unmapped after each run of
  * it (in pass 1's time).  All mappings
  * alias one set of pages, which are never touched.  cond_resched() and a
  * fatal-signal check run every 64 operations.  Errors: -EINVAL for a bad
  * field or operation (a MAP of a live id, an UNMAP of an id not live or
  * with another page count, more than CXXVM_MAX_REPLAY_LIVE pages mapped
  * at once); -EOPNOTSUPP for CXXVM_REPLAY_COLD off x86; -EFAULT; -ENOMEM
- * (also when the kernel's backend finds no VA); -EINTR on a fatal signal; -EIO if a C++ unmap
- * failed (a bug: the pages are leaked).
+ * (also when the kernel's backend finds no VA); -EINTR on a fatal signal;
+ * -EIO if a C++ unmap failed (a bug: the pages are leaked).
  */
 struct cxxvm_replay {
 	__u64 ops;
