@@ -25,7 +25,12 @@ MODULE_PARM_DESC(lazy_max_pages,
 unsigned int cxxvm_max_blocks = 1024;
 module_param_named(max_blocks, cxxvm_max_blocks, uint, 0444);
 MODULE_PARM_DESC(max_blocks,
-		 "Most 2 MiB vmap blocks the C++ arena may hold (1..65536, default 1024)");
+		 "Most vmap blocks each C++ arena (the module's, 2 MiB blocks; the takeover's, see takeover_block_pages) may hold (1..65536, default 1024)");
+
+unsigned int cxxvm_takeover_block_pages;
+module_param_named(takeover_block_pages, cxxvm_takeover_block_pages, uint, 0444);
+MODULE_PARM_DESC(takeover_block_pages,
+		 "Pages per vmap block of the takeover's arena, 64..512 (0: the kernel's vmap block less the guard page vmap() adds, at most 511)");
 
 bool cxxvm_caller_purge;
 module_param_named(caller_purge, cxxvm_caller_purge, bool, 0444);
@@ -194,12 +199,49 @@ static void cxxvm_arena_purged(void *unused)
 	cxxvm_reap_retired(false);
 }
 
+/*
+ * VMAP_BBMAP_BITS of mm/vmalloc.c (6.1 to 7.2): the pages of the kernel's
+ * vmap blocks (NR_CPUS is CONFIG_NR_CPUS): 256 with Debian's 8192, 1024
+ * with 8.
+ */
+static unsigned long cxxvm_kernel_vmap_block_pages(void)
+{
+#ifdef CONFIG_64BIT
+	const unsigned long space = 128UL << 30;	/* VMALLOC_SPACE */
+#else
+	const unsigned long space = SZ_128M;
+#endif
+	unsigned long bits = (space >> PAGE_SHIFT) / roundup_pow_of_two(CONFIG_NR_CPUS) / 16;
+
+	return clamp(bits, 2UL * BITS_PER_LONG, 1024UL);
+}
+
+/**
+ * cxxvm_arena_takeover_block_pages() - pages per block of the takeover's arena
+ *
+ * takeover_block_pages=, or else the kernel's vmap block size less one
+ * page, at most CXXVM_BLOCK_PAGES - 1: vmap() puts a guard page after
+ * each cxx block (and refuses VM_NO_GUARD from 7.x), while the kernel's
+ * blocks come from alloc_vmap_area() without one, so a block of this
+ * size holds the same VA as one of the kernel's.
+ *
+ * Context: any.  Return: the pages, in CXXVM_MIN_BLOCK_PAGES..CXXVM_BLOCK_PAGES
+ * unless the parameter is out of range (cxxvm_arena_create() refuses it).
+ */
+u32 cxxvm_arena_takeover_block_pages(void)
+{
+	if (cxxvm_takeover_block_pages)
+		return cxxvm_takeover_block_pages;
+	return min_t(unsigned long, cxxvm_kernel_vmap_block_pages(), CXXVM_BLOCK_PAGES) - 1;
+}
+
 /**
  * cxxvm_arena_create_takeover() - a new arena with the takeover's tunables
  * @out: the arena
  *
  * The module's lazy_max_pages and max_blocks and purge (worker, or caller
- * with caller_purge=1), nothing retired to reap, and no empty block kept
+ * with caller_purge=1), blocks of the kernel's size
+ * (cxxvm_arena_takeover_block_pages()), nothing retired to reap, and no empty block kept
  * after a purge on request (FLUSH, the takeover's vm_unmap_aliases()), as
  * the kernel's vm_unmap_aliases() frees its own (CXXVM_ARENA_RETURN_EMPTY):
  * the VA held counts against it.  The takeover's own arena, and REPLAY's
@@ -214,6 +256,7 @@ int cxxvm_arena_create_takeover(struct cxxvm_arena **out)
 	struct cxxvm_arena_params params = {
 		.lazy_max_pages = cxxvm_lazy_max_pages,
 		.max_blocks = cxxvm_max_blocks,
+		.block_pages = cxxvm_arena_takeover_block_pages(),
 		.flags = CXXVM_ARENA_RETURN_EMPTY |
 			 (cxxvm_caller_purge ? CXXVM_ARENA_CALLER_PURGE : 0),
 	};
@@ -249,6 +292,9 @@ int cxxvm_arena_init(void)
 	if (ret)
 		return ret;
 	ret = cxxvm_arena_create_takeover(&cxxvm_takeover_arena);
+	if (ret == -EINVAL)
+		pr_err("takeover_block_pages=%u must be 0 or %u..%u\n",
+		       cxxvm_takeover_block_pages, CXXVM_MIN_BLOCK_PAGES, CXXVM_BLOCK_PAGES);
 	if (ret)
 		goto destroy;
 	/* Last: the notifier shrinks both arenas. */

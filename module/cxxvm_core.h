@@ -212,8 +212,13 @@ uint64_t cxxvm_plat_max_pfn_limit(void);
 
 /* ---- core: implemented in C++ ------------------------------------------- */
 
-/** Pages of kernel VA per C++ vmap block (2 MiB with 4 KiB pages). */
+/*
+ * Pages of kernel VA per C++ vmap block: at most (and by default) 512, 2 MiB
+ * with 4 KiB pages; struct cxxvm_arena_params.block_pages may ask for fewer,
+ * down to one slot of the largest order.
+ */
 #define CXXVM_BLOCK_PAGES	512
+#define CXXVM_MIN_BLOCK_PAGES	64
 /** Largest slot order: 2^6 = 64 pages, VMAP_MAX_ALLOC on 64-bit. */
 #define CXXVM_MAX_ORDER		6
 #define CXXVM_MAX_PAGES		(1u << CXXVM_MAX_ORDER)
@@ -250,7 +255,8 @@ uint64_t cxxvm_plat_max_pfn_limit(void);
  * @lazy_max_pages: dirty pages that trigger a batched shootdown
  * @max_blocks: most vmap blocks the arena may hold at once
  * @flags: CXXVM_ARENA_*
- * @pad: zero
+ * @block_pages: pages of VA per block, CXXVM_MIN_BLOCK_PAGES..CXXVM_BLOCK_PAGES
+ *	and not necessarily a power of two; 0: CXXVM_BLOCK_PAGES
  * @purged: called by the purge worker at the end of each run (purges may
  *	have completed), in process context with no arena lock held (may
  *	sleep); may be NULL
@@ -260,7 +266,7 @@ struct cxxvm_arena_params {
 	uint32_t lazy_max_pages;
 	uint32_t max_blocks;
 	uint32_t flags;
-	uint32_t pad;
+	uint32_t block_pages;
 	void (*purged)(void *ctx);
 	void *purged_ctx;
 };
@@ -347,7 +353,8 @@ struct cxxvm_arena;
 /**
  * cxxvm_arena_create() - create an empty vmap arena (no blocks yet).
  * @params: tunables; lazy_max_pages >= CXXVM_MAX_PAGES, max_blocks in
- *	1..CXXVM_CORE_MAX_BLOCKS, no unknown flag
+ *	1..CXXVM_CORE_MAX_BLOCKS, block_pages 0 or in
+ *	CXXVM_MIN_BLOCK_PAGES..CXXVM_BLOCK_PAGES, no unknown flag
  * @out: the arena
  *
  * Context: process context, may sleep.

@@ -78,6 +78,7 @@ extern unsigned int cxxvm_max_blocks;
 extern bool cxxvm_caller_purge;
 int cxxvm_arena_init(void);
 void cxxvm_arena_exit(void);
+u32 cxxvm_arena_takeover_block_pages(void);
 int cxxvm_arena_create_takeover(struct cxxvm_arena **out);
 struct dentry *cxxvm_debugfs_dir(void);
 

@@ -597,7 +597,7 @@ static int cxxvm_takeover_show(struct seq_file *m, void *unused)
 	seq_printf(m, "arena blocks_live=%llu blocks_created=%llu mapped_pages=%llu dirty_pages=%llu shootdowns=%llu purges=%llu\n",
 		   st.blocks_live, st.blocks_created, st.mapped_pages,
 		   st.dirty_pages, st.shootdowns, st.purges);
-	seq_printf(m, "blocks pages=%u\n", CXXVM_BLOCK_PAGES);
+	seq_printf(m, "blocks pages=%u\n", cxxvm_arena_takeover_block_pages());
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(cxxvm_takeover);

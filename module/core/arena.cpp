@@ -19,10 +19,12 @@ Arena *arena_of(cxxvm_arena *a)
 
 extern "C" int cxxvm_arena_create(const cxxvm_arena_params *params, cxxvm_arena **out)
 {
-	if ((params->flags & ~CXXVM_ARENA_FLAGS) || params->pad)
+	if (params->flags & ~CXXVM_ARENA_FLAGS)
 		return static_cast<int>(cxxrt::Errno::kInval);
 	const auto r = Arena::create({.lazy_max_pages = params->lazy_max_pages,
 				      .max_blocks = params->max_blocks,
+				      .block_pages = params->block_pages ? params->block_pages
+									 : cxxvm::VmapBlock::kPages,
 				      .caller_purge = (params->flags & CXXVM_ARENA_CALLER_PURGE) != 0,
 				      .return_empty = (params->flags & CXXVM_ARENA_RETURN_EMPTY) != 0,
 				      .purged = params->purged,

@@ -131,6 +131,8 @@ public:
 	struct Params {
 		ktl::uint32_t lazy_max_pages;
 		ktl::uint32_t max_blocks;
+		/// Pages of VA per block, VmapBlock::kMinPages..kPages.
+		ktl::uint32_t block_pages = VmapBlock::kPages;
 		/// The unmap that reaches lazy_max_pages purges (no worker).
 		bool caller_purge = false;
 		/// purge() keeps no empty block, not reserve_
@@ -144,13 +146,15 @@ public:
 
 	/// Create an arena with no blocks and a queue per possible CPU, each
 	/// on its CPU's NUMA node, and its purge worker.  Errors: -EINVAL if
-	/// lazy_max_pages < CXXVM_MAX_PAGES or max_blocks is not in
-	/// 1..CXXVM_CORE_MAX_BLOCKS; -ENOMEM.
+	/// lazy_max_pages < CXXVM_MAX_PAGES, max_blocks is not in
+	/// 1..CXXVM_CORE_MAX_BLOCKS or block_pages not in
+	/// VmapBlock::kMinPages..kPages; -ENOMEM.
 	/// Context: process context, may sleep.
 	[[nodiscard]] static cxxrt::Result<VmapArena *> create(Params params)
 	{
 		if (params.lazy_max_pages < CXXVM_MAX_PAGES || params.max_blocks == 0 ||
-		    params.max_blocks > CXXVM_CORE_MAX_BLOCKS)
+		    params.max_blocks > CXXVM_CORE_MAX_BLOCKS ||
+		    params.block_pages < VmapBlock::kMinPages || params.block_pages > VmapBlock::kPages)
 			return cxxrt::Errno::kInval;
 		VmapArena *a = TRY(cxxrt::make<VmapArena>(cxxrt::Gfp::kKernel, params));
 		if (auto r = a->init(); !r.ok()) {
@@ -165,7 +169,7 @@ public:
 		  report_chunk_(report_chunk(params.lazy_max_pages, nr_queues_)),
 		  reserve_(static_cast<ktl::uint32_t>(
 			  (ktl::uint64_t{params.lazy_max_pages} * (params.caller_purge ? 1 : kCapFactor) +
-			   VmapBlock::kPages - 1) / VmapBlock::kPages +
+			   params.block_pages - 1) / params.block_pages +
 			  2 * nr_queues_)),
 		  grow_limit_(grow_limit(reserve_, params.max_blocks)),
 		  keep_(params.return_empty ? 0 : reserve_)
@@ -321,7 +325,7 @@ public:
 	{
 		Guard<typename P::Mutex> g(&purge_mutex_);
 		purge_locked(Walk::kAll);
-		return release_empty_blocks(0) * ktl::uint64_t{VmapBlock::kPages};
+		return release_empty_blocks(0) * ktl::uint64_t{params_.block_pages};
 	}
 
 	/// Counters.  Each queue's figures are consistent; their sum is taken
@@ -447,7 +451,7 @@ private:
 		TRY_VOID(work_.init(&VmapArena::purge_work, this));
 		TRY_VOID(purge_mutex_.init(LockClass::kArenaPurge));
 		TRY_VOID(spares_.init(LockClass::kArenaSpares));
-		TRY_VOID(index_.init(params_.max_blocks));
+		TRY_VOID(index_.init(params_.max_blocks, params_.block_pages));
 		queues_ = TRY(cxxrt::make_array<Queue *>(cxxrt::Gfp::kKernel, nr_queues_));
 		walk_ = TRY(cxxrt::make_array<ktl::uint8_t>(cxxrt::Gfp::kKernel, nr_queues_));
 		for (ktl::uint32_t cpu = 0; cpu < nr_queues_; ++cpu) {
@@ -624,7 +628,7 @@ private:
 			b = r.value();
 		}
 		const ktl::uint64_t t0 = P::now_ns();
-		const auto reserved = b->reserve<P>();
+		const auto reserved = b->reserve<P>(params_.block_pages);
 		// Relaxed: statistics.
 		reserve_ns_.fetch_add(P::now_ns() - t0, ktl::memory_order::relaxed);
 		if (!reserved.ok()) {

@@ -12,7 +12,8 @@
 namespace cxxvm {
 
 /// Mirrors struct vmap_block in mm/vmalloc.c: a fixed run of kernel VA
-/// (kPages pages) from which 2^order page slots are handed out.
+/// (pages(), at most kPages pages, set by reserve()) from which 2^order
+/// page slots are handed out.
 ///
 /// How it differs from the kernel's:
 ///  - A slot is free, live, dirty (unmapped, its PTEs clear, but a TLB may
@@ -45,7 +46,11 @@ namespace cxxvm {
 /// that.
 class VmapBlock : public ListNode {
 public:
+	/// Most pages a block holds (the metadata's capacity).
 	static constexpr ktl::uint32_t kPages = CXXVM_BLOCK_PAGES;
+	/// Fewest: a slot of the largest order must fit.
+	static constexpr ktl::uint32_t kMinPages = CXXVM_MIN_BLOCK_PAGES;
+	static_assert(kMinPages == 1u << CXXVM_MAX_ORDER);
 	static constexpr ktl::uint32_t kWords = kPages / 64;
 	static constexpr ktl::uint32_t kMaxOrder = CXXVM_MAX_ORDER;
 	static_assert(kPages % 64 == 0, "bitmaps are whole 64-bit words");
@@ -62,21 +67,27 @@ public:
 		return cxxrt::make_on_node<VmapBlock>(cxxrt::Gfp::kKernel, node);
 	}
 
-	/// Reserve kPages of VA through the platform and make every slot free.
-	/// The block must have no VA (new, or after unreserve()) and no owner.
-	/// Context: process context, may sleep.
+	/// Reserve @pages (kMinPages..kPages) of VA through the platform and
+	/// make every slot free.  @pages need not be a multiple of 64: the
+	/// pages past it in the last bitmap word are never free, so no slot
+	/// reaches them.  The block must have no VA (new, or after
+	/// unreserve()) and no owner.  Context: process context, may sleep.
 	/// Errors: -ENOMEM (VA), or the platform's errno.
 	template <Platform P>
-	[[nodiscard]] cxxrt::Result<void> reserve()
+	[[nodiscard]] cxxrt::Result<void> reserve(ktl::uint32_t pages)
 	{
 		ktl::uintptr_t va = 0;
-		TRY_VOID(P::va_reserve(kPages, &va, ptes_));
+		TRY_VOID(P::va_reserve(pages, &va, ptes_));
 		va_start_ = VirtAddr(va);
+		pages_ = pages;
+		words_ = (pages + 63) / 64;
 		for (ktl::uint32_t w = 0; w < kWords; ++w) {
-			free_[w] = ~0ull;
+			free_[w] = w < pages / 64 ? ~0ull : 0;
 			dirty_[w] = purging_[w] = head_[w] = 0;
 		}
-		free_pages_ = kPages;
+		if (pages % 64)
+			free_[pages / 64] = (1ull << (pages % 64)) - 1;
+		free_pages_ = pages;
 		dirty_pages_ = purging_pages_ = live_slots_ = scan_from_ = 0;
 		return {};
 	}
@@ -107,12 +118,14 @@ public:
 	/// Pages unmapped and not yet covered by a completed shootdown.
 	[[nodiscard]] ktl::uint32_t dirty_pages() const { return dirty_pages_ + purging_pages_; }
 	/// Pages in live slots (a slot counts whole: 2^order pages).
-	[[nodiscard]] ktl::uint32_t live_pages() const { return kPages - free_pages_ - dirty_pages(); }
+	[[nodiscard]] ktl::uint32_t live_pages() const { return pages_ - free_pages_ - dirty_pages(); }
 	/// Every slot free: nothing live, nothing waiting for a shootdown.
-	[[nodiscard]] bool empty() const { return free_pages_ == kPages; }
+	[[nodiscard]] bool empty() const { return free_pages_ == pages_; }
+	/// Pages of VA the block spans (reserve()'s @pages).
+	[[nodiscard]] ktl::uint32_t pages() const { return pages_; }
 
 	[[nodiscard]] VirtAddr va_start() const { return va_start_; }
-	[[nodiscard]] VirtAddr va_end() const { return va_start_.plus_pages(kPages); }
+	[[nodiscard]] VirtAddr va_end() const { return va_start_.plus_pages(pages_); }
 	[[nodiscard]] bool contains(VirtAddr va) const { return va >= va_start_ && va < va_end(); }
 
 	/// The PTE pointers of pages [idx, idx + n).
@@ -137,7 +150,7 @@ public:
 		const ktl::uint32_t size = o.pages();
 		if (free_pages_ < size)
 			return ktl::nullopt;
-		for (ktl::uint32_t w = scan_from_; w < kWords; ++w) {
+		for (ktl::uint32_t w = scan_from_; w < words_; ++w) {
 			// Bit i of m ends up set iff pages i .. i+size-1 are free.
 			ktl::uint64_t m = free_[w];
 			for (ktl::uint32_t s = 1; m && s < size; s <<= 1)
@@ -152,7 +165,7 @@ public:
 			npages_[idx] = static_cast<ktl::uint8_t>(n.value());
 			free_pages_ -= size;
 			++live_slots_;
-			while (scan_from_ < kWords && !free_[scan_from_])
+			while (scan_from_ < words_ && !free_[scan_from_])
 				++scan_from_;
 			return idx;
 		}
@@ -184,7 +197,7 @@ public:
 	{
 		if (!dirty_pages_)
 			return 0;
-		for (ktl::uint32_t w = 0; w < kWords; ++w) {
+		for (ktl::uint32_t w = 0; w < words_; ++w) {
 			purging_[w] |= dirty_[w];
 			dirty_[w] = 0;
 		}
@@ -198,7 +211,7 @@ public:
 	{
 		if (!purging_pages_)
 			return 0;
-		for (ktl::uint32_t w = 0; w < kWords; ++w) {
+		for (ktl::uint32_t w = 0; w < words_; ++w) {
 			free_[w] |= purging_[w];
 			purging_[w] = 0;
 		}
@@ -212,7 +225,7 @@ public:
 	template <Platform P>
 	ktl::uint32_t clear_live_ptes()
 	{
-		for (ktl::uint32_t w = 0; w < kWords; ++w) {
+		for (ktl::uint32_t w = 0; w < words_; ++w) {
 			for (ktl::uint64_t h = head_[w]; h; h &= h - 1) {
 				const ktl::uint32_t idx = w * 64 + ktl::countr_zero(h);
 				P::ptes_clear(&ptes_[idx], npages_[idx]);
@@ -246,6 +259,8 @@ private:
 
 	ktl::atomic<ktl::uint32_t> owner_{kNoOwner};
 	VirtAddr va_start_{0};
+	ktl::uint32_t pages_ = 0;	///< VA reserved, in pages
+	ktl::uint32_t words_ = 0;	///< bitmap words in use: pages_ rounded up
 	ktl::uint32_t free_pages_ = 0;
 	ktl::uint32_t dirty_pages_ = 0;
 	ktl::uint32_t purging_pages_ = 0;

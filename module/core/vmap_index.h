@@ -36,9 +36,11 @@ public:
 		VirtAddr va_start;
 	};
 
-	/// Room for @capacity blocks.  Errors: -ENOMEM.  Context: may sleep.
-	[[nodiscard]] cxxrt::Result<void> init(ktl::uint32_t capacity)
+	/// Room for @capacity blocks of @block_pages pages each.
+	/// Errors: -ENOMEM.  Context: may sleep.
+	[[nodiscard]] cxxrt::Result<void> init(ktl::uint32_t capacity, ktl::uint32_t block_pages)
 	{
+		block_pages_ = block_pages;
 		TRY_VOID(lock_.init(LockClass::kArenaIndex));
 		entries_ = TRY(cxxrt::make_array<Entry>(cxxrt::Gfp::kKernel, capacity));
 		capacity_ = capacity;
@@ -50,7 +52,7 @@ public:
 	VmapIndex &operator=(const VmapIndex &) = delete;
 	~VmapIndex() { cxxrt::destroy_array(entries_); }
 
-	/// The block whose [va_start, va_start + kPages pages) holds @va.
+	/// The block whose [va_start, va_start + block_pages pages) holds @va.
 	[[nodiscard, gnu::always_inline]] ktl::optional<Hit> find(VirtAddr va) const
 	{
 		for (;;) {
@@ -138,7 +140,7 @@ private:
 			return ktl::nullopt;	// torn; the count check retries
 		while (lo < hi) {
 			const ktl::uint32_t mid = lo + (hi - lo) / 2;
-			if (VirtAddr(load_va(mid)).plus_pages(VmapBlock::kPages) <= va)
+			if (VirtAddr(load_va(mid)).plus_pages(block_pages_) <= va)
 				lo = mid + 1;
 			else
 				hi = mid;
@@ -168,6 +170,7 @@ private:
 	mutable typename P::SpinLock lock_;
 	Entry *entries_ = nullptr;
 	ktl::uint32_t capacity_ = 0;
+	ktl::uint32_t block_pages_ = 0;	///< every block's size (one arena's)
 	ktl::atomic<ktl::uint32_t> nr_{0};
 	ktl::atomic<ktl::uint32_t> seq_{0};
 };

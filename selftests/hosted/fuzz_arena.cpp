@@ -55,8 +55,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	HostedPlatform::reset_counters();
 	const ktl::uint64_t warned = warnings();
 	// An odd length (its last byte is no operation) picks the takeover's
-	// policy: every empty block returned on a purge on request.
-	auto r = Arena::create({.lazy_max_pages = 64, .max_blocks = 3, .return_empty = (size & 1) != 0});
+	// policy: every empty block returned on a purge on request.  Its
+	// second bit the takeover's block size on Debian (255 pages, the last
+	// bitmap word in part).
+	auto r = Arena::create({.lazy_max_pages = 64, .max_blocks = 3,
+				.block_pages = (size & 2) ? 255u : ktl::uint32_t{CXXVM_BLOCK_PAGES},
+				.return_empty = (size & 1) != 0});
 	if (!r.ok())
 		fail("create");
 	Arena *a = r.value();

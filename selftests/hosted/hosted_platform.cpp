@@ -59,7 +59,7 @@ cxxrt::Result<void> HostedPlatform::va_reserve(ktl::uint32_t n, ktl::uintptr_t *
 		return cxxrt::Errno::kNoMem;
 	std::lock_guard<std::mutex> g(blocks_lock);
 	const ktl::uintptr_t start = next_va;
-	next_va += (ktl::uintptr_t{n} + 16) << kPageShift;	// a guard gap, as vmalloc's
+	next_va += (ktl::uintptr_t{n} + 1) << kPageShift;	// a guard page, as vmap()'s
 	Block &b = blocks[start];
 	b.pages = n;
 	b.ptes.reset(new std::atomic<ktl::uint64_t>[n]());

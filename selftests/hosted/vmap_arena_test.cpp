@@ -169,6 +169,50 @@ TEST_F(VmapArenaTest, OwnsEveryAddressOfItsBlocksOnly)
 	EXPECT_FALSE(a->owns(va.value()));
 }
 
+// Blocks of a size that is not a multiple of 64 (the takeover's 255 on
+// Debian: the kernel's 1 MiB less vmap()'s guard page), side by side as
+// vmalloc places them: each holds exactly that many pages, and every
+// address is found in its own block, not the one before (the index
+// bisects with the arena's block size).
+TEST_F(VmapArenaTest, BlocksOfAnyPageCountHoldThatManyPages)
+{
+	constexpr ktl::uint32_t kBlock = 4 * CXXVM_MAX_PAGES - 1;
+	auto r = Arena::create({.lazy_max_pages = 4096, .max_blocks = 3, .block_pages = kBlock});
+	ASSERT_TRUE(r.ok());
+	arena_ = r.value();
+	Arena *a = arena_;
+	const auto one = pfns(5, 1);
+	std::vector<VirtAddr> live;
+	for (ktl::uint32_t i = 0; i < 2 * kBlock; ++i) {
+		auto va = a->map({one.data(), one.size()});
+		ASSERT_TRUE(va.ok()) << i;
+		live.push_back(va.value());
+		ASSERT_EQ(i / kBlock + 1, a->stats().blocks_live) << i;
+	}
+	const VirtAddr second = live[kBlock];
+	EXPECT_EQ(live[0].plus_pages(kBlock + 1), second) << "blocks one guard page apart";
+	EXPECT_TRUE(a->owns(live[kBlock - 1]));
+	EXPECT_FALSE(a->owns(live[0].plus_pages(kBlock)));	// the guard page
+	// A third block: one page at its start, then 64-page slots.  Two fit
+	// (pages 64 and 128); the run from page 192 would need page 255,
+	// which the block does not have, though 126 of its pages are free.
+	auto first = a->map({one.data(), one.size()});
+	ASSERT_TRUE(first.ok());
+	live.push_back(first.value());
+	const auto big = pfns(100, CXXVM_MAX_PAGES);
+	for (int i = 0; i < 2; ++i) {
+		auto va = a->map({big.data(), big.size()});
+		ASSERT_TRUE(va.ok()) << i;
+		live.push_back(va.value());
+	}
+	EXPECT_EQ(3u, a->stats().blocks_live);
+	EXPECT_EQ(-12, a->map({big.data(), big.size()}).error());
+	for (size_t i = 0; i < live.size(); ++i) {
+		const ktl::uint32_t n = i <= 2 * kBlock ? 1 : CXXVM_MAX_PAGES;
+		ASSERT_TRUE(a->unmap(live[i], PageCount(n)).ok()) << i;
+	}
+}
+
 // check_pages(), the size check the shim applies to every backend, is the
 // one map() applies.
 TEST_F(VmapArenaTest, CheckPagesIsMapsCheck)
@@ -628,23 +672,29 @@ TEST_F(VmapArenaTest, FullArenaPurgesThenFails)
 TEST_F(VmapArenaTest, CreateRejectsTunablesOutOfRange)
 {
 	const struct {
-		ktl::uint32_t lazy, blocks;
+		ktl::uint32_t lazy, blocks, block_pages;
 		int err;
 	} cases[] = {
-		{ CXXVM_MAX_PAGES - 1, 8, -22 },
-		{ 256, 0, -22 },
-		{ 256, CXXVM_CORE_MAX_BLOCKS + 1, -22 },
-		{ 256, ~0u, -22 },
-		{ CXXVM_MAX_PAGES, 1, 0 },
-		{ 256, CXXVM_CORE_MAX_BLOCKS, 0 },
+		{ CXXVM_MAX_PAGES - 1, 8, 512, -22 },
+		{ 256, 0, 512, -22 },
+		{ 256, CXXVM_CORE_MAX_BLOCKS + 1, 512, -22 },
+		{ 256, ~0u, 512, -22 },
+		{ 256, 8, CXXVM_MIN_BLOCK_PAGES - 1, -22 },
+		{ 256, 8, CXXVM_BLOCK_PAGES + 1, -22 },
+		{ 256, 8, 0, -22 },
+		{ CXXVM_MAX_PAGES, 1, 512, 0 },
+		{ 256, CXXVM_CORE_MAX_BLOCKS, 512, 0 },
+		{ 256, 8, CXXVM_MIN_BLOCK_PAGES, 0 },
+		{ 256, 8, 255, 0 },
 	};
 	for (const auto &c : cases) {
-		auto r = Arena::create({.lazy_max_pages = c.lazy, .max_blocks = c.blocks});
+		auto r = Arena::create({.lazy_max_pages = c.lazy, .max_blocks = c.blocks,
+					.block_pages = c.block_pages});
 		if (r.ok()) {
-			EXPECT_EQ(0, c.err) << c.lazy << " " << c.blocks;
+			EXPECT_EQ(0, c.err) << c.lazy << " " << c.blocks << " " << c.block_pages;
 			EXPECT_EQ(0u, Arena::destroy(r.value()));
 		} else {
-			EXPECT_EQ(c.err, r.error()) << c.lazy << " " << c.blocks;
+			EXPECT_EQ(c.err, r.error()) << c.lazy << " " << c.blocks << " " << c.block_pages;
 		}
 	}
 }

@@ -339,6 +339,52 @@ static void arena_full_block_then_new_block(struct kunit *test)
 	/* The arena resource tears down all 513 live mappings. */
 }
 
+static void block_span(void *ctx, const struct cxxvm_block_info *info)
+{
+	*(uintptr_t *)ctx = info->va_end - info->va_start;
+}
+
+/*
+ * block_pages not a multiple of 64 (the takeover's 255 on Debian): the
+ * block spans that many pages, its last bitmap word only in part, so three
+ * 64-page slots fit and the fourth does not; the 63 pages left take single
+ * pages, and nothing past them is handed out.
+ */
+static void arena_block_pages_not_whole_words(struct kunit *test)
+{
+	const u32 pages = 4 * CXXVM_MAX_PAGES - 1;
+	struct cxxvm_arena_params params = {
+		.lazy_max_pages = 4096, .max_blocks = 1, .block_pages = pages,
+	};
+	struct test_pages *tp = test_pages(test, CXXVM_MAX_PAGES);
+	struct cxxvm_arena *a = NULL;
+	uintptr_t va, first = 0, span = 0;
+	u32 i;
+
+	KUNIT_ASSERT_EQ(test, 0, cxxvm_arena_create(&params, &a));
+	if (!kunit_alloc_resource(test, NULL, test_arena_free, GFP_KERNEL, a)) {
+		cxxvm_arena_destroy(a);
+		KUNIT_ASSERT_FAILURE(test, "no KUnit resource for the arena");
+	}
+	for (i = 0; i < 3; i++) {
+		KUNIT_ASSERT_EQ(test, 0, cxxvm_arena_map(a, tp->pfns, CXXVM_MAX_PAGES, &va));
+		if (!i)
+			first = va;
+		KUNIT_EXPECT_EQ(test, first + i * CXXVM_MAX_PAGES * PAGE_SIZE, va);
+	}
+	KUNIT_EXPECT_EQ(test, -ENOMEM, cxxvm_arena_map(a, tp->pfns, CXXVM_MAX_PAGES, &va));
+	for (i = 0; i < CXXVM_MAX_PAGES - 1; i++) {
+		KUNIT_ASSERT_EQ(test, 0, cxxvm_arena_map(a, tp->pfns, 1, &va));
+		KUNIT_EXPECT_EQ(test, first + (3 * CXXVM_MAX_PAGES + i) * PAGE_SIZE, va);
+	}
+	KUNIT_EXPECT_EQ(test, -ENOMEM, cxxvm_arena_map(a, tp->pfns, 1, &va));
+	cxxvm_arena_for_each_block(a, block_span, &span);
+	KUNIT_EXPECT_EQ(test, (uintptr_t)pages * PAGE_SIZE, span);
+	KUNIT_EXPECT_EQ(test, (u64)pages, arena_stat(a, mapped_pages));
+	KUNIT_EXPECT_TRUE(test, cxxvm_arena_owns(a, first + (pages - 1) * PAGE_SIZE));
+	KUNIT_EXPECT_FALSE(test, cxxvm_arena_owns(a, first + pages * PAGE_SIZE));
+}
+
 /* A full arena: -ENOMEM with nothing dirty, a purge once something is. */
 static void arena_full_arena_purges(struct kunit *test)
 {
@@ -404,7 +450,10 @@ static void arena_create_rejects_bad_params(struct kunit *test)
 		{ .lazy_max_pages = CXXVM_MAX_PAGES - 1, .max_blocks = 1 },
 		{ .lazy_max_pages = 1024, .max_blocks = 0 },
 		{ .lazy_max_pages = 1024, .max_blocks = 1, .flags = 1u << 31 },
-		{ .lazy_max_pages = 1024, .max_blocks = 1, .pad = 1 },
+		{ .lazy_max_pages = 1024, .max_blocks = 1,
+		  .block_pages = CXXVM_MIN_BLOCK_PAGES - 1 },
+		{ .lazy_max_pages = 1024, .max_blocks = 1,
+		  .block_pages = CXXVM_BLOCK_PAGES + 1 },
 	};
 	struct cxxvm_arena *a = NULL;
 	int i;
@@ -425,6 +474,7 @@ static struct kunit_case cxxvm_arena_cases[] = {
 	KUNIT_CASE(arena_lazy_threshold_queues_worker),
 	KUNIT_CASE(arena_lazy_threshold_caller_purges),
 	KUNIT_CASE(arena_full_block_then_new_block),
+	KUNIT_CASE(arena_block_pages_not_whole_words),
 	KUNIT_CASE(arena_full_arena_purges),
 	KUNIT_CASE(arena_unmap_rejects_bad_calls),
 	KUNIT_CASE(arena_teardown_with_live_mappings),
