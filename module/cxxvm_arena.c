@@ -6,6 +6,7 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/debugfs.h>
+#include <linux/math64.h>
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/notifier.h>
@@ -25,7 +26,7 @@ MODULE_PARM_DESC(lazy_max_pages,
 unsigned int cxxvm_max_blocks = 1024;
 module_param_named(max_blocks, cxxvm_max_blocks, uint, 0444);
 MODULE_PARM_DESC(max_blocks,
-		 "Most vmap blocks each C++ arena (the module's, 2 MiB blocks; the takeover's, see takeover_block_pages) may hold (1..65536, default 1024)");
+		 "Most 2 MiB vmap blocks the C++ arena may hold (1..65536, default 1024); the takeover's arena may hold as much VA in its smaller blocks");
 
 unsigned int cxxvm_takeover_block_pages;
 module_param_named(takeover_block_pages, cxxvm_takeover_block_pages, uint, 0444);
@@ -221,9 +222,10 @@ static unsigned long cxxvm_kernel_vmap_block_pages(void)
  *
  * takeover_block_pages=, or else the kernel's vmap block size less one
  * page, at most CXXVM_BLOCK_PAGES - 1: vmap() puts a guard page after
- * each cxx block (and refuses VM_NO_GUARD from 7.x), while the kernel's
- * blocks come from alloc_vmap_area() without one, so a block of this
- * size holds the same VA as one of the kernel's.
+ * each cxx block (and refuses VM_NO_GUARD, 6.1 to 7.2), while the kernel's
+ * blocks come from alloc_vmap_area() without one, so where the kernel's
+ * block is at most 512 pages (Debian's kernels: 256) one of these and its
+ * guard hold the same VA as one of the kernel's, and never more.
  *
  * Context: any.  Return: the pages, in CXXVM_MIN_BLOCK_PAGES..CXXVM_BLOCK_PAGES
  * unless the parameter is out of range (cxxvm_arena_create() refuses it).
@@ -233,6 +235,23 @@ u32 cxxvm_arena_takeover_block_pages(void)
 	if (cxxvm_takeover_block_pages)
 		return cxxvm_takeover_block_pages;
 	return min_t(unsigned long, cxxvm_kernel_vmap_block_pages(), CXXVM_BLOCK_PAGES) - 1;
+}
+
+/*
+ * max_blocks for the takeover's arena: as much VA as max_blocks of the
+ * module's 512-page blocks, so that its smaller blocks neither halve the
+ * VA it may hold nor let its reserve of empty blocks (which grows as the
+ * blocks shrink) approach the limit.
+ */
+static u32 cxxvm_arena_takeover_max_blocks(void)
+{
+	u32 pages = cxxvm_arena_takeover_block_pages();
+	u64 blocks;
+
+	if (pages < CXXVM_MIN_BLOCK_PAGES || pages > CXXVM_BLOCK_PAGES)
+		return cxxvm_max_blocks;	/* cxxvm_arena_create() refuses it */
+	blocks = div_u64((u64)cxxvm_max_blocks * CXXVM_BLOCK_PAGES + pages - 1, pages);
+	return min_t(u64, blocks, max_t(u32, cxxvm_max_blocks, CXXVM_CORE_MAX_BLOCKS));
 }
 
 /**
@@ -255,7 +274,7 @@ int cxxvm_arena_create_takeover(struct cxxvm_arena **out)
 {
 	struct cxxvm_arena_params params = {
 		.lazy_max_pages = cxxvm_lazy_max_pages,
-		.max_blocks = cxxvm_max_blocks,
+		.max_blocks = cxxvm_arena_takeover_max_blocks(),
 		.block_pages = cxxvm_arena_takeover_block_pages(),
 		.flags = CXXVM_ARENA_RETURN_EMPTY |
 			 (cxxvm_caller_purge ? CXXVM_ARENA_CALLER_PURGE : 0),

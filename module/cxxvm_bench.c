@@ -316,13 +316,16 @@ static int cxxvm_replay_unmap_live(struct cxxvm_replay_run *r)
 	return ret;
 }
 
-/* Pages of VA the run's C++ arena holds now: its vmap blocks. */
+/*
+ * Pages of VA the run's C++ arena (the takeover's tunables) holds now: its
+ * vmap blocks, each with the guard page vmap() put after it.
+ */
 static u64 cxxvm_replay_va_pages(struct cxxvm_replay_run *r)
 {
 	struct cxxvm_arena_stats st;
 
 	cxxvm_arena_get_stats(r->arena, &st);
-	return st.blocks_live * CXXVM_BLOCK_PAGES;
+	return st.blocks_live * (cxxvm_arena_takeover_block_pages() + 1);
 }
 
 /*

@@ -30,7 +30,7 @@ stage() { # stage NAME STATUS
 for bad in max_blocks=0 max_blocks=65537 max_blocks=4294967295 lazy_max_pages=63 \
 	   reserved_mem=junk reserved_mem=4K reserved_mem=0@0x30000000 \
 	   reserved_mem=4097@0x30000000 reserved_mem=1M@0xfed00000 reserved_mem=4K@0x0 \
-	   reserved_mem=1G@0x0; do
+	   reserved_mem=1G@0x0 takeover_block_pages=63 takeover_block_pages=513; do
 	! insmod "$ko" "$bad" 2>/dev/null && ! grep -q '^cxxvm ' /proc/modules
 	stage "insmod refuses $bad" $?
 done
