@@ -40,12 +40,6 @@ extern "C" uint64_t cxxvm_arena_destroy(cxxvm_arena *a)
 	return a ? Arena::destroy(arena_of(a)) : 0;
 }
 
-extern "C" int cxxvm_arena_check_pages(uint32_t n)
-{
-	const auto r = Arena::check_pages(n);
-	return r.ok() ? 0 : r.error();
-}
-
 extern "C" int cxxvm_arena_map(cxxvm_arena *a, const uint64_t *pfns, uint32_t n, uintptr_t *va)
 {
 	// Pfn is a u64 with no padding (types.h), so the array is one of Pfns.
