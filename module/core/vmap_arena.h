@@ -219,33 +219,12 @@ public:
 	{
 		TRY_VOID(check_pages(pfns.size()));
 		const PageCount n(static_cast<ktl::uint32_t>(pfns.size()));
-		// Acquire: pairs with the release in purge_locked(); a purge
-		// completed after this load lets map_slow() retry.
-		const ktl::uint64_t seen = purges_done_.load(ktl::memory_order::acquire);
-		const ktl::optional<Placement> p = alloc_local(n);
-		if (!p) [[unlikely]]
-			return map_slow(pfns, seen);
-		P::ptes_set(p->block->ptes(p->idx), pfns.data(), n.value());
-		return p->va;
-	}
 
-	/// map() when the local CPU's blocks have no room: steal, purge, grow,
-	/// borrow or wait, then start again.  @seen: purges_done_ read before
-	/// the failed alloc_local().  Out of line and cold, so that map()'s
-	/// common path stays a few cache lines (under emulation every code
-	/// page a cold call touches costs a TLB fill).
-	[[nodiscard, gnu::noinline, gnu::cold]] cxxrt::Result<VirtAddr>
-	map_slow(ktl::span<const Pfn> pfns, ktl::uint64_t seen)
-	{
-		const PageCount n(static_cast<ktl::uint32_t>(pfns.size()));
-
-		for (bool first = true;; first = false) {
-			ktl::optional<Placement> p;
-			if (!first) {
-				// As in map().
-				seen = purges_done_.load(ktl::memory_order::acquire);
-				p = alloc_local(n);
-			}
+		for (;;) {
+			// Acquire: pairs with the release in purge_locked(); a
+			// purge completed after this load lets us retry.
+			const ktl::uint64_t seen = purges_done_.load(ktl::memory_order::acquire);
+			ktl::optional<Placement> p = alloc_local(n);
 			if (!p)
 				p = steal(n);
 			// A purge is due and none is running (the worker has not
