@@ -31,7 +31,7 @@ MODULE_PARM_DESC(max_blocks,
 unsigned int cxxvm_takeover_block_pages;
 module_param_named(takeover_block_pages, cxxvm_takeover_block_pages, uint, 0444);
 MODULE_PARM_DESC(takeover_block_pages,
-		 "Pages per vmap block of the takeover's arena, 64..512 (0: the kernel's vmap block less the guard page vmap() adds, at most 511)");
+		 "Pages per vmap block of the takeover's arena, 64..512 (0: the kernel's vmap block size, at most 512)");
 
 bool cxxvm_caller_purge;
 module_param_named(caller_purge, cxxvm_caller_purge, bool, 0444);
@@ -220,12 +220,15 @@ static unsigned long cxxvm_kernel_vmap_block_pages(void)
 /**
  * cxxvm_arena_takeover_block_pages() - pages per block of the takeover's arena
  *
- * takeover_block_pages=, or else the kernel's vmap block size less one
- * page, at most CXXVM_BLOCK_PAGES - 1: vmap() puts a guard page after
- * each cxx block (and refuses VM_NO_GUARD, 6.1 to 7.2), while the kernel's
- * blocks come from alloc_vmap_area() without one, so where the kernel's
- * block is at most 512 pages (Debian's kernels: 256) one of these and its
- * guard hold the same VA as one of the kernel's, and never more.
+ * takeover_block_pages=, or else the kernel's vmap block size, at most
+ * CXXVM_BLOCK_PAGES (Debian's kernels: 256): a block then holds as many
+ * slots of each order as one of the kernel's.  vmap() puts a guard page
+ * after it (and refuses VM_NO_GUARD, 6.1 to 7.2), while the kernel's
+ * blocks come from alloc_vmap_area() without one, so each cxx block holds
+ * one page of VA more.  One page less, 255 and its guard exactly one of
+ * the kernel's blocks, fits seven 32-page slots instead of eight: replayed
+ * in a model, the FUSE readdir fixture then needs 12 blocks to the
+ * kernel's 10.
  *
  * Context: any.  Return: the pages, in CXXVM_MIN_BLOCK_PAGES..CXXVM_BLOCK_PAGES
  * unless the parameter is out of range (cxxvm_arena_create() refuses it).
@@ -234,7 +237,7 @@ u32 cxxvm_arena_takeover_block_pages(void)
 {
 	if (cxxvm_takeover_block_pages)
 		return cxxvm_takeover_block_pages;
-	return min_t(unsigned long, cxxvm_kernel_vmap_block_pages(), CXXVM_BLOCK_PAGES) - 1;
+	return min_t(unsigned long, cxxvm_kernel_vmap_block_pages(), CXXVM_BLOCK_PAGES);
 }
 
 /*

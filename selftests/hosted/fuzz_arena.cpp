@@ -56,8 +56,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const ktl::uint64_t warned = warnings();
 	// An odd length (its last byte is no operation) picks the takeover's
 	// policy: every empty block returned on a purge on request.  Its
-	// second bit the takeover's block size on Debian (255 pages, the last
-	// bitmap word in part).
+	// second bit a block size that is not a multiple of 64 (255 pages, the
+	// last bitmap word in part).
 	auto r = Arena::create({.lazy_max_pages = 64, .max_blocks = 3,
 				.block_pages = (size & 2) ? 255u : ktl::uint32_t{CXXVM_BLOCK_PAGES},
 				.return_empty = (size & 1) != 0});

@@ -169,8 +169,8 @@ TEST_F(VmapArenaTest, OwnsEveryAddressOfItsBlocksOnly)
 	EXPECT_FALSE(a->owns(va.value()));
 }
 
-// Blocks of a size that is not a multiple of 64 (the takeover's 255 on
-// Debian: the kernel's 1 MiB less vmap()'s guard page), side by side as
+// Blocks of a size that is not a multiple of 64 (takeover_block_pages=255:
+// with vmap()'s guard page, one of the kernel's 1 MiB blocks), side by side as
 // vmalloc places them: each holds exactly that many pages, and every
 // address is found in its own block, not the one before (the index
 // bisects with the arena's block size).

@@ -345,7 +345,7 @@ static void block_span(void *ctx, const struct cxxvm_block_info *info)
 }
 
 /*
- * block_pages not a multiple of 64 (the takeover's 255 on Debian): the
+ * block_pages not a multiple of 64 (takeover_block_pages=255, say): the
  * block spans that many pages, its last bitmap word only in part, so three
  * 64-page slots fit and the fourth does not; the 63 pages left take single
  * pages, and nothing past them is handed out.
