@@ -87,6 +87,7 @@ enum {
 	CXXVM_TAKEOVER_OFF,
 	CXXVM_TAKEOVER_OBSERVE,
 	CXXVM_TAKEOVER_ON,
+	CXXVM_TAKEOVER_SPLIT,
 };
 extern struct cxxvm_arena *cxxvm_takeover_arena;
 int cxxvm_takeover_set(int mode);

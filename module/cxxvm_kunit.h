@@ -62,7 +62,7 @@ struct cxxvm_arena *cxxvm_module_arena_for_test(void);
 
 /*
  * The takeover of vm_map_ram() (cxxvm_takeover.c; CXXVM_KUNIT builds
- * only): the switch (CXXVM_TAKEOVER_OFF, _OBSERVE, _ON; may sleep), the
+ * only): the switch (CXXVM_TAKEOVER_OFF, _OBSERVE, _ON, _SPLIT; may sleep), the
  * arena that serves the kernel's callers, and whether the takeover is
  * active (holds the module) with how many taken-over mappings are live.
  */

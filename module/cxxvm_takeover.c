@@ -10,16 +10,21 @@
  * parameter at load or in /sys/module/cxxvm/parameters/takeover at any
  * time:
  *
- *   off      nothing redirected; or, while mappings made in "on" are still
+ *   off      nothing redirected; or, while mappings made in on or split are still
  *            live, only vm_unmap_ram() and vm_unmap_aliases(), until the
  *            last of them is unmapped;
  *   observe  every wrapper calls the kernel's own function: calls, pages
  *            and ns are counted, nothing else changes;
  *   on       vm_map_ram() of 1..CXXVM_MAX_PAGES pages maps through the
  *            takeover arena; anything the arena cannot serve (more pages,
- *            no VA left) goes to the kernel's function.
+ *            no VA left) goes to the kernel's function;
+ *   split    as on for every other vm_map_ram() call of each CPU, as
+ *            observe for the rest: both allocators serve one run of a
+ *            workload, interleaved, and the trace events' by= tells
+ *            their calls apart, so that per-call costs compare in the
+ *            same conditions rather than across runs.
  *
- * Both modes pay the same hook: a timed wrapper that observe and on share.
+ * Every mode but off pays the same hook: a timed wrapper they share.
  *
  * The ftrace ops are registered the first time the mode leaves off and
  * stay registered until module exit; off makes the callback return at
@@ -79,6 +84,7 @@ static const char * const cxxvm_takeover_names[] = {
 	[CXXVM_TAKEOVER_OFF] = "off",
 	[CXXVM_TAKEOVER_OBSERVE] = "observe",
 	[CXXVM_TAKEOVER_ON] = "on",
+	[CXXVM_TAKEOVER_SPLIT] = "split",
 };
 
 /*
@@ -96,7 +102,7 @@ static bool cxxvm_takeover_registered;	/* the ftrace ops, until exit */
 static bool cxxvm_takeover_held;	/* active: the module reference */
 /* Off, drained and purged: unmap and alias calls need no redirect. */
 static bool cxxvm_takeover_inert = true;
-/* Mappings made in "on" and not yet unmapped (plus maps in flight). */
+/* Mappings made by cxx (on, split) and not yet unmapped (plus maps in flight). */
 static atomic_long_t cxxvm_takeover_live = ATOMIC_LONG_INIT(0);
 /* Every wrapper runs inside it: release and exit wait for them to return. */
 DEFINE_STATIC_SRCU(cxxvm_takeover_srcu);
@@ -105,11 +111,12 @@ static struct dentry *cxxvm_takeover_debugfs;
 
 /**
  * struct cxxvm_takeover_counts - what the wrappers saw, per CPU
- * @map_calls: vm_map_ram() calls (observe and on)
+ * @map_calls: vm_map_ram() calls (every mode but off)
  * @map_pages: pages they asked for
  * @map_ns: ns in the wrapper, the map itself included
  * @map_cxx: calls the takeover arena served
- * @map_fallbacks: calls in "on" that went to the kernel's vm_map_ram()
+ * @map_fallbacks: calls cxx was asked to serve (on; every other one in
+ *	split) that went to the kernel's vm_map_ram()
  * @map_failures: calls that returned NULL
  * @unmap_calls: vm_unmap_ram() calls
  * @unmap_pages: pages they gave back
@@ -137,6 +144,8 @@ struct cxxvm_takeover_counts {
 };
 
 static DEFINE_PER_CPU(struct cxxvm_takeover_counts, cxxvm_takeover_counts);
+/* split: this CPU's maps so far, odd ones to cxx (this_cpu_inc_return()). */
+static DEFINE_PER_CPU(unsigned int, cxxvm_split_turn);
 
 #define cxxvm_count(field, n) this_cpu_add(cxxvm_takeover_counts.field, (n))
 
@@ -167,6 +176,17 @@ static void cxxvm_takeover_put_live(void)
  */
 
 /*
+ * Whether cxx is asked to serve this map: always in on, every other map
+ * of this CPU in split (so that both allocators serve the same workload,
+ * interleaved, for a paired comparison).
+ */
+static bool cxxvm_map_by_cxx(int mode)
+{
+	return mode == CXXVM_TAKEOVER_ON ||
+	       (mode == CXXVM_TAKEOVER_SPLIT && (this_cpu_inc_return(cxxvm_split_turn) & 1));
+}
+
+/*
  * vm_map_ram() as the hook runs it.  Mirrors vm_map_ram() in
  * mm/vmalloc.c: 1..VMAP_MAX_ALLOC pages from a per-CPU block, the rest
  * from the kernel.  The node is honoured as the kernel's is: vb_alloc()
@@ -181,7 +201,7 @@ static void *cxxvm_vm_map_ram(struct page **pages, unsigned int count, int node)
 	int served;
 
 	/* Acquire: pairs with cxxvm_activate(); see there. */
-	if (smp_load_acquire(&cxxvm_takeover_mode) == CXXVM_TAKEOVER_ON) {
+	if (cxxvm_map_by_cxx(smp_load_acquire(&cxxvm_takeover_mode))) {
 		if (!cxxvm_arena_check_pages(count)) {
 			u64 pfns[CXXVM_MAX_PAGES];
 			uintptr_t va;
@@ -416,7 +436,7 @@ static int cxxvm_activate(int mode)
 	}
 	WRITE_ONCE(cxxvm_takeover_inert, false);
 	/*
-	 * Release: a map wrapper that reads "on" (acquire) made its mapping
+	 * Release: a map wrapper that reads on or split (acquire) made its mapping
 	 * after inert was cleared, so the unmap that follows it, on any CPU,
 	 * sees inert clear and is redirected.
 	 */
@@ -491,7 +511,7 @@ static int cxxvm_takeover_set_locked(int mode)
 
 /**
  * cxxvm_takeover_set() - switch the takeover of vm_map_ram() off, to
- * observe, or on
+ * observe, on or split
  * @mode: CXXVM_TAKEOVER_*
  *
  * Switching off stops new redirects at once; mappings already made stay
@@ -508,7 +528,7 @@ int cxxvm_takeover_set(int mode)
 {
 	int ret;
 
-	if (mode < CXXVM_TAKEOVER_OFF || mode > CXXVM_TAKEOVER_ON)
+	if (mode < CXXVM_TAKEOVER_OFF || mode > CXXVM_TAKEOVER_SPLIT)
 		return -EINVAL;
 	might_sleep();
 	mutex_lock(&cxxvm_takeover_mutex);
@@ -540,7 +560,7 @@ static const struct kernel_param_ops cxxvm_takeover_param_ops = {
 };
 module_param_cb(takeover, &cxxvm_takeover_param_ops, NULL, 0644);
 MODULE_PARM_DESC(takeover,
-		 "Serve the kernel's vm_map_ram() callers: off (default), observe (hook and count only), on (map through the C++ arena)");
+		 "Serve the kernel's vm_map_ram() callers: off (default), observe (hook and count only), on (map through the C++ arena), split (every other map of each CPU through the arena, the rest through the kernel's)");
 
 #ifdef CXXVM_KUNIT
 CXXVM_EXPORT_FOR_KUNIT(cxxvm_takeover_set);

@@ -15,6 +15,7 @@
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/numa.h>
+#include <linux/preempt.h>
 #include <linux/rcupdate.h>
 #include <linux/slab.h>
 #include <linux/vmalloc.h>
@@ -158,6 +159,36 @@ static void takeover_observe_maps_through_the_kernel(struct kunit *test)
 }
 
 /*
+ * split: of each CPU's maps, every other one is cxx's and the rest the
+ * kernel's; each reads back its pages, and each unmap reaches its owner.
+ */
+static void takeover_split_alternates(struct kunit *test)
+{
+	struct page **pages = takeover_alloc_pages(test);
+	void *mem[4];
+	int i, owned = 0;
+
+	KUNIT_ASSERT_EQ(test, 0, cxxvm_takeover_set(CXXVM_TAKEOVER_SPLIT));
+	/* One CPU's turns: a migration would make the count uneven. */
+	migrate_disable();
+	for (i = 0; i < ARRAY_SIZE(mem); i++)
+		mem[i] = vm_map_ram(pages, 4, NUMA_NO_NODE);
+	migrate_enable();
+	for (i = 0; i < ARRAY_SIZE(mem); i++) {
+		KUNIT_ASSERT_NOT_NULL(test, mem[i]);
+		owned += takeover_owned(mem[i]);
+		KUNIT_EXPECT_EQ_MSG(test, 0U, takeover_bad_page(mem[i], 4), "map %d", i);
+	}
+	/* In turn: cxx, kernel, cxx, kernel, or the other way round. */
+	KUNIT_EXPECT_EQ(test, 2, owned);
+	KUNIT_EXPECT_NE(test, takeover_owned(mem[0]), takeover_owned(mem[1]));
+	KUNIT_EXPECT_NE(test, takeover_owned(mem[1]), takeover_owned(mem[2]));
+	for (i = 0; i < ARRAY_SIZE(mem); i++)
+		vm_unmap_ram(mem[i], 4);
+	takeover_expect_released(test);
+}
+
+/*
  * A caller that changes a page's attributes calls vm_unmap_aliases() so
  * that no lazily unmapped alias of it stays in a TLB: the arena's dirty
  * slots must be shot down by then.
@@ -280,6 +311,7 @@ static struct kunit_case cxxvm_takeover_cases[] = {
 	KUNIT_CASE(takeover_maps_through_the_arena),
 	KUNIT_CASE(takeover_falls_back_past_max_pages),
 	KUNIT_CASE(takeover_observe_maps_through_the_kernel),
+	KUNIT_CASE(takeover_split_alternates),
 	KUNIT_CASE(takeover_unmap_aliases_purges_the_arena),
 	KUNIT_CASE(takeover_off_keeps_the_hook_while_mapped),
 	KUNIT_CASE(takeover_switched_under_load),

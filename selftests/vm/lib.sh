@@ -99,14 +99,16 @@ real_env() {
 # from the medians of the traced calls (map p50 + unmap p50: a call whose
 # vCPU was preempted does not move it), the peak VA the kernel's
 # vm_map_ram() held while observed and the takeover arena held while on
-# (sampled twice a second: guest-real.sh's va_sample), and the workload's
-# wall time in each mode.  Then, from the "# replay:" lines,
+# (sampled twice a second: guest-real.sh's va_sample), the workload's
+# wall time in each mode, and, if it ran in split (CXXVM_REAL_SPLIT=1),
+# the kernel's and cxx's medians from that one run, interleaved, and their
+# ratio ('-' without).  Then, from the "# replay:" lines,
 # the observed trace replayed through each backend (replay_table).
 real_table() {
 	local arg
-	printf '%-6s %-6s %7s %7s %5s %5s %10s %10s %8s %8s %8s %8s %8s %8s %8s %8s %8s\n' line wl \
-		calls pages fallb sd 'kernel ns' 'cxx ns' cxx/kern 'kern p50' 'cxx p50' cxx/kern \
-		'kern VA' 'cxx VA' 'off ms' 'obs ms' 'on ms'
+	printf '%-6s %-6s %7s %7s %5s %5s %10s %10s %8s %8s %8s %8s %8s %8s %8s %8s %8s %8s %8s %8s\n' \
+		line wl calls pages fallb sd 'kernel ns' 'cxx ns' cxx/kern 'kern p50' 'cxx p50' \
+		cxx/kern 'kern VA' 'cxx VA' 'off ms' 'obs ms' 'on ms' 'spl kern' 'spl cxx' cxx/kern
 	for arg; do
 		awk -v label="${arg%%=*}" '
 		/^# real(-p50)?: / {
@@ -124,13 +126,16 @@ real_table() {
 			for (k = 1; k <= n; k++) {
 				w = order[k]; kern = pair(w, "observe"); cxx = pair(w, "on")
 				kp = p50(w, "observe"); cp = p50(w, "on")
-				printf "%-6s %-6s %7d %7d %5d %5d %10.0f %10.0f %8s %8d %8d %8s %7.1fM %7.1fM %8d %8d %8d\n",
+				sk = f[w, "split", "kern_map_p50_ns"] + f[w, "split", "kern_unmap_p50_ns"]
+				sc = f[w, "split", "cxx_map_p50_ns"] + f[w, "split", "cxx_unmap_p50_ns"]
+				printf "%-6s %-6s %7d %7d %5d %5d %10.0f %10.0f %8s %8d %8d %8s %7.1fM %7.1fM %8d %8d %8d %8s %8s %8s\n",
 					label, w, f[w, "on", "map_calls"], f[w, "on", "map_pages"],
 					f[w, "on", "fallbacks"], f[w, "on", "shootdowns"], kern, cxx,
 					kern ? sprintf("%.2f", cxx / kern) : "-", kp, cp,
 					kp ? sprintf("%.2f", cp / kp) : "-",
 					f[w, "observe", "kern_va_kb"] / 1024, f[w, "on", "cxx_va_kb"] / 1024,
-					f[w, "off", "ms"], f[w, "observe", "ms"], f[w, "on", "ms"]
+					f[w, "off", "ms"], f[w, "observe", "ms"], f[w, "on", "ms"],
+					sk ? sk : "-", sc ? sc : "-", sk && sc ? sprintf("%.2f", sc / sk) : "-"
 			}
 		}' "${arg#*=}"
 	done
