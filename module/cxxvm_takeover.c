@@ -35,8 +35,8 @@
  * exchange, once used, the kernel's calls pay the ftrace trampoline even
  * when off, and no other IPMODIFY hook (a livepatch) can take these
  * functions until rmmod.  The module
- * holds a reference of its own while it is active (observe, on, or off
- * with taken-over mappings still live), so rmmod reports it in use.
+ * holds a reference of its own while it is active (observe, on, split, or
+ * off with taken-over mappings still live), so rmmod reports it in use.
  *
  * Why lazily unmapped slots are as safe as the kernel's own: a slot's PTEs
  * are cleared in vm_unmap_ram(), its VA is reused only after a shootdown
@@ -60,6 +60,7 @@
 #include <linux/module.h>
 #include <linux/moduleparam.h>
 #include <linux/percpu.h>
+#include <linux/random.h>
 #include <linux/rcupdate.h>
 #include <linux/timekeeping.h>
 #include <linux/seq_file.h>
@@ -144,8 +145,6 @@ struct cxxvm_takeover_counts {
 };
 
 static DEFINE_PER_CPU(struct cxxvm_takeover_counts, cxxvm_takeover_counts);
-/* split: this CPU's maps so far, odd ones to cxx (this_cpu_inc_return()). */
-static DEFINE_PER_CPU(unsigned int, cxxvm_split_turn);
 
 #define cxxvm_count(field, n) this_cpu_add(cxxvm_takeover_counts.field, (n))
 
@@ -176,14 +175,16 @@ static void cxxvm_takeover_put_live(void)
  */
 
 /*
- * Whether cxx is asked to serve this map: always in on, every other map
- * of this CPU in split (so that both allocators serve the same workload,
- * interleaved, for a paired comparison).
+ * Whether cxx is asked to serve this map: always in on, one map in two
+ * in split, chosen at random (so that both allocators serve the same
+ * workload, interleaved, for a paired comparison; strict alternation
+ * would give one allocator every first map of a caller that maps two
+ * buffers in a row, as f2fs and erofs do, and the other every second).
  */
 static bool cxxvm_map_by_cxx(int mode)
 {
 	return mode == CXXVM_TAKEOVER_ON ||
-	       (mode == CXXVM_TAKEOVER_SPLIT && (this_cpu_inc_return(cxxvm_split_turn) & 1));
+	       (mode == CXXVM_TAKEOVER_SPLIT && (get_random_u32() & 1));
 }
 
 /*
@@ -196,12 +197,13 @@ static bool cxxvm_map_by_cxx(int mode)
 static void *cxxvm_vm_map_ram(struct page **pages, unsigned int count, int node)
 {
 	int idx = srcu_read_lock(&cxxvm_takeover_srcu);
+	/* Acquire: pairs with cxxvm_activate(); see there.  Not timed. */
+	bool by_cxx = cxxvm_map_by_cxx(smp_load_acquire(&cxxvm_takeover_mode));
 	u64 t0 = ktime_get_ns(), ns;
 	void *mem = NULL;
 	int served;
 
-	/* Acquire: pairs with cxxvm_activate(); see there. */
-	if (cxxvm_map_by_cxx(smp_load_acquire(&cxxvm_takeover_mode))) {
+	if (by_cxx) {
 		if (!cxxvm_arena_check_pages(count)) {
 			u64 pfns[CXXVM_MAX_PAGES];
 			uintptr_t va;
@@ -221,7 +223,7 @@ static void *cxxvm_vm_map_ram(struct page **pages, unsigned int count, int node)
 		else
 			cxxvm_count(map_fallbacks, 1);
 	}
-	served = mem ? CXXVM_SERVED_CXX : CXXVM_SERVED_KERNEL;
+	served = mem ? CXXVM_SERVED_CXX : by_cxx ? CXXVM_SERVED_FALLBACK : CXXVM_SERVED_KERNEL;
 	if (!mem)
 		mem = vm_map_ram(pages, count, node);
 	if (!mem)
@@ -446,7 +448,7 @@ static int cxxvm_activate(int mode)
 
 /*
  * The mode is off: go inert and give the module reference back, unless a
- * mapping made while it was on is still live, whose vm_unmap_ram() must
+ * mapping cxx made (on, split) is still live, whose vm_unmap_ram() must
  * still reach the arena.  The last one's unmap queues
  * cxxvm_takeover_release_work to come back here.
  */

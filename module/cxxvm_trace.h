@@ -4,8 +4,9 @@
  * trace-cmd).
  *
  * cxxvm_vm_map_ram and cxxvm_vm_unmap_ram are the kernel's own callers of
- * vm_map_ram() and vm_unmap_ram() as the takeover hook sees them (observe
- * and on): what selftests/vm/trace2replay.awk turns into a replay trace.
+ * vm_map_ram() and vm_unmap_ram() as the takeover hook sees them (every
+ * mode but off): what selftests/vm/trace2replay.awk turns into a replay
+ * trace.
  * cxxvm_block_new, cxxvm_block_free and cxxvm_purge are the C++
  * allocator's (both arenas: the module's and the takeover's).
  */
@@ -17,9 +18,14 @@
 
 #include <linux/tracepoint.h>
 
-/* Who served a call: the C++ arena, or the kernel's own function. */
+/*
+ * Who served a call: the C++ arena, the kernel's own function, or the
+ * kernel's after the arena could not (a map only: more than 64 pages, or
+ * no VA left).
+ */
 #define CXXVM_SERVED_KERNEL	0
 #define CXXVM_SERVED_CXX	1
+#define CXXVM_SERVED_FALLBACK	2
 
 TRACE_EVENT(cxxvm_vm_map_ram,
 
@@ -45,7 +51,8 @@ TRACE_EVENT(cxxvm_vm_map_ram,
 
 	TP_printk("addr=0x%lx pages=%u node=%d by=%s ns=%llu",
 		  __entry->addr, __entry->count, __entry->node,
-		  __entry->served == CXXVM_SERVED_CXX ? "cxx" : "kernel",
+		  __entry->served == CXXVM_SERVED_CXX ? "cxx" :
+		  __entry->served == CXXVM_SERVED_FALLBACK ? "fallback" : "kernel",
 		  __entry->ns)
 );
 

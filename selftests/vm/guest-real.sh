@@ -3,8 +3,9 @@
 #
 # guest-real.sh DATA [KROOT]: runs inside a guest with cxxvm.ko loaded.  The
 # kernel's own vm_map_ram() callers under each takeover mode (off, observe,
-# on), in the same guest: every file read back must match its checksum,
-# and the takeover's counters must show who served the calls.
+# on; and split with CXXVM_REAL_SPLIT=1), in the same guest: every file
+# read back must match its checksum, and the takeover's counters must show
+# who served the calls.
 #
 # KROOT: a directory that holds lib/modules/$(uname -r) of the guest's
 # kernel, for modprobe -d (vng hides /var/cache, where sid-kernel.sh
@@ -22,7 +23,7 @@
 #          vm_map_ram(): 7.x) bindfs of src/: list the tree ten times,
 #          each listing must name exactly the manifest's files.
 #
-# In observe and on, the takeover's trace events (cxxvm:cxxvm_vm_map_ram,
+# In every mode but off, the takeover's trace events (cxxvm:cxxvm_vm_map_ram,
 # cxxvm:cxxvm_vm_unmap_ram) record every call in tracefs; the trace must
 # hold every call the counters saw, and trace2replay.awk turns it into a
 # replay trace (selftests/fixtures/README), left in
