@@ -18,7 +18,7 @@
  *   on       vm_map_ram() of 1..CXXVM_MAX_PAGES pages maps through the
  *            takeover arena; anything the arena cannot serve (more pages,
  *            no VA left) goes to the kernel's function;
- *   split    as on for every other vm_map_ram() call of each CPU, as
+ *   split    as on for a random half of the vm_map_ram() calls, as
  *            observe for the rest: both allocators serve one run of a
  *            workload, interleaved, and the trace events' by= tells
  *            their calls apart, so that per-call costs compare in the
@@ -116,7 +116,7 @@ static struct dentry *cxxvm_takeover_debugfs;
  * @map_pages: pages they asked for
  * @map_ns: ns in the wrapper, the map itself included
  * @map_cxx: calls the takeover arena served
- * @map_fallbacks: calls cxx was asked to serve (on; every other one in
+ * @map_fallbacks: calls cxx was asked to serve (on; half of them in
  *	split) that went to the kernel's vm_map_ram()
  * @map_failures: calls that returned NULL
  * @unmap_calls: vm_unmap_ram() calls
@@ -562,7 +562,7 @@ static const struct kernel_param_ops cxxvm_takeover_param_ops = {
 };
 module_param_cb(takeover, &cxxvm_takeover_param_ops, NULL, 0644);
 MODULE_PARM_DESC(takeover,
-		 "Serve the kernel's vm_map_ram() callers: off (default), observe (hook and count only), on (map through the C++ arena), split (every other map of each CPU through the arena, the rest through the kernel's)");
+		 "Serve the kernel's vm_map_ram() callers: off (default), observe (hook and count only), on (map through the C++ arena), split (a random half of the maps through the arena, the rest through the kernel's)");
 
 #ifdef CXXVM_KUNIT
 CXXVM_EXPORT_FOR_KUNIT(cxxvm_takeover_set);

@@ -316,7 +316,7 @@ echo off >"$param"
 trace_init || step "trace events cxxvm_vm_map_ram and cxxvm_vm_unmap_ram on" 1
 
 # CXXVM_REAL_SPLIT=1 (make bench): a fourth run of each workload in split,
-# every other map by cxx, for per-call figures from one run.
+# a random half of the maps by cxx, for per-call figures from one run.
 modes="off observe on"
 [ "${CXXVM_REAL_SPLIT:-0}" = 1 ] && modes="$modes split"
 for wl in $workloads; do
