@@ -6,7 +6,7 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/debugfs.h>
-#include <linux/math64.h>
+#include <linux/math.h>
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/notifier.h>
@@ -201,21 +201,15 @@ static void cxxvm_arena_purged(void *unused)
 }
 
 /*
- * VMAP_BBMAP_BITS of mm/vmalloc.c (6.1 to 7.2): the pages of the kernel's
- * vmap blocks (NR_CPUS is CONFIG_NR_CPUS): 256 with Debian's 8192, 1024
- * with 8.
+ * VMAP_BBMAP_BITS of mm/vmalloc.c (6.1 to 7.2; 64-bit, which the Kbuild
+ * requires): min(1024, max(2 * VMAP_MAX_ALLOC, VMALLOC_PAGES /
+ * roundup_pow_of_two(NR_CPUS) / 16)) with VMALLOC_SPACE 128 GiB and
+ * NR_CPUS, which is CONFIG_NR_CPUS: the pages of the kernel's vmap blocks,
+ * 256 with Debian's 8192, 1024 with 8.
  */
-static unsigned long cxxvm_kernel_vmap_block_pages(void)
-{
-#ifdef CONFIG_64BIT
-	const unsigned long space = 128UL << 30;	/* VMALLOC_SPACE */
-#else
-	const unsigned long space = SZ_128M;
-#endif
-	unsigned long bits = (space >> PAGE_SHIFT) / roundup_pow_of_two(CONFIG_NR_CPUS) / 16;
-
-	return clamp(bits, 2UL * BITS_PER_LONG, 1024UL);
-}
+#define CXXVM_KERNEL_VMAP_BLOCK_PAGES						\
+	clamp(((128UL << 30) >> PAGE_SHIFT) / roundup_pow_of_two(CONFIG_NR_CPUS) / 16, \
+	      2UL * BITS_PER_LONG, 1024UL)
 
 /**
  * cxxvm_arena_takeover_block_pages() - pages per block of the takeover's arena
@@ -237,14 +231,15 @@ u32 cxxvm_arena_takeover_block_pages(void)
 {
 	if (cxxvm_takeover_block_pages)
 		return cxxvm_takeover_block_pages;
-	return min_t(unsigned long, cxxvm_kernel_vmap_block_pages(), CXXVM_BLOCK_PAGES);
+	return min_t(unsigned long, CXXVM_KERNEL_VMAP_BLOCK_PAGES, CXXVM_BLOCK_PAGES);
 }
 
 /*
  * max_blocks for the takeover's arena: as much VA as max_blocks of the
- * module's 512-page blocks, so that its smaller blocks neither halve the
- * VA it may hold nor let its reserve of empty blocks (which grows as the
- * blocks shrink) approach the limit.
+ * module's 512-page blocks (up to CXXVM_CORE_MAX_BLOCKS blocks), so that
+ * its smaller blocks neither halve the VA it may hold nor let its reserve
+ * of empty blocks (which grows as the blocks shrink) approach the limit.
+ * After the module's arena accepted max_blocks.
  */
 static u32 cxxvm_arena_takeover_max_blocks(void)
 {
@@ -253,15 +248,16 @@ static u32 cxxvm_arena_takeover_max_blocks(void)
 
 	if (pages < CXXVM_MIN_BLOCK_PAGES || pages > CXXVM_BLOCK_PAGES)
 		return cxxvm_max_blocks;	/* cxxvm_arena_create() refuses it */
-	blocks = div_u64((u64)cxxvm_max_blocks * CXXVM_BLOCK_PAGES + pages - 1, pages);
-	return min_t(u64, blocks, max_t(u32, cxxvm_max_blocks, CXXVM_CORE_MAX_BLOCKS));
+	blocks = DIV_ROUND_UP_ULL((u64)cxxvm_max_blocks * CXXVM_BLOCK_PAGES, pages);
+	return min_t(u64, blocks, CXXVM_CORE_MAX_BLOCKS);
 }
 
 /**
  * cxxvm_arena_create_takeover() - a new arena with the takeover's tunables
  * @out: the arena
  *
- * The module's lazy_max_pages and max_blocks and purge (worker, or caller
+ * The module's lazy_max_pages, max_blocks scaled to the same VA
+ * (cxxvm_arena_takeover_max_blocks()), its purge (worker, or caller
  * with caller_purge=1), blocks of the kernel's size
  * (cxxvm_arena_takeover_block_pages()), nothing retired to reap, and no empty block kept
  * after a purge on request (FLUSH, the takeover's vm_unmap_aliases()), as

@@ -375,6 +375,11 @@ int cxxvm_arena_create(const struct cxxvm_arena_params *params,
  */
 uint64_t cxxvm_arena_destroy(struct cxxvm_arena *arena);
 
+/*
+ * Shared by the shim and the C++ core, inline in both: the one check of a
+ * mapping's size.
+ */
+
 /**
  * cxxvm_arena_check_pages() - is @n a page count cxxvm_arena_map() takes?
  * @n: pages

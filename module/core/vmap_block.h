@@ -121,8 +121,6 @@ public:
 	[[nodiscard]] ktl::uint32_t live_pages() const { return pages_ - free_pages_ - dirty_pages(); }
 	/// Every slot free: nothing live, nothing waiting for a shootdown.
 	[[nodiscard]] bool empty() const { return free_pages_ == pages_; }
-	/// Pages of VA the block spans (reserve()'s @pages).
-	[[nodiscard]] ktl::uint32_t pages() const { return pages_; }
 
 	[[nodiscard]] VirtAddr va_start() const { return va_start_; }
 	[[nodiscard]] VirtAddr va_end() const { return va_start_.plus_pages(pages_); }
