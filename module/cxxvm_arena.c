@@ -239,16 +239,14 @@ u32 cxxvm_arena_takeover_block_pages(void)
  * module's 512-page blocks (up to CXXVM_CORE_MAX_BLOCKS blocks), so that
  * its smaller blocks neither halve the VA it may hold nor let its reserve
  * of empty blocks (which grows as the blocks shrink) approach the limit.
- * After the module's arena accepted max_blocks.
+ * After the module's arena accepted max_blocks; a block size out of range
+ * gives some count here, and cxxvm_arena_create() refuses the size.
  */
 static u32 cxxvm_arena_takeover_max_blocks(void)
 {
-	u32 pages = cxxvm_arena_takeover_block_pages();
-	u64 blocks;
+	u64 blocks = DIV_ROUND_UP_ULL((u64)cxxvm_max_blocks * CXXVM_BLOCK_PAGES,
+				      cxxvm_arena_takeover_block_pages());
 
-	if (pages < CXXVM_MIN_BLOCK_PAGES || pages > CXXVM_BLOCK_PAGES)
-		return cxxvm_max_blocks;	/* cxxvm_arena_create() refuses it */
-	blocks = DIV_ROUND_UP_ULL((u64)cxxvm_max_blocks * CXXVM_BLOCK_PAGES, pages);
 	return min_t(u64, blocks, CXXVM_CORE_MAX_BLOCKS);
 }
 

@@ -238,9 +238,9 @@ uint64_t cxxvm_plat_max_pfn_limit(void);
  * RETURN_EMPTY: a purge on request (cxxvm_arena_purge_now(): FLUSH, the
  * takeover's vm_unmap_aliases()) returns every empty block to vmalloc, as
  * the kernel's vm_unmap_aliases() frees vmap blocks with nothing live
- * (6.1 all of them, 6.5 on those with under a quarter free; its blocks
- * are half the size of cxx's, so keeping one held more VA than the
- * kernel in the real workloads on 6.1 and 6.12).  Without it such
+ * (6.1 all of them, 6.5 on those with under a quarter free; keeping one
+ * held more VA than the kernel in the real workloads on 6.1 and 6.12,
+ * with 512-page blocks).  Without it such
  * a purge keeps enough empty blocks for the dirty slots until the next
  * purge.  Either way the purges that lazy_max_pages triggers keep them
  * (giving them back there made the takeover's tunables churn through a

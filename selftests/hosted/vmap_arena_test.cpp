@@ -85,7 +85,7 @@ protected:
 	{
 		const auto p = pfns(1, CXXVM_MAX_PAGES);
 		std::vector<VirtAddr> live;
-		for (int i = 0; i < 6 * 512 / 64; ++i) {
+		for (ktl::uint32_t i = 0; i < 6 * CXXVM_BLOCK_PAGES / CXXVM_MAX_PAGES; ++i) {
 			auto va = a->map({p.data(), p.size()});
 			ASSERT_TRUE(va.ok()) << i;
 			live.push_back(va.value());

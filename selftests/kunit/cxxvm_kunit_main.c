@@ -90,6 +90,20 @@ static void test_arena_free(struct kunit_resource *res)
 	cxxvm_arena_destroy(res->data);
 }
 
+/* An arena of its own made from @params, destroyed when the test ends. */
+static struct cxxvm_arena *test_arena_params(struct kunit *test,
+					     const struct cxxvm_arena_params *params)
+{
+	struct cxxvm_arena *a = NULL;
+
+	KUNIT_ASSERT_EQ(test, 0, cxxvm_arena_create(params, &a));
+	if (!kunit_alloc_resource(test, NULL, test_arena_free, GFP_KERNEL, a)) {
+		cxxvm_arena_destroy(a);
+		KUNIT_ASSERT_FAILURE(test, "no KUnit resource for the arena");
+	}
+	return a;
+}
+
 /* An arena of its own with CXXVM_ARENA_* @flags, destroyed when the test ends. */
 static struct cxxvm_arena *test_arena_flags(struct kunit *test, u32 lazy_max_pages,
 					    u32 max_blocks, u32 flags)
@@ -99,14 +113,8 @@ static struct cxxvm_arena *test_arena_flags(struct kunit *test, u32 lazy_max_pag
 		.max_blocks = max_blocks,
 		.flags = flags,
 	};
-	struct cxxvm_arena *a = NULL;
 
-	KUNIT_ASSERT_EQ(test, 0, cxxvm_arena_create(&params, &a));
-	if (!kunit_alloc_resource(test, NULL, test_arena_free, GFP_KERNEL, a)) {
-		cxxvm_arena_destroy(a);
-		KUNIT_ASSERT_FAILURE(test, "no KUnit resource for the arena");
-	}
-	return a;
+	return test_arena_params(test, &params);
 }
 
 /* An arena of its own whose purges run on its worker. */
@@ -357,15 +365,10 @@ static void arena_block_pages_not_whole_words(struct kunit *test)
 		.lazy_max_pages = 4096, .max_blocks = 1, .block_pages = pages,
 	};
 	struct test_pages *tp = test_pages(test, CXXVM_MAX_PAGES);
-	struct cxxvm_arena *a = NULL;
+	struct cxxvm_arena *a = test_arena_params(test, &params);
 	uintptr_t va, first = 0, span = 0;
 	u32 i;
 
-	KUNIT_ASSERT_EQ(test, 0, cxxvm_arena_create(&params, &a));
-	if (!kunit_alloc_resource(test, NULL, test_arena_free, GFP_KERNEL, a)) {
-		cxxvm_arena_destroy(a);
-		KUNIT_ASSERT_FAILURE(test, "no KUnit resource for the arena");
-	}
 	for (i = 0; i < 3; i++) {
 		KUNIT_ASSERT_EQ(test, 0, cxxvm_arena_map(a, tp->pfns, CXXVM_MAX_PAGES, &va));
 		if (!i)

@@ -143,7 +143,7 @@ trace_stop() {
 }
 
 # p50 TRACE EVENT [BY]: the median ns= of EVENT's calls in TRACE (0 if
-# none), only those served by BY (cxx or kernel) if given: what one call
+# none), only those served by BY (cxx, kernel or fallback) if given: what one call
 # costs, without the calls a busy vCPU was preempted in.
 p50() {
 	sed -n "s/.* $2: .* by=${3:-[a-z]*} ns=\([0-9]*\).*/\1/p" "$1" | sort -n |
