@@ -428,7 +428,9 @@ int cxxvm_arena_map(struct cxxvm_arena *arena, const uint64_t *pfns,
  * pages: do not free them before.  Mirrors vm_unmap_ram()/vb_free().
  * Context: process context; sleeps only with CXXVM_ARENA_CALLER_PURGE or
  * at 4 x lazy_max_pages.
- * Return: 0, -EINVAL if (@va, @n) is not a live mapping of exactly @n pages.
+ * Return: 0; -ENOENT if @va lies in no block of the arena (as
+ * cxxvm_arena_owns() would find at that moment); -EINVAL if it does, but
+ * (@va, @n) is not a live mapping of exactly @n pages.
  */
 int cxxvm_arena_unmap(struct cxxvm_arena *arena, uintptr_t va, uint32_t n,
 		      uint64_t *purge_seq);

@@ -114,14 +114,16 @@ static struct dentry *cxxvm_takeover_debugfs;
  * struct cxxvm_takeover_counts - what the wrappers saw, per CPU
  * @map_calls: vm_map_ram() calls (every mode but off)
  * @map_pages: pages they asked for
- * @map_ns: ns in the wrapper, the map itself included
+ * @map_ns: ns per call: from the wrapper's entry for cxx's calls (and
+ *	fallbacks, cxx's attempt included), from when the hook let the
+ *	wrapper's call through for the kernel's (struct cxxvm_passthrough)
  * @map_cxx: calls the takeover arena served
  * @map_fallbacks: calls cxx was asked to serve (on; half of them in
  *	split) that went to the kernel's vm_map_ram()
  * @map_failures: calls that returned NULL
  * @unmap_calls: vm_unmap_ram() calls
  * @unmap_pages: pages they gave back
- * @unmap_ns: ns in the wrapper
+ * @unmap_ns: ns per call, timed as @map_ns
  * @unmap_cxx: calls whose mapping was the takeover arena's
  * @unmap_bad: calls on the arena's VA that were no live mapping of that
  *	size (a caller's bug: the kernel's vm_unmap_ram() would BUG)
@@ -147,6 +149,24 @@ struct cxxvm_takeover_counts {
 static DEFINE_PER_CPU(struct cxxvm_takeover_counts, cxxvm_takeover_counts);
 
 #define cxxvm_count(field, n) this_cpu_add(cxxvm_takeover_counts.field, (n))
+
+/**
+ * struct cxxvm_passthrough - when the hook last let this module's call through
+ * @task: the caller
+ * @ns: ktime_get_mono_fast_ns() then
+ *
+ * A wrapper that calls the kernel's function enters the hook a second
+ * time, and the hook lets that call through.  The second entry is the
+ * takeover's cost, not the kernel allocator's, so the hook notes the time
+ * per CPU and the wrapper times the kernel's call from there (on the way
+ * back, the trampoline's return stays in the kernel's time).
+ */
+struct cxxvm_passthrough {
+	struct task_struct *task;
+	u64 ns;
+};
+
+static DEFINE_PER_CPU(struct cxxvm_passthrough, cxxvm_passthrough);
 
 static void cxxvm_takeover_release_fn(struct work_struct *work);
 static DECLARE_WORK(cxxvm_takeover_release_work, cxxvm_takeover_release_fn);
@@ -175,6 +195,20 @@ static void cxxvm_takeover_put_live(void)
  */
 
 /*
+ * Where a kernel's call made between @t0 and @t1 is timed from: when the
+ * hook let it through (struct cxxvm_passthrough), if that was this task's
+ * call and in between, else @t0 (the task moved to another CPU meanwhile).
+ */
+static u64 cxxvm_kernel_call_start(u64 t0, u64 t1)
+{
+	struct cxxvm_passthrough *p = get_cpu_ptr(&cxxvm_passthrough);
+	u64 start = p->task == current && p->ns >= t0 && p->ns <= t1 ? p->ns : t0;
+
+	put_cpu_ptr(&cxxvm_passthrough);
+	return start;
+}
+
+/*
  * Whether cxx is asked to serve this map: always in on, one map in two
  * in split, chosen at random (so that both allocators serve the same
  * workload, interleaved, for a paired comparison; strict alternation
@@ -199,7 +233,7 @@ static void *cxxvm_vm_map_ram(struct page **pages, unsigned int count, int node)
 	int idx = srcu_read_lock(&cxxvm_takeover_srcu);
 	/* Acquire: pairs with cxxvm_activate(); see there.  Not timed. */
 	bool by_cxx = cxxvm_map_by_cxx(smp_load_acquire(&cxxvm_takeover_mode));
-	u64 t0 = ktime_get_ns(), ns;
+	u64 t0 = ktime_get_mono_fast_ns(), t1;
 	void *mem = NULL;
 	int served;
 
@@ -228,11 +262,13 @@ static void *cxxvm_vm_map_ram(struct page **pages, unsigned int count, int node)
 		mem = vm_map_ram(pages, count, node);
 	if (!mem)
 		cxxvm_count(map_failures, 1);
-	ns = ktime_get_ns() - t0;
+	t1 = ktime_get_mono_fast_ns();
+	if (served == CXXVM_SERVED_KERNEL)
+		t0 = cxxvm_kernel_call_start(t0, t1);
 	cxxvm_count(map_calls, 1);
 	cxxvm_count(map_pages, count);
-	cxxvm_count(map_ns, ns);
-	trace_cxxvm_vm_map_ram((unsigned long)mem, count, node, served, ns);
+	cxxvm_count(map_ns, t1 - t0);
+	trace_cxxvm_vm_map_ram((unsigned long)mem, count, node, served, t1 - t0);
 	srcu_read_unlock(&cxxvm_takeover_srcu, idx);
 	return mem;
 }
@@ -241,36 +277,50 @@ static void *cxxvm_vm_map_ram(struct page **pages, unsigned int count, int node)
  * vm_unmap_ram() as the hook runs it.  Mirrors vm_unmap_ram() and
  * vb_free(): the PTEs are cleared now and the shootdown deferred, unless
  * debug_pagealloc wants it at once.  May sleep.
+ *
+ * An address in no block of the arena (-ENOENT) goes to the kernel's
+ * function, which is timed alone (struct cxxvm_passthrough): finding that
+ * the address is not the arena's is the takeover's cost, not the kernel
+ * allocator's, and timing it would flatter cxx in the per-call comparison.
  */
 static void cxxvm_vm_unmap_ram(const void *mem, unsigned int count)
 {
 	int idx = srcu_read_lock(&cxxvm_takeover_srcu);
 	unsigned long addr = (unsigned long)mem;
 	int served = CXXVM_SERVED_KERNEL;
-	u64 t0 = ktime_get_ns(), ns;
+	u64 t0 = ktime_get_mono_fast_ns(), t1;
 	u64 seq;
+	int ret;
 
 	might_sleep();
-	if (!cxxvm_arena_unmap(cxxvm_takeover_arena, addr, count, &seq)) {
+	ret = cxxvm_arena_unmap(cxxvm_takeover_arena, addr, count, &seq);
+	if (!ret) {
 		served = CXXVM_SERVED_CXX;
 		debug_check_no_locks_freed(mem, (unsigned long)count << PAGE_SHIFT);
 		if (debug_pagealloc_enabled_static())
 			(void)cxxvm_arena_purge_now(cxxvm_takeover_arena);
 		cxxvm_count(unmap_cxx, 1);
 		cxxvm_takeover_put_live();
-	} else if (cxxvm_arena_owns(cxxvm_takeover_arena, addr)) {
+	} else if (ret != -ENOENT && cxxvm_arena_owns(cxxvm_takeover_arena, addr)) {
 		/* Never the kernel's VA: handing it over would BUG in vb_free(). */
 		WARN_ONCE(1, "vm_unmap_ram(%p, %u): no live mapping of that size\n",
 			  mem, count);
 		cxxvm_count(unmap_bad, 1);
 	} else {
+		/*
+		 * -EINVAL with no block any more: the block was released
+		 * meanwhile, and the address may be the kernel's again.
+		 */
+		t0 = ktime_get_mono_fast_ns();
 		vm_unmap_ram(mem, count);
 	}
-	ns = ktime_get_ns() - t0;
+	t1 = ktime_get_mono_fast_ns();
+	if (served == CXXVM_SERVED_KERNEL)
+		t0 = cxxvm_kernel_call_start(t0, t1);
 	cxxvm_count(unmap_calls, 1);
 	cxxvm_count(unmap_pages, count);
-	cxxvm_count(unmap_ns, ns);
-	trace_cxxvm_vm_unmap_ram(addr, count, served, ns);
+	cxxvm_count(unmap_ns, t1 - t0);
+	trace_cxxvm_vm_unmap_ram(addr, count, served, t1 - t0);
 	srcu_read_unlock(&cxxvm_takeover_srcu, idx);
 }
 
@@ -321,9 +371,16 @@ static void notrace cxxvm_hook_fn(unsigned long ip, unsigned long parent_ip,
 				  struct ftrace_ops *op, struct ftrace_regs *fregs)
 {
 	struct cxxvm_hook *h = container_of(op, struct cxxvm_hook, ops);
+	struct cxxvm_passthrough *p;
 
-	if (within_module(parent_ip, THIS_MODULE))
+	if (within_module(parent_ip, THIS_MODULE)) {
+		preempt_disable_notrace();
+		p = this_cpu_ptr(&cxxvm_passthrough);
+		p->task = current;
+		p->ns = ktime_get_mono_fast_ns();
+		preempt_enable_notrace();
 		return;
+	}
 	if (h->map ? READ_ONCE(cxxvm_takeover_mode) == CXXVM_TAKEOVER_OFF :
 		     READ_ONCE(cxxvm_takeover_inert))
 		return;

@@ -272,15 +272,17 @@ public:
 	/// run, and no purge is running, does it run one itself.
 	/// Returns the number of the purge that covers the slot: the pages stay
 	/// reachable through stale TLB entries until flushed_seq() reaches it.
-	/// Mirrors vb_free().  Errors: -EINVAL if (@va, @n) is not a live
-	/// mapping of exactly @n pages.
+	/// Mirrors vb_free().  Errors: -ENOENT if @va lies in no block of the
+	/// arena (owns() would be false), so that the takeover can hand the
+	/// call to the kernel without a second lookup; -EINVAL if it does but
+	/// (@va, @n) is not a live mapping of exactly @n pages.
 	/// Context: process context; sleeps only with caller_purge or past the
 	/// cap with no purge running.
 	[[nodiscard, gnu::always_inline]] cxxrt::Result<ktl::uint64_t> unmap(VirtAddr va, PageCount n)
 	{
 		const Released r = unmap_locked(va, n);
 		if (!r.ok)
-			return cxxrt::Errno::kInval;
+			return r.foreign ? cxxrt::Errno::kNoEnt : cxxrt::Errno::kInval;
 		if (r.purge_now) [[unlikely]] {
 			if (params_.caller_purge) {
 				purge_if_needed(Reason::kThreshold, 0);
@@ -398,6 +400,7 @@ private:
 		ktl::uint64_t covering;		///< the purge that covers the slot
 		bool purge_now;			///< lazy_max_pages reached
 		bool over_cap = false;		///< kCapFactor x lazy_max_pages reached
+		bool foreign = false;		///< va lies in no block of the arena
 	};
 
 	/// Why a purge runs: kThreshold and kNoRoom skip it if another
@@ -701,7 +704,7 @@ private:
 		for (;;) {
 			const auto hit = index_.find(va);
 			if (!hit)
-				return {false, 0, false};
+				return {false, 0, false, false, true};
 			const ktl::uint32_t owner = hit->block->owner();
 			if (owner == VmapBlock::kNoOwner)
 				return {false, 0, false};	// moving or released: nothing live

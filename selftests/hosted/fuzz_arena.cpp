@@ -117,6 +117,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			const ktl::uint32_t wrong = it->second.n == 1 ? 2 : it->second.n - 1;
 			if (a->unmap(VirtAddr(it->first), PageCount(wrong)).error() != -22)
 				fail("a wrong unmap was not -EINVAL", it->first);
+			// An address up to a block away, live or not: -ENOENT
+			// exactly where owns() says the arena has no block.
+			const VirtAddr near(it->first + (ktl::uintptr_t{arg} % 1024) * 4096 - 512 * 4096);
+			const bool live_there = live.count(near.value()) && live[near.value()].n == 1;
+			if (!live_there && (a->unmap(near, PageCount(1)).error() == -2) == a->owns(near))
+				fail("-ENOENT disagrees with owns()", near.value());
 			break;
 		}
 		case 6:		// touch: every live page, through the TLB

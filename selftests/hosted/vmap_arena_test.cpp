@@ -128,7 +128,8 @@ TEST_F(VmapArenaTest, MapsEveryPageToItsPfn)
 	}
 }
 
-// Bad unmaps are -EINVAL and change nothing.
+// Bad unmaps are -EINVAL, or -ENOENT for an address in no block, and
+// change nothing.
 TEST_F(VmapArenaTest, RejectsBadUnmaps)
 {
 	Arena *a = make(256, 8);
@@ -138,7 +139,10 @@ TEST_F(VmapArenaTest, RejectsBadUnmaps)
 	ASSERT_TRUE(va.ok());
 	EXPECT_EQ(-22, a->unmap(va.value(), PageCount(3)).error());
 	EXPECT_EQ(-22, a->unmap(va.value().plus_pages(1), PageCount(4)).error());
-	EXPECT_EQ(-22, a->unmap(VirtAddr(0x1000), PageCount(4)).error());
+	EXPECT_EQ(-2, a->unmap(VirtAddr(0x1000), PageCount(4)).error());
+	// The guard page after the block, and the block's last page.
+	EXPECT_EQ(-2, a->unmap(va.value().plus_pages(512), PageCount(4)).error());
+	EXPECT_EQ(-22, a->unmap(va.value().plus_pages(511), PageCount(1)).error());
 	EXPECT_TRUE(a->unmap(va.value(), PageCount(4)).ok());
 	EXPECT_EQ(-22, a->unmap(va.value(), PageCount(4)).error());
 	EXPECT_EQ(-22, a->map({p.data(), std::size_t{0}}).error());

@@ -408,7 +408,11 @@ static void arena_full_arena_purges(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, shootdowns + 1, arena_stat(a, shootdowns));
 }
 
-/* unmap() refuses anything but a live mapping of exactly the mapped size. */
+/*
+ * unmap() refuses anything but a live mapping of exactly the mapped size:
+ * -ENOENT for an address in no block (the takeover's cue to hand the call
+ * to the kernel), -EINVAL for any other.
+ */
 static void arena_unmap_rejects_bad_calls(struct kunit *test)
 {
 	struct test_pages *tp = test_pages(test, 3);
@@ -422,7 +426,8 @@ static void arena_unmap_rejects_bad_calls(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, -EINVAL, cxxvm_arena_unmap(a, va, 0, &seq));
 	KUNIT_EXPECT_EQ(test, -EINVAL, cxxvm_arena_unmap(a, va + 1, 3, &seq));
 	KUNIT_EXPECT_EQ(test, -EINVAL, cxxvm_arena_unmap(a, va + PAGE_SIZE, 3, &seq));
-	KUNIT_EXPECT_EQ(test, -EINVAL, cxxvm_arena_unmap(a, PAGE_OFFSET, 3, &seq));
+	KUNIT_EXPECT_EQ(test, -ENOENT, cxxvm_arena_unmap(a, PAGE_OFFSET, 3, &seq));
+	KUNIT_EXPECT_FALSE(test, cxxvm_arena_owns(a, PAGE_OFFSET));
 	/* Still mapped after every rejected call. */
 	KUNIT_EXPECT_TRUE(test, pte_present(pte_at(test, va + 2 * PAGE_SIZE)));
 	KUNIT_EXPECT_EQ(test, 1ULL, arena_stat(a, live_mappings));

@@ -29,6 +29,19 @@ echo "guest: $(nproc) vCPUs, clocksource $(cat /sys/devices/system/clocksource/c
 if [ -n "${CXXVM_REAL_DATA:-}" ]; then
 	# shellcheck disable=SC2086 # empty, or one directory
 	"$(dirname "$0")/guest-real.sh" "$CXXVM_REAL_DATA" ${CXXVM_REAL_KROOT:-}
+	# Each observed trace replayed through every backend ("# replay:"
+	# lines), in a fresh load of the module: the takeover's ftrace hook
+	# stays on vm_map_ram() and vm_unmap_ram() until rmmod, so in this
+	# load the replay's kernel backends would pass through it on every
+	# call, and its cxx backend would not.
+	rmmod cxxvm
+	# shellcheck disable=SC2086 # lists of module parameters
+	insmod "$ko" $reserved ${CXXVM_MODULE_ARGS:-}
+	for trace in /tmp/cxxvm-real-*-observe.replay; do
+		[ -e "$trace" ] || continue
+		"$bench" -s replay -r 3 --replay "$trace"
+		echo "ok real $(basename "$trace"): replayed through every backend"
+	done
 fi
 rmmod cxxvm
 echo "---- cxxvm-bench json begin ----"

@@ -144,7 +144,7 @@ real_table() {
 }
 
 # replay_table LABEL=OUT...: cxxvm-bench's "# replay:" lines in each OUT
-# (guest-real.sh replays each workload's observed trace): per workload and
+# (guest-bench.sh replays each workload's observed trace): per workload and
 # backend, ns per map+unmap pair (pass 1), the pair against vm_map_ram's,
 # the C++ backend's fallbacks, shootdowns, new blocks and the ms it spent
 # creating them and shooting down, its peak VA against the trace's peak of

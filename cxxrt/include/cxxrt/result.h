@@ -11,6 +11,7 @@ namespace cxxrt {
 /// are the kernel's (include/uapi/asm-generic/errno-base.h); the core only
 /// names the few it returns.
 enum class Errno : int {
+	kNoEnt = -2,
 	kNxio = -6,
 	kNoMem = -12,
 	kBusy = -16,
