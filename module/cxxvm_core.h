@@ -29,10 +29,28 @@ extern "C" {
 /* ---- platform: implemented by the shim ---------------------------------- */
 
 /**
+ * struct cxxvm_pte_runs - where the PTEs of a block of kernel VA are
+ * @first: the address of page 0's PTE, and of page @split's
+ * @split: the first page whose PTE is in the second page-table page (the
+ *	block's page count if there is none; then @first[1] is 0)
+ *
+ * One page-table page maps a PMD's worth of VA (512 pages on x86-64), and
+ * its PTEs are in address order, so a block of up to 512 pages has its
+ * PTEs in at most two runs, each contiguous: page i < @split at
+ * @first[0] + 8 * i, page i >= @split at @first[1] + 8 * (i - @split).  A
+ * map or unmap computes its PTEs' addresses from them, without a page
+ * table walk or a per-page table of pointers to read.
+ */
+struct cxxvm_pte_runs {
+	uintptr_t first[2];
+	uint32_t split;
+};
+
+/**
  * cxxvm_plat_va_reserve() - reserve a block of kernel VA with page tables.
- * @nr_pages: size of the block in pages
+ * @nr_pages: size of the block in pages, at most CXXVM_BLOCK_PAGES
  * @va_start: out: first address of the block (page aligned)
- * @ptes: out: @nr_pages PTE pointers, one per page, in address order
+ * @runs: out: where its PTEs are
  *
  * vmap()s @nr_pages references to one placeholder page with PAGE_NONE,
  * which allocates a vmap_area and populates the page tables without making
@@ -41,11 +59,12 @@ extern "C" {
  * and shoot down: a broadcast IPI per new block).
  *
  * Context: process context, may sleep.
- * Return: 0, or -ENOMEM if vmap() fails or (with a WARN) a PTE is not a
- * 4 KiB one or is present.
+ * Return: 0; -EINVAL (with a WARN) for more than CXXVM_BLOCK_PAGES pages;
+ * -ENOMEM if vmap() fails or (with a WARN) a PTE is not a 4 KiB one or is
+ * present.
  */
 int cxxvm_plat_va_reserve(uint32_t nr_pages, uintptr_t *va_start,
-			  uintptr_t *ptes);
+			  struct cxxvm_pte_runs *runs);
 
 /**
  * cxxvm_plat_va_release() - return a block from cxxvm_plat_va_reserve().

@@ -308,7 +308,28 @@ static inline void cxxvm_pte_clear(pte_t *ptep)
 	native_pte_clear(NULL, 0, ptep);
 }
 
-int cxxvm_plat_va_reserve(u32 nr_pages, uintptr_t *va_start, uintptr_t *ptes)
+/* The PTE of page @i of a block whose PTEs are @runs. */
+static pte_t *cxxvm_run_pte(const struct cxxvm_pte_runs *runs, u32 i)
+{
+	if (i < runs->split)
+		return (pte_t *)runs->first[0] + i;
+	return (pte_t *)runs->first[1] + (i - runs->split);
+}
+
+/* The PTE of @a, a 4 KiB page of a fresh vmap(), or NULL (with a WARN). */
+static pte_t *cxxvm_lookup_pte(unsigned long a)
+{
+	unsigned int level;
+	pte_t *ptep = lookup_address(a, &level);
+
+	/* vmap() of VM_MAP pages never maps huge: a kernel we do not know. */
+	if (WARN_ON_ONCE(!ptep || level != PG_LEVEL_4K))
+		return NULL;
+	return ptep;
+}
+
+int cxxvm_plat_va_reserve(u32 nr_pages, uintptr_t *va_start,
+			  struct cxxvm_pte_runs *runs)
 {
 	struct page **pages;
 	unsigned long va;
@@ -316,6 +337,11 @@ int cxxvm_plat_va_reserve(u32 nr_pages, uintptr_t *va_start, uintptr_t *ptes)
 	u32 i;
 
 	might_sleep();
+	/* Two runs cover it only if it spans at most one PMD boundary. */
+	static_assert(CXXVM_BLOCK_PAGES <= PTRS_PER_PTE);
+	static_assert(sizeof(pte_t) == sizeof(u64));
+	if (WARN_ON_ONCE(!nr_pages || nr_pages > CXXVM_BLOCK_PAGES))
+		return -EINVAL;
 	pages = kvmalloc_array(nr_pages, sizeof(*pages), GFP_KERNEL);
 	if (!pages)
 		return -ENOMEM;
@@ -334,36 +360,42 @@ int cxxvm_plat_va_reserve(u32 nr_pages, uintptr_t *va_start, uintptr_t *ptes)
 		return -ENOMEM;
 
 	va = (unsigned long)addr;
-	for (i = 0; i < nr_pages; i++) {
-		unsigned long a = va + i * PAGE_SIZE;
-		unsigned int level;
-		pte_t *ptep;
-
-		/* One page-table page covers a PMD: look up where a new one starts. */
-		if (i && a & ~PMD_MASK) {
-			ptes[i] = ptes[i - 1] + sizeof(pte_t);
-			continue;
-		}
-		ptep = lookup_address(a, &level);
-		/* vmap() of VM_MAP pages never maps huge: a kernel we do not know. */
-		if (WARN_ON_ONCE(!ptep || level != PG_LEVEL_4K)) {
-			vunmap(addr);
-			return -ENOMEM;
-		}
-		ptes[i] = (uintptr_t)ptep;
+	/*
+	 * One page-table page covers a PMD: the PTEs run on in address
+	 * order up to the next PMD boundary, and start again in another
+	 * page there.
+	 */
+	runs->split = min_t(u32, nr_pages, (PMD_SIZE - (va & ~PMD_MASK)) >> PAGE_SHIFT);
+	runs->first[0] = (uintptr_t)cxxvm_lookup_pte(va);
+	runs->first[1] = 0;
+	if (runs->split < nr_pages)
+		runs->first[1] = (uintptr_t)cxxvm_lookup_pte(va + runs->split * PAGE_SIZE);
+	if (!runs->first[0] || (runs->split < nr_pages && !runs->first[1])) {
+		vunmap(addr);
+		return -ENOMEM;
+	}
+	/* Each run's last PTE where the page tables say: the runs hold. */
+	if (WARN_ON_ONCE(cxxvm_lookup_pte(va + (runs->split - 1) * PAGE_SIZE) !=
+			 cxxvm_run_pte(runs, runs->split - 1) ||
+			 cxxvm_lookup_pte(va + (nr_pages - 1) * PAGE_SIZE) !=
+			 cxxvm_run_pte(runs, nr_pages - 1))) {
+		vunmap(addr);
+		return -ENOMEM;
 	}
 	for (i = 0; i < nr_pages; i++) {
+		pte_t *ptep = cxxvm_run_pte(runs, i);
+
 		/*
 		 * The P bit clear: vmap() wrote PAGE_NONE (which pte_present()
 		 * calls present, for PROT_NONE user pages), and nothing since.
 		 */
-		if (WARN_ON_ONCE(pte_flags(*(pte_t *)ptes[i]) & _PAGE_PRESENT)) {
+		if (WARN_ON_ONCE(pte_flags(*ptep) & _PAGE_PRESENT)) {
 			vunmap(addr);
 			/* A TLB may hold the placeholder: flush before it is freed. */
 			vm_unmap_aliases();
 			return -ENOMEM;
 		}
-		cxxvm_pte_clear((pte_t *)ptes[i]);
+		cxxvm_pte_clear(ptep);
 	}
 	*va_start = va;
 	trace_cxxvm_block_new(va, nr_pages);

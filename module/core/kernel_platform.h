@@ -128,9 +128,9 @@ struct KernelPlatform {
 	static void cpu_relax() { __builtin_ia32_pause(); }
 
 	[[nodiscard]] static cxxrt::Result<void> va_reserve(ktl::uint32_t n, ktl::uintptr_t *va,
-							     ktl::uintptr_t *ptes)
+							     cxxvm_pte_runs *runs)
 	{
-		const int rc = cxxvm_plat_va_reserve(n, va, ptes);
+		const int rc = cxxvm_plat_va_reserve(n, va, runs);
 		if (rc)
 			return static_cast<cxxrt::Errno>(rc);
 		return {};
@@ -141,20 +141,21 @@ struct KernelPlatform {
 	/// WRITE_ONCE() in native_set_pte().  Relaxed suffices: the stores are
 	/// published by the lock release or return that follows, and the MMU
 	/// reads them only after the access that needs them.
-	static void ptes_set(const ktl::uintptr_t *ptes, const Pfn *pfns, ktl::uint32_t n)
+	static void ptes_set(ktl::uintptr_t first, const Pfn *pfns, ktl::uint32_t n)
 	{
 		const ktl::uint64_t mask = cxxvm_plat_pte_format.pfn_mask;
 		const ktl::uint64_t prot = cxxvm_plat_pte_format.prot;
+		auto *ptes = reinterpret_cast<ktl::uint64_t *>(first);
 		for (ktl::uint32_t i = 0; i < n; ++i) {
 			const ktl::uint64_t pte = ((pfns[i].value() << kPageShift) & mask) | prot;
-			__atomic_store_n(reinterpret_cast<ktl::uint64_t *>(ptes[i]), pte, __ATOMIC_RELAXED);
+			__atomic_store_n(&ptes[i], pte, __ATOMIC_RELAXED);
 		}
 	}
-	static void ptes_clear(const ktl::uintptr_t *ptes, ktl::uint32_t n)
+	static void ptes_clear(ktl::uintptr_t first, ktl::uint32_t n)
 	{
+		auto *ptes = reinterpret_cast<ktl::uint64_t *>(first);
 		for (ktl::uint32_t i = 0; i < n; ++i)
-			__atomic_store_n(reinterpret_cast<ktl::uint64_t *>(ptes[i]), ktl::uint64_t{0},
-					 __ATOMIC_RELAXED);
+			__atomic_store_n(&ptes[i], ktl::uint64_t{0}, __ATOMIC_RELAXED);
 	}
 	static void tlb_shootdown() { cxxvm_plat_tlb_shootdown(); }
 	static ktl::uint32_t this_cpu() { return cxxvm_plat_this_cpu(); }

@@ -53,7 +53,9 @@ concept WorkItem = requires(W w, void (*fn)(void *), void *ctx) {
 	{ w.cancel() } -> ktl::same_as<void>;
 };
 
-/// What the vmap allocator needs: VA blocks with PTE pointers, PTE writes,
+/// What the vmap allocator needs: VA blocks and where their PTEs are
+/// (struct cxxvm_pte_runs), writes of @n PTEs that follow each other
+/// from the address of the first (8 bytes each),
 /// a TLB shootdown, a spinlock, a sleeping mutex, a work item for the
 /// purge worker, a monotonic clock in ns (now_ns(), for counters on slow
 /// paths), and CPU ids.  See
@@ -66,12 +68,12 @@ concept WorkItem = requires(W w, void (*fn)(void *), void *ctx) {
 template <typename P>
 concept Platform = TryLock<typename P::SpinLock> && TryLock<typename P::Mutex> &&
 	WorkItem<typename P::Work> &&
-	requires(ktl::uint32_t n, ktl::uintptr_t *va, ktl::uintptr_t *ptes,
-		 const ktl::uintptr_t *cptes, const Pfn *pfns) {
-		{ P::va_reserve(n, va, ptes) } -> ktl::same_as<cxxrt::Result<void>>;
+	requires(ktl::uint32_t n, ktl::uintptr_t *va, cxxvm_pte_runs *runs,
+		 ktl::uintptr_t pte, const Pfn *pfns) {
+		{ P::va_reserve(n, va, runs) } -> ktl::same_as<cxxrt::Result<void>>;
 		{ P::va_release(VirtAddr(0)) } -> ktl::same_as<void>;
-		{ P::ptes_set(cptes, pfns, n) } -> ktl::same_as<void>;
-		{ P::ptes_clear(cptes, n) } -> ktl::same_as<void>;
+		{ P::ptes_set(pte, pfns, n) } -> ktl::same_as<void>;
+		{ P::ptes_clear(pte, n) } -> ktl::same_as<void>;
 		{ P::tlb_shootdown() } -> ktl::same_as<void>;
 		{ P::this_cpu() } -> ktl::same_as<ktl::uint32_t>;
 		{ P::nr_cpu_ids() } -> ktl::same_as<ktl::uint32_t>;

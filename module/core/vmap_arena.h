@@ -251,7 +251,7 @@ public:
 			if (!p)
 				p = borrow(n);
 			if (p) {
-				P::ptes_set(p->block->ptes(p->idx), pfns.data(), n.value());
+				p->block->template set_ptes<P>(p->idx, pfns.data(), n.value());
 				return p->va;
 			}
 			if (throttled) {
@@ -657,7 +657,7 @@ private:
 		const auto idx = b->page_index(va);
 		if (!idx || !b->is_live_slot(*idx, n))
 			return {false, 0, false};
-		P::ptes_clear(b->ptes(*idx), n.value());
+		b->template clear_ptes<P>(*idx, n.value());
 		const ktl::uint32_t slot = b->release_to_dirty(*idx);
 		bool over_cap = false;
 		s.dirty_pages += slot;

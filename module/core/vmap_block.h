@@ -33,7 +33,7 @@ namespace cxxvm {
 ///
 /// Ownership and locking: a block belongs to one CPU's VmapBlockQueue at a
 /// time (owner_), or to nobody while it moves between queues or is being
-/// reserved or released.  Slot state, va_start_ and ptes_ are protected by
+/// reserved or released.  Slot state, va_start_ and runs_ are protected by
 /// the owning queue's lock; the PTEs of a live slot belong to whoever
 /// mapped it.  owner_ is written under the owning queue's lock and read
 /// without it by unmap(), which then takes that lock and reads owner_ again
@@ -77,7 +77,7 @@ public:
 	[[nodiscard]] cxxrt::Result<void> reserve(ktl::uint32_t pages)
 	{
 		ktl::uintptr_t va = 0;
-		TRY_VOID(P::va_reserve(pages, &va, ptes_));
+		TRY_VOID(P::va_reserve(pages, &va, &runs_));
 		va_start_ = VirtAddr(va);
 		pages_ = pages;
 		words_ = (pages + 63) / 64;
@@ -126,8 +126,25 @@ public:
 	[[nodiscard]] VirtAddr va_end() const { return va_start_.plus_pages(pages_); }
 	[[nodiscard]] bool contains(VirtAddr va) const { return va >= va_start_ && va < va_end(); }
 
-	/// The PTE pointers of pages [idx, idx + n).
-	[[nodiscard]] const ktl::uintptr_t *ptes(ktl::uint32_t idx) const { return &ptes_[idx]; }
+	/// Write the PTEs of pages [@idx, @idx + @n) to map @pfns.
+	template <Platform P>
+	[[gnu::always_inline]] void set_ptes(ktl::uint32_t idx, const Pfn *pfns, ktl::uint32_t n) const
+	{
+		for_pte_runs(idx, n, [&](ktl::uintptr_t pte, ktl::uint32_t done, ktl::uint32_t count)
+					     __attribute__((always_inline)) {
+			P::ptes_set(pte, pfns + done, count);
+		});
+	}
+
+	/// Clear the PTEs of pages [@idx, @idx + @n).
+	template <Platform P>
+	[[gnu::always_inline]] void clear_ptes(ktl::uint32_t idx, ktl::uint32_t n) const
+	{
+		for_pte_runs(idx, n, [&](ktl::uintptr_t pte, ktl::uint32_t, ktl::uint32_t count)
+					     __attribute__((always_inline)) {
+			P::ptes_clear(pte, count);
+		});
+	}
 
 	/// The page index of @va inside the block, or nullopt if @va is not a
 	/// page-aligned address of this block.
@@ -226,13 +243,31 @@ public:
 		for (ktl::uint32_t w = 0; w < words_; ++w) {
 			for (ktl::uint64_t h = head_[w]; h; h &= h - 1) {
 				const ktl::uint32_t idx = w * 64 + ktl::countr_zero(h);
-				P::ptes_clear(&ptes_[idx], npages_[idx]);
+				clear_ptes<P>(idx, npages_[idx]);
 			}
 		}
 		return live_slots_;
 	}
 
 private:
+	/// @fn(address of the first PTE, pages before it, pages) for each run
+	/// of PTEs that follow each other among pages [@idx, @idx + @n): one,
+	/// or two where the pages cross into another page-table page.
+	template <typename Fn>
+	[[gnu::always_inline]] void for_pte_runs(ktl::uint32_t idx, ktl::uint32_t n, Fn &&fn) const
+	{
+		constexpr ktl::uintptr_t kPte = sizeof(ktl::uint64_t);
+		const ktl::uint32_t split = runs_.split;
+		if (idx >= split) {
+			fn(runs_.first[1] + (idx - split) * kPte, 0u, n);
+			return;
+		}
+		const ktl::uint32_t head = split - idx < n ? split - idx : n;
+		fn(runs_.first[0] + idx * kPte, 0u, head);
+		if (head < n) [[unlikely]]
+			fn(runs_.first[1], head, n - head);
+	}
+
 	/// Bits at multiples of 2^o: where a slot of order @o may start.
 	static constexpr ktl::uint64_t aligned_starts(Order o)
 	{
@@ -269,7 +304,7 @@ private:
 	ktl::uint64_t purging_[kWords] = {};
 	ktl::uint64_t head_[kWords] = {};
 	ktl::uint8_t npages_[kPages] = {};
-	ktl::uintptr_t ptes_[kPages] = {};
+	cxxvm_pte_runs runs_ = {};	///< where the PTEs are, from reserve()
 };
 
 } // namespace cxxvm

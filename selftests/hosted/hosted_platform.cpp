@@ -15,10 +15,22 @@ namespace {
 
 constexpr ktl::uint64_t kPresent = 1;
 
-/// A block of made-up VA and its PTEs.
+/// PTEs of no page between a block's two runs (va_reserve()).
+constexpr ktl::uint32_t kRunGap = 8;
+/// Pages of VA one page-table page maps, as on x86-64.
+constexpr ktl::uint32_t kPmdPages = 512;
+
+/// A block of made-up VA and its PTEs: pages [0, split) in ptes[0, split),
+/// pages [split, pages) kRunGap entries further on.
 struct Block {
 	ktl::uint32_t pages;
+	ktl::uint32_t split;
 	std::unique_ptr<std::atomic<ktl::uint64_t>[]> ptes;
+
+	[[nodiscard]] ktl::uint32_t slot(ktl::uint32_t page) const
+	{
+		return page < split ? page : page + kRunGap;
+	}
 };
 
 std::mutex blocks_lock;
@@ -41,7 +53,7 @@ std::atomic<ktl::uint64_t> *pte_of(ktl::uintptr_t va)
 		return nullptr;
 	--it;
 	const ktl::uintptr_t idx = (va - it->first) >> kPageShift;
-	return idx < it->second.pages ? &it->second.ptes[idx] : nullptr;
+	return idx < it->second.pages ? &it->second.ptes[it->second.slot(idx)] : nullptr;
 }
 
 std::atomic<int> alloc_countdown{0};
@@ -53,7 +65,7 @@ std::atomic<bool> warn_quiet{false};
 thread_local ktl::uint32_t HostedPlatform::cpu_ = 0;
 
 cxxrt::Result<void> HostedPlatform::va_reserve(ktl::uint32_t n, ktl::uintptr_t *va,
-					       ktl::uintptr_t *ptes)
+					       cxxvm_pte_runs *runs)
 {
 	if (fail_init())
 		return cxxrt::Errno::kNoMem;
@@ -62,9 +74,12 @@ cxxrt::Result<void> HostedPlatform::va_reserve(ktl::uint32_t n, ktl::uintptr_t *
 	next_va += (ktl::uintptr_t{n} + 1) << kPageShift;	// a guard page, as vmap()'s
 	Block &b = blocks[start];
 	b.pages = n;
-	b.ptes.reset(new std::atomic<ktl::uint64_t>[n]());
-	for (ktl::uint32_t i = 0; i < n; ++i)
-		ptes[i] = reinterpret_cast<ktl::uintptr_t>(&b.ptes[i]);
+	const ktl::uint32_t to_pmd = kPmdPages - ((start >> kPageShift) % kPmdPages);
+	b.split = n < to_pmd ? n : to_pmd;
+	b.ptes.reset(new std::atomic<ktl::uint64_t>[n + kRunGap]());
+	runs->split = b.split;
+	runs->first[0] = reinterpret_cast<ktl::uintptr_t>(&b.ptes[0]);
+	runs->first[1] = b.split < n ? reinterpret_cast<ktl::uintptr_t>(&b.ptes[b.slot(b.split)]) : 0;
 	*va = start;
 	++blocks_;
 	// Like the shim's reservation (vmap() with PAGE_NONE), no shootdown:
@@ -80,17 +95,17 @@ void HostedPlatform::va_release(VirtAddr va)
 		++violations_;
 		return;
 	}
-	for (ktl::uint32_t i = 0; i < it->second.pages; ++i)
+	for (ktl::uint32_t i = 0; i < it->second.pages + kRunGap; ++i)
 		if (it->second.ptes[i].load() & kPresent)
 			++violations_;	// vunmap() of a block still mapping something
 	blocks.erase(it);
 	--blocks_;
 }
 
-void HostedPlatform::ptes_set(const ktl::uintptr_t *ptes, const Pfn *pfns, ktl::uint32_t n)
+void HostedPlatform::ptes_set(ktl::uintptr_t first, const Pfn *pfns, ktl::uint32_t n)
 {
 	for (ktl::uint32_t i = 0; i < n; ++i) {
-		auto *pte = reinterpret_cast<std::atomic<ktl::uint64_t> *>(ptes[i]);
+		auto *pte = reinterpret_cast<std::atomic<ktl::uint64_t> *>(first) + i;
 		const ktl::uint64_t old = pte->exchange((pfns[i].value() << kPageShift) | kPresent,
 							std::memory_order_relaxed);
 		if (old & kPresent)
@@ -98,10 +113,10 @@ void HostedPlatform::ptes_set(const ktl::uintptr_t *ptes, const Pfn *pfns, ktl::
 	}
 }
 
-void HostedPlatform::ptes_clear(const ktl::uintptr_t *ptes, ktl::uint32_t n)
+void HostedPlatform::ptes_clear(ktl::uintptr_t first, ktl::uint32_t n)
 {
 	for (ktl::uint32_t i = 0; i < n; ++i) {
-		auto *pte = reinterpret_cast<std::atomic<ktl::uint64_t> *>(ptes[i]);
+		auto *pte = reinterpret_cast<std::atomic<ktl::uint64_t> *>(first) + i;
 		if (!(pte->exchange(0, std::memory_order_relaxed) & kPresent))
 			++violations_;	// cleared what was not mapped
 	}

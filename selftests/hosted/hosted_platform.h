@@ -141,13 +141,16 @@ public:
 		std::thread thread_;
 	};
 
-	/// Made-up kernel VA for a block of @n pages, with @n PTEs.
+	/// Made-up kernel VA for a block of @n pages, with @n PTEs in two
+	/// runs where the block crosses a made-up PMD boundary (every 512
+	/// pages of VA), as the kernel's page tables have them; between the
+	/// runs lie PTEs of no page, which a write to is a violation.
 	/// Errors: -ENOMEM when fault injection says so.
 	[[nodiscard]] static cxxrt::Result<void> va_reserve(ktl::uint32_t n, ktl::uintptr_t *va,
-							     ktl::uintptr_t *ptes);
+							     cxxvm_pte_runs *runs);
 	static void va_release(VirtAddr va);
-	static void ptes_set(const ktl::uintptr_t *ptes, const Pfn *pfns, ktl::uint32_t n);
-	static void ptes_clear(const ktl::uintptr_t *ptes, ktl::uint32_t n);
+	static void ptes_set(ktl::uintptr_t first, const Pfn *pfns, ktl::uint32_t n);
+	static void ptes_clear(ktl::uintptr_t first, ktl::uint32_t n);
 	static void tlb_shootdown();
 	static ktl::uint32_t this_cpu() { return cpu_; }
 	static ktl::uint32_t nr_cpu_ids() { return nr_cpus_; }
