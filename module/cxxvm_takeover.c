@@ -159,7 +159,11 @@ static DEFINE_PER_CPU(struct cxxvm_takeover_counts, cxxvm_takeover_counts);
  * time, and the hook lets that call through.  The second entry is the
  * takeover's cost, not the kernel allocator's, so the hook notes the time
  * per CPU and the wrapper times the kernel's call from there (on the way
- * back, the trampoline's return stays in the kernel's time).
+ * back, the trampoline's return stays in the kernel's time).  The hook
+ * reads ktime_get_mono_fast_ns(), which is notrace (with the TSC or
+ * kvm-clock as clocksource, the read is too), and the same clock as the
+ * wrappers' ktime_get_ns() but not ordered with it across an update: a
+ * stamp outside the wrapper's own [t0, t1] is not used.
  */
 struct cxxvm_passthrough {
 	struct task_struct *task;
@@ -195,9 +199,10 @@ static void cxxvm_takeover_put_live(void)
  */
 
 /*
- * Where a kernel's call made between @t0 and @t1 is timed from: when the
- * hook let it through (struct cxxvm_passthrough), if that was this task's
- * call and in between, else @t0 (the task moved to another CPU meanwhile).
+ * Where a kernel's call made between @t0 and @t1 (ktime_get_ns()) is timed
+ * from: when the hook let it through (struct cxxvm_passthrough), if that
+ * was this task's call and in between, else @t0 (the task moved to another
+ * CPU meanwhile).
  */
 static u64 cxxvm_kernel_call_start(u64 t0, u64 t1)
 {
@@ -233,7 +238,7 @@ static void *cxxvm_vm_map_ram(struct page **pages, unsigned int count, int node)
 	int idx = srcu_read_lock(&cxxvm_takeover_srcu);
 	/* Acquire: pairs with cxxvm_activate(); see there.  Not timed. */
 	bool by_cxx = cxxvm_map_by_cxx(smp_load_acquire(&cxxvm_takeover_mode));
-	u64 t0 = ktime_get_mono_fast_ns(), t1;
+	u64 t0 = ktime_get_ns(), t1;
 	void *mem = NULL;
 	int served;
 
@@ -262,7 +267,7 @@ static void *cxxvm_vm_map_ram(struct page **pages, unsigned int count, int node)
 		mem = vm_map_ram(pages, count, node);
 	if (!mem)
 		cxxvm_count(map_failures, 1);
-	t1 = ktime_get_mono_fast_ns();
+	t1 = ktime_get_ns();
 	if (served == CXXVM_SERVED_KERNEL)
 		t0 = cxxvm_kernel_call_start(t0, t1);
 	cxxvm_count(map_calls, 1);
@@ -288,7 +293,7 @@ static void cxxvm_vm_unmap_ram(const void *mem, unsigned int count)
 	int idx = srcu_read_lock(&cxxvm_takeover_srcu);
 	unsigned long addr = (unsigned long)mem;
 	int served = CXXVM_SERVED_KERNEL;
-	u64 t0 = ktime_get_mono_fast_ns(), t1;
+	u64 t0 = ktime_get_ns(), t1;
 	u64 seq;
 	int ret;
 
@@ -311,10 +316,10 @@ static void cxxvm_vm_unmap_ram(const void *mem, unsigned int count)
 		 * -EINVAL with no block any more: the block was released
 		 * meanwhile, and the address may be the kernel's again.
 		 */
-		t0 = ktime_get_mono_fast_ns();
+		t0 = ktime_get_ns();
 		vm_unmap_ram(mem, count);
 	}
-	t1 = ktime_get_mono_fast_ns();
+	t1 = ktime_get_ns();
 	if (served == CXXVM_SERVED_KERNEL)
 		t0 = cxxvm_kernel_call_start(t0, t1);
 	cxxvm_count(unmap_calls, 1);

@@ -21,8 +21,8 @@ namespace cxxvm {
 ///    issued now).  Dirty slots become free again after a shootdown covers
 ///    them, so space freed inside a block is reused; vb_alloc() only ever
 ///    carves sequentially and reuses nothing until the block is purged.
-///  - The block keeps one PTE pointer per page (found once, at creation),
-///    so mapping never walks page tables.
+///  - The block keeps where its PTEs are (found once, at creation: one or
+///    two runs, struct cxxvm_pte_runs), so mapping never walks page tables.
 ///  - The VA comes from vmap() of a placeholder page and is only page
 ///    aligned; slots are aligned to their order within the block.
 ///
@@ -33,8 +33,10 @@ namespace cxxvm {
 ///
 /// Ownership and locking: a block belongs to one CPU's VmapBlockQueue at a
 /// time (owner_), or to nobody while it moves between queues or is being
-/// reserved or released.  Slot state, va_start_ and runs_ are protected by
-/// the owning queue's lock; the PTEs of a live slot belong to whoever
+/// reserved or released.  Slot state and va_start_ are protected by the
+/// owning queue's lock, and so is runs_, which map() also reads after the
+/// lock (its slot is live, and runs_ changes only with new VA, in an
+/// empty block); the PTEs of a live slot belong to whoever
 /// mapped it.  owner_ is written under the owning queue's lock and read
 /// without it by unmap(), which then takes that lock and reads owner_ again
 /// before trusting anything else.

@@ -25,7 +25,9 @@ echo "guest: $(nproc) vCPUs, clocksource $(cat /sys/devices/system/clocksource/c
 "$bench" --json /tmp/cxxvm-bench.json "$@"
 # The real section: the kernel's own vm_map_ram() callers observed and
 # taken over (guest-real.sh; its "# real:" lines are the figures).  A file
-# that does not read back fails the run.
+# that does not read back fails the run; a replay that fails is a "not ok"
+# line, and fails it after the JSON.
+rc=0
 if [ -n "${CXXVM_REAL_DATA:-}" ]; then
 	# shellcheck disable=SC2086 # empty, or one directory
 	"$(dirname "$0")/guest-real.sh" "$CXXVM_REAL_DATA" ${CXXVM_REAL_KROOT:-}
@@ -34,16 +36,26 @@ if [ -n "${CXXVM_REAL_DATA:-}" ]; then
 	# stays on vm_map_ram() and vm_unmap_ram() until rmmod, so in this
 	# load the replay's kernel backends would pass through it on every
 	# call, and its cxx backend would not.
+	# (Without takeover=, which would hook them again at load.)
 	rmmod cxxvm
+	args=
+	for arg in ${CXXVM_MODULE_ARGS:-}; do
+		case $arg in takeover=*) ;; *) args="$args $arg" ;; esac
+	done
 	# shellcheck disable=SC2086 # lists of module parameters
-	insmod "$ko" $reserved ${CXXVM_MODULE_ARGS:-}
+	insmod "$ko" $reserved $args
 	for trace in /tmp/cxxvm-real-*-observe.replay; do
 		[ -e "$trace" ] || continue
-		"$bench" -s replay -r 3 --replay "$trace"
-		echo "ok real $(basename "$trace"): replayed through every backend"
+		if "$bench" -s replay -r 3 --replay "$trace"; then
+			echo "ok real $(basename "$trace"): replayed through every backend"
+		else
+			echo "not ok real $(basename "$trace"): replayed through every backend"
+			rc=1
+		fi
 	done
 fi
 rmmod cxxvm
 echo "---- cxxvm-bench json begin ----"
 cat /tmp/cxxvm-bench.json
 echo "---- cxxvm-bench json end ----"
+exit "$rc"
