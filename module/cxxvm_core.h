@@ -148,6 +148,16 @@ int cxxvm_plat_cpu_to_node(uint32_t cpu);
 
 /** struct cxxvm_plat_lock - opaque spinlock_t owned by the shim. */
 struct cxxvm_plat_lock;
+
+/*
+ * Room for a struct cxxvm_plat_lock inside a C++ object (KernelPlatform's
+ * SpinLock), aligned to 8, so that a lock shares its cache lines and page
+ * with what it protects: a spinlock_t is 4 bytes on a production kernel,
+ * 64 to 72 with lockdep and spinlock debugging, about 144 on PREEMPT_RT
+ * with both.
+ * The shim checks at build time that it fits.
+ */
+#define CXXVM_PLAT_LOCK_BYTES		192
 /** struct cxxvm_plat_mutex - opaque struct mutex owned by the shim. */
 struct cxxvm_plat_mutex;
 
@@ -158,6 +168,11 @@ struct cxxvm_plat_mutex;
  */
 struct cxxvm_plat_lock *cxxvm_plat_lock_create(uint32_t lock_class);
 void cxxvm_plat_lock_destroy(struct cxxvm_plat_lock *lock);
+/*
+ * Initialise a lock in @lock, CXXVM_PLAT_LOCK_BYTES bytes aligned to 8
+ * that the caller owns (it needs no destroy).  Any context.
+ */
+void cxxvm_plat_lock_init(struct cxxvm_plat_lock *lock, uint32_t lock_class);
 /* spin_lock()/spin_unlock(): never from IRQ context. */
 void cxxvm_plat_lock(struct cxxvm_plat_lock *lock);
 void cxxvm_plat_unlock(struct cxxvm_plat_lock *lock);

@@ -425,13 +425,16 @@ int cxxvm_plat_cpu_to_node(u32 cpu)
 }
 
 /*
- * One cache line each: the per-CPU queues' locks are written on every map
- * and unmap, and two of them in one line would bounce it between CPUs.
- * (kmalloc() of a cache-line-sized object is cache-line aligned.)
+ * A queue's slots, the index or the spares.  The core keeps each one in
+ * the object it protects (CXXVM_PLAT_LOCK_BYTES); cxxvm_plat_lock_create()
+ * allocates one for KUnit's lock tests.
  */
 struct cxxvm_plat_lock {
-	spinlock_t lock;	/* a queue's slots, the index or the spares */
-} ____cacheline_aligned_in_smp;
+	spinlock_t lock;
+};
+
+static_assert(sizeof(struct cxxvm_plat_lock) <= CXXVM_PLAT_LOCK_BYTES);
+static_assert(__alignof__(struct cxxvm_plat_lock) <= 8);
 
 /*
  * One lockdep class per CXXVM_LOCK_* role and lock kind: every lock is
@@ -463,18 +466,23 @@ static u32 cxxvm_lock_class(u32 lock_class)
 	return lock_class;
 }
 
+void cxxvm_plat_lock_init(struct cxxvm_plat_lock *l, u32 lock_class)
+{
+	u32 c = cxxvm_lock_class(lock_class);
+
+	spin_lock_init(&l->lock);
+	lockdep_set_class_and_name(&l->lock, &cxxvm_lock_keys[c], cxxvm_lock_names[c]);
+}
+
 /* Locks come from cxxrt_alloc() too, so KUnit can fail each allocation. */
 struct cxxvm_plat_lock *cxxvm_plat_lock_create(u32 lock_class)
 {
 	struct cxxvm_plat_lock *l;
-	u32 c = cxxvm_lock_class(lock_class);
 
 	might_sleep();
 	l = cxxrt_alloc(sizeof(*l), CXXRT_GFP_KERNEL);
-	if (l) {
-		spin_lock_init(&l->lock);
-		lockdep_set_class_and_name(&l->lock, &cxxvm_lock_keys[c], cxxvm_lock_names[c]);
-	}
+	if (l)
+		cxxvm_plat_lock_init(l, lock_class);
 	return l;
 }
 

@@ -144,8 +144,11 @@ public:
 	}
 
 private:
-	L lock_;
+	// The data first: a lock bigger than its word (KernelPlatform's
+	// keeps room for a debug spinlock_t) then leaves the lock word in
+	// the line after the data's first, not three lines away.
 	T data_ CXXVM_GUARDED_BY(lock_){};
+	L lock_;
 };
 
 } // namespace cxxvm

@@ -29,10 +29,11 @@ struct VmapBlockQueueState {
 	ktl::uint64_t live_mappings = 0;
 };
 
-/// Size of a queue object: two 64-byte lines, so that kmalloc() puts each
-/// queue in cache lines of its own (its size class is naturally aligned)
-/// and CPUs do not bounce each other's.
-inline constexpr ktl::size_t kQueueBytes = 128;
+/// Size of a queue object with its lock (CXXVM_PLAT_LOCK_BYTES of room):
+/// a power of two, so that kmalloc() puts each queue in cache lines of its
+/// own and in one page (its size class is naturally aligned), and CPUs do
+/// not bounce each other's.
+inline constexpr ktl::size_t kQueueBytes = 512;
 
 /// The allocator behind cxxvm_arena_map(): the role of vmap_block_queue
 /// and vb_alloc()/vb_free() for vm_map_ram() in mm/vmalloc.c.
