@@ -57,7 +57,7 @@ stage "device_node_0600 ($mode)" $?
 real_pid=
 if [ -n "${CXXVM_REAL_DATA:-}" ]; then
 	# shellcheck disable=SC2086 # empty, or one directory
-	CXXVM_REAL_REPLAY=0 "$(dirname "$0")/guest-real.sh" "$CXXVM_REAL_DATA" \
+	CXXVM_REAL_FLUSH=0 "$(dirname "$0")/guest-real.sh" "$CXXVM_REAL_DATA" \
 		${CXXVM_REAL_KROOT:-} >/tmp/cxxvm-real.out 2>&1 &
 	real_pid=$!
 fi

@@ -33,7 +33,7 @@
 # through the hook until rmmod, which the replay's kernel backends would
 # pay and its cxx backend would not; guest-check.sh).  Each mode starts
 # with both arenas and the kernel's lazy areas purged (cxxvm-bench -s
-# flush), unless CXXVM_REAL_REPLAY=0 (guest-check.sh, which runs this
+# flush), unless CXXVM_REAL_FLUSH=0 (guest-check.sh, which runs this
 # beside selftests that count the module arena's blocks).
 #
 # The VA each allocator holds is sampled twice a second while a workload
@@ -328,7 +328,7 @@ for wl in $workloads; do
 		# Alone in its guest, each mode starts from purged allocators:
 		# the kernel's lazy areas and both arenas' dirty slots (beside
 		# the selftests, which count the module arena, it cannot).
-		if [ "${CXXVM_REAL_REPLAY:-1}" = 1 ]; then
+		if [ "${CXXVM_REAL_FLUSH:-1}" = 1 ]; then
 			"$here/../cxxvm-bench" -s flush >/dev/null ||
 				step "$wl: takeover=$mode, allocators purged" 1
 		fi
