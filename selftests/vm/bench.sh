@@ -22,7 +22,7 @@
 #   CXXVM_CONTENDED_ARGS="-n 10000" cxxvm-bench arguments there (default
 #                                  "-n 10000 -r 3")
 #   CXXVM_MODULE_ARGS="caller_purge=1"  insmod parameters (both guests)
-#   CXXVM_REAL_SPLIT=0             no fourth, split run of each real workload
+#   CXXVM_REAL_SPLIT=0             no split run of each real workload
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -67,8 +67,12 @@ bench_guest() {
 	if [ "${REAL:-0}" = 1 ]; then
 		mapfile -t kroot < <(real_kroot_opt "$image")
 		read -ra renv < <(real_env "$image" "$real")
-		# ...and each workload runs a fourth time in split.
-		renv+=("CXXVM_REAL_SPLIT=${CXXVM_REAL_SPLIT:-1}")
+		# ...each workload observed and taken over twice, in the order
+		# observe, on, on, observe (guest-real.sh says why), then in
+		# split.
+		local modes="off observe on on observe"
+		[ "${CXXVM_REAL_SPLIT:-1}" = 1 ] && modes="$modes split"
+		renv+=("CXXVM_REAL_MODES='$modes'")
 	fi
 	for attempt in 1 2 3; do
 		CXXVM_VM_CPUS=$cpus vng_run "$image" "$console" \

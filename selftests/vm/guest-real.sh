@@ -3,9 +3,9 @@
 #
 # guest-real.sh DATA [KROOT]: runs inside a guest with cxxvm.ko loaded.  The
 # kernel's own vm_map_ram() callers under each takeover mode (off, observe,
-# on; and split with CXXVM_REAL_SPLIT=1), in the same guest: every file
-# read back must match its checksum, and the takeover's counters must show
-# who served the calls.
+# on; or the modes CXXVM_REAL_MODES lists, in its order), in the same
+# guest: every file read back must match its checksum, and the takeover's
+# counters must show who served the calls.
 #
 # KROOT: a directory that holds lib/modules/$(uname -r) of the guest's
 # kernel, for modprobe -d (vng hides /var/cache, where sid-kernel.sh
@@ -317,30 +317,45 @@ echo off >"$param"
 # A line only if it fails: the steps below fail without it anyway.
 trace_init || step "trace events cxxvm_vm_map_ram and cxxvm_vm_unmap_ram on" 1
 
-# CXXVM_REAL_SPLIT=1 (make bench): a fourth run of each workload in split,
-# a random half of the maps by cxx, for per-call figures from one run.
-modes="off observe on"
-[ "${CXXVM_REAL_SPLIT:-0}" = 1 ] && modes="$modes split"
+# CXXVM_REAL_MODES: the modes each workload runs in, in this order; a mode
+# may come twice (make bench: "off observe on on observe split", so that a
+# workload whose pages vary from run to run in the same guest, as erofs's
+# do whichever allocator serves it, favours neither observe nor on; and
+# split, a random half of the maps by cxx, for per-call figures from one
+# run).  A second run's steps say "(run 2)", its files end in -2.
+modes=${CXXVM_REAL_MODES:-off observe on}
+for mode in $modes; do
+	case $mode in
+	off | observe | on | split) ;;
+	*) step "CXXVM_REAL_MODES: no mode $mode" 1; exit 1 ;;
+	esac
+done
 for wl in $workloads; do
+	declare -A runs=()
 	for mode in $modes; do
+		runs[$mode]=$((${runs[$mode]:-0} + 1))
+		sfx='' name=$mode
+		if [ "${runs[$mode]}" -gt 1 ]; then
+			sfx=-${runs[$mode]} name="$mode (run ${runs[$mode]})"
+		fi
 		echo "$mode" >"$param" && [ "$(cat "$param")" = "$mode" ]
-		step "$wl: takeover=$mode set" $?
+		step "$wl: takeover=$name set" $?
 		# Alone in its guest, each mode starts from purged allocators:
 		# the kernel's lazy areas and both arenas' dirty slots (beside
 		# the selftests, which count the module arena, it cannot).
 		if [ "${CXXVM_REAL_FLUSH:-1}" = 1 ]; then
 			"$here/../cxxvm-bench" -s flush >/dev/null ||
-				step "$wl: takeover=$mode, allocators purged" 1
+				step "$wl: takeover=$name, allocators purged" 1
 		fi
-		replay=/tmp/cxxvm-real-$wl-$mode.replay
+		replay=/tmp/cxxvm-real-$wl-$mode$sfx.replay
 		traced=0
 		outer0=$(counters)
 		if [ "$mode" != off ]; then
 			trace_start
 			traced=$?
-			step "$wl: takeover=$mode, tracing the calls" $traced
+			step "$wl: takeover=$name, tracing the calls" $traced
 		fi
-		va=/tmp/cxxvm-real-$wl-$mode.va
+		va=/tmp/cxxvm-real-$wl-$mode$sfx.va
 		va_sample >"$va"
 		va_watch "$va" &
 		vpid=$!
@@ -366,7 +381,7 @@ for wl in $workloads; do
 			"alias_calls=$(delta "$before" "$after" aliases calls)" \
 			"shootdowns=$(delta "$before" "$after" arena shootdowns)" \
 			"$(va_peaks "$va")"
-		step "$wl: takeover=$mode, every file matches" $rc
+		step "$wl: takeover=$name, every file matches" $rc
 		# Who served the calls: nobody counted in off, the kernel in
 		# observe, cxx in on (and every one of its maps unmapped), both
 		# in split.
@@ -378,7 +393,7 @@ for wl in $workloads; do
 		split) [ "$cxx" -gt 0 ] && [ "$cxx" -lt "$calls" ] &&
 			[ "$(delta "$before" "$after" unmap cxx)" -eq "$cxx" ] ;;
 		esac
-		step "$wl: takeover=$mode, calls served as the mode says ($calls calls, $cxx by cxx)" $?
+		step "$wl: takeover=$name, calls served as the mode says ($calls calls, $cxx by cxx)" $?
 		if [ "$mode" = off ] || [ "$traced" -ne 0 ]; then
 			continue
 		fi
@@ -393,7 +408,7 @@ for wl in $workloads; do
 		traced=$(($(field "$summary" '#' maps) + $(field "$summary" '#' failed)))
 		outer=$(delta "$outer0" "$(counters)" map calls)
 		[ "$rc" -eq 0 ] && [ "$traced" -ge "$calls" ] && [ "$traced" -le "$outer" ]
-		step "$wl: takeover=$mode, the trace holds all $calls maps ($(tail -n1 "$replay"))" $?
+		step "$wl: takeover=$name, the trace holds all $calls maps ($(tail -n1 "$replay"))" $?
 		if [ "$mode" = split ]; then
 			echo "# real-p50: $wl mode=split" \
 				"kern_map_p50_ns=$(p50 "$replay.trace" cxxvm_vm_map_ram kernel)" \

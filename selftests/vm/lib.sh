@@ -102,7 +102,9 @@ real_env() {
 # (sampled twice a second: guest-real.sh's va_sample), the workload's
 # wall time in each mode, and, if it ran in split (CXXVM_REAL_SPLIT=1),
 # the kernel's and cxx's medians from that one run, interleaved, and their
-# ratio ('-' without).  Then, from the "# replay:" lines,
+# ratio ('-' without).  A mode that ran more than once (make bench runs
+# observe and on twice each) gives the mean of its runs' figures.  Then,
+# from the "# replay:" lines,
 # the observed trace replayed through each backend (replay_table).
 real_table() {
 	local arg
@@ -113,7 +115,9 @@ real_table() {
 		awk -v label="${arg%%=*}" '
 		/^# real(-p50)?: / {
 			wl = $3; m = $4; sub(/^mode=/, "", m)
-			for (i = 5; i <= NF; i++) { split($i, kv, "="); f[wl, m, kv[1]] = kv[2] }
+			for (i = 5; i <= NF; i++) {
+				split($i, kv, "="); sum[wl, m, kv[1]] += kv[2]; runs[wl, m, kv[1]]++
+			}
 			if (!(wl in seen)) { seen[wl] = 1; order[++n] = wl }
 		}
 		function pair(w, m) {
@@ -123,6 +127,7 @@ real_table() {
 			return f[w, m, "map_p50_ns"] + f[w, m, "unmap_p50_ns"]
 		}
 		END {
+			for (key in sum) f[key] = sum[key] / runs[key]
 			for (k = 1; k <= n; k++) {
 				w = order[k]; kern = pair(w, "observe"); cxx = pair(w, "on")
 				kp = p50(w, "observe"); cp = p50(w, "on")
@@ -135,7 +140,7 @@ real_table() {
 					kp ? sprintf("%.2f", cp / kp) : "-",
 					f[w, "observe", "kern_va_kb"] / 1024, f[w, "on", "cxx_va_kb"] / 1024,
 					f[w, "off", "ms"], f[w, "observe", "ms"], f[w, "on", "ms"],
-					sk ? sk : "-", sc ? sc : "-", sk && sc ? sprintf("%.2f", sc / sk) : "-"
+					sk ? sprintf("%.0f", sk) : "-", sc ? sprintf("%.0f", sc) : "-", sk && sc ? sprintf("%.2f", sc / sk) : "-"
 			}
 		}' "${arg#*=}"
 	done
