@@ -409,18 +409,14 @@ int cxxvm_arena_create(const struct cxxvm_arena_params *params,
  */
 uint64_t cxxvm_arena_destroy(struct cxxvm_arena *arena);
 
-/*
- * Shared by the shim and the C++ core, inline in both: the one check of a
- * mapping's size.
- */
-
 /**
  * cxxvm_arena_check_pages() - is @n a page count cxxvm_arena_map() takes?
  * @n: pages
  *
- * The one check of a mapping's size: the shim applies it to every backend,
- * so that the kernel's allocators are measured on the same sizes.
- * Inline: the takeover's vm_map_ram() applies it on every call.
+ * The one check of a mapping's size, inline in the shim and the C++ core
+ * alike: the shim applies it to every backend, so that the kernel's
+ * allocators are measured on the same sizes, and the takeover's
+ * vm_map_ram() on every call.
  * Context: any.
  * Return: 0, or -EINVAL unless 1 <= @n <= CXXVM_MAX_PAGES.
  */

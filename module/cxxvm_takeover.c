@@ -199,18 +199,24 @@ static void cxxvm_takeover_put_live(void)
  */
 
 /*
- * Where a kernel's call made between @t0 and @t1 (ktime_get_ns()) is timed
- * from: when the hook let it through (struct cxxvm_passthrough), if that
- * was this task's call and in between, else @t0 (the task moved to another
- * CPU meanwhile).
+ * The ns a wrapper's call took, from @t0 (ktime_get_ns() at its entry, or
+ * just before it called the kernel's function) to now: for a call the
+ * kernel served, from when the hook let it through (struct
+ * cxxvm_passthrough), if that was this task's call and in between, else
+ * from @t0 (the task moved to another CPU meanwhile).
  */
-static u64 cxxvm_kernel_call_start(u64 t0, u64 t1)
+static u64 cxxvm_call_ns(u64 t0, int served)
 {
-	struct cxxvm_passthrough *p = get_cpu_ptr(&cxxvm_passthrough);
-	u64 start = p->task == current && p->ns >= t0 && p->ns <= t1 ? p->ns : t0;
+	u64 t1 = ktime_get_ns();
+	struct cxxvm_passthrough *p;
 
-	put_cpu_ptr(&cxxvm_passthrough);
-	return start;
+	if (served == CXXVM_SERVED_KERNEL) {
+		p = get_cpu_ptr(&cxxvm_passthrough);
+		if (p->task == current && p->ns >= t0 && p->ns <= t1)
+			t0 = p->ns;
+		put_cpu_ptr(&cxxvm_passthrough);
+	}
+	return t1 - t0;
 }
 
 /*
@@ -238,7 +244,7 @@ static void *cxxvm_vm_map_ram(struct page **pages, unsigned int count, int node)
 	int idx = srcu_read_lock(&cxxvm_takeover_srcu);
 	/* Acquire: pairs with cxxvm_activate(); see there.  Not timed. */
 	bool by_cxx = cxxvm_map_by_cxx(smp_load_acquire(&cxxvm_takeover_mode));
-	u64 t0 = ktime_get_ns(), t1;
+	u64 t0 = ktime_get_ns(), ns;
 	void *mem = NULL;
 	int served;
 
@@ -267,13 +273,11 @@ static void *cxxvm_vm_map_ram(struct page **pages, unsigned int count, int node)
 		mem = vm_map_ram(pages, count, node);
 	if (!mem)
 		cxxvm_count(map_failures, 1);
-	t1 = ktime_get_ns();
-	if (served == CXXVM_SERVED_KERNEL)
-		t0 = cxxvm_kernel_call_start(t0, t1);
+	ns = cxxvm_call_ns(t0, served);
 	cxxvm_count(map_calls, 1);
 	cxxvm_count(map_pages, count);
-	cxxvm_count(map_ns, t1 - t0);
-	trace_cxxvm_vm_map_ram((unsigned long)mem, count, node, served, t1 - t0);
+	cxxvm_count(map_ns, ns);
+	trace_cxxvm_vm_map_ram((unsigned long)mem, count, node, served, ns);
 	srcu_read_unlock(&cxxvm_takeover_srcu, idx);
 	return mem;
 }
@@ -293,7 +297,7 @@ static void cxxvm_vm_unmap_ram(const void *mem, unsigned int count)
 	int idx = srcu_read_lock(&cxxvm_takeover_srcu);
 	unsigned long addr = (unsigned long)mem;
 	int served = CXXVM_SERVED_KERNEL;
-	u64 t0 = ktime_get_ns(), t1;
+	u64 t0 = ktime_get_ns(), ns;
 	u64 seq;
 	int ret;
 
@@ -310,6 +314,7 @@ static void cxxvm_vm_unmap_ram(const void *mem, unsigned int count)
 		/* Never the kernel's VA: handing it over would BUG in vb_free(). */
 		WARN_ONCE(1, "vm_unmap_ram(%p, %u): no live mapping of that size\n",
 			  mem, count);
+		served = CXXVM_SERVED_REFUSED;
 		cxxvm_count(unmap_bad, 1);
 	} else {
 		/*
@@ -319,13 +324,11 @@ static void cxxvm_vm_unmap_ram(const void *mem, unsigned int count)
 		t0 = ktime_get_ns();
 		vm_unmap_ram(mem, count);
 	}
-	t1 = ktime_get_ns();
-	if (served == CXXVM_SERVED_KERNEL)
-		t0 = cxxvm_kernel_call_start(t0, t1);
+	ns = cxxvm_call_ns(t0, served);
 	cxxvm_count(unmap_calls, 1);
 	cxxvm_count(unmap_pages, count);
-	cxxvm_count(unmap_ns, t1 - t0);
-	trace_cxxvm_vm_unmap_ram(addr, count, served, t1 - t0);
+	cxxvm_count(unmap_ns, ns);
+	trace_cxxvm_vm_unmap_ram(addr, count, served, ns);
 	srcu_read_unlock(&cxxvm_takeover_srcu, idx);
 }
 

@@ -19,13 +19,15 @@
 #include <linux/tracepoint.h>
 
 /*
- * Who served a call: the C++ arena, the kernel's own function, or the
+ * Who served a call: the C++ arena, the kernel's own function, the
  * kernel's after the arena could not (a map only: more than 64 pages, or
- * no VA left).
+ * no VA left), or nobody (an unmap only: an address of the arena that is
+ * no live mapping of that size, a caller's bug the kernel would BUG on).
  */
 #define CXXVM_SERVED_KERNEL	0
 #define CXXVM_SERVED_CXX	1
 #define CXXVM_SERVED_FALLBACK	2
+#define CXXVM_SERVED_REFUSED	3
 
 TRACE_EVENT(cxxvm_vm_map_ram,
 
@@ -78,7 +80,8 @@ TRACE_EVENT(cxxvm_vm_unmap_ram,
 
 	TP_printk("addr=0x%lx pages=%u by=%s ns=%llu",
 		  __entry->addr, __entry->count,
-		  __entry->served == CXXVM_SERVED_CXX ? "cxx" : "kernel",
+		  __entry->served == CXXVM_SERVED_CXX ? "cxx" :
+		  __entry->served == CXXVM_SERVED_REFUSED ? "refused" : "kernel",
 		  __entry->ns)
 );
 
