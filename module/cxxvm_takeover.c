@@ -681,9 +681,9 @@ static int cxxvm_takeover_show(struct seq_file *m, void *unused)
 		   sum.unmap_calls, sum.unmap_pages, sum.unmap_ns, sum.unmap_cxx,
 		   sum.unmap_bad);
 	seq_printf(m, "aliases calls=%llu ns=%llu\n", sum.alias_calls, sum.alias_ns);
-	seq_printf(m, "arena blocks_live=%llu blocks_created=%llu mapped_pages=%llu dirty_pages=%llu shootdowns=%llu purges=%llu\n",
+	seq_printf(m, "arena blocks_live=%llu blocks_created=%llu mapped_pages=%llu dirty_pages=%llu shootdowns=%llu purges=%llu reserve_ns=%llu\n",
 		   st.blocks_live, st.blocks_created, st.mapped_pages,
-		   st.dirty_pages, st.shootdowns, st.purges);
+		   st.dirty_pages, st.shootdowns, st.purges, st.reserve_ns);
 	seq_printf(m, "blocks pages=%u\n", cxxvm_arena_takeover_block_pages());
 	return 0;
 }

@@ -380,6 +380,8 @@ for wl in $workloads; do
 			"unmap_cxx=$(delta "$before" "$after" unmap cxx)" \
 			"alias_calls=$(delta "$before" "$after" aliases calls)" \
 			"shootdowns=$(delta "$before" "$after" arena shootdowns)" \
+			"blocks=$(delta "$before" "$after" arena blocks_created)" \
+			"reserve_ns=$(delta "$before" "$after" arena reserve_ns)" \
 			"$(va_peaks "$va")"
 		step "$wl: takeover=$name, every file matches" $rc
 		# Who served the calls: nobody counted in off, the kernel in
