@@ -45,6 +45,12 @@
 #include <cxxrt/runtime.h>
 
 static struct page *cxxvm_placeholder;
+/*
+ * vmap()'s pages for every block: CXXVM_BLOCK_PAGES pointers to the
+ * placeholder, set by cxxvm_platform_init() and only read afterwards, so
+ * that reserving a block allocates and fills no array of its own.
+ */
+static struct page *cxxvm_placeholders[CXXVM_BLOCK_PAGES];
 struct cxxvm_pte_format cxxvm_plat_pte_format;
 
 /*
@@ -262,7 +268,8 @@ void cxxvm_plat_tlb_shootdown(void)
 }
 
 /**
- * cxxvm_platform_init() - allocate the placeholder page blocks are made of.
+ * cxxvm_platform_init() - allocate the placeholder page blocks are made of,
+ * and the array of pointers to it that vmap() maps for every block.
  *
  * Context: process context, may sleep.
  * Return: 0, -ENOMEM, or -EOPNOTSUPP in a Xen PV guest or on a CPU
@@ -270,6 +277,7 @@ void cxxvm_plat_tlb_shootdown(void)
  */
 int cxxvm_platform_init(void)
 {
+	unsigned int i;
 	int ret;
 
 	if (cpu_feature_enabled(X86_FEATURE_XENPV)) {
@@ -282,7 +290,11 @@ int cxxvm_platform_init(void)
 	cxxvm_plat_pte_format.pfn_mask = PTE_PFN_MASK;
 	cxxvm_plat_pte_format.prot = pte_val(pfn_pte(0, PAGE_KERNEL));
 	cxxvm_placeholder = alloc_page(GFP_KERNEL | __GFP_ZERO);
-	return cxxvm_placeholder ? 0 : -ENOMEM;
+	if (!cxxvm_placeholder)
+		return -ENOMEM;
+	for (i = 0; i < ARRAY_SIZE(cxxvm_placeholders); i++)
+		cxxvm_placeholders[i] = cxxvm_placeholder;
+	return 0;
 }
 
 /**
@@ -331,7 +343,6 @@ static pte_t *cxxvm_lookup_pte(unsigned long a)
 int cxxvm_plat_va_reserve(u32 nr_pages, uintptr_t *va_start,
 			  struct cxxvm_pte_runs *runs)
 {
-	struct page **pages;
 	unsigned long va;
 	void *addr;
 	u32 i;
@@ -342,20 +353,14 @@ int cxxvm_plat_va_reserve(u32 nr_pages, uintptr_t *va_start,
 	static_assert(sizeof(pte_t) == sizeof(u64));
 	if (WARN_ON_ONCE(!nr_pages || nr_pages > CXXVM_BLOCK_PAGES))
 		return -EINVAL;
-	pages = kvmalloc_array(nr_pages, sizeof(*pages), GFP_KERNEL);
-	if (!pages)
-		return -ENOMEM;
-	for (i = 0; i < nr_pages; i++)
-		pages[i] = cxxvm_placeholder;
 	/*
-	 * VM_MAP without VM_MAP_PUT_PAGES: vmap() keeps no pointer to @pages.
-	 * PAGE_NONE: the PTEs are not present (x86 caches no translation
-	 * whose P bit is clear), and the vmap_area is fresh (vmalloc reuses
-	 * lazily freed VA only after its flush), so nothing of this VA can
-	 * be in a TLB.
+	 * VM_MAP without VM_MAP_PUT_PAGES: vmap() keeps no pointer to the
+	 * array, only reads it.  PAGE_NONE: the PTEs are not present (x86
+	 * caches no translation whose P bit is clear), and the vmap_area is
+	 * fresh (vmalloc reuses lazily freed VA only after its flush), so
+	 * nothing of this VA can be in a TLB.
 	 */
-	addr = vmap(pages, nr_pages, VM_MAP, PAGE_NONE);
-	kvfree(pages);
+	addr = vmap(cxxvm_placeholders, nr_pages, VM_MAP, PAGE_NONE);
 	if (!addr)
 		return -ENOMEM;
 
