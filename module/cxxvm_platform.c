@@ -50,7 +50,7 @@ static struct page *cxxvm_placeholder;
  * placeholder, set by cxxvm_platform_init() and only read afterwards, so
  * that reserving a block allocates and fills no array of its own.
  */
-static struct page *cxxvm_placeholders[CXXVM_BLOCK_PAGES];
+static struct page *cxxvm_placeholders[CXXVM_BLOCK_PAGES] __ro_after_init;
 struct cxxvm_pte_format cxxvm_plat_pte_format;
 
 /*

@@ -27,7 +27,8 @@
 # cxxvm:cxxvm_vm_unmap_ram) record every call in tracefs; the trace must
 # hold every call the counters saw, and trace2replay.awk turns it into a
 # replay trace (selftests/fixtures/README), left in
-# /tmp/cxxvm-real-WORKLOAD-MODE.replay.  The observed ones are replayed
+# /tmp/cxxvm-real-WORKLOAD-MODE.replay (a mode's second run's in
+# ...-MODE-2.replay).  The first observed one of each workload is replayed
 # through every backend later, by the caller (guest-bench.sh, in a fresh
 # load of the module: once hooked, vm_map_ram() and vm_unmap_ram() pass
 # through the hook until rmmod, which the replay's kernel backends would
@@ -145,10 +146,11 @@ trace_stop() {
 }
 
 # p50 TRACE EVENT [BY]: the median ns= of EVENT's calls in TRACE (0 if
-# none), only those served by BY (cxx, kernel or fallback) if given: what one call
-# costs, without the calls a busy vCPU was preempted in.
+# none), only those served by BY (cxx, kernel or fallback) if given, never
+# the unmaps the takeover refused (by=refused: no allocator served them):
+# what one call costs, without the calls a busy vCPU was preempted in.
 p50() {
-	sed -n "s/.* $2: .* by=${3:-[a-z]*} ns=\([0-9]*\).*/\1/p" "$1" | sort -n |
+	grep -v ' by=refused ' "$1" | sed -n "s/.* $2: .* by=${3:-[a-z]*} ns=\([0-9]*\).*/\1/p" | sort -n |
 		awk '{ v[NR] = $1 } END { print NR ? v[int((NR + 1) / 2)] : 0 }'
 }
 
@@ -303,6 +305,19 @@ if [ -n "${CXXVM_REAL_ONLY:-}" ]; then
 	manifest=/tmp/cxxvm-real-manifest
 	grep -E "  \./(${dirs// /|})/" "$data/manifest" >"$manifest"
 fi
+# CXXVM_REAL_MODES: the modes each workload runs in, in this order; a mode
+# may come twice (make bench: "off observe on on observe split", so that a
+# workload whose pages vary from run to run in the same guest, as erofs's
+# do whichever allocator serves it, favours neither observe nor on; and
+# split, a random half of the maps by cxx, for per-call figures from one
+# run).  A second run's steps say "(run 2)", its files end in -2.
+modes=${CXXVM_REAL_MODES:-off observe on}
+for mode in $modes; do
+	case $mode in
+	off | observe | on | split) ;;
+	*) step "CXXVM_REAL_MODES: no mode $mode" 1; exit 1 ;;
+	esac
+done
 [ -w "$param" ] && [ -r "$dbg" ]
 step "takeover switch ($param) and counters ($dbg)" $?
 # A kernel without the ftrace the hook needs refuses every mode but off:
@@ -317,19 +332,6 @@ echo off >"$param"
 # A line only if it fails: the steps below fail without it anyway.
 trace_init || step "trace events cxxvm_vm_map_ram and cxxvm_vm_unmap_ram on" 1
 
-# CXXVM_REAL_MODES: the modes each workload runs in, in this order; a mode
-# may come twice (make bench: "off observe on on observe split", so that a
-# workload whose pages vary from run to run in the same guest, as erofs's
-# do whichever allocator serves it, favours neither observe nor on; and
-# split, a random half of the maps by cxx, for per-call figures from one
-# run).  A second run's steps say "(run 2)", its files end in -2.
-modes=${CXXVM_REAL_MODES:-off observe on}
-for mode in $modes; do
-	case $mode in
-	off | observe | on | split) ;;
-	*) step "CXXVM_REAL_MODES: no mode $mode" 1; exit 1 ;;
-	esac
-done
 for wl in $workloads; do
 	declare -A runs=()
 	for mode in $modes; do

@@ -102,10 +102,12 @@ real_env() {
 # (sampled twice a second: guest-real.sh's va_sample), the second per
 # page mapped against the first (the pages a workload maps vary from run
 # to run, and the VA follows them), the workload's
-# wall time in each mode, and, if it ran in split (CXXVM_REAL_SPLIT=1),
-# the kernel's and cxx's medians from that one run, interleaved, and their
-# ratio ('-' without).  A mode that ran more than once (make bench runs
-# observe and on twice each) gives the mean of its runs' figures.  Then,
+# wall time in each mode, and, if it ran in split (make bench, unless
+# CXXVM_REAL_SPLIT=0), the kernel's and cxx's medians from that one run,
+# interleaved, and their ratio ('-' without).  A mode that ran more than
+# once (make bench runs observe and on twice each) gives the mean of its
+# runs' figures (a count with a fraction, such as one fallback in two
+# runs, keeps one decimal).  Then,
 # from the "# replay:" lines,
 # the observed trace replayed through each backend (replay_table).
 real_table() {
@@ -125,6 +127,9 @@ real_table() {
 		function pair(w, m) {
 			return f[w, m, "map_calls"] ? (f[w, m, "map_ns"] + f[w, m, "unmap_ns"]) / f[w, m, "map_calls"] : 0
 		}
+		function count(x) {
+			return x == int(x) ? sprintf("%d", x) : sprintf("%.1f", x)
+		}
 		function p50(w, m) {
 			return f[w, m, "map_p50_ns"] + f[w, m, "unmap_p50_ns"]
 		}
@@ -137,9 +142,9 @@ real_table() {
 				sc = f[w, "split", "cxx_map_p50_ns"] + f[w, "split", "cxx_unmap_p50_ns"]
 				kva = f[w, "observe", "kern_va_kb"]; cva = f[w, "on", "cxx_va_kb"]
 				kpg = f[w, "observe", "map_pages"]; cpg = f[w, "on", "map_pages"]
-				printf "%-6s %-6s %7d %7d %5d %5d %10.0f %10.0f %8s %8d %8d %8s %7.1fM %7.1fM %8s %8d %8d %8d %8s %8s %8s\n",
-					label, w, f[w, "on", "map_calls"], f[w, "on", "map_pages"],
-					f[w, "on", "fallbacks"], f[w, "on", "shootdowns"], kern, cxx,
+				printf "%-6s %-6s %7s %7s %5s %5s %10.0f %10.0f %8s %8d %8d %8s %7.1fM %7.1fM %8s %8d %8d %8d %8s %8s %8s\n",
+					label, w, count(f[w, "on", "map_calls"]), count(f[w, "on", "map_pages"]),
+					count(f[w, "on", "fallbacks"]), count(f[w, "on", "shootdowns"]), kern, cxx,
 					kern ? sprintf("%.2f", cxx / kern) : "-", kp, cp,
 					kp ? sprintf("%.2f", cp / kp) : "-",
 					kva / 1024, cva / 1024,

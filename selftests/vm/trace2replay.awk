@@ -9,7 +9,9 @@
 # last one freed), so that ids stay few and a trace's nr_ids is its peak of
 # live mappings.  Skipped, and counted in the closing comment: maps that
 # failed (addr=0x0) and unmaps of addresses mapped before the trace
-# began.  A map of an address that is still live in the trace is a map
+# began, and unmaps the takeover refused (by=refused: no live mapping of
+# that size; the kernel's vm_unmap_ram() would BUG).  A map of an address
+# that is still live in the trace is a map
 # whose event was recorded before the unmap event of the same VA on
 # another CPU (each event is recorded when its call returns): the older
 # mapping is closed there, and its own unmap event (same address and
@@ -71,6 +73,8 @@ BEGIN {
 
 / cxxvm_vm_unmap_ram: / {
 	context()
+	# Refused (no live mapping of that size): the mapping, if any, lives on.
+	if (field("by") == "refused") { refused++; next }
 	addr = field("addr"); pages = field("pages")
 	if (skip[addr, pages]) { skip[addr, pages]--; next }
 	if (!(addr in live) || livepages[addr] != pages) { orphans++; next }
@@ -82,6 +86,6 @@ END {
 	left = 0
 	for (a in live)
 		left++
-	printf "# maps=%d unmaps=%d ids=%d failed=%d orphans=%d reordered=%d live_at_end=%d\n",
-		maps, unmaps + reordered, nids, failed, orphans, reordered, left
+	printf "# maps=%d unmaps=%d ids=%d failed=%d orphans=%d reordered=%d live_at_end=%d refused=%d\n",
+		maps, unmaps + reordered, nids, failed, orphans, reordered, left, refused
 }
