@@ -101,7 +101,9 @@ real_env() {
 # vm_map_ram() held while observed and the takeover arena held while on
 # (sampled twice a second: guest-real.sh's va_sample), the second per
 # page mapped against the first (the pages a workload maps vary from run
-# to run, and the VA follows them), the workload's
+# to run, and the VA follows them) and minus the first scaled to the
+# second's pages (MiB: the figure resolves about one 1 MiB block), the
+# workload's
 # wall time in each mode, and, if it ran in split (make bench, unless
 # CXXVM_REAL_SPLIT=0), the kernel's and cxx's medians from that one run,
 # interleaved, and their ratio ('-' without).  A mode that ran more than
@@ -112,9 +114,9 @@ real_env() {
 # the observed trace replayed through each backend (replay_table).
 real_table() {
 	local arg
-	printf '%-6s %-6s %7s %7s %5s %5s %10s %10s %8s %8s %8s %8s %8s %8s %8s %8s %8s %8s %8s %8s %8s\n' \
+	printf '%-6s %-6s %7s %7s %5s %5s %10s %10s %8s %8s %8s %8s %8s %8s %8s %8s %8s %8s %8s %8s %8s %8s\n' \
 		line wl calls pages fallb sd 'kernel ns' 'cxx ns' cxx/kern 'kern p50' 'cxx p50' \
-		cxx/kern 'kern VA' 'cxx VA' 'VA/page' 'off ms' 'obs ms' 'on ms' 'spl kern' 'spl cxx' cxx/kern
+		cxx/kern 'kern VA' 'cxx VA' 'VA/page' 'VA +/-' 'off ms' 'obs ms' 'on ms' 'spl kern' 'spl cxx' cxx/kern
 	for arg; do
 		awk -v label="${arg%%=*}" '
 		/^# real(-p50)?: / {
@@ -142,13 +144,14 @@ real_table() {
 				sc = f[w, "split", "cxx_map_p50_ns"] + f[w, "split", "cxx_unmap_p50_ns"]
 				kva = f[w, "observe", "kern_va_kb"]; cva = f[w, "on", "cxx_va_kb"]
 				kpg = f[w, "observe", "map_pages"]; cpg = f[w, "on", "map_pages"]
-				printf "%-6s %-6s %7s %7s %5s %5s %10.0f %10.0f %8s %8d %8d %8s %7.1fM %7.1fM %8s %8d %8d %8d %8s %8s %8s\n",
+				printf "%-6s %-6s %7s %7s %5s %5s %10.0f %10.0f %8s %8d %8d %8s %7.1fM %7.1fM %8s %8s %8d %8d %8d %8s %8s %8s\n",
 					label, w, count(f[w, "on", "map_calls"]), count(f[w, "on", "map_pages"]),
 					count(f[w, "on", "fallbacks"]), count(f[w, "on", "shootdowns"]), kern, cxx,
 					kern ? sprintf("%.2f", cxx / kern) : "-", kp, cp,
 					kp ? sprintf("%.2f", cp / kp) : "-",
 					kva / 1024, cva / 1024,
 					kva && kpg && cpg ? sprintf("%.2f", (cva / cpg) / (kva / kpg)) : "-",
+					kva && kpg ? sprintf("%+.2fM", (cva - kva * cpg / kpg) / 1024) : "-",
 					f[w, "off", "ms"], f[w, "observe", "ms"], f[w, "on", "ms"],
 					sk ? sprintf("%.0f", sk) : "-", sc ? sprintf("%.0f", sc) : "-", sk && sc ? sprintf("%.2f", sc / sk) : "-"
 			}
