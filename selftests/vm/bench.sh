@@ -82,7 +82,7 @@ bench_guest() {
 			"$CXXVM_TOP/selftests/vm/guest-bench.sh" "$ko" \
 			"$CXXVM_TOP/selftests/cxxvm-bench" "$@" </dev/null >"$out"
 		rc=$?
-		if [ "$rc" -eq 0 ] || [ "$attempt" -eq 3 ] || grep -q 'cxxvm: loaded' "$console"; then
+		if [ "$rc" -eq 0 ] || [ "$attempt" -eq 3 ] || cxxvm_touched "$console"; then
 			break
 		fi
 		cp "$console" "$run/$name-console-boot$attempt.log"

@@ -290,6 +290,16 @@ vng_run() {
 	return "$rc"
 }
 
+# cxxvm_touched CONSOLE: whether the guest whose kernel console is CONSOLE
+# ever loaded cxxvm.ko or cxxvm_kunit.ko, even one refused at load: the
+# kernel logs each such module's messages, the first being "cxxvm:
+# loading out-of-tree module taints kernel.", under its name.  A guest
+# that died without is a boot failure, not cxxvm's, and may be booted
+# again.
+cxxvm_touched() {
+	grep -qE '^\[ *[0-9]+\.[0-9]+\] cxxvm' "$1"
+}
+
 # kmemleak_leaks OUT: what the guest's kmemleak_report (guest-lib.sh)
 # printed in OUT, nothing if it found no leak.
 kmemleak_leaks() {
