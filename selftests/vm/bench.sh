@@ -54,9 +54,8 @@ bench_guest() {
 	shift 3
 	out=$run/$name.out
 	# The TSC, not the HPET: under TCG an HPET read is an emulated MMIO
-	# access costing more than a one-page map+unmap.  qemu derives the
-	# guest TSC from the host clock, the same for every vCPU, so the
-	# watchdog is not needed.  memmap= reserves 256 MiB of guest RAM for
+	# access costing more than a one-page map+unmap (and vng_run's
+	# tsc=reliable: no watchdog).  memmap= reserves 256 MiB of guest RAM for
 	# the lookup section's real pagemaps: memory no driver owns, for
 	# memremap_pages().  Up to two retries, only for a guest that died
 	# before cxxvm.ko was loaded: stock 7.2 guests with 4 vCPUs under TCG
@@ -76,7 +75,7 @@ bench_guest() {
 	fi
 	for attempt in 1 2 3; do
 		CXXVM_VM_CPUS=$cpus vng_run "$image" "$console" \
-			--append "clocksource=tsc tsc=reliable memmap=256M\$0x30000000" \
+			--append "clocksource=tsc memmap=256M\$0x30000000" \
 			"${kroot[@]}" -- "${renv[@]}" \
 			"CXXVM_MODULE_ARGS='${CXXVM_MODULE_ARGS:-}'" \
 			"$CXXVM_TOP/selftests/vm/guest-bench.sh" "$ko" \

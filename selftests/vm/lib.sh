@@ -102,7 +102,8 @@ real_env() {
 # (sampled twice a second: guest-real.sh's va_sample), the second per
 # page mapped against the first (the pages a workload maps vary from run
 # to run, and the VA follows them) and minus the first scaled to the
-# second's pages (MiB: the figure resolves about one 1 MiB block), the
+# second's pages (MiB: the figure resolves about one 1 MiB block per
+# CPU), the
 # workload's
 # wall time in each mode, and, if it ran in split (make bench, unless
 # CXXVM_REAL_SPLIT=0), the kernel's and cxx's medians from that one run,
@@ -151,7 +152,7 @@ real_table() {
 					kp ? sprintf("%.2f", cp / kp) : "-",
 					kva / 1024, cva / 1024,
 					kva && kpg && cpg ? sprintf("%.2f", (cva / cpg) / (kva / kpg)) : "-",
-					kva && kpg ? sprintf("%+.2fM", (cva - kva * cpg / kpg) / 1024) : "-",
+					kva && kpg && cpg ? sprintf("%+.2fM", (cva - kva * cpg / kpg) / 1024) : "-",
 					f[w, "off", "ms"], f[w, "observe", "ms"], f[w, "on", "ms"],
 					sk ? sprintf("%.0f", sk) : "-", sc ? sprintf("%.0f", sc) : "-", sk && sc ? sprintf("%.2f", sc / sk) : "-"
 			}
@@ -291,13 +292,17 @@ vng_run() {
 }
 
 # cxxvm_touched CONSOLE: whether the guest whose kernel console is CONSOLE
-# ever loaded cxxvm.ko or cxxvm_kunit.ko, even one refused at load: the
-# kernel logs each such module's messages, the first being "cxxvm:
-# loading out-of-tree module taints kernel.", under its name.  A guest
-# that died without is a boot failure, not cxxvm's, and may be booted
-# again.
+# ever loaded cxxvm.ko or cxxvm_kunit.ko, even one refused at load.  Every
+# guest loads cxxvm.ko first, and the first out-of-tree module of a boot
+# makes the kernel print "cxxvm: loading out-of-tree module taints
+# kernel." before any of its code runs (load_module(), 6.1 to 7.2); the
+# modules' own messages carry the same prefix, and an oops names them in
+# "Modules linked in: cxxvm(O)" and "[cxxvm]" frames.  With or without
+# timestamps or caller ids (CONFIG_PRINTK_TIME, _CALLER).  A guest that
+# died without any of these is a boot failure, not cxxvm's, and may be
+# booted again.
 cxxvm_touched() {
-	grep -qE '^\[ *[0-9]+\.[0-9]+\] cxxvm' "$1"
+	grep -qE '(^|\] )cxxvm(_kunit)?: |[ ,]cxxvm(_kunit)?\([A-Z+-]+\)|\[cxxvm(_kunit)?\]' "$1"
 }
 
 # kmemleak_leaks OUT: what the guest's kmemleak_report (guest-lib.sh)
