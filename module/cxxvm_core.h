@@ -161,6 +161,7 @@ struct cxxvm_plat_lock;
 /** struct cxxvm_plat_mutex - opaque struct mutex owned by the shim. */
 struct cxxvm_plat_mutex;
 
+#ifdef CXXVM_KUNIT	/* only the KUnit suites call these (make CXXVM_KUNIT=1) */
 /*
  * Create: may sleep, NULL on -ENOMEM; @lock_class is a CXXVM_LOCK_* (an
  * unknown one WARNs and gets CXXVM_LOCK_TEST's).  Destroy: any context,
@@ -168,9 +169,11 @@ struct cxxvm_plat_mutex;
  */
 struct cxxvm_plat_lock *cxxvm_plat_lock_create(uint32_t lock_class);
 void cxxvm_plat_lock_destroy(struct cxxvm_plat_lock *lock);
+#endif
 /*
  * Initialise a lock in @lock, CXXVM_PLAT_LOCK_BYTES bytes aligned to 8
- * that the caller owns (it needs no destroy).  Any context.
+ * that the caller owns (it needs no destroy); @lock_class as for create.
+ * Any context.
  */
 void cxxvm_plat_lock_init(struct cxxvm_plat_lock *lock, uint32_t lock_class);
 /* spin_lock()/spin_unlock(): never from IRQ context. */

@@ -431,8 +431,8 @@ int cxxvm_plat_cpu_to_node(u32 cpu)
 
 /*
  * A queue's slots, the index or the spares.  The core keeps each one in
- * the object it protects (CXXVM_PLAT_LOCK_BYTES); cxxvm_plat_lock_create()
- * allocates one for KUnit's lock tests.
+ * the object it protects (CXXVM_PLAT_LOCK_BYTES); in KUnit builds
+ * cxxvm_plat_lock_create() allocates one for the lock tests.
  */
 struct cxxvm_plat_lock {
 	spinlock_t lock;
@@ -479,7 +479,12 @@ void cxxvm_plat_lock_init(struct cxxvm_plat_lock *l, u32 lock_class)
 	lockdep_set_class_and_name(&l->lock, &cxxvm_lock_keys[c], cxxvm_lock_names[c]);
 }
 
-/* Locks come from cxxrt_alloc() too, so KUnit can fail each allocation. */
+#ifdef CXXVM_KUNIT
+/*
+ * For KUnit's lock tests only: the core keeps its spinlocks inline
+ * (cxxvm_plat_lock_init()).  From cxxrt_alloc() too, so KUnit can fail
+ * each allocation.
+ */
 struct cxxvm_plat_lock *cxxvm_plat_lock_create(u32 lock_class)
 {
 	struct cxxvm_plat_lock *l;
@@ -495,6 +500,7 @@ void cxxvm_plat_lock_destroy(struct cxxvm_plat_lock *l)
 {
 	kfree(l);
 }
+#endif
 
 void cxxvm_plat_lock(struct cxxvm_plat_lock *l)
 {
