@@ -103,16 +103,14 @@ real_env() {
 # page mapped against the first (the pages a workload maps vary from run
 # to run, and the VA follows them) and minus the first scaled to the
 # second's pages (MiB: the figure resolves about one 1 MiB block per
-# CPU), the
-# workload's
-# wall time in each mode, and, if it ran in split (make bench, unless
-# CXXVM_REAL_SPLIT=0), the kernel's and cxx's medians from that one run,
-# interleaved, and their ratio ('-' without).  A mode that ran more than
-# once (make bench runs observe and on twice each) gives the mean of its
-# runs' figures (a count with a fraction, such as one fallback in two
-# runs, keeps one decimal).  Then,
-# from the "# replay:" lines,
-# the observed trace replayed through each backend (replay_table).
+# CPU), the workload's wall time in each mode, and, if it ran in split
+# (make bench, unless CXXVM_REAL_SPLIT=0), the kernel's and cxx's medians
+# from that one run, interleaved, and their ratio ('-' without).  A mode
+# that ran more than once (make bench runs observe and on twice each)
+# gives the mean of its runs' figures (a count with a fraction, such as
+# one fallback in two runs, keeps one decimal).  Then, from the
+# "# replay:" lines, the observed trace replayed through each backend
+# (replay_table).
 real_table() {
 	local arg
 	printf '%-6s %-6s %7s %7s %5s %5s %10s %10s %8s %8s %8s %8s %8s %8s %8s %8s %8s %8s %8s %8s %8s %8s\n' \
