@@ -72,6 +72,9 @@
  *    with T in the same state as one the model has.
  *  - Queue locks are not fair: a purge waiting for one may be overtaken
  *    any number of times (liveness holds all the same).
+ *  - steal() ignores Queue::empty_hint (a hint that never undercounts:
+ *    looking at every queue is what it does when the hint is high) and
+ *    tries the other queue's lock once, skipping it if held.
  *  - cxxvm_reap_retired()'s shortcut (return if cxxvm_reaped_seq == done)
  *    and the reaped_seq fix-up in cxxvm_pages_release() are left out: the
  *    model's reap always looks.  The shortcut only ever makes a reap free
@@ -133,6 +136,7 @@
 #define W_BEGUN		1	/* kBegun */
 #define W_HELD		2	/* kHeld */
 #define W_SKIPPED	3	/* kSkipped */
+#define W_ENDED		4	/* kEnded: begun, nothing purging there */
 #define ALL		0	/* Walk::kAll */
 #define MAYSKIP		1	/* Walk::kMaySkip */
 
@@ -160,6 +164,7 @@ bool pif;			/* purges_started_ - purges_done_ */
 bool seen_chg[NCPU] = 1;	/* purges_done_ != map()'s seen */
 byte wk[NCPU];			/* VmapArena::walk_ (under purge_mutex_) */
 byte moved;			/* purge_locked()'s moved (under the mutex) */
+byte bq;			/* moved before begin() (scratch, ditto) */
 byte skipped;			/* purge_locked()'s skipped (ditto) */
 
 /* ---- Ghosts ---- */
@@ -253,10 +258,12 @@ inline reap()
 /*
  * purge_locked()'s begin(), under q's lock: VmapBlock::begin_purge() on
  * every block of the queue (dirty -> purging), and the queue's reported
- * pages leave dirty_reported_.
+ * pages leave dirty_reported_; walk_[q] = kBegun if anything is purging
+ * there now, else kEnded (the last pass skips it).
  */
 inline begin_q(q)
 {
+	bq = moved;
 	if
 	:: owner[0] == q ->
 		if
@@ -276,7 +283,8 @@ inline begin_q(q)
 	fi;
 	dirty_reported = dirty_reported - reported[q];
 	reported[q] = 0;
-	wk[q] = W_BEGUN
+	if :: moved != bq -> wk[q] = W_BEGUN :: else -> wk[q] = W_ENDED fi;
+	bq = 0
 }
 
 /* purge_locked()'s end(), under q's lock: VmapBlock::end_purge() on every
@@ -654,14 +662,18 @@ map_again:
 	};
 
 map_loop:
-	/* 2. steal(): under the other CPU's queue lock, find an empty block
-	 * and detach() it (no owner in between); then attach_and_alloc()
-	 * under ours */
+	/* 2. steal(): if the other CPU's queue lock is free (one held is
+	 * skipped: try_for_a_while()), under it find an empty block and
+	 * detach() it (no owner in between); then attach_and_alloc() under
+	 * ours */
 	if
 	:: s == NONE ->
 		atomic {
-			CAN_LOCK(oth) ->
 			b = NONE;
+			if
+			:: CAN_LOCK(oth)
+			:: else -> goto steal_done
+			fi;
 			if
 			:: owner[0] == oth && EMPTY(0) -> b = 0
 			:: else ->
@@ -676,6 +688,7 @@ map_loop:
 				owner[b] = c; cur[c] = b; alloc_in(c, s)
 			:: else
 			fi;
+steal_done:
 			b = 0
 		}
 	:: else

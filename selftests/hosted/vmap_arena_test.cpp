@@ -519,6 +519,46 @@ TEST_F(VmapArenaTest, PurgeWaitsWhenOnlyAHeldQueueIsDirty)
 	EXPECT_EQ(0u, st.purge_skips);
 }
 
+// A map with no room on its CPU steals another CPU's empty block, but not
+// by waiting for that queue's lock: with the lock held it grows instead.
+TEST_F(VmapArenaTest, StealSkipsAHeldQueue)
+{
+	Arena *a = make(64, 8);
+	ASSERT_NE(nullptr, a);
+	const auto one = pfns(9, 1);
+	HostedPlatform::set_cpu(1);
+	ASSERT_NO_FATAL_FAILURE(churn(a, one, 1));
+	a->purge();	// CPU 1's block is empty now, and kept (reserve_)
+	ASSERT_EQ(1u, a->stats().blocks_live);
+	HostedPlatform::set_cpu(0);
+	{
+		QueueLockHolder held(a, 1);
+		ASSERT_TRUE(held.holding());
+		std::atomic<bool> mapped{false};
+		cxxrt::Result<VirtAddr> va = cxxrt::Errno::kNoMem;
+		std::thread mapper([&] {
+			HostedPlatform::set_cpu(0);
+			va = a->map({one.data(), 1});
+			mapped = true;
+		});
+		wait_for([&] { return mapped.load(); });
+		EXPECT_TRUE(mapped.load()) << "the map waited for a held queue lock";
+		held.release();
+		mapper.join();
+		ASSERT_TRUE(va.ok());
+		EXPECT_TRUE(a->unmap(va.value(), PageCount(1)).ok());
+	}
+	auto st = a->stats();
+	EXPECT_EQ(0u, st.steals) << "stole from a held queue";
+	EXPECT_EQ(2u, st.blocks_created);
+	// Unheld, the next CPU with no block steals CPU 1's.
+	HostedPlatform::set_cpu(2);
+	ASSERT_NO_FATAL_FAILURE(churn(a, one, 1));
+	st = a->stats();
+	EXPECT_EQ(1u, st.steals);
+	EXPECT_EQ(2u, st.blocks_created);
+}
+
 // A map with no room while a purge is due and the worker has not run purges
 // rather than reserve a block (which would hold VA for slots the purge frees).
 TEST_F(VmapArenaTest, MapPurgesRatherThanGrowWhenDue)
