@@ -40,7 +40,7 @@
  * lazy_max_pages = 2 and so report_chunk_ = 1 (report_chunk() for
  * lazy_max_pages < 4 x CPUs).  Two constants are not the code's, so that
  * their paths are reached at this scale: the cap is 2 x lazy_max_pages
- * (kCapFactor is 4), and grow_limit_ is 1 (the code's grow_limit() gives
+ * (kCapFactor is 16), and grow_limit_ is 1 (the code's grow_limit() gives
  * at least 2 x CPUs here, more than max_blocks).
  *
  * Simplified or left out:
@@ -114,7 +114,7 @@
 #define NB	2		/* max_blocks */
 #define NS	4		/* slots: block b has slots 2b and 2b+1 */
 #define LAZY	2		/* params_.lazy_max_pages */
-#define CAP	4		/* the cap (kCapFactor = 2 here) */
+#define CAP	4		/* the cap (kCapFactor = 2 here, 16 in the code) */
 #define GROW_LIMIT 1		/* grow_limit_ */
 
 #define NONE	255

@@ -101,11 +101,11 @@ inline constexpr ktl::size_t kQueueBytes = 512;
 /// Returning blocks (the fragmented-block purge): after a purge, a block
 /// with every slot free is empty.  The arena keeps up to reserve_ empty
 /// blocks (enough to absorb the dirty slots until the next purge: up to
-/// the cap with the worker, which may lag; lazy_max_pages with
+/// kReserveFactor x lazy_max_pages with the worker, which may lag; lazy_max_pages with
 /// caller_purge; plus two per CPU for the partly used blocks each CPU
 /// holds when a purge comes; purge() of a return_empty arena: none) and
 /// returns the rest to vmalloc: purge() at once, the threshold purges
-/// with caller_purge or once the arena holds more than max_blocks / 2
+/// with caller_purge or once the arena holds more than grow_limit_
 /// (release_surplus()); shrink() (the vmap purge notifier) returns all
 /// of them.  A block with a live slot is never
 /// returned, but its free slots are reused.
@@ -169,7 +169,7 @@ public:
 		: params_(params), nr_queues_(P::nr_cpu_ids()),
 		  report_chunk_(report_chunk(params.lazy_max_pages, nr_queues_)),
 		  reserve_(static_cast<ktl::uint32_t>(
-			  (ktl::uint64_t{params.lazy_max_pages} * (params.caller_purge ? 1 : kCapFactor) +
+			  (ktl::uint64_t{params.lazy_max_pages} * (params.caller_purge ? 1 : kReserveFactor) +
 			   params.block_pages - 1) / params.block_pages +
 			  2 * nr_queues_)),
 		  grow_limit_(grow_limit(reserve_, params.max_blocks)),
@@ -441,15 +441,23 @@ private:
 	/// finds this many dirty (the worker has not purged in time) runs a
 	/// purge itself if none is running (purge_if_idle()).  Measured under
 	/// contention: when the unmap waited for the purge in flight instead,
-	/// threads waited up to 0.6 of their time at P = 64 (cap 2 or 4); with
-	/// no cap the dirty pages passed 10 x lazy_max_pages and maps spent
-	/// 0.4 of their time reserving blocks for them.
-	static constexpr ktl::uint32_t kCapFactor = 4;
+	/// threads waited up to 0.6 of their time at P = 64 (cap 2 or 4).  At
+	/// 4, with growth limited to 2 x reserve_ while a purge was due, the
+	/// unmaps purged (and waited for the shootdown) 24 to 29 times per
+	/// P = 64 cell where the worker did 19 to 30, and the threads waited
+	/// for purges 9 to 50% of their time at P >= 8 (7.2, 4 vCPUs on
+	/// 2 CPUs).  Growth (grow_limit_, max_blocks), not the cap, now bounds
+	/// the dirty pages: max_blocks is the bound on VA.
+	static constexpr ktl::uint32_t kCapFactor = 16;
+	/// reserve_, in lazy_max_pages, with the worker: what a lagging
+	/// worker lets accumulate in the common case.
+	static constexpr ktl::uint32_t kReserveFactor = 4;
 
+	/// grow_limit_: 7/8 of max_blocks, or reserve_ if that is more.
 	static ktl::uint32_t grow_limit(ktl::uint32_t reserve, ktl::uint32_t max_blocks)
 	{
-		const ktl::uint32_t release_at = max_blocks / 2 > reserve ? max_blocks / 2 : reserve;
-		return 2 * reserve < release_at ? 2 * reserve : release_at;
+		const ktl::uint32_t seven_eighths = max_blocks - max_blocks / 8;
+		return seven_eighths > reserve ? seven_eighths : reserve;
 	}
 
 	static ktl::uint32_t report_chunk(ktl::uint32_t lazy_max_pages, ktl::uint32_t cpus)
@@ -1026,7 +1034,7 @@ private:
 
 	/// After a purge: return the empty blocks beyond reserve_ to vmalloc.
 	/// With caller_purge at once; with the worker only once the arena
-	/// holds more than half of max_blocks, return_empty or not (returning
+	/// holds more than grow_limit_, return_empty or not (returning
 	/// them at every threshold purge cost the takeover's tunables 0.3 to
 	/// 0.8 of vm_map_ram's time in replays on 6.1: a vmap() per block,
 	/// 120 to 170 blocks per pass).  While the worker lags, maps reserve
@@ -1041,7 +1049,7 @@ private:
 	{
 		// Relaxed: a count that only decides whether to walk the queues.
 		const ktl::uint32_t nr = nr_blocks_.load(ktl::memory_order::relaxed);
-		if (params_.caller_purge || nr > params_.max_blocks / 2)
+		if (params_.caller_purge || nr > grow_limit_)
 			release_empty_blocks(reserve_, Walk::kMaySkip);
 	}
 
@@ -1107,14 +1115,17 @@ private:
 	/// return_empty arena keeps keep_ instead).
 	const ktl::uint32_t reserve_;
 	/// While a purge is due, map() grows the arena only up to this many
-	/// blocks (2 x reserve_, but not past max_blocks / 2, where
-	/// release_surplus() would return them, unless reserve_ is) and then
-	/// waits for the purge; not with caller_purge, whose unmaps purge.  A new block
-	/// costs no shootdown (cxxvm_plat_va_reserve()), so threads that
-	/// outrun a lagging worker would otherwise reserve blocks by the
-	/// hundred for slots the purge is about to free: measured under
-	/// contention (4 vCPUs on 2 CPUs, P = 64), 2,801 blocks reserved and
-	/// 2,689 returned in one run, 0.23 of the threads' time reserving.
+	/// blocks (7/8 of max_blocks, or reserve_ if more) and then waits for
+	/// the purge; not with caller_purge, whose unmaps purge.  The worker's
+	/// release_surplus() returns blocks only above it, so what a burst
+	/// grew serves the next burst instead of being returned and reserved
+	/// again (at 2 x reserve_ with the release at max_blocks / 2, threads
+	/// waited for purges 13 to 46% of their time at P >= 8 under
+	/// contention; with no limit at all they reserved and returned blocks
+	/// by the thousand: 2,801 and 2,689 in one P = 64 run, 0.23 of their
+	/// time reserving).  The blocks stay until FLUSH (purge() keeps
+	/// keep_), vm_unmap_aliases() in takeover mode, or the vmap purge
+	/// notifier (shrink()).
 	const ktl::uint32_t grow_limit_;
 	/// Empty blocks purge() keeps: reserve_, or none (return_empty).
 	const ktl::uint32_t keep_;

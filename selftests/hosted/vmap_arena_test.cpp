@@ -365,24 +365,37 @@ TEST_F(VmapArenaTest, FullArenaWaitsForThePurgeInFlight)
 	EXPECT_TRUE(a->unmap(va.value(), PageCount(64)).ok());
 }
 
+/// kCapFactor: an unmap that finds this many x lazy_max_pages dirty purges.
+constexpr int kCap = 16;
+
 // Unmaps do not wait while the held-back worker lets the dirty pages pass the
-// threshold; the one whose report reaches the cap (4 x lazy_max_pages) purges.
+// threshold; the one whose report reaches the cap (16 x lazy_max_pages) purges.
+// The mappings are made first and unmapped after: a map that found no room
+// while a purge is due would purge itself before the cap.
 TEST_F(VmapArenaTest, UnmapsWaitOnlyAtTheCap)
 {
 	Arena *a = make(64, 8);
 	ASSERT_NE(nullptr, a);
 	HostedPlatform::pause_work(true);
-	const auto one = pfns(9, 1);
-	ASSERT_NO_FATAL_FAILURE(churn(a, one, 4 * 64 - 16));
+	const auto p = pfns(1, CXXVM_MAX_PAGES);
+	std::vector<VirtAddr> live;
+	for (int i = 0; i < kCap + 1; ++i) {
+		auto va = a->map({p.data(), p.size()});
+		ASSERT_TRUE(va.ok()) << i;
+		live.push_back(va.value());
+	}
+	for (int i = 0; i < kCap - 1; ++i)
+		ASSERT_TRUE(a->unmap(live[i], PageCount(64)).ok()) << i;
 	auto st = a->stats();
 	EXPECT_EQ(0u, st.caller_purges);
 	EXPECT_EQ(0u, st.purge_waits);
-	EXPECT_EQ(4u * 64 - 16, st.dirty_pages);
-	ASSERT_NO_FATAL_FAILURE(churn(a, one, 16));
+	EXPECT_EQ((kCap - 1) * 64u, st.dirty_pages);
+	ASSERT_TRUE(a->unmap(live[kCap - 1], PageCount(64)).ok());
 	st = a->stats();
 	EXPECT_EQ(1u, st.caller_purges);
 	EXPECT_EQ(1u, st.purge_waits);
-	EXPECT_GT(64u, st.dirty_pages);
+	EXPECT_EQ(0u, st.dirty_pages);
+	ASSERT_TRUE(a->unmap(live[kCap], PageCount(64)).ok());
 }
 
 // An unmap that reaches the cap while the worker's purge is in flight (its
@@ -402,7 +415,7 @@ TEST_F(VmapArenaTest, UnmapAtTheCapDoesNotWaitForThePurgeInFlight)
 	std::thread unmapper([&] {
 		// CPU 0's block has room.
 		HostedPlatform::set_cpu(0);
-		for (int k = 0; k < 4 * 64 + 16; ++k) {	// past the cap
+		for (int k = 0; k < kCap * 64 + 16; ++k) {	// past the cap
 			auto va = a->map({&pfn, 1});
 			if (!va.ok() || !a->unmap(va.value(), PageCount(1)).ok())
 				break;
@@ -412,7 +425,7 @@ TEST_F(VmapArenaTest, UnmapAtTheCapDoesNotWaitForThePurgeInFlight)
 	});
 	wait_for([&] { return done.load(); });
 	EXPECT_TRUE(done.load()) << "an unmap past the cap waited for the purge in flight";
-	EXPECT_EQ(4 * 64 + 16, cycles.load()) << "a map or unmap failed";
+	EXPECT_EQ(kCap * 64 + 16, cycles.load()) << "a map or unmap failed";
 	HostedPlatform::hold_shootdowns(false);
 	unmapper.join();
 	EXPECT_EQ(0u, a->stats().caller_purges);
@@ -573,14 +586,15 @@ TEST_F(VmapArenaTest, MapPurgesRatherThanGrowWhenDue)
 	EXPECT_EQ(0u, st.worker_purges);
 }
 
-// While a purge is due, a map grows the arena only to grow_limit_ (2 x
-// reserve_) blocks and then waits for the purge in flight, even though
+// While a purge is due, a map grows the arena only to grow_limit_ (7/8 of
+// max_blocks) blocks and then waits for the purge in flight, even though
 // max_blocks would allow more; after it, growth goes on.
 TEST_F(VmapArenaTest, GrowsOnlyToTheLimitWhileAPurgeIsDue)
 {
-	// 4 CPUs, lazy 64: reserve_ = 1 + 2 x 4 = 9 blocks, so the limit is 18.
-	constexpr ktl::uint64_t kLimit = 18;
-	Arena *a = make(64, 64);
+	// 4 CPUs, lazy 64: reserve_ = 1 + 2 x 4 = 9 blocks; max_blocks 24, so
+	// the limit is 21.
+	constexpr ktl::uint64_t kLimit = 21;
+	Arena *a = make(64, 24);
 	ASSERT_NE(nullptr, a);
 	HostedPlatform::pause_work(true);
 	const auto one = pfns(9, 1);
@@ -590,7 +604,7 @@ TEST_F(VmapArenaTest, GrowsOnlyToTheLimitWhileAPurgeIsDue)
 	ASSERT_NO_FATAL_FAILURE(wait_for_held_shootdown());
 	ASSERT_NO_FATAL_FAILURE(churn(a, one, 64));	// due again, while the worker's purge is in flight
 
-	constexpr int kMaps = 40 * 512 / 64;	// 40 blocks' worth, all live
+	constexpr int kMaps = 22 * 512 / 64;	// 22 blocks' worth, all live
 	const auto p = pfns(1, CXXVM_MAX_PAGES);
 	std::vector<VirtAddr> live;
 	std::atomic<bool> done{false};
@@ -642,7 +656,7 @@ TEST_F(VmapArenaTest, ReturnEmptyGivesBackEveryEmptyBlockOnPurge)
 
 // Not after the worker's purge (release_surplus()): return_empty or not, an
 // arena keeps its empty blocks for the next lazy_max_pages of dirty slots
-// until it holds more than max_blocks / 2 (giving them back there made a
+// until it holds more than grow_limit_ (giving them back there made a
 // busy takeover arena vmap() a block per 12 maps in replays).
 TEST_F(VmapArenaTest, ThresholdPurgesKeepEmptyBlocksEvenWithReturnEmpty)
 {
