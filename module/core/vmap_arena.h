@@ -105,8 +105,8 @@ inline constexpr ktl::size_t kQueueBytes = 512;
 /// caller_purge; plus two per CPU for the partly used blocks each CPU
 /// holds when a purge comes; purge() of a return_empty arena: none) and
 /// returns the rest to vmalloc: purge() at once, the threshold purges
-/// with caller_purge or once the arena holds more than grow_limit_
-/// (release_surplus()); shrink() (the vmap purge notifier) returns all
+/// with caller_purge; with the worker they return only the blocks beyond
+/// grow_limit_ (release_surplus()); shrink() (the vmap purge notifier) returns all
 /// of them.  A block with a live slot is never
 /// returned, but its free slots are reused.
 ///
@@ -1032,49 +1032,52 @@ private:
 		return false;
 	}
 
-	/// After a purge: return the empty blocks beyond reserve_ to vmalloc.
-	/// With caller_purge at once; with the worker only once the arena
-	/// holds more than grow_limit_, return_empty or not (returning
-	/// them at every threshold purge cost the takeover's tunables 0.3 to
+	/// After a purge: with caller_purge, return the empty blocks beyond
+	/// reserve_ to vmalloc; with the worker, only those that take the
+	/// arena past grow_limit_, return_empty or not.  (Maps grow the arena
+	/// past grow_limit_ while a purge is in flight, its slots not yet free
+	/// and no purge due; returning every block beyond reserve_ then made
+	/// the contended P = 64 cell reserve and return 692 blocks.  Returning
+	/// blocks at every threshold purge cost the takeover's tunables 0.3 to
 	/// 0.8 of vm_map_ram's time in replays on 6.1: a vmap() per block,
-	/// 120 to 170 blocks per pass).  While the worker lags, maps reserve
-	/// blocks for the
-	/// dirty slots, and returning them at every purge made threads reserve
-	/// them again, at a vmap() and (then) a shootdown each (measured under
-	/// contention: about as many blocks reserved as returned in every run,
-	/// and up to 0.6 of the threads' time reserving, with the release at
-	/// twice reserve_).  The vmap purge notifier still returns every empty
-	/// block when vmalloc space runs short.  Caller holds purge_mutex_.
+	/// 120 to 170 blocks per pass; and under contention, at twice
+	/// reserve_, about as many blocks reserved as returned in every run,
+	/// up to 0.6 of the threads' time reserving.)  The vmap purge notifier
+	/// still returns every empty block when vmalloc space runs short.
+	/// Caller holds purge_mutex_.
 	void release_surplus() CXXVM_REQUIRES(purge_mutex_)
 	{
 		// Relaxed: a count that only decides whether to walk the queues.
 		const ktl::uint32_t nr = nr_blocks_.load(ktl::memory_order::relaxed);
-		if (params_.caller_purge || nr > grow_limit_)
+		if (params_.caller_purge)
 			release_empty_blocks(reserve_, Walk::kMaySkip);
+		else if (nr > grow_limit_)
+			release_empty_blocks(0, Walk::kMaySkip, nr - grow_limit_);
 	}
 
-	/// Return empty blocks beyond the first @keep to vmalloc.  With
-	/// Walk::kMaySkip (after a threshold purge) a queue whose lock stays
-	/// held is left alone, as purge_locked() leaves it.  Returns how many
-	/// were returned.  Caller holds purge_mutex_.
-	ktl::uint32_t release_empty_blocks(ktl::uint32_t keep, Walk walk = Walk::kAll)
-		CXXVM_REQUIRES(purge_mutex_)
+	/// Return empty blocks beyond the first @keep to vmalloc, at most
+	/// @most of them.  With Walk::kMaySkip (after a threshold purge) a
+	/// queue whose lock stays held is left alone, as purge_locked() leaves
+	/// it.  Returns how many were returned.  Caller holds purge_mutex_.
+	ktl::uint32_t release_empty_blocks(ktl::uint32_t keep, Walk walk = Walk::kAll,
+					   ktl::uint32_t most = ~0u) CXXVM_REQUIRES(purge_mutex_)
 	{
 		SpareList out;
-		ktl::uint32_t kept = 0, released = 0;
+		ktl::uint32_t kept = 0, released = 0, taken = 0;
 		for (ktl::uint32_t cpu = 0; cpu < nr_queues_; ++cpu) {
 			auto take = [&](VmapBlockQueueState &s) {
 				ktl::uint32_t here = 0;
 				s.blocks.for_each([&](VmapBlock *b) {
 					if (!b->empty())
 						return;
-					if (kept < keep) {
+					if (kept < keep || taken == most) {
 						++kept;
 						++here;
 						return;
 					}
 					detach(s, b);
 					out.push_front(b);
+					++taken;
 				});
 				// Relaxed: a hint, see Queue::empty_hint.
 				queues_[cpu]->empty_hint.store(here, ktl::memory_order::relaxed);

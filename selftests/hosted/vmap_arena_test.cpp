@@ -681,6 +681,36 @@ TEST_F(VmapArenaTest, ThresholdPurgesKeepEmptyBlocksEvenWithReturnEmpty)
 	}
 }
 
+// Past grow_limit_ (7/8 of max_blocks), the purges return only the blocks
+// beyond it, not all but reserve_: what a burst grew serves the next one.
+TEST_F(VmapArenaTest, PurgesReturnOnlyTheBlocksBeyondTheGrowthLimit)
+{
+	HostedPlatform::set_nr_cpus(1);
+	// lazy 64, 1 CPU: reserve_ = 1 + 2 = 3 blocks; max_blocks 16: the
+	// limit is 14.
+	Arena *a = make(64, 16);
+	ASSERT_NE(nullptr, a);
+	HostedPlatform::pause_work(true);
+	const auto p = pfns(1, CXXVM_MAX_PAGES);
+	std::vector<VirtAddr> live;
+	for (int i = 0; i < 16 * 512 / 64; ++i) {	// 16 blocks, nothing dirty
+		auto va = a->map({p.data(), p.size()});
+		ASSERT_TRUE(va.ok()) << i;
+		live.push_back(va.value());
+	}
+	ASSERT_EQ(16u, a->stats().blocks_live);
+	for (VirtAddr va : live)	// the cap purges on the way
+		ASSERT_TRUE(a->unmap(va, PageCount(64)).ok());
+	const ktl::uint64_t runs = HostedPlatform::work_runs();
+	HostedPlatform::pause_work(false);
+	wait_for([&] { return HostedPlatform::work_runs() != runs; });
+	const auto st = a->stats();
+	EXPECT_LT(0u, st.caller_purges);
+	EXPECT_EQ(0u, st.dirty_pages);
+	EXPECT_EQ(14u, st.blocks_live) << "returned more than the blocks beyond grow_limit_";
+	EXPECT_EQ(2u, st.blocks_freed);
+}
+
 // When a threshold purge does return blocks (with caller_purge, the
 // takeover's when cxxvm.ko is loaded with caller_purge=1), a return_empty
 // arena keeps reserve_ of them like any other, not none.
