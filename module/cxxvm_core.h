@@ -279,9 +279,10 @@ uint64_t cxxvm_plat_max_pfn_limit(void);
  * held more VA than the kernel in the real workloads on 6.1 and 6.12,
  * with 512-page blocks).  Without it such
  * a purge keeps enough empty blocks for the dirty slots until the next
- * purge.  Either way the purges that lazy_max_pages triggers keep them
- * (giving them back there made the takeover's tunables churn through a
- * vmap() per block: see release_surplus()).
+ * purge.  Either way the purges that lazy_max_pages triggers keep them,
+ * but for the blocks beyond the growth limit, 7/8 of max_blocks (giving
+ * them back there made the takeover's tunables churn through a vmap() per
+ * block: see release_surplus()).
  */
 #define CXXVM_ARENA_CALLER_PURGE	(1u << 0)
 #define CXXVM_ARENA_RETURN_EMPTY	(1u << 1)
@@ -454,13 +455,13 @@ int cxxvm_arena_map(struct cxxvm_arena *arena, const uint64_t *pfns,
  * Clears the PTEs at once; the TLB shootdown is deferred until
  * lazy_max_pages are dirty, when this call queues the purge worker and
  * returns without waiting (with CXXVM_ARENA_CALLER_PURGE it runs the purge
- * itself; at 4 x lazy_max_pages with no purge running, the worker not
+ * itself; at 16 x lazy_max_pages with no purge running, the worker not
  * having run, it runs one too).  The slot is reused only after a shootdown
  * covers it.  Until cxxvm_arena_purged_seq()
  * reaches @purge_seq, other CPUs may still hold TLB entries for the old
  * pages: do not free them before.  Mirrors vm_unmap_ram()/vb_free().
  * Context: process context; sleeps only with CXXVM_ARENA_CALLER_PURGE or
- * at 4 x lazy_max_pages.
+ * at 16 x lazy_max_pages.
  * Return: 0; -ENOENT if @va lies in no block of the arena (as
  * cxxvm_arena_owns() would find at that moment); -EINVAL if it does, but
  * (@va, @n) is not a live mapping of exactly @n pages.

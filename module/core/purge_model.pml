@@ -72,9 +72,10 @@
  *    with T in the same state as one the model has.
  *  - Queue locks are not fair: a purge waiting for one may be overtaken
  *    any number of times (liveness holds all the same).
- *  - steal() ignores Queue::empty_hint (a hint that never undercounts:
- *    looking at every queue is what it does when the hint is high) and
- *    tries the other queue's lock once, skipping it if held.
+ *  - steal() may skip the other queue whatever its lock and blocks: its
+ *    lock stayed held for kSkipTries tries, or Queue::empty_hint, read
+ *    without the lock, had not yet seen the purge's last pass that
+ *    emptied a block there.
  *  - cxxvm_reap_retired()'s shortcut (return if cxxvm_reaped_seq == done)
  *    and the reaped_seq fix-up in cxxvm_pages_release() are left out: the
  *    model's reap always looks.  The shortcut only ever makes a reap free
@@ -390,6 +391,8 @@ inline pass4(q)
 {
 	if
 	:: wk[q] == W_BEGUN -> PURGE_WAIT(q); end_q(q)
+	:: wk[q] == W_ENDED && qlock[q] != 0 ->
+		REACHED(25)	/* @reach last_pass_passes_held */
 	:: else
 	fi;
 	wk[q] = 0
@@ -672,7 +675,12 @@ map_loop:
 			b = NONE;
 			if
 			:: CAN_LOCK(oth)
-			:: else -> goto steal_done
+			:: true ->
+				/* the lock held for kSkipTries, or the hint,
+				 * read without it, still 0 though a purge's
+				 * last pass has just emptied a block there */
+				REACHED(24);	/* @reach steal_skips */
+				goto steal_done
 			fi;
 			if
 			:: owner[0] == oth && EMPTY(0) -> b = 0

@@ -78,10 +78,11 @@ inline constexpr ktl::size_t kQueueBytes = 512;
 /// kernel's do; map() keeps finding room in free slots, other CPUs' blocks
 /// and new blocks, and waits only when none is left (then for the purge in
 /// flight, or it runs one itself if none is), or when a purge is due and
-/// the arena already holds grow_limit_ blocks.  One cap bounds what a
-/// lagging worker lets accumulate: an unmap whose report finds kCapFactor
-/// x lazy_max_pages dirty runs a purge itself if none is running (it never
-/// waits for another thread's).
+/// the arena already holds grow_limit_ blocks.  So growth (grow_limit_,
+/// max_blocks) bounds what a lagging worker lets accumulate; a cap is the
+/// last resort: an unmap whose report finds kCapFactor x lazy_max_pages
+/// dirty runs a purge itself if none is running (it never waits for
+/// another thread's).
 /// With caller_purge the
 /// unmap runs the purge itself instead (what cxxvm did before the worker,
 /// kept to measure against).
@@ -114,8 +115,9 @@ inline constexpr ktl::size_t kQueueBytes = 512;
 /// release), then one queue lock at a time, then the index's spinlock.
 /// The shootdown runs with only the mutex held: on_each_cpu() must not be
 /// called under a spinlock.  A queue lock waited for is counted and its
-/// wait timed (lock_contended, lock_wait_ns; a purge's tries of a held
-/// lock are not, and the queues it skips count in purge_skips), as is
+/// wait timed (lock_contended, lock_wait_ns; tries of a held lock, by a
+/// purge, steal() or release_surplus(), are not, and the queues a purge
+/// skips count in purge_skips; steal()'s skips are not counted), as is
 /// every wait for a purge
 /// on a map() or unmap() caller's path (purge_waits, purge_wait_ns).
 ///
@@ -388,7 +390,8 @@ private:
 		/// them (a purge's last pass, release_empty_blocks(), a
 		/// steal()), read by steal() without the lock: a hint that may
 		/// overcount (the owner allocates from its empty blocks without
-		/// updating it) but never undercounts, since blocks become
+		/// updating it) but, read under the lock, never undercounts
+		/// (read without it, it may lag a purge's last pass), since blocks become
 		/// empty only in the purge's last pass.  Written under the lock.
 		ktl::atomic<ktl::uint32_t> empty_hint{0};
 		char pad[kQueueBytes - sizeof(Protected<VmapBlockQueueState, typename P::SpinLock>) -
@@ -1056,9 +1059,10 @@ private:
 	}
 
 	/// Return empty blocks beyond the first @keep to vmalloc, at most
-	/// @most of them.  With Walk::kMaySkip (after a threshold purge) a
-	/// queue whose lock stays held is left alone, as purge_locked() leaves
-	/// it.  Returns how many were returned.  Caller holds purge_mutex_.
+	/// @most of them.  With Walk::kMaySkip (release_surplus(), after any
+	/// purge of the worker or a caller) a queue whose lock stays held is
+	/// left alone, as purge_locked() leaves it, so more than @keep may
+	/// stay.  Returns how many were returned.  Caller holds purge_mutex_.
 	ktl::uint32_t release_empty_blocks(ktl::uint32_t keep, Walk walk = Walk::kAll,
 					   ktl::uint32_t most = ~0u) CXXVM_REQUIRES(purge_mutex_)
 	{
@@ -1123,10 +1127,10 @@ private:
 	/// release_surplus() returns blocks only above it, so what a burst
 	/// grew serves the next burst instead of being returned and reserved
 	/// again (at 2 x reserve_ with the release at max_blocks / 2, threads
-	/// waited for purges 13 to 46% of their time at P >= 8 under
+	/// waited for purges 9 to 50% of their time at P >= 8 under
 	/// contention; with no limit at all they reserved and returned blocks
 	/// by the thousand: 2,801 and 2,689 in one P = 64 run, 0.23 of their
-	/// time reserving).  The blocks stay until FLUSH (purge() keeps
+	/// time reserving).  Below it the blocks stay until FLUSH (purge() keeps
 	/// keep_), vm_unmap_aliases() in takeover mode, or the vmap purge
 	/// notifier (shrink()).
 	const ktl::uint32_t grow_limit_;

@@ -659,7 +659,7 @@ static void queues_borrow_slot(struct kunit *test)
 static void queues_purge_returns_empty_blocks(struct kunit *test)
 {
 	const u32 slots = CXXVM_BLOCK_PAGES / CXXVM_MAX_PAGES;
-	/* Caller purges: the reserve absorbs lazy_max_pages, not the worker's cap. */
+	/* Caller purges: the reserve absorbs lazy_max_pages, not 4 x (the worker's). */
 	const u32 reserve = DIV_ROUND_UP(CXXVM_MAX_PAGES, CXXVM_BLOCK_PAGES) + 2 * nr_cpu_ids;
 	const u32 nr_blocks = reserve + 3;
 	struct test_pages *tp = test_pages(test, CXXVM_MAX_PAGES);
