@@ -448,7 +448,7 @@ private:
 	/// 4, with growth limited to 2 x reserve_ while a purge was due, the
 	/// unmaps purged (and waited for the shootdown) 24 to 29 times per
 	/// P = 64 cell where the worker did 19 to 30, and the threads waited
-	/// for purges 9 to 50% of their time at P >= 8 (7.2, 4 vCPUs on
+	/// for purges 9 to 59% of their time at P >= 8 (7.2, 4 vCPUs on
 	/// 2 CPUs).  Growth (grow_limit_, max_blocks), not the cap, now bounds
 	/// the dirty pages: max_blocks is the bound on VA.
 	static constexpr ktl::uint32_t kCapFactor = 16;
@@ -1127,7 +1127,7 @@ private:
 	/// release_surplus() returns blocks only above it, so what a burst
 	/// grew serves the next burst instead of being returned and reserved
 	/// again (at 2 x reserve_ with the release at max_blocks / 2, threads
-	/// waited for purges 9 to 50% of their time at P >= 8 under
+	/// waited for purges 9 to 59% of their time at P >= 8 under
 	/// contention; with no limit at all they reserved and returned blocks
 	/// by the thousand: 2,801 and 2,689 in one P = 64 run, 0.23 of their
 	/// time reserving).  Below it the blocks stay until FLUSH (purge() keeps
