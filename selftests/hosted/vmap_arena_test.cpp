@@ -532,6 +532,40 @@ TEST_F(VmapArenaTest, PurgeWaitsWhenOnlyAHeldQueueIsDirty)
 	EXPECT_EQ(0u, st.purge_skips);
 }
 
+// The purge's last pass visits only the queues where something is purging:
+// one with nothing dirty whose lock is held meanwhile is not waited for.
+TEST_F(VmapArenaTest, LastPassPassesAHeldQueueWithNothingPurging)
+{
+	Arena *a = make(64, 8);
+	ASSERT_NE(nullptr, a);
+	const auto one = pfns(9, 1);
+	for (ktl::uint32_t cpu : {0u, 1u}) {	// a block each, CPU 0's first
+		HostedPlatform::set_cpu(cpu);
+		ASSERT_NO_FATAL_FAILURE(churn(a, one, 1));
+	}
+	a->purge();	// both clean
+	ASSERT_EQ(2u, a->stats().blocks_live);
+	HostedPlatform::set_cpu(0);
+	HostedPlatform::pause_work(true);
+	ASSERT_NO_FATAL_FAILURE(churn(a, one, 64));	// the threshold, all on CPU 0
+	const ktl::uint64_t runs0 = HostedPlatform::work_runs();
+	HostedPlatform::hold_shootdowns(true);
+	HostedPlatform::pause_work(false);
+	ASSERT_NO_FATAL_FAILURE(wait_for_held_shootdown());	// both queues begun
+	{
+		QueueLockHolder held(a, 1);
+		ASSERT_TRUE(held.holding());
+		HostedPlatform::hold_shootdowns(false);
+		wait_for([&] { return HostedPlatform::work_runs() != runs0; });
+		EXPECT_NE(runs0, HostedPlatform::work_runs())
+			<< "the last pass waited for a queue with nothing purging";
+	}
+	HostedPlatform::pause_work(true);
+	const auto st = a->stats();
+	EXPECT_EQ(0u, st.dirty_pages);
+	EXPECT_EQ(0u, st.purge_skips);
+}
+
 // A map with no room on its CPU steals another CPU's empty block, but not
 // by waiting for that queue's lock: with the lock held it grows instead.
 TEST_F(VmapArenaTest, StealSkipsAHeldQueue)
