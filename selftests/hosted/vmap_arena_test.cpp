@@ -81,15 +81,35 @@ protected:
 	/// but the first (*@kept) unmapped: five blocks that a purge empties,
 	/// one it cannot; six blocks held then unless @expect_six is false (a
 	/// purge ran during the unmaps).  Wrap in ASSERT_NO_FATAL_FAILURE().
+	/// @n mappings of @p kept live, appended to @live, on this thread's
+	/// CPU; wrap in ASSERT_NO_FATAL_FAILURE().
+	static void map_live(Arena *a, const std::vector<Pfn> &p, int n, std::vector<VirtAddr> *live)
+	{
+		for (int i = 0; i < n; ++i) {
+			auto va = a->map({p.data(), p.size()});
+			ASSERT_TRUE(va.ok()) << i;
+			live->push_back(va.value());
+		}
+	}
+	/// One one-page map+unmap on each of @cpus in turn (each gets a block
+	/// of its own, or steals an earlier one's if it is empty), then FLUSH:
+	/// their blocks are clean and kept (reserve_).  Leaves this thread on
+	/// the last of @cpus.  Wrap in ASSERT_NO_FATAL_FAILURE().
+	static void clean_blocks_on(Arena *a, std::initializer_list<ktl::uint32_t> cpus)
+	{
+		for (ktl::uint32_t cpu : cpus) {
+			HostedPlatform::set_cpu(cpu);
+			ASSERT_NO_FATAL_FAILURE(churn(a, pfns(9, 1), 1));
+		}
+		a->purge();
+		ASSERT_EQ(cpus.size(), a->stats().blocks_live);
+	}
 	static void six_blocks_one_live(Arena *a, VirtAddr *kept, bool expect_six = true)
 	{
 		const auto p = pfns(1, CXXVM_MAX_PAGES);
 		std::vector<VirtAddr> live;
-		for (ktl::uint32_t i = 0; i < 6 * CXXVM_BLOCK_PAGES / CXXVM_MAX_PAGES; ++i) {
-			auto va = a->map({p.data(), p.size()});
-			ASSERT_TRUE(va.ok()) << i;
-			live.push_back(va.value());
-		}
+		ASSERT_NO_FATAL_FAILURE(
+			map_live(a, p, 6 * CXXVM_BLOCK_PAGES / CXXVM_MAX_PAGES, &live));
 		for (size_t i = 1; i < live.size(); ++i)
 			ASSERT_TRUE(a->unmap(live[i], PageCount(64)).ok()) << i;
 		if (expect_six) {
@@ -377,13 +397,8 @@ TEST_F(VmapArenaTest, UnmapsWaitOnlyAtTheCap)
 	Arena *a = make(64, 8);
 	ASSERT_NE(nullptr, a);
 	HostedPlatform::pause_work(true);
-	const auto p = pfns(1, CXXVM_MAX_PAGES);
 	std::vector<VirtAddr> live;
-	for (int i = 0; i < kCap + 1; ++i) {
-		auto va = a->map({p.data(), p.size()});
-		ASSERT_TRUE(va.ok()) << i;
-		live.push_back(va.value());
-	}
+	ASSERT_NO_FATAL_FAILURE(map_live(a, pfns(1, CXXVM_MAX_PAGES), kCap + 1, &live));
 	for (int i = 0; i < kCap - 1; ++i)
 		ASSERT_TRUE(a->unmap(live[i], PageCount(64)).ok()) << i;
 	auto st = a->stats();
@@ -538,16 +553,11 @@ TEST_F(VmapArenaTest, LastPassPassesAHeldQueueWithNothingPurging)
 {
 	Arena *a = make(64, 8);
 	ASSERT_NE(nullptr, a);
-	const auto one = pfns(9, 1);
-	for (ktl::uint32_t cpu : {0u, 1u}) {	// a block each, CPU 0's first
-		HostedPlatform::set_cpu(cpu);
-		ASSERT_NO_FATAL_FAILURE(churn(a, one, 1));
-	}
-	a->purge();	// both clean
-	ASSERT_EQ(2u, a->stats().blocks_live);
+	// A clean block each (CPU 0's first, so that CPU 1 cannot steal it).
+	ASSERT_NO_FATAL_FAILURE(clean_blocks_on(a, {0, 1}));
 	HostedPlatform::set_cpu(0);
 	HostedPlatform::pause_work(true);
-	ASSERT_NO_FATAL_FAILURE(churn(a, one, 64));	// the threshold, all on CPU 0
+	ASSERT_NO_FATAL_FAILURE(churn(a, pfns(9, 1), 64));	// the threshold, all on CPU 0
 	const ktl::uint64_t runs0 = HostedPlatform::work_runs();
 	HostedPlatform::hold_shootdowns(true);
 	HostedPlatform::pause_work(false);
@@ -573,10 +583,7 @@ TEST_F(VmapArenaTest, StealSkipsAHeldQueue)
 	Arena *a = make(64, 8);
 	ASSERT_NE(nullptr, a);
 	const auto one = pfns(9, 1);
-	HostedPlatform::set_cpu(1);
-	ASSERT_NO_FATAL_FAILURE(churn(a, one, 1));
-	a->purge();	// CPU 1's block is empty now, and kept (reserve_)
-	ASSERT_EQ(1u, a->stats().blocks_live);
+	ASSERT_NO_FATAL_FAILURE(clean_blocks_on(a, {1}));	// CPU 1's block, empty
 	HostedPlatform::set_cpu(0);
 	{
 		QueueLockHolder held(a, 1);
@@ -725,13 +732,8 @@ TEST_F(VmapArenaTest, PurgesReturnOnlyTheBlocksBeyondTheGrowthLimit)
 	Arena *a = make(64, 16);
 	ASSERT_NE(nullptr, a);
 	HostedPlatform::pause_work(true);
-	const auto p = pfns(1, CXXVM_MAX_PAGES);
-	std::vector<VirtAddr> live;
-	for (int i = 0; i < 16 * 512 / 64; ++i) {	// 16 blocks, nothing dirty
-		auto va = a->map({p.data(), p.size()});
-		ASSERT_TRUE(va.ok()) << i;
-		live.push_back(va.value());
-	}
+	std::vector<VirtAddr> live;	// 16 blocks, nothing dirty
+	ASSERT_NO_FATAL_FAILURE(map_live(a, pfns(1, CXXVM_MAX_PAGES), 16 * 512 / 64, &live));
 	ASSERT_EQ(16u, a->stats().blocks_live);
 	for (VirtAddr va : live)	// the cap purges on the way
 		ASSERT_TRUE(a->unmap(va, PageCount(64)).ok());
