@@ -8,17 +8,19 @@
 
 namespace cxxvm {
 
-/// The link a listed object inherits (one list at a time).  Unlinked: both
-/// pointers null.
+/// The link a listed object inherits (one list at a time per link).
+/// Unlinked: both pointers null.  An object on two lists at once inherits
+/// two distinct types derived from it, one per list (as a struct embeds
+/// two list_heads), and names the one each list uses.
 struct ListNode {
 	ListNode *prev = nullptr;
 	ListNode *next = nullptr;
 };
 
-/// A circular list of T through the ListNode they inherit, like list_head.
-/// Not thread-safe: the owner's lock protects it.
-template <typename T>
-	requires ktl::derived_from<T, ListNode>
+/// A circular list of T through the Node (a ListNode) they inherit, like
+/// list_head.  Not thread-safe: the owner's lock protects it.
+template <typename T, typename Node = ListNode>
+	requires ktl::derived_from<T, Node> && ktl::derived_from<Node, ListNode>
 class IntrusiveList {
 public:
 	IntrusiveList() { head_.prev = head_.next = &head_; }
@@ -27,12 +29,18 @@ public:
 
 	[[nodiscard]] bool empty() const { return head_.next == &head_; }
 
-	void push_front(T *t) { link(static_cast<ListNode *>(t), &head_, head_.next); }
+	/// Whether @t is on a list through Node (this one or another).
+	[[nodiscard]] static bool linked(const T *t) { return node(t)->next != nullptr; }
+
+	/// The first element, or nullptr.
+	[[nodiscard]] T *front() const { return empty() ? nullptr : owner(head_.next); }
+
+	void push_front(T *t) { link(node(t), &head_, head_.next); }
 
 	/// Unlink @t, which must be on this list.
 	void remove(T *t)
 	{
-		ListNode *n = static_cast<ListNode *>(t);
+		ListNode *n = node(t);
 		n->prev->next = n->next;
 		n->next->prev = n->prev;
 		n->prev = n->next = nullptr;
@@ -79,8 +87,10 @@ private:
 		next->prev = n;
 	}
 
+	static ListNode *node(T *t) { return static_cast<Node *>(t); }
+	static const ListNode *node(const T *t) { return static_cast<const Node *>(t); }
 	/// container_of(): every node but the head is a T's base.
-	static T *owner(ListNode *n) { return static_cast<T *>(n); }
+	static T *owner(ListNode *n) { return static_cast<T *>(static_cast<Node *>(n)); }
 
 	ListNode head_;
 };

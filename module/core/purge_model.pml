@@ -26,8 +26,9 @@
  *                 detach(), attach_and_alloc(), grow(), borrow(), unmap(),
  *                 unmap_locked(), release(), purge_if_idle(),
  *                 purge_if_needed(), purge_needed(), purge_and_release(),
- *                 purge_locked(), try_for_a_while(), purge_work(),
- *                 flushed_seq()
+ *                 purge_locked(), end(), try_for_a_while(), purge_work(),
+ *                 flushed_seq(); VmapBlockQueueState::add(), remove(),
+ *                 refile(), dirtied() (the lists, see below)
  *   vmap_block.h  VmapBlock::alloc(), release_to_dirty(), begin_purge(),
  *                 end_purge(), empty()
  *   cxxvm_buf.c   cxxvm_mapping_destroy_locked() (a buffer's purge_seq),
@@ -45,7 +46,14 @@
  *
  * Simplified or left out:
  *  - Every slot is one page (order 0).  VmapBlock::alloc() takes the
- *    lowest free slot; a queue's list is in block index order.
+ *    lowest free slot; a queue's partly used and empty blocks are taken
+ *    in block index order.
+ *  - A queue's lists are not modelled: its blocks are those it owns.
+ *    The code's begin() and end() walk only unclean_blocks, and the model
+ *    assumes what VmapArena::misfiled_blocks() checks in the hosted tests
+ *    and the fuzzer: whenever the queue's lock is free, every block with
+ *    a dirty or purging slot is on it (dirtied() on every unmap; end()
+ *    takes a block off only when nothing is dirty or purging there).
  *  - Memory is sequentially consistent, so the fences in release() and
  *    purge_locked() and the acquire/release pairs are taken to do their
  *    job: the model checks the protocol, not the C++ memory model.
@@ -258,7 +266,8 @@ inline reap()
 
 /*
  * purge_locked()'s begin(), under q's lock: VmapBlock::begin_purge() on
- * every block of the queue (dirty -> purging), and the queue's reported
+ * every block of the queue with a dirty slot (dirty -> purging; the code
+ * walks unclean_blocks), and the queue's reported
  * pages leave dirty_reported_; walk_[q] = kBegun if anything is purging
  * there now, else kEnded (the last pass skips it).
  */
@@ -289,7 +298,8 @@ inline begin_q(q)
 }
 
 /* purge_locked()'s end(), under q's lock: VmapBlock::end_purge() on every
- * block of the queue (purging -> free). */
+ * block of the queue with a purging slot (purging -> free; the code walks
+ * unclean_blocks). */
 inline end_q(q)
 {
 	if

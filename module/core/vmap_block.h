@@ -11,6 +11,16 @@
 
 namespace cxxvm {
 
+/// A block's link on one of its queue's fill lists (or the arena's spares).
+struct FillLink : ListNode {};
+/// A block's link on its queue's list of blocks with dirty or purging pages.
+struct UncleanLink : ListNode {};
+
+/// Which fill list of its queue a block is on (VmapBlockQueueState): by its
+/// free pages, all (kEmpty), some (kPartial) or none (kFull); kNone while
+/// it is on no queue.
+enum class Fill : ktl::uint8_t { kNone, kEmpty, kPartial, kFull };
+
 /// Mirrors struct vmap_block in mm/vmalloc.c: a fixed run of kernel VA
 /// (pages(), at most kPages pages, set by reserve()) from which 2^order
 /// page slots are handed out.
@@ -33,10 +43,12 @@ namespace cxxvm {
 ///
 /// Ownership and locking: a block belongs to one CPU's VmapBlockQueue at a
 /// time (owner_), or to nobody while it moves between queues or is being
-/// reserved or released.  Slot state and va_start_ are protected by the
-/// owning queue's lock, and so is runs_, which map() also reads after the
-/// lock (its slot is live, and runs_ changes only with new VA, in an
-/// empty block); the PTEs of a live slot belong to whoever
+/// reserved or released.  Slot state, va_start_, filed_ and the two list
+/// links (FillLink, UncleanLink) are protected by the owning queue's lock
+/// (a block with no owner is on no queue's list; among the arena's spares
+/// its FillLink is under the spares' lock), and so is runs_, which map()
+/// also reads after the lock (its slot is live, and runs_ changes only with
+/// new VA, in an empty block); the PTEs of a live slot belong to whoever
 /// mapped it.  owner_ is written under the owning queue's lock and read
 /// without it by unmap(), which then takes that lock and reads owner_ again
 /// before trusting anything else.
@@ -46,7 +58,7 @@ namespace cxxvm {
 /// without a lock always points at a VmapBlock, possibly a different
 /// block's by now; the owner_ and va_start_ checks under the lock catch
 /// that.
-class VmapBlock : public ListNode {
+class VmapBlock : public FillLink, public UncleanLink {
 public:
 	/// Most pages a block holds (the metadata's capacity).
 	static constexpr ktl::uint32_t kPages = CXXVM_BLOCK_PAGES;
@@ -123,6 +135,18 @@ public:
 	[[nodiscard]] ktl::uint32_t live_pages() const { return pages_ - free_pages_ - dirty_pages(); }
 	/// Every slot free: nothing live, nothing waiting for a shootdown.
 	[[nodiscard]] bool empty() const { return free_pages_ == pages_; }
+	/// Some page dirty or purging: a purge has work here.
+	[[nodiscard]] bool unclean() const { return dirty_pages_ || purging_pages_; }
+	/// The fill list the block belongs on now.
+	[[nodiscard]] Fill fill() const
+	{
+		return empty() ? Fill::kEmpty : free_pages_ ? Fill::kPartial : Fill::kFull;
+	}
+
+	/// The fill list the block is on, kept by its queue
+	/// (VmapBlockQueueState) under the queue's lock.
+	[[nodiscard]] Fill filed() const { return filed_; }
+	void set_filed(Fill f) { filed_ = f; }
 
 	[[nodiscard]] VirtAddr va_start() const { return va_start_; }
 	[[nodiscard]] VirtAddr va_end() const { return va_start_.plus_pages(pages_); }
@@ -293,6 +317,7 @@ private:
 	}
 
 	ktl::atomic<ktl::uint32_t> owner_{kNoOwner};
+	Fill filed_ = Fill::kNone;
 	VirtAddr va_start_{0};
 	ktl::uint32_t pages_ = 0;	///< VA reserved, in pages
 	ktl::uint32_t words_ = 0;	///< bitmap words in use: pages_ rounded up

@@ -6,7 +6,8 @@
 // every step: live mappings never overlap; every page of a live mapping
 // reads its pfn through this thread's TLB (a slot reused before the
 // shootdown that covers its old mapping reads the old pfn); the platform
-// saw no wrong PTE write; nothing WARNed; everything is released at the end.
+// saw no wrong PTE write; every block is on the lists its state calls for;
+// nothing WARNed; everything is released at the end.
 // The core first: clang's <cstdio> defines va_start() as a macro, which
 // VmapBlock::va_start() must not meet.
 #include "core/vmap_arena.h"
@@ -138,6 +139,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		if (HostedPlatform::violations())
 			fail("the platform saw a wrong PTE write", HostedPlatform::violations());
+		if (const ktl::uint64_t bad = a->misfiled_blocks())
+			fail("a block on the wrong list of its queue", bad);
 	}
 	const auto st = a->stats();
 	if (st.live_mappings != live.size())

@@ -237,6 +237,88 @@ TEST_F(VmapArenaTest, BlocksOfAnyPageCountHoldThatManyPages)
 	}
 }
 
+// After a purge a map takes the slot it freed in a partly used block before
+// an empty block, and a full block emptied by the purge is reused next: the
+// purge's last pass moves each block it frees pages in to the fill list it
+// belongs on (the current block being full).
+TEST_F(VmapArenaTest, PurgedBlocksGoBackToTheRightFillList)
+{
+	Arena *a = make(4096, 8);
+	ASSERT_NE(nullptr, a);
+	const auto p = pfns(3, CXXVM_MAX_PAGES);
+	constexpr int kPerBlock = CXXVM_BLOCK_PAGES / CXXVM_MAX_PAGES;
+	std::vector<VirtAddr> live;
+	ASSERT_NO_FATAL_FAILURE(map_live(a, p, 3 * kPerBlock, &live));	// blocks A, B, C full
+	ASSERT_EQ(3u, a->stats().blocks_live);
+	for (int i = 0; i < kPerBlock; ++i)	// all of A
+		ASSERT_TRUE(a->unmap(live[i], PageCount(CXXVM_MAX_PAGES)).ok()) << i;
+	const VirtAddr freed_in_b = live[kPerBlock + 1];
+	ASSERT_TRUE(a->unmap(freed_in_b, PageCount(CXXVM_MAX_PAGES)).ok());
+	EXPECT_EQ(0u, a->misfiled_blocks());
+	a->purge();
+	EXPECT_EQ(0u, a->misfiled_blocks());
+	auto in_b = a->map({p.data(), p.size()});
+	ASSERT_TRUE(in_b.ok());
+	EXPECT_EQ(freed_in_b, in_b.value()) << "took an empty block before a partly used one";
+	auto in_a = a->map({p.data(), p.size()});
+	ASSERT_TRUE(in_a.ok());
+	EXPECT_EQ(live[0], in_a.value()) << "the emptied block was not reused";
+	EXPECT_EQ(3u, a->stats().blocks_live);
+	EXPECT_EQ(0u, a->misfiled_blocks());
+	ASSERT_TRUE(a->unmap(in_a.value(), PageCount(CXXVM_MAX_PAGES)).ok());
+	ASSERT_TRUE(a->unmap(in_b.value(), PageCount(CXXVM_MAX_PAGES)).ok());
+	for (int i = kPerBlock; i < 3 * kPerBlock; ++i) {
+		if (live[i] != freed_in_b) {
+			ASSERT_TRUE(a->unmap(live[i], PageCount(CXXVM_MAX_PAGES)).ok()) << i;
+		}
+	}
+}
+
+// Unmaps during a purge's shootdown, in a block that was clean and in one
+// whose slots are purging: both blocks stay on their queue's unclean list
+// after the purge's last pass, so the next purge (the one those unmaps
+// name) moves their pages and shoots down before they are free.  (A last
+// pass that took every block it walked off the list left both slots
+// dirty for ever, and the next purge, with nothing to move, completed
+// without a shootdown: a caller waiting for it would free pages another
+// CPU may still translate.)
+TEST_F(VmapArenaTest, SlotsDirtiedDuringAShootdownWaitForTheNextPurge)
+{
+	Arena *a = make(4096, 8);
+	ASSERT_NE(nullptr, a);
+	HostedPlatform::pause_work(true);
+	const auto p = pfns(3, CXXVM_MAX_PAGES);
+	constexpr int kPerBlock = CXXVM_BLOCK_PAGES / CXXVM_MAX_PAGES;
+	std::vector<VirtAddr> live;
+	ASSERT_NO_FATAL_FAILURE(map_live(a, p, 2 * kPerBlock, &live));	// A, B full
+	ASSERT_TRUE(a->unmap(live[kPerBlock], PageCount(64)).ok());	// B unclean
+	HostedPlatform::hold_shootdowns(true);
+	std::thread purger([&] { a->purge(); });
+	ASSERT_NO_FATAL_FAILURE(wait_for_held_shootdown());
+	auto in_a = a->unmap(live[0], PageCount(64));	// A was clean
+	auto in_b = a->unmap(live[kPerBlock + 1], PageCount(64));	// B is purging
+	HostedPlatform::hold_shootdowns(false);
+	purger.join();
+	ASSERT_TRUE(in_a.ok());
+	ASSERT_TRUE(in_b.ok());
+	EXPECT_EQ(2u, in_a.value()) << "not named after the purge in flight";
+	EXPECT_EQ(2u, in_b.value());
+	EXPECT_EQ(1u, a->flushed_seq());
+	EXPECT_EQ(0u, a->misfiled_blocks());
+	EXPECT_EQ(128u, a->stats().dirty_pages);
+	const ktl::uint64_t shootdowns = HostedPlatform::shootdowns();
+	EXPECT_EQ(128u, a->purge()) << "the slots unmapped during the shootdown were lost";
+	EXPECT_EQ(shootdowns + 1, HostedPlatform::shootdowns());
+	EXPECT_EQ(2u, a->flushed_seq());
+	EXPECT_EQ(0u, a->stats().dirty_pages);
+	EXPECT_EQ(0u, a->misfiled_blocks());
+	for (int i = 1; i < 2 * kPerBlock; ++i) {
+		if (i != kPerBlock && i != kPerBlock + 1) {
+			ASSERT_TRUE(a->unmap(live[i], PageCount(64)).ok()) << i;
+		}
+	}
+}
+
 // check_pages(), the size check the shim applies to every backend, is the
 // one map() applies.
 TEST_F(VmapArenaTest, CheckPagesIsMapsCheck)
@@ -958,6 +1040,7 @@ TEST_F(VmapArenaTest, ThreadsStress)
 	EXPECT_EQ(0, failures.load());
 	EXPECT_EQ(0u, a->stats().live_mappings);
 	EXPECT_LT(0u, a->stats().purges);
+	EXPECT_EQ(0u, a->misfiled_blocks());
 }
 
 } // namespace
