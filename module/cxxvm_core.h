@@ -99,13 +99,12 @@ extern struct cxxvm_pte_format cxxvm_plat_pte_format;
 /**
  * cxxvm_plat_tlb_shootdown() - flush kernel TLB entries on every CPU.
  *
- * An IPI to every online CPU, waiting for all, each dropping every kernel
- * TLB entry of every PCID: __flush_tlb_all() where the kernel exports it to
- * modules, else its native instructions (INVPCID or the CR4.PGE toggle; see
- * cxxvm_platform.c).  Mirrors flush_tlb_all() in
- * arch/x86/mm/tlb.c.
- * Context: process context with IRQs and preemption enabled; no spinlock
- * held (asserted).
+ * An IPI to every online CPU, each dropping every kernel TLB entry of
+ * every PCID: __flush_tlb_all() where the kernel exports it to modules,
+ * else its native instructions (INVPCID or the CR4.PGE toggle; see
+ * cxxvm_platform.c).  Mirrors flush_tlb_all() in arch/x86/mm/tlb.c, but
+ * sleeps until the last CPU has flushed instead of spinning.
+ * Context: process context with IRQs enabled, may sleep (might_sleep()).
  */
 void cxxvm_plat_tlb_shootdown(void);
 
