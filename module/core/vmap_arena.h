@@ -183,9 +183,10 @@ inline constexpr ktl::size_t kQueueBytes = 512;
 /// unmap runs the purge itself instead (what cxxvm did before the worker,
 /// kept to measure against).
 ///
-/// The shootdown is on_each_cpu() of a full kernel TLB flush, as the
-/// kernel's purge does (flush_tlb_kernel_range() over the lazy areas'
-/// span, which on x86 is a full flush past 33 pages): a purge covers
+/// The shootdown (P::tlb_shootdown()) is an IPI to every CPU for a full
+/// kernel TLB flush, as the kernel's purge does (flush_tlb_kernel_range()
+/// over the lazy areas' span, which on x86 is a full flush past 33
+/// pages), but the shim's sleeps while it waits: a purge covers
 /// lazy_max_pages pages spread over many blocks, and any CPU may have
 /// touched any mapping, so neither a page-by-page flush nor a subset of
 /// CPUs would do.
@@ -209,13 +210,12 @@ inline constexpr ktl::size_t kQueueBytes = 512;
 ///
 /// Locks, in order: purge_mutex_ (sleeps; serialises purges and block
 /// release), then one queue lock at a time, then the index's spinlock.
-/// The shootdown runs with only the mutex held: on_each_cpu() must not be
-/// called under a spinlock.  A queue lock waited for is counted and its
-/// wait timed (lock_contended, lock_wait_ns; tries of a held lock, by a
-/// purge, steal() or release_surplus(), are not, and the queues a purge
-/// skips count in purge_skips; steal()'s skips are not counted), as is
-/// every wait for a purge
-/// on a map() or unmap() caller's path (purge_waits, purge_wait_ns).
+/// The shootdown runs with only the mutex held: it sleeps.  A queue lock
+/// waited for is counted and its wait timed (lock_contended, lock_wait_ns;
+/// tries of a held lock, by a purge, steal() or release_surplus(), are
+/// not, and the queues a purge skips count in purge_skips; steal()'s skips
+/// are not counted), as is every wait for a purge on a map() or unmap()
+/// caller's path (purge_waits, purge_wait_ns).
 ///
 /// Context: map(), purge(), shrink() and destroy() may sleep (process
 /// context); unmap() sleeps only with caller_purge.  flushed_seq() and
