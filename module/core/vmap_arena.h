@@ -673,7 +673,9 @@ private:
 				return ktl::nullopt;
 			s.current = b;
 		}
-		s.refile(b);
+		// Only a block that was empty or is now full changes list.
+		if (b->free_pages() == 0 || b->filed() == Fill::kEmpty) [[unlikely]]
+			s.refile(b);
 		s.mapped_pages += Order::for_pages(n).pages();
 		++s.live_mappings;
 		return Placement{b, *idx, b->va_start().plus_pages(*idx)};
