@@ -77,10 +77,6 @@ protected:
 			ASSERT_TRUE(a->unmap(va.value(), PageCount(p.size())).ok()) << k;
 		}
 	}
-	/// Six blocks of live 64-page mappings on this thread's CPU, then all
-	/// but the first (*@kept) unmapped: five blocks that a purge empties,
-	/// one it cannot; six blocks held then unless @expect_six is false (a
-	/// purge ran during the unmaps).  Wrap in ASSERT_NO_FATAL_FAILURE().
 	/// @n mappings of @p kept live, appended to @live, on this thread's
 	/// CPU; wrap in ASSERT_NO_FATAL_FAILURE().
 	static void map_live(Arena *a, const std::vector<Pfn> &p, int n, std::vector<VirtAddr> *live)
@@ -104,6 +100,10 @@ protected:
 		a->purge();
 		ASSERT_EQ(cpus.size(), a->stats().blocks_live);
 	}
+	/// Six blocks of live 64-page mappings on this thread's CPU, then all
+	/// but the first (*@kept) unmapped: five blocks that a purge empties,
+	/// one it cannot; six blocks held then unless @expect_six is false (a
+	/// purge ran during the unmaps).  Wrap in ASSERT_NO_FATAL_FAILURE().
 	static void six_blocks_one_live(Arena *a, VirtAddr *kept, bool expect_six = true)
 	{
 		const auto p = pfns(1, CXXVM_MAX_PAGES);
