@@ -76,6 +76,15 @@ struct VmapBlockQueueState {
 		file(b, f);
 	}
 
+	/// A slot was just taken from @b: refile it if that can have changed
+	/// its list (it was empty or is now full), without computing its fill
+	/// on every map.
+	[[gnu::always_inline]] void allocated(VmapBlock *b)
+	{
+		if (b->free_pages() == 0 || b->filed() == Fill::kEmpty) [[unlikely]]
+			refile(b);
+	}
+
 	/// @b got dirty pages: put it on unclean_blocks if it is not there.
 	[[gnu::always_inline]] void dirtied(VmapBlock *b)
 	{
@@ -673,9 +682,7 @@ private:
 				return ktl::nullopt;
 			s.current = b;
 		}
-		// Only a block that was empty or is now full changes list.
-		if (b->free_pages() == 0 || b->filed() == Fill::kEmpty) [[unlikely]]
-			s.refile(b);
+		s.allocated(b);
 		s.mapped_pages += Order::for_pages(n).pages();
 		++s.live_mappings;
 		return Placement{b, *idx, b->va_start().plus_pages(*idx)};
@@ -714,8 +721,7 @@ private:
 				b = s.empty_blocks.front();
 				if (b)
 					detach(s, b);
-				// Relaxed: a hint, see Queue::empty_hint.
-				queues_[cpu]->empty_hint.store(s.nr_empty, ktl::memory_order::relaxed);
+				publish_empties(cpu, s);
 			});
 			if (!b)
 				continue;
@@ -1148,6 +1154,13 @@ private:
 				s.unclean_blocks.remove(b);
 		});
 		s.purging_pages -= q;
+		publish_empties(cpu, s);
+	}
+
+	/// Store CPU @cpu's queue @s's empty count in its empty_hint, for
+	/// steal().  Caller holds @s's lock.
+	void publish_empties(ktl::uint32_t cpu, const VmapBlockQueueState &s)
+	{
 		// Relaxed: a hint, see Queue::empty_hint.
 		queues_[cpu]->empty_hint.store(s.nr_empty, ktl::memory_order::relaxed);
 	}
@@ -1211,8 +1224,7 @@ private:
 					out.push_front(b);
 					++taken;
 				}
-				// Relaxed: a hint, see Queue::empty_hint.
-				queues_[cpu]->empty_hint.store(s.nr_empty, ktl::memory_order::relaxed);
+				publish_empties(cpu, s);
 			};
 			if (walk == Walk::kAll)
 				with_queue(cpu, take);
