@@ -1547,6 +1547,12 @@ int main(int argc, char **argv)
 	if (seconds && !ops_given)
 		max_ops = 0;	/* -t alone: run for the time */
 
+	/*
+	 * In a guest, stdout is a virtio port, not a terminal: line
+	 * buffering, so that a guest that dies mid-run shows how far the
+	 * fuzzer got (and a fork() copies no unwritten output).
+	 */
+	setvbuf(stdout, NULL, _IOLBF, 0);
 	ksft_print_header();
 	ksft_set_plan(4);
 	ksft_print_msg("seed %#llx, %lu ops (0: no limit) or %u s, %u processes x %u threads, a SIGKILL every %u ms%s\n",

@@ -25,13 +25,28 @@ set -uo pipefail
 
 t0=$(date +%s)
 passed=0 failed=0 skipped=0
+# What failed, printed again just above the totals: a run's last lines are
+# often all that is kept of it (a CI log's tail).
+summary=()
 result() { # result ok|fail NAME
 	if [ "$1" = ok ]; then
 		passed=$((passed + 1))
 	else
 		failed=$((failed + 1))
+		summary+=("FAILED: $2")
 		log "FAILED: $2"
 	fi
+}
+
+# guest_failed OUT CONSOLE RC: for the summary, how a failed guest ended:
+# its exit, the last TAP line it printed, and the first lines of its
+# console's report (lib.sh's CXXVM_BAD_CONSOLE, with the RIP).
+guest_failed() {
+	local line
+	summary+=("  exit $3$([ "$3" -ne 124 ] || echo ": timed out"); last TAP line: $(grep -E '^(not )?ok ' "$1" | tail -n1 | cut -c1-120)")
+	while IFS= read -r line; do
+		summary+=("  console: ${line:0:160}")
+	done < <(grep -m8 -E "$CXXVM_BAD_CONSOLE|RIP: |cxxvm: TLB shootdown" "$2")
 }
 
 log "host set-up: installing whatever is missing (apt; virtme-ng from trixie)"
@@ -52,6 +67,9 @@ if make -s -j"$(nproc)" -C "$CXXVM_TOP/selftests/hosted" all >&2; then
 		f=$(echo "$out" | grep -cE '^\[  FAILED  \] [A-Za-z].* \([0-9]+ ms\)$')
 		passed=$((passed + ${n:-0}))
 		failed=$((failed + f))
+		while IFS= read -r line; do
+			summary+=("[hosted $v] $line")
+		done < <(echo "$out" | grep -E '^\[  FAILED  \] [A-Za-z].* \([0-9]+ ms\)$' | head -n 10)
 		[ "$rc" -eq 0 ] || result fail "hosted core, $v build: exit $rc"
 	done
 	# Clang's thread-safety analysis: the lock rules the core's comments
@@ -83,6 +101,9 @@ sed 's/^/[model] /' "$mout" >&2
 read -r mok mnotok mskip < <(tap_tally "$mout" model)
 passed=$((passed + mok))
 failed=$((failed + mnotok + mskip))
+while IFS= read -r line; do
+	summary+=("[model] $line")
+done < <(grep -E '^not ok |^ok .*# SKIP' "$mout" | head -n 10)
 if [ "$mrc" -ne 0 ] && [ "$mnotok" -eq 0 ]; then
 	result fail "spin model check exited $mrc (see above)"
 fi
@@ -98,6 +119,9 @@ count_tap() {
 	passed=$((passed + p))
 	failed=$((failed + f))
 	skipped=$((skipped + s))
+	while IFS= read -r line; do
+		summary+=("[$2] ${line:0:160}")
+	done < <(grep -E '^not ok |^ok .*# SKIP' "$1" | head -n 10)
 }
 
 log "the real workloads' files: sources, checksums, an LZ4 erofs image (once, in build/real)"
@@ -158,6 +182,7 @@ while read -r label image kdir; do
 		result ok "[$label] guest run and console"
 	else
 		result fail "[$label] guest run exited $rc or its console shows a report ($console)"
+		guest_failed "$out" "$console" "$rc"
 	fi
 done <<<"$kernels"
 
@@ -195,6 +220,7 @@ if [ -n "${cko:-}" ]; then
 		result ok "[$clabel, $ccpus vCPUs] contended guest run and console"
 	else
 		result fail "[$clabel, $ccpus vCPUs] contended guest run exited $rc or its console shows a report ($console)"
+		guest_failed "$out" "$console" "$rc"
 	fi
 fi
 
@@ -232,6 +258,10 @@ for krun in "${kruns[@]}"; do
 done
 
 log "make check took $(($(date +%s) - t0)) s"
+if [ "${#summary[@]}" -gt 0 ]; then
+	log "what failed (details above):"
+	printf '%s\n' "${summary[@]}" | head -n 60 | sed 's/^/[cxxvm]   /' >&2
+fi
 if [ "$skipped" -gt 0 ]; then
 	log "$skipped skipped: a skipped test is not a pass"
 	echo "$passed passed, $failed failed, $skipped skipped"
