@@ -491,6 +491,8 @@ struct cont_result {
 	double reserve_share;		/* reserve_ns / (N x wall time) */
 	unsigned long long caller_purges, worker_purges, purge_waits, lock_contended;
 	unsigned long long blocks_created, blocks_freed;
+	double purge_ms, shootdown_ms;	/* mean per purge (NAN: none) */
+	unsigned long long blocks_live;	/* at the end of the N-thread run */
 };
 
 static struct cont_result cont[NR_SIZES][NR_BE];
@@ -527,6 +529,15 @@ static void contended_round(int n, __u32 be, __u32 pages, struct cont_result *c)
 	c->lock_contended = st1.lock_contended - st0.lock_contended;
 	c->blocks_created = st1.blocks_created - st0.blocks_created;
 	c->blocks_freed = st1.blocks_freed - st0.blocks_freed;
+	c->blocks_live = st1.blocks_live;
+	if (c->caller_purges + c->worker_purges) {
+		double np = c->caller_purges + c->worker_purges;
+
+		c->purge_ms = (st1.purge_ns - st0.purge_ns) / np / 1e6;
+		c->shootdown_ms = (st1.shootdown_ns - st0.shootdown_ns) / np / 1e6;
+	} else {
+		c->purge_ms = c->shootdown_ms = NAN;
+	}
 }
 
 static void run_contended(void)
@@ -560,12 +571,15 @@ static void run_contended(void)
 	       "p99 and max (N: the worst thread's); sd = shootdown IPIs per 10^6 cycles (N threads);\n"
 	       "cxx only, time as a share of the N threads' time: the threads waiting for purges; all purges'\n"
 	       "shootdowns (with the worker, mostly its time); the threads spinning on queue locks and reserving\n"
-	       "new blocks (vmap()); c.pg, w.pg: purges by callers, by the worker;\n"
-	       "blk+, blk-: blocks reserved and returned\n\n",
-	       info.purge == CXXVM_PURGE_CALLER ? "the caller (caller_purge=1)" : "a worker");
-	printf("%5s %-10s | %7s %7s %5s | %6s %7s %8s | %6s %7s %8s | %7s | %6s %6s %6s %6s %5s %5s %5s %5s\n",
+	       "new blocks (vmap()); c.pg, w.pg: purges by callers, by the worker; pg ms, sd ms: a purge's\n"
+	       "mean duration and the part of it in its shootdown; blk+, blk-: blocks reserved and returned;\n"
+	       "blks: blocks held at the end (the arena waits for purges rather than grow past %u)\n\n",
+	       info.purge == CXXVM_PURGE_CALLER ? "the caller (caller_purge=1)" : "a worker",
+	       info.max_blocks - info.max_blocks / 8);
+	printf("%5s %-10s | %7s %7s %5s | %6s %7s %8s | %6s %7s %8s | %7s | %6s %6s %6s %6s %5s %5s %5s %5s %5s %5s %5s\n",
 	       "pages", "backend", "1 thr", "N thr", "scale", "p50", "p99", "max", "p50 N", "p99 N",
-	       "max N", "sd", "wait", "sdown", "spin", "grow", "c.pg", "w.pg", "blk+", "blk-");
+	       "max N", "sd", "wait", "sdown", "spin", "grow", "c.pg", "w.pg", "pg ms", "sd ms",
+	       "blk+", "blk-", "blks");
 	for (int s = 0; s < NR_SIZES; s++) {
 		for (int be = 0; be < NR_BE; be++) {
 			const struct cont_result *c = &cont[s][be];
@@ -575,11 +589,12 @@ static void run_contended(void)
 			       c->rate[1] / c->rate[0], c->p50[0], c->p99[0], c->max[0], c->p50[1],
 			       c->p99[1], c->max[1], c->sd_per_million);
 			if (be == CXXVM_BACKEND_CXX)
-				printf(" %5.1f%% %5.1f%% %5.1f%% %5.1f%% %5llu %5llu %5llu %5llu\n",
+				printf(" %5.1f%% %5.1f%% %5.1f%% %5.1f%% %5llu %5llu %5.1f %5.1f %5llu %5llu %5llu\n",
 				       100 * c->purge_wait_share, 100 * c->shootdown_share,
 				       100 * c->lock_wait_share, 100 * c->reserve_share,
-				       c->caller_purges, c->worker_purges, c->blocks_created,
-				       c->blocks_freed);
+				       c->caller_purges, c->worker_purges, c->purge_ms,
+				       c->shootdown_ms, c->blocks_created, c->blocks_freed,
+				       c->blocks_live);
 			else
 				printf("\n");
 		}
@@ -1602,12 +1617,17 @@ static int write_json(const char *path, const char *sections, const struct utsna
 			fprintf(f, ", \"p50_n_ns\": %.0f, \"p99_n_ns\": %.0f, \"max_n_ns\": %.0f",
 				c->p50[1], c->p99[1], c->max[1]);
 			fprintf(f, ", \"shootdowns_per_million\": %.1f", c->sd_per_million);
-			if (be == CXXVM_BACKEND_CXX)
-				fprintf(f, ", \"purge_wait_share\": %.4f, \"shootdown_share\": %.4f, \"lock_wait_share\": %.4f, \"reserve_share\": %.4f, \"caller_purges\": %llu, \"worker_purges\": %llu, \"purge_waits\": %llu, \"lock_contended\": %llu, \"blocks_created\": %llu, \"blocks_freed\": %llu",
+			if (be == CXXVM_BACKEND_CXX) {
+				fprintf(f, ", \"purge_wait_share\": %.4f, \"shootdown_share\": %.4f, \"lock_wait_share\": %.4f, \"reserve_share\": %.4f, \"caller_purges\": %llu, \"worker_purges\": %llu, \"purge_waits\": %llu, \"lock_contended\": %llu, \"blocks_created\": %llu, \"blocks_freed\": %llu, \"blocks_live\": %llu",
 					c->purge_wait_share, c->shootdown_share, c->lock_wait_share,
 					c->reserve_share,
 					c->caller_purges, c->worker_purges, c->purge_waits,
-					c->lock_contended, c->blocks_created, c->blocks_freed);
+					c->lock_contended, c->blocks_created, c->blocks_freed,
+					c->blocks_live);
+				if (!isnan(c->purge_ms))
+					fprintf(f, ", \"purge_ms\": %.3f, \"shootdown_ms\": %.3f",
+						c->purge_ms, c->shootdown_ms);
+			}
 			fprintf(f, "}");
 			sep = ",";
 		}

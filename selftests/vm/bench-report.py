@@ -255,8 +255,12 @@ def summary(run):
             ("cxx purge wait %", [None if run.cont(p, "cxx", "purge_wait_share") is None else
                                   100 * run.cont(p, "cxx", "purge_wait_share") for p in ps]),
             ("cxx lock spin %", [None if run.cont(p, "cxx", "lock_wait_share") is None else
-                                 100 * run.cont(p, "cxx", "lock_wait_share") for p in ps])],
+                                 100 * run.cont(p, "cxx", "lock_wait_share") for p in ps]),
+            ("cxx purge ms", [run.cont(p, "cxx", "purge_ms") for p in ps]),
+            ("cxx shootdown ms", [run.cont(p, "cxx", "shootdown_ms") for p in ps])],
             ".2f")
+        out += grid("pages", ps, [
+            ("cxx blocks held", [run.cont(p, "cxx", "blocks_live") for p in ps])], ".0f")
         out += grid("sd per 10^6", ps, [
             (be, [run.cont(p, be, "shootdowns_per_million") for p in ps])
             for be in ("cxx", "vm_map_ram")], ".0f")
