@@ -114,7 +114,7 @@ make -s -C "$CXXVM_TOP/selftests" >&2 || die "selftests do not build"
 # count_tap OUT LABEL: add the TAP lines of the harness and of
 # guest-check.sh's stages in OUT to the totals; echo the failed and skipped.
 count_tap() {
-	local p f s
+	local p f s line
 	read -r p f s < <(tap_tally "$1" "$2")
 	passed=$((passed + p))
 	failed=$((failed + f))
@@ -254,6 +254,9 @@ for krun in "${kruns[@]}"; do
 		result ok "KUnit stage [$klabel]"
 	else
 		result fail "KUnit stage [$klabel] (exit $krc)"
+		while IFS= read -r line; do
+			summary+=("  ${line:0:160}")
+		done < <(grep -E '^[[:space:]]*not ok |\[FAILED\]' "$kout" | head -n 10)
 	fi
 done
 
