@@ -573,9 +573,10 @@ static void run_contended(void)
 	       "shootdowns (with the worker, mostly its time); the threads spinning on queue locks and reserving\n"
 	       "new blocks (vmap()); c.pg, w.pg: purges by callers, by the worker; pg ms, sd ms: a purge's\n"
 	       "mean duration and the part of it in its shootdown; blk+, blk-: blocks reserved and returned;\n"
-	       "blks: blocks held at the end (the arena waits for purges rather than grow past %u)\n\n",
+	       "blks: blocks held at the end (the arena waits for purges rather than grow past 7/8 of\n"
+	       "max_blocks, here %u)\n\n",
 	       info.purge == CXXVM_PURGE_CALLER ? "the caller (caller_purge=1)" : "a worker",
-	       info.max_blocks - info.max_blocks / 8);
+	       info.max_blocks);
 	printf("%5s %-10s | %7s %7s %5s | %6s %7s %8s | %6s %7s %8s | %7s | %6s %6s %6s %6s %5s %5s %5s %5s %5s %5s %5s\n",
 	       "pages", "backend", "1 thr", "N thr", "scale", "p50", "p99", "max", "p50 N", "p99 N",
 	       "max N", "sd", "wait", "sdown", "spin", "grow", "c.pg", "w.pg", "pg ms", "sd ms",

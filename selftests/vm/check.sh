@@ -38,15 +38,22 @@ result() { # result ok|fail NAME
 	fi
 }
 
+# summarize PREFIX: the first 10 lines of stdin, 160 characters each,
+# into the summary, each after PREFIX.  Not at the end of a pipeline (a
+# subshell there would lose them): summarize P < <(command).
+summarize() {
+	local line
+	while IFS= read -r line; do
+		summary+=("$1${line:0:160}")
+	done < <(head -n 10)
+}
+
 # guest_failed OUT CONSOLE RC: for the summary, how a failed guest ended:
 # its exit, the last TAP line it printed, and the first lines of its
 # console's report (lib.sh's CXXVM_BAD_CONSOLE, with the RIP).
 guest_failed() {
-	local line
 	summary+=("  exit $3$([ "$3" -ne 124 ] || echo ": timed out"); last TAP line: $(grep -E '^(not )?ok ' "$1" | tail -n1 | cut -c1-120)")
-	while IFS= read -r line; do
-		summary+=("  console: ${line:0:160}")
-	done < <(grep -m8 -E "$CXXVM_BAD_CONSOLE|RIP: |cxxvm: TLB shootdown" "$2")
+	summarize "  console: " < <(grep -m8 -E "$CXXVM_BAD_CONSOLE|RIP: |cxxvm: TLB shootdown" "$2")
 }
 
 log "host set-up: installing whatever is missing (apt; virtme-ng from trixie)"
@@ -64,12 +71,11 @@ if make -s -j"$(nproc)" -C "$CXXVM_TOP/selftests/hosted" all >&2; then
 		rc=$?
 		echo "$out" | sed "s/^/[hosted $v] /" >&2
 		n=$(echo "$out" | sed -n 's/^\[  PASSED  \] \([0-9]*\) tests*\..*/\1/p')
-		f=$(echo "$out" | grep -cE '^\[  FAILED  \] [A-Za-z].* \([0-9]+ ms\)$')
+		fails=$(echo "$out" | grep -E '^\[  FAILED  \] [A-Za-z].* \([0-9]+ ms\)$')
+		f=$(grep -c . <<<"$fails")
 		passed=$((passed + ${n:-0}))
 		failed=$((failed + f))
-		while IFS= read -r line; do
-			summary+=("[hosted $v] $line")
-		done < <(echo "$out" | grep -E '^\[  FAILED  \] [A-Za-z].* \([0-9]+ ms\)$' | head -n 10)
+		[ -z "$fails" ] || summarize "[hosted $v] " <<<"$fails"
 		[ "$rc" -eq 0 ] || result fail "hosted core, $v build: exit $rc"
 	done
 	# Clang's thread-safety analysis: the lock rules the core's comments
@@ -101,9 +107,7 @@ sed 's/^/[model] /' "$mout" >&2
 read -r mok mnotok mskip < <(tap_tally "$mout" model)
 passed=$((passed + mok))
 failed=$((failed + mnotok + mskip))
-while IFS= read -r line; do
-	summary+=("[model] $line")
-done < <(grep -E '^not ok |^ok .*# SKIP' "$mout" | head -n 10)
+summarize "[model] " < <(tap_problems "$mout")
 if [ "$mrc" -ne 0 ] && [ "$mnotok" -eq 0 ]; then
 	result fail "spin model check exited $mrc (see above)"
 fi
@@ -114,14 +118,12 @@ make -s -C "$CXXVM_TOP/selftests" >&2 || die "selftests do not build"
 # count_tap OUT LABEL: add the TAP lines of the harness and of
 # guest-check.sh's stages in OUT to the totals; echo the failed and skipped.
 count_tap() {
-	local p f s line
+	local p f s
 	read -r p f s < <(tap_tally "$1" "$2")
 	passed=$((passed + p))
 	failed=$((failed + f))
 	skipped=$((skipped + s))
-	while IFS= read -r line; do
-		summary+=("[$2] ${line:0:160}")
-	done < <(grep -E '^not ok |^ok .*# SKIP' "$1" | head -n 10)
+	summarize "[$2] " < <(tap_problems "$1")
 }
 
 log "the real workloads' files: sources, checksums, an LZ4 erofs image (once, in build/real)"
@@ -254,9 +256,7 @@ for krun in "${kruns[@]}"; do
 		result ok "KUnit stage [$klabel]"
 	else
 		result fail "KUnit stage [$klabel] (exit $krc)"
-		while IFS= read -r line; do
-			summary+=("  ${line:0:160}")
-		done < <(grep -E '^[[:space:]]*not ok |\[FAILED\]' "$kout" | head -n 10)
+		summarize "  " < <(grep -E '^[[:space:]]*not ok |\[FAILED\]' "$kout")
 	fi
 done
 

@@ -255,8 +255,13 @@ tap_tally() {
 	ok=$(grep -cE '^ok ' "$1")
 	skip=$(grep -cE '^ok .*# SKIP' "$1")
 	notok=$(grep -cE '^not ok ' "$1")
-	grep -E '^not ok |^ok .*# SKIP' "$1" | sed "s/^/[cxxvm] [$2] /" >&2
+	tap_problems "$1" | sed "s/^/[cxxvm] [$2] /" >&2
 	echo "$((ok - skip)) $notok $skip"
+}
+
+# tap_problems FILE: FILE's failed and skipped TAP lines.
+tap_problems() {
+	grep -E '^not ok |^ok .*# SKIP' "$1"
 }
 
 # vng_run KERNEL_IMAGE CONSOLE_LOG [vng options...] -- COMMAND
