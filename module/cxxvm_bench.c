@@ -23,7 +23,8 @@ int cxxvm_check_bench(const void *kdata)
 {
 	const struct cxxvm_bench *arg = kdata;
 
-	if (arg->flags || !cxxvm_zeroed(arg->reserved, sizeof(arg->reserved)))
+	if ((arg->flags & ~CXXVM_BENCH_FLAGS) ||
+	    !cxxvm_zeroed(arg->reserved, sizeof(arg->reserved)))
 		return -EINVAL;
 	if (arg->iterations == 0 || arg->iterations > CXXVM_MAX_BENCH_ITERATIONS)
 		return -EINVAL;
@@ -76,7 +77,7 @@ static int cxxvm_bench_yield(u32 i)
 
 /**
  * cxxvm_ioctl_bench() - CXXVM_IOC_BENCH: time @arg->iterations map+unmap
- * cycles, twice.
+ * cycles, twice (once with CXXVM_BENCH_UNTIMED).
  * @f: the file (unused: the loop's pages are its own)
  * @kdata: struct cxxvm_bench, checked; the outputs are filled in
  *
@@ -84,7 +85,9 @@ static int cxxvm_bench_yield(u32 i)
  * ends: elapsed_ns and the counters come from it.  Pass 2 times each cycle
  * on its own for the percentiles.  Two passes, because a clock read per
  * cycle costs as much as a small map+unmap under emulation (an HPET read
- * is an MMIO exit) and would otherwise flatten every ratio.
+ * is an MMIO exit) and would otherwise flatten every ratio.  With
+ * CXXVM_BENCH_UNTIMED only pass 1 runs, and the percentiles are 0: the
+ * call is then nothing but cycles, for the bench's multi-thread rates.
  *
  * Context: process context, may sleep (cond_resched() every
  * CXXVM_BENCH_YIELD cycles).
@@ -98,13 +101,15 @@ int cxxvm_ioctl_bench(struct cxxvm_file *f, void *kdata)
 	struct cxxvm_arena_stats before, after;
 	struct cxxvm_bench_pages *p;
 	u32 i, n = arg->iterations, nr = arg->nr_pages, be = arg->backend;
-	u64 *ns, t0, seq = 0;
+	bool timed = !(arg->flags & CXXVM_BENCH_UNTIMED);
+	u64 *ns = NULL, t0, seq = 0;
 	int ret = 0;
 
 	might_sleep();
 	p = kmalloc(sizeof(*p), GFP_KERNEL);
-	ns = kvmalloc_array(n, sizeof(*ns), GFP_KERNEL);
-	if (!p || !ns) {
+	if (timed)
+		ns = kvmalloc_array(n, sizeof(*ns), GFP_KERNEL);
+	if (!p || (timed && !ns)) {
 		ret = -ENOMEM;
 		goto out;
 	}
@@ -122,7 +127,7 @@ int cxxvm_ioctl_bench(struct cxxvm_file *f, void *kdata)
 	arg->elapsed_ns = ktime_get_ns() - t0;
 	cxxvm_arena_get_stats(cxxvm_arena, &after);
 
-	for (i = 0; i < n && !ret; i++) {
+	for (i = 0; i < n && timed && !ret; i++) {
 		u64 start = ktime_get_ns();
 
 		ret = cxxvm_bench_cycle(be, p, nr, &seq);
@@ -136,11 +141,15 @@ int cxxvm_ioctl_bench(struct cxxvm_file *f, void *kdata)
 	if (ret)
 		goto out;
 
-	sort(ns, n, sizeof(*ns), cxxvm_cmp_u64, NULL);
-	arg->min_ns = ns[0];
-	arg->p50_ns = ns[n / 2];
-	arg->p99_ns = ns[min_t(u64, n - 1, (u64)n * 99 / 100)];
-	arg->max_ns = ns[n - 1];
+	if (timed) {
+		sort(ns, n, sizeof(*ns), cxxvm_cmp_u64, NULL);
+		arg->min_ns = ns[0];
+		arg->p50_ns = ns[n / 2];
+		arg->p99_ns = ns[min_t(u64, n - 1, (u64)n * 99 / 100)];
+		arg->max_ns = ns[n - 1];
+	} else {
+		arg->min_ns = arg->p50_ns = arg->p99_ns = arg->max_ns = 0;
+	}
 	if (be == CXXVM_BACKEND_CXX) {
 		arg->shootdowns = after.shootdowns - before.shootdowns;
 		arg->blocks_created = after.blocks_created - before.blocks_created;

@@ -140,17 +140,25 @@ static void pin_to_cpu(int cpu)
 		die("sched_setaffinity");
 }
 
-static void bench_ioctl(__u32 backend, __u32 pages, __u32 n, struct cxxvm_bench *out)
+/* BENCH: two passes, or pass 1 only with CXXVM_BENCH_UNTIMED in @flags. */
+static void bench_ioctl_flags(__u32 backend, __u32 pages, __u32 n, __u32 flags,
+			      struct cxxvm_bench *out)
 {
 	memset(out, 0, sizeof(*out));
 	out->backend = backend;
 	out->nr_pages = pages;
 	out->iterations = n;
+	out->flags = flags;
 	if (ioctl(fd, CXXVM_IOC_BENCH, out)) {
 		fprintf(stderr, "cxxvm-bench: BENCH %s P=%u: %s\n",
 			backend_names[backend], pages, strerror(errno));
 		exit(1);
 	}
+}
+
+static void bench_ioctl(__u32 backend, __u32 pages, __u32 n, struct cxxvm_bench *out)
+{
+	bench_ioctl_flags(backend, pages, n, 0, out);
 }
 
 static const char *tlb_flush_name(__u32 how)
@@ -248,7 +256,7 @@ static void run_single(void)
 			struct cxxvm_bench scratch;
 
 			if (warmup)
-				bench_ioctl(be, sizes[s], warmup, &scratch);
+				bench_ioctl_flags(be, sizes[s], warmup, CXXVM_BENCH_UNTIMED, &scratch);
 		}
 		for (unsigned int r = 0; r < rounds; r++)
 			for (int be = 0; be < NR_BE; be++)
@@ -296,7 +304,7 @@ static void run_single(void)
 struct thread_arg {
 	pthread_t tid;
 	int cpu;
-	__u32 backend, pages;
+	__u32 backend, pages, flags;
 	pthread_barrier_t *barrier;
 	struct cxxvm_bench out;
 };
@@ -325,35 +333,42 @@ static void *bench_thread(void *p)
 
 	pin_to_cpu(a->cpu);
 	if (warmup)
-		bench_ioctl(a->backend, a->pages, warmup, &scratch);
+		bench_ioctl_flags(a->backend, a->pages, warmup, CXXVM_BENCH_UNTIMED, &scratch);
 	pthread_barrier_wait(a->barrier);
-	bench_ioctl(a->backend, a->pages, iterations, &a->out);
+	bench_ioctl_flags(a->backend, a->pages, iterations, a->flags, &a->out);
 	return NULL;
 }
 
 /*
- * Cycles per second of @n threads on CPUs 0..n-1: all their cycles (both
- * passes of each BENCH) over the wall time from the common start, after
- * every thread's warm-up, to the last thread's end.  Threads that do not
- * overlap (a vCPU the host did not run) show as a lower rate, not as two
- * one-thread rates added up.
+ * Cycles per second of @n threads on CPUs 0..n-1: all their cycles over
+ * the wall time from the common start, after every thread's warm-up, to
+ * the last thread's end.  Threads that do not overlap (a vCPU the host did
+ * not run) show as a lower rate, not as two one-thread rates added up.
+ * With CXXVM_BENCH_UNTIMED in @flags (the rates the tables print) each
+ * BENCH runs its untimed pass only, so the wall time is all map+unmap
+ * cycles; without it (for the percentiles) each also times every cycle of
+ * a second pass and sorts the times, the harness's cost, the same for
+ * every backend, which would flatten the ratios (nearly half of a
+ * one-page run's wall time under TCG).
  */
 /* STATS and function-call IPIs around the timed part of a threads_run(). */
 struct run_counters {
 	struct cxxvm_stats st0, st1;
 	long long i0, i1;
+	double wall_ns;
 };
 
-static double threads_run(int n, __u32 backend, __u32 pages, struct thread_arg *a,
-			  struct run_counters *c)
+static double threads_run(int n, __u32 backend, __u32 pages, __u32 flags,
+			  struct thread_arg *a, struct run_counters *c)
 {
+	const double passes = flags & CXXVM_BENCH_UNTIMED ? 1 : 2;
 	pthread_barrier_t barrier;
 	double t0, t1;
 
 	pthread_barrier_init(&barrier, NULL, n + 1);
 	for (int i = 0; i < n; i++) {
 		a[i] = (struct thread_arg){ .cpu = i, .backend = backend, .pages = pages,
-					    .barrier = &barrier };
+					    .flags = flags, .barrier = &barrier };
 		if (pthread_create(&a[i].tid, NULL, bench_thread, &a[i])) {
 			errno = EAGAIN;
 			die("pthread_create");
@@ -377,14 +392,18 @@ static double threads_run(int n, __u32 backend, __u32 pages, struct thread_arg *
 		c->st1 = stats();
 	}
 	pthread_barrier_destroy(&barrier);
-	return 2.0 * n * iterations * 1e9 / (t1 - t0);
+	if (c)
+		c->wall_ns = t1 - t0;
+	return passes * n * iterations * 1e9 / (t1 - t0);
 }
 
+/* The untimed rate of @n threads, and then their p99 from a timed run. */
 static double threads_rate(int n, __u32 backend, __u32 pages, double *p99)
 {
 	struct thread_arg a[MAX_THREADS];
-	double rate = threads_run(n, backend, pages, a, NULL), p50, max;
+	double rate = threads_run(n, backend, pages, CXXVM_BENCH_UNTIMED, a, NULL), p50, max;
 
+	threads_run(n, backend, pages, 0, a, NULL);
 	worst_of(a, n, &p50, p99, &max);
 	return rate;
 }
@@ -456,7 +475,7 @@ static void run_threads(void)
 	}
 	printf("\n== threads: in-kernel loop, 1 thread on CPU 0 vs %d threads (one per CPU), %lu cycles each, median of %u rounds ==\n",
 	       n, iterations, rounds);
-	printf("k cycles/s (all threads' cycles, both passes, / wall time from common start to last end);\n"
+	printf("k cycles/s (all threads' cycles / wall time from common start to last end, untimed runs);\n"
 	       "scale = %d-thread rate / 1-thread rate\n"
 	       "x = %d-thread cxx rate / %d-thread vm_map_ram rate\n"
 	       "ceiling: a userspace compute loop sharing nothing scales %.2f with %d threads here\n\n",
@@ -508,15 +527,17 @@ static void contended_round(int n, __u32 be, __u32 pages, struct cont_result *c)
 	long long i0, i1;
 	double wall;
 
-	c->rate[0] = threads_run(1, be, pages, a, NULL);
-	worst_of(a, 1, &c->p50[0], &c->p99[0], &c->max[0]);
-	c->rate[1] = threads_run(n, be, pages, a, &rc);
+	/* Rates and counters from untimed runs, percentiles from timed ones. */
+	c->rate[0] = threads_run(1, be, pages, CXXVM_BENCH_UNTIMED, a, NULL);
+	c->rate[1] = threads_run(n, be, pages, CXXVM_BENCH_UNTIMED, a, &rc);
 	st0 = rc.st0, st1 = rc.st1, i0 = rc.i0, i1 = rc.i1;
+	wall = rc.wall_ns;
+	threads_run(1, be, pages, 0, a, NULL);
+	worst_of(a, 1, &c->p50[0], &c->p99[0], &c->max[0]);
+	threads_run(n, be, pages, 0, a, NULL);
 	worst_of(a, n, &c->p50[1], &c->p99[1], &c->max[1]);
-	/* Both passes of every thread's BENCH, over the rate's wall time. */
-	wall = 2.0 * n * iterations / c->rate[1] * 1e9;
 	c->sd_per_million = i0 < 0 ? NAN :
-		(double)(i1 - i0) / (n - 1) * 1e6 / (2.0 * n * iterations);
+		(double)(i1 - i0) / (n - 1) * 1e6 / ((double)n * iterations);
 	if (be != CXXVM_BACKEND_CXX)
 		return;
 	c->purge_wait_share = (st1.purge_wait_ns - st0.purge_wait_ns) / (n * wall);
@@ -567,8 +588,9 @@ static void run_contended(void)
 	}
 	printf("\n== contended: in-kernel loop, 1 thread on CPU 0 vs %d threads (one per vCPU), %lu cycles each, median of %u rounds (by N-thread rate) ==\n",
 	       n, iterations, cont_rounds);
-	printf("cxx purges by %s.  k cycles/s; scale = N / 1 thread; ns per cycle: p50 (N: the median thread's),\n"
-	       "p99 and max (N: the worst thread's); sd = shootdown IPIs per 10^6 cycles (N threads);\n"
+	printf("cxx purges by %s.  k cycles/s (untimed runs); scale = N / 1 thread; ns per cycle (timed runs):\n"
+	       "p50 (N: the median thread's), p99 and max (N: the worst thread's); sd = shootdown IPIs per\n"
+	       "10^6 cycles (N threads);\n"
 	       "cxx only, time as a share of the N threads' time: the threads waiting for purges; all purges'\n"
 	       "shootdowns (with the worker, mostly its time); the threads spinning on queue locks and reserving\n"
 	       "new blocks (vmap()); c.pg, w.pg: purges by callers, by the worker; pg ms, sd ms: a purge's\n"

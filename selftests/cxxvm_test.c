@@ -427,7 +427,7 @@ TEST(other_bad_fields_are_einval)
 	fl.reserved0 = 1;
 	EXPECT_EQ(-EINVAL, xioctl(fd, CXXVM_IOC_FLUSH, &fl));
 
-	b.flags = 1;
+	b.flags = CXXVM_BENCH_FLAGS + 1;
 	EXPECT_EQ(-EINVAL, xioctl(fd, CXXVM_IOC_BENCH, &b));
 	b.flags = 0;
 	b.iterations = 0;
@@ -865,6 +865,14 @@ TEST(bench_reports_ordered_figures)
 		} else {
 			EXPECT_EQ(CXXVM_BENCH_NOT_COUNTED, b.shootdowns);
 		}
+
+		/* Untimed: pass 1 only, no percentiles (stale ones cleared). */
+		b = (struct cxxvm_bench){ .backend = be, .nr_pages = 4, .iterations = 200,
+					  .flags = CXXVM_BENCH_UNTIMED, .min_ns = 1,
+					  .p50_ns = 1, .p99_ns = 1, .max_ns = 1 };
+		ASSERT_EQ(0, xioctl(fd, CXXVM_IOC_BENCH, &b));
+		EXPECT_LT(0, b.elapsed_ns);
+		EXPECT_EQ(0, b.min_ns | b.p50_ns | b.p99_ns | b.max_ns);
 	}
 	EXPECT_EQ(0, read_stats(_metadata, fd).live_mappings);
 	close(fd);

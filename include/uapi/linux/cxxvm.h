@@ -49,7 +49,7 @@
 #include <linux/ioctl.h>
 #include <linux/types.h>
 
-#define CXXVM_ABI_VERSION	5
+#define CXXVM_ABI_VERSION	6
 #define CXXVM_DEVICE_PATH	"/dev/cxxvm"
 
 /**
@@ -332,12 +332,20 @@ struct cxxvm_stats {
 
 #define CXXVM_BENCH_NOT_COUNTED	(~(__u64)0)
 
+/*
+ * struct cxxvm_bench flags (ABI 6).  CXXVM_BENCH_UNTIMED: run pass 1 only
+ * (@min_ns, @p50_ns, @p99_ns and @max_ns come back 0), so that the whole
+ * call is map+unmap cycles: what a rate over several threads' calls needs.
+ */
+#define CXXVM_BENCH_UNTIMED	(1u << 0)
+#define CXXVM_BENCH_FLAGS	CXXVM_BENCH_UNTIMED
+
 /**
  * struct cxxvm_bench - CXXVM_IOC_BENCH: in-kernel map+unmap loop
  * @backend: in: enum cxxvm_backend
  * @nr_pages: in: pages per mapping, 1..max_pages
  * @iterations: in: map+unmap cycles, 1..max_bench_iterations
- * @flags: in: must be zero
+ * @flags: in: CXXVM_BENCH_*
  * @elapsed_ns: out: wall time of pass 1 (ktime_get_ns() at both ends)
  * @min_ns: out: fastest map+unmap cycle of pass 2
  * @p50_ns: out: median cycle of pass 2
