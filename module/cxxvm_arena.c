@@ -23,10 +23,19 @@ module_param_named(lazy_max_pages, cxxvm_lazy_max_pages, uint, 0444);
 MODULE_PARM_DESC(lazy_max_pages,
 		 "Dirty pages that trigger a batched TLB shootdown (0: the kernel's lazy_max_pages(), 32 MiB * fls(online CPUs))");
 
-unsigned int cxxvm_max_blocks = 1024;
+/*
+ * 4096 blocks are 8 GiB of VA, 1/4096 of x86-64's 32 TiB vmalloc space,
+ * and at most 16 MiB of PTE pages (one per block; the kernel keeps its
+ * own vmalloc page tables after use too).  Under contention the purges
+ * run at the host's pace (a shootdown waits for descheduled vCPUs), and
+ * the arena holds the VA dirtied meanwhile, as the kernel's lazy list
+ * does without a bound; at 1024, threads waited for purges up to 42% of
+ * their time at P = 64 (README, contended section).
+ */
+unsigned int cxxvm_max_blocks = 4096;
 module_param_named(max_blocks, cxxvm_max_blocks, uint, 0444);
 MODULE_PARM_DESC(max_blocks,
-		 "Most 2 MiB vmap blocks the C++ arena may hold (1..65536, default 1024); the takeover's arena may hold as much VA in its smaller blocks");
+		 "Most 2 MiB vmap blocks the C++ arena may hold (1..65536, default 4096); the takeover's arena may hold as much VA in its smaller blocks");
 
 unsigned int cxxvm_takeover_block_pages;
 module_param_named(takeover_block_pages, cxxvm_takeover_block_pages, uint, 0444);
