@@ -348,8 +348,8 @@ static void *bench_thread(void *p)
  * BENCH runs its untimed pass only, so the wall time is all map+unmap
  * cycles; without it (for the percentiles) each also times every cycle of
  * a second pass and sorts the times, the harness's cost, the same for
- * every backend, which would flatten the ratios (nearly half of a
- * one-page run's wall time under TCG).
+ * every backend, so a larger share of the faster one's (at one page under
+ * TCG, 42 to 48% of cxx's wall time), which would flatten the ratios.
  */
 /* STATS and function-call IPIs around the timed part of a threads_run(). */
 struct run_counters {

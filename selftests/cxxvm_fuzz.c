@@ -731,6 +731,7 @@ static void legal_misc(struct worker *w)
 			.backend = below(&w->r, CXXVM_NR_BACKENDS),
 			.nr_pages = 1 + below(&w->r, info.max_pages),
 			.iterations = 1 + below(&w->r, 16),
+			.flags = chance(&w->r, 50) ? CXXVM_BENCH_UNTIMED : 0,
 		};
 
 		legal_ioctl(w, C_BENCH, &b, e_mem);

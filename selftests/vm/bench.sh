@@ -19,8 +19,8 @@
 #                                  contended guests)
 #   CXXVM_CONTENDED_CPUS=4         vCPUs of the contended guest (default
 #                                  twice the host's cores; 0: skip it)
-#   CXXVM_CONTENDED_ARGS="-n 10000" cxxvm-bench arguments there (default
-#                                  "-n 10000 -r 3")
+#   CXXVM_CONTENDED_ARGS="-n 40000" cxxvm-bench arguments there (default
+#                                  "-n 40000 -r 3")
 #   CXXVM_MODULE_ARGS="caller_purge=1"  insmod parameters (both guests)
 #   CXXVM_REAL_SPLIT=0             no split run of each real workload
 set -uo pipefail
@@ -119,7 +119,7 @@ while read -r label image kdir; do
 		log "[$label] booting it again with $ccpus vCPUs on $host_cpus host CPUs: the contended section"
 		# shellcheck disable=SC2086 # a list of arguments
 		bench_guest "$label" "bench-$label-contended" "$ccpus" -s contended \
-			${CXXVM_CONTENDED_ARGS:--n 10000 -r 3}
+			${CXXVM_CONTENDED_ARGS:--n 40000 -r 3}
 		jsons+=(--contended "$label=$run/bench-$label-contended.json")
 	fi
 	spent=$((spent + $(date +%s) - k0))
