@@ -161,6 +161,20 @@ static void bench_ioctl(__u32 backend, __u32 pages, __u32 n, struct cxxvm_bench 
 	bench_ioctl_flags(backend, pages, n, 0, out);
 }
 
+/*
+ * The warm-up before a run: two untimed calls of @warmup cycles, the
+ * cycles that one two-pass call ran before ABI 6, so that at one page the
+ * kernel's lazy count passes lazy_max_pages (it purges past it, not at
+ * it) and every backend has purged at least once.
+ */
+static void warm_up(__u32 backend, __u32 pages)
+{
+	struct cxxvm_bench scratch;
+
+	for (int i = 0; i < 2 && warmup; i++)
+		bench_ioctl_flags(backend, pages, warmup, CXXVM_BENCH_UNTIMED, &scratch);
+}
+
 static const char *tlb_flush_name(__u32 how)
 {
 	switch (how) {
@@ -252,12 +266,8 @@ static void run_single(void)
 		struct cxxvm_bench runs[NR_BE][16];
 		double means[16];
 
-		for (int be = 0; be < NR_BE; be++) {
-			struct cxxvm_bench scratch;
-
-			if (warmup)
-				bench_ioctl_flags(be, sizes[s], warmup, CXXVM_BENCH_UNTIMED, &scratch);
-		}
+		for (int be = 0; be < NR_BE; be++)
+			warm_up(be, sizes[s]);
 		for (unsigned int r = 0; r < rounds; r++)
 			for (int be = 0; be < NR_BE; be++)
 				bench_ioctl(be, sizes[s], iterations, &runs[be][r]);
@@ -329,11 +339,9 @@ static void worst_of(const struct thread_arg *a, int n, double *p50, double *p99
 static void *bench_thread(void *p)
 {
 	struct thread_arg *a = p;
-	struct cxxvm_bench scratch;
 
 	pin_to_cpu(a->cpu);
-	if (warmup)
-		bench_ioctl_flags(a->backend, a->pages, warmup, CXXVM_BENCH_UNTIMED, &scratch);
+	warm_up(a->backend, a->pages);
 	pthread_barrier_wait(a->barrier);
 	bench_ioctl_flags(a->backend, a->pages, iterations, a->flags, &a->out);
 	return NULL;
@@ -1596,6 +1604,8 @@ static int write_json(const char *path, const char *sections, const struct utsna
 	fprintf(f, "  \"iterations\": %lu,\n  \"warmup\": %lu,\n  \"lazy_max_pages\": %u,\n",
 		iterations, warmup, info.lazy_max_pages);
 	fprintf(f, "  \"purge\": \"%s\",\n", info.purge == CXXVM_PURGE_CALLER ? "caller" : "worker");
+	/* Since ABI 6 the threads and contended rates count untimed runs only. */
+	fprintf(f, "  \"rates\": \"untimed\",\n");
 	fprintf(f, "  \"tlb_flush\": \"%s\",\n  \"get_dev_pagemap_hint\": %s,\n  \"invlpgb\": %s,\n",
 		tlb_flush_name(info.tlb_flush),
 		info.features & CXXVM_FEAT_GET_DEV_PAGEMAP_HINT ? "true" : "false",
@@ -1728,7 +1738,7 @@ static void print_help(void)
 		"  -n, --iterations N  in-kernel cycles per run (default 20000; user: N/4)\n"
 		"  -r, --rounds N      single, threads: runs per cell, median taken (default 5;\n"
 		"                      contended: at most 3)\n"
-		"  -w, --warmup N      untimed cycles before each run (default: lazy_max_pages)\n"
+		"  -w, --warmup N      before each run, twice N untimed cycles (default: lazy_max_pages)\n"
 		"  -s, --sections LIST comma-separated: single,threads,shootdowns,user,mixed,lookup,\n"
 		"                      contended, replay (default: all but contended and replay);\n"
 		"                      flush: purge both arenas and the kernel's lazy areas\n"
@@ -1817,7 +1827,7 @@ int main(int argc, char **argv)
 	}
 	nr_cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	uname(&u);
-	printf("cxxvm-bench: kernel %s, %d CPUs, lazy_max_pages=%u, warm-up %lu cycles per run\n",
+	printf("cxxvm-bench: kernel %s, %d CPUs, lazy_max_pages=%u, warm-up 2 x %lu cycles per run\n",
 	       u.release, nr_cpus, info.lazy_max_pages, warmup);
 	printf("cxx TLB flush: %s; cxx purge by %s; get_dev_pagemap() hint: %s; INVLPGB: %s\n",
 	       tlb_flush_name(info.tlb_flush),

@@ -347,7 +347,8 @@ struct cxxvm_stats {
  * @iterations: in: map+unmap cycles, 1..max_bench_iterations
  * @flags: in: CXXVM_BENCH_*
  * @elapsed_ns: out: wall time of pass 1 (ktime_get_ns() at both ends)
- * @min_ns: out: fastest map+unmap cycle of pass 2
+ * @min_ns: out: fastest map+unmap cycle of pass 2 (0 with
+ *	CXXVM_BENCH_UNTIMED, as the next three)
  * @p50_ns: out: median cycle of pass 2
  * @p99_ns: out: 99th percentile cycle of pass 2
  * @max_ns: out: slowest cycle of pass 2
@@ -358,7 +359,7 @@ struct cxxvm_stats {
  * @reserved: must be zero
  *
  * The same @nr_pages pages are mapped and unmapped @iterations times in
- * each of two passes.  Pass 1 reads the clock only at its ends, so
+ * each of two passes (pass 1 only with CXXVM_BENCH_UNTIMED).  Pass 1 reads the clock only at its ends, so
  * @elapsed_ns / @iterations is the mean cost of a cycle without timer
  * overhead; pass 2 times each cycle on its own for the percentiles (which
  * include one clock read).  cond_resched() and a fatal-signal check run
