@@ -667,12 +667,11 @@ static void run_shootdowns(void)
 		if (n > info.max_bench_iterations)
 			n = info.max_bench_iterations;
 		for (int be = 0; be < NR_BE; be++) {
-			struct cxxvm_bench b, scratch;
+			struct cxxvm_bench b;
 			struct cxxvm_stats st0, st1;
 			long long i0, i1;
 
-			if (warmup)
-				bench_ioctl(be, sd_sizes[s], warmup, &scratch);
+			warm_up(be, sd_sizes[s]);
 			st0 = stats();
 			i0 = call_ipis();
 			bench_ioctl(be, sd_sizes[s], n, &b);	/* two passes: 2n cycles */
