@@ -359,12 +359,13 @@ struct cxxvm_stats {
  * @reserved: must be zero
  *
  * The same @nr_pages pages are mapped and unmapped @iterations times in
- * each of two passes (pass 1 only with CXXVM_BENCH_UNTIMED).  Pass 1 reads the clock only at its ends, so
- * @elapsed_ns / @iterations is the mean cost of a cycle without timer
- * overhead; pass 2 times each cycle on its own for the percentiles (which
- * include one clock read).  cond_resched() and a fatal-signal check run
- * every 64 cycles.  Errors: -EINVAL for bad fields, -ENOMEM, -EINTR on a
- * fatal signal, a backend's map error (the loop stops at it), -EIO if a
+ * each of two passes (pass 1 only with CXXVM_BENCH_UNTIMED).  Pass 1
+ * reads the clock only at its ends, so @elapsed_ns / @iterations is the
+ * mean cost of a cycle without timer overhead; pass 2 times each cycle
+ * on its own for the percentiles (which include one clock read).
+ * cond_resched() and a fatal-signal check run every 64 cycles.  Errors:
+ * -EINVAL for bad fields, -ENOMEM, -EINTR on a fatal signal, a backend's
+ * map error (the loop stops at it), -EIO if a
  * C++ unmap failed (a bug: its pages are leaked, STATS.leaked_pages).
  */
 struct cxxvm_bench {
