@@ -185,8 +185,8 @@ static int cxxvm_blocks_show(struct seq_file *m, void *unused)
 	seq_printf(m, "purges by: caller=%llu worker=%llu; waits=%llu (%llu ns); purge %llu ns, shootdown %llu ns\n",
 		   st.caller_purges, st.worker_purges, st.purge_waits,
 		   st.purge_wait_ns, st.purge_ns, st.shootdown_ns);
-	seq_printf(m, "queue locks: contended=%llu (%llu ns), skipped by purges=%llu; blocks: reserve %llu ns, release %llu ns\n",
-		   st.lock_contended, st.lock_wait_ns, st.purge_skips, st.reserve_ns,
+	seq_printf(m, "queue locks: contended=%llu (%llu ns), reclaimed by purges=%llu; blocks: reserve %llu ns, release %llu ns\n",
+		   st.lock_contended, st.lock_wait_ns, st.reclaim_sweeps, st.reserve_ns,
 		   st.release_ns);
 	return 0;
 }

@@ -315,15 +315,16 @@ CXXVM_STATIC_ASSERT(sizeof(struct cxxvm_arena_params) == 32,
  * @blocks_created: blocks reserved since the arena was created
  * @blocks_live: blocks held now
  * @shootdowns: TLB shootdowns issued (purges and FLUSH)
- * @dirty_pages: pages unmapped but not yet covered by a completed shootdown
+ * @dirty_pages: pages unmapped and not yet reclaimed: not yet covered by a
+ *	completed shootdown (stats() reclaims every queue first)
  * @mapped_pages: pages in live slots (rounded up to the slot order)
  * @live_mappings: live slots
  * @blocks_freed: blocks returned to vmalloc
  * @purges: purges that shot down at least one dirty page
  * @steals: empty blocks a CPU took from another CPU's queue
  * @borrows: slots a CPU allocated in another CPU's block
- * @purge_ns: ns spent in purges (the passes over the queues and the
- *	shootdown), whoever ran them
+ * @purge_ns: ns spent in purges (the shootdown, and for FLUSH, shrink and
+ *	a map with no room the passes over the queues), whoever ran them
  * @shootdown_ns: ns of that in the purges' shootdowns (the IPI and its wait)
  * @caller_purges: purges run on a map() or unmap() caller's path
  * @worker_purges: purges run by the purge worker
@@ -335,8 +336,9 @@ CXXVM_STATIC_ASSERT(sizeof(struct cxxvm_arena_params) == 32,
  * @reserve_ns: ns map() spent reserving new blocks (cxxvm_plat_va_reserve():
  *	a vmap(), no shootdown)
  * @release_ns: ns purges spent returning blocks (cxxvm_plat_va_release())
- * @purge_skips: queues a purge left for the next one because their lock
- *	stayed held (another vCPU, perhaps descheduled, held it)
+ * @reclaim_sweeps: queues a purge that takes no queue lock (the worker's,
+ *	or one at the threshold, cap or growth limit) then reclaimed, because
+ *	their own CPU had not since the purge before (it stopped mapping)
  */
 struct cxxvm_arena_stats {
 	uint64_t blocks_created;
@@ -359,7 +361,7 @@ struct cxxvm_arena_stats {
 	uint64_t lock_wait_ns;
 	uint64_t reserve_ns;
 	uint64_t release_ns;
-	uint64_t purge_skips;
+	uint64_t reclaim_sweeps;
 };
 CXXVM_STATIC_ASSERT(sizeof(struct cxxvm_arena_stats) == 168,
 		    "cxxvm_arena_stats layout");
@@ -370,7 +372,9 @@ CXXVM_STATIC_ASSERT(sizeof(struct cxxvm_arena_stats) == 168,
  * @va_start: first address
  * @va_end: first address past the block
  * @free_pages: pages in free slots
- * @dirty_pages: pages unmapped, not yet covered by a completed shootdown
+ * @dirty_pages: pages unmapped, not yet reclaimed (some may be covered by a
+ *	completed shootdown already: their queue's CPU reclaims them on its
+ *	next map)
  * @live_pages: pages in live slots
  */
 struct cxxvm_block_info {

@@ -15,17 +15,20 @@ namespace cxxvm {
 /// every block on them (see VmapBlock) and its counters.  The CPU it belongs
 /// to takes it on every map and, in the common case, unmap; other CPUs take
 /// it only to unmap a slot of one of its blocks, to borrow a slot, to steal
-/// an empty block, during a purge and for statistics.  Queues of CPUs that
-/// go offline keep their blocks; other CPUs borrow, steal and purge them.
+/// an empty block, for statistics, and (the purge worker, with a try only)
+/// to reclaim a queue whose CPU has not done so itself; a purge that must
+/// free every dirty slot (FLUSH, shrink, a map with no room) takes them
+/// all.  Queues of CPUs that go offline keep their blocks; other CPUs
+/// borrow, steal and reclaim them.
 ///
 /// Every block is on one fill list, by its free pages (VmapBlock::fill()):
 /// map() tries the current block, then looks in partial_blocks, then takes
 /// from empty_blocks (vbq->free holds only blocks with free space, so that
 /// vb_alloc() never walks full ones); steal() and the release take
-/// empty_blocks.  A block with dirty or purging pages is also on
-/// unclean_blocks, which is all a purge walks.  So no map, unmap or purge
-/// walks a full block (unless it is unclean) or a clean empty one under
-/// the lock, and the queue may hold hundreds (measured, 7.2, 4 vCPUs on
+/// empty_blocks.  A block with dirty pages is also on unclean_blocks,
+/// which is all a reclaim walks.  So no map, unmap or reclaim walks a full
+/// block (unless it is unclean) or a clean empty one under the lock, and
+/// the queue may hold hundreds (measured, 7.2, 4 vCPUs on
 /// 2 CPUs: when a block filled, map() walked all of them looking for a
 /// partly used one, and a purge's passes walked them all, holding the
 /// owner's lock; the N-thread p99 per cycle at P = 8 and 16 read 2.3 to
@@ -34,14 +37,15 @@ struct VmapBlockQueueState {
 	IntrusiveList<VmapBlock, FillLink> empty_blocks;	///< every page free
 	IntrusiveList<VmapBlock, FillLink> partial_blocks;	///< some pages free
 	IntrusiveList<VmapBlock, FillLink> full_blocks;	///< no page free
-	IntrusiveList<VmapBlock, UncleanLink> unclean_blocks;	///< dirty or purging pages
+	IntrusiveList<VmapBlock, UncleanLink> unclean_blocks;	///< dirty pages
 	VmapBlock *current = nullptr;	///< block of the last allocation
 	ktl::uint32_t nr_blocks = 0;
 	ktl::uint32_t nr_empty = 0;	///< on empty_blocks
+	ktl::uint32_t nr_unclean = 0;	///< on unclean_blocks
 	ktl::uint32_t unreported = 0;	///< dirty pages not yet in dirty_reported_
-	ktl::uint64_t reported = 0;	///< dirty pages this queue added to it
-	ktl::uint64_t dirty_pages = 0;	///< unmapped, no purge has begun
-	ktl::uint64_t purging_pages = 0;	///< in the shootdown under way
+	ktl::uint64_t dirty_pages = 0;	///< unmapped, not yet reclaimed
+	/// Purges completed as of the last reclaim (VmapArena::reclaim()).
+	ktl::uint64_t reclaimed = 0;
 	ktl::uint64_t mapped_pages = 0;	///< pages of live slots
 	ktl::uint64_t live_mappings = 0;
 
@@ -49,8 +53,10 @@ struct VmapBlockQueueState {
 	void add(VmapBlock *b)
 	{
 		file(b, b->fill());
-		if (b->unclean())
+		if (b->unclean()) {
 			unclean_blocks.push_front(b);
+			++nr_unclean;
+		}
 		++nr_blocks;
 	}
 
@@ -58,15 +64,17 @@ struct VmapBlockQueueState {
 	void remove(VmapBlock *b)
 	{
 		unfile(b);
-		if (decltype(unclean_blocks)::linked(b))
+		if (decltype(unclean_blocks)::linked(b)) {
 			unclean_blocks.remove(b);
+			--nr_unclean;
+		}
 		--nr_blocks;
 		if (current == b)
 			current = nullptr;
 	}
 
 	/// Move @b to the fill list its free pages call for, after an
-	/// allocation or a purge changed them.
+	/// allocation or a reclaim changed them.
 	[[gnu::always_inline]] void refile(VmapBlock *b)
 	{
 		const Fill f = b->fill();
@@ -86,10 +94,14 @@ struct VmapBlockQueueState {
 	}
 
 	/// @b got dirty pages: put it on unclean_blocks if it is not there.
-	[[gnu::always_inline]] void dirtied(VmapBlock *b)
+	/// Returns whether it was not.
+	[[gnu::always_inline]] bool dirtied(VmapBlock *b)
 	{
-		if (!decltype(unclean_blocks)::linked(b)) [[unlikely]]
-			unclean_blocks.push_front(b);
+		if (decltype(unclean_blocks)::linked(b)) [[likely]]
+			return false;
+		unclean_blocks.push_front(b);
+		++nr_unclean;
+		return true;
 	}
 
 	/// Call @fn(VmapBlock *) for every block; @fn may remove() the block
@@ -164,12 +176,15 @@ inline constexpr ktl::size_t kQueueBytes = 512;
 ///
 /// Life of a slot: map() takes a free slot under the owning queue's lock
 /// and writes its PTEs outside it (nobody else can reach the slot yet);
-/// unmap() checks the (va, n) pair, clears the PTEs and marks the slot
-/// dirty under the same lock.  A purge moves the dirty slots of every queue
-/// it takes (all but those whose lock stays held, see purge_locked()) to
-/// purging, issues one shootdown, then makes them free.  So a slot is never handed
-/// out while a TLB may still translate its old pages, and space freed
-/// inside a block is reused (vb_alloc() never reuses it).
+/// unmap() checks the (va, n) pair, clears the PTEs, marks the slot dirty
+/// and names the purge that will cover it, under the same lock.  A purge
+/// issues one shootdown and counts itself complete (purge_locked(); the
+/// worker's takes no queue lock); whoever next holds the queue's lock
+/// (reclaim(): in the common case the queue's own CPU, on its next map)
+/// makes free the dirty slots of every block whose covering purge has
+/// completed.  So a slot is never handed out while a TLB may still
+/// translate its old pages, and space freed inside a block is reused
+/// (vb_alloc() never reuses it).
 ///
 /// Lazy purge: each queue counts its dirty pages and reports them to the
 /// arena-wide dirty_reported_ in chunks (report_chunk_, at most 64 pages),
@@ -177,9 +192,8 @@ inline constexpr ktl::size_t kQueueBytes = 512;
 /// whose report takes dirty_reported_ to lazy_max_pages queues the purge
 /// worker and returns: the caller never waits for the shootdown, as
 /// vb_free() never does (free_vmap_area_noflush() schedules
-/// drain_vmap_work).  The worker purges whatever is dirty when it runs
-/// (but a queue whose lock stays held waits for the next purge).
-/// Meanwhile unmaps go on and dirty pages may pass lazy_max_pages, as the
+/// drain_vmap_work).  The worker's purge covers whatever was dirty when
+/// it began, and waits for no queue lock.  Meanwhile unmaps go on and dirty pages may pass lazy_max_pages, as the
 /// kernel's do; map() keeps finding room in free slots, other CPUs' blocks
 /// and new blocks, and waits only when none is left (then for the purge in
 /// flight, or it runs one itself if none is), or when a purge is due and
@@ -205,8 +219,8 @@ inline constexpr ktl::size_t kQueueBytes = 512;
 /// frees the pages it had mapped waits until the covering purge completed:
 /// until then another CPU's TLB may still hold a writable translation.
 ///
-/// Returning blocks (the fragmented-block purge): after a purge, a block
-/// with every slot free is empty.  The arena keeps up to reserve_ empty
+/// Returning blocks (the fragmented-block purge): after a purge and a
+/// reclaim, a block with every slot free is empty.  The arena keeps up to reserve_ empty
 /// blocks (enough to absorb the dirty slots until the next purge: up to
 /// kReserveFactor x lazy_max_pages with the worker, which may lag; lazy_max_pages with
 /// caller_purge; plus two per CPU for the partly used blocks each CPU
@@ -221,10 +235,10 @@ inline constexpr ktl::size_t kQueueBytes = 512;
 /// release), then one queue lock at a time, then the index's spinlock.
 /// The shootdown runs with only the mutex held: it sleeps.  A queue lock
 /// waited for is counted and its wait timed (lock_contended, lock_wait_ns;
-/// tries of a held lock, by a purge, steal() or release_surplus(), are
-/// not, and the queues a purge skips count in purge_skips; steal()'s skips
-/// are not counted), as is every wait for a purge on a map() or unmap()
-/// caller's path (purge_waits, purge_wait_ns).
+/// tries of a held lock, by steal(), release_surplus() or the worker's
+/// sweep, are not; the queues the sweep reclaims count in reclaim_sweeps),
+/// as is every wait for a purge on a map() or unmap() caller's path
+/// (purge_waits, purge_wait_ns).
 ///
 /// Context: map(), purge(), shrink() and destroy() may sleep (process
 /// context); unmap() sleeps only with caller_purge.  flushed_seq() and
@@ -332,9 +346,9 @@ public:
 			// Acquire: pairs with the release in purge_locked(); a
 			// purge completed after this load lets us retry.
 			const ktl::uint64_t seen = purges_done_.load(ktl::memory_order::acquire);
-			ktl::optional<Placement> p = alloc_local(n);
+			ktl::optional<Placement> p = alloc_local(n, seen);
 			if (!p)
-				p = steal(n);
+				p = steal(n, seen);
 			// A purge is due and none is running (the worker has not
 			// been scheduled yet): run it rather than reserve a block,
 			// which yields one block, not lazy_max_pages of slots (and
@@ -357,7 +371,7 @@ public:
 					grow_error = g.errno_value();
 			}
 			if (!p)
-				p = borrow(n);
+				p = borrow(n, seen);
 			if (p) {
 				p->block->template set_ptes<P>(p->idx, pfns.data(), n.value());
 				return p->va;
@@ -406,7 +420,7 @@ public:
 	/// The number of purges whose shootdown has completed.  Context: any.
 	[[nodiscard]] ktl::uint64_t flushed_seq() const
 	{
-		// Acquire: pairs with the release in purge(), so a caller that
+		// Acquire: pairs with the release in purge_locked(), so a caller that
 		// sees purge N complete also sees its shootdown done.
 		return purges_done_.load(ktl::memory_order::acquire);
 	}
@@ -445,10 +459,12 @@ public:
 	[[nodiscard]] cxxvm_arena_stats stats()
 	{
 		cxxvm_arena_stats st{};
+		const ktl::uint64_t done = flushed_seq();
 		for (ktl::uint32_t cpu = 0; cpu < nr_queues_; ++cpu) {
 			with_queue(cpu, [&](VmapBlockQueueState &s) {
+				reclaim_if_behind(cpu, s, done);
 				st.blocks_live += s.nr_blocks;
-				st.dirty_pages += s.dirty_pages + s.purging_pages;
+				st.dirty_pages += s.dirty_pages;
 				st.mapped_pages += s.mapped_pages;
 				st.live_mappings += s.live_mappings;
 			});
@@ -471,7 +487,7 @@ public:
 		st.lock_wait_ns = lock_wait_ns_.load(kRelaxed);
 		st.reserve_ns = reserve_ns_.load(kRelaxed);
 		st.release_ns = release_ns_.load(kRelaxed);
-		st.purge_skips = purge_skips_.load(kRelaxed);
+		st.reclaim_sweeps = reclaim_sweeps_.load(kRelaxed);
 		return st;
 	}
 
@@ -489,9 +505,9 @@ public:
 	}
 
 	/// For tests: how many blocks are on the wrong fill list (not the one
-	/// VmapBlock::fill() calls for), on unclean_blocks without dirty or
-	/// purging pages or off it with some, plus one per queue whose
-	/// nr_blocks or nr_empty is wrong or whose unclean_blocks holds
+	/// VmapBlock::fill() calls for), on unclean_blocks without dirty
+	/// pages or off it with some, plus one per queue whose nr_blocks,
+	/// nr_empty or nr_unclean is wrong or whose unclean_blocks holds
 	/// anything but its own blocks with an UncleanLink, once each.  0 when
 	/// every queue is consistent, which holds whenever its lock is free.
 	/// Context: process context; takes each queue's lock in turn.
@@ -513,7 +529,8 @@ public:
 					++unclean;
 					bad += b->owner() != cpu;
 				});
-				bad += blocks != s.nr_blocks || empties != s.nr_empty;
+				bad += blocks != s.nr_blocks || empties != s.nr_empty ||
+				       unclean != s.nr_unclean;
 				// Linked here or on another queue's list: not this one's.
 				bad += unclean != linked;
 			});
@@ -524,16 +541,23 @@ public:
 private:
 	/// A queue and its lock, padded to kQueueBytes.
 	struct Queue : Protected<VmapBlockQueueState, typename P::SpinLock> {
-		/// The queue's nr_empty as of the last purge's last pass,
+		/// The queue's nr_empty as of its last reclaim(),
 		/// release_empty_blocks() or steal() there, read by steal()
 		/// without the lock: a hint that may overcount (the owner
 		/// allocates from its empty blocks without updating it) but,
 		/// read under the lock, never undercounts (read without it, it
-		/// may lag a purge's last pass), since blocks become empty only
-		/// in the purge's last pass.  Written under the lock.
+		/// may lag a reclaim), since blocks become empty only in a
+		/// reclaim.  Written under the lock.
 		ktl::atomic<ktl::uint32_t> empty_hint{0};
+		/// The queue's nr_unclean and reclaimed, as of their last
+		/// change: whether it has dirty slots that a completed purge may
+		/// cover and nobody has reclaimed (looks_reclaimable(), for
+		/// steal() and the worker's sweep).  Written under the lock,
+		/// read without it.
+		ktl::atomic<ktl::uint32_t> unclean_hint{0};
+		ktl::atomic<ktl::uint64_t> reclaimed_hint{0};
 		char pad[kQueueBytes - sizeof(Protected<VmapBlockQueueState, typename P::SpinLock>) -
-			 sizeof(ktl::atomic<ktl::uint32_t>)];
+			 2 * sizeof(ktl::atomic<ktl::uint32_t>) - sizeof(ktl::atomic<ktl::uint64_t>)];
 	};
 	static_assert(sizeof(Queue) == kQueueBytes);
 
@@ -562,21 +586,22 @@ private:
 	/// lazy_max_pages dirty because the worker has not run.
 	enum class Reason { kThreshold, kNoRoom, kNoRoomNoGrow, kThrottled, kCap };
 
-	/// How purge_locked() treats a queue lock it finds held.
+	/// How a purge treats the queue locks: kAll waits for each of them;
+	/// kMaySkip waits for none (purge_locked() takes none at all, and
+	/// release_empty_blocks() leaves a queue whose lock stays held).
 	enum class Walk { kAll, kMaySkip };
 	/// A map with no room needs every queue's dirty slots freed (it fails
 	/// if the purge frees nothing).  The threshold and cap purges only keep
 	/// the dirty pages down, and a throttled map retries whatever its purge
-	/// freed: a queue they leave out goes in the next purge.
+	/// freed: the queues' own CPUs reclaim what they cover.
 	static Walk walk_for(Reason why)
 	{
 		return why == Reason::kNoRoom || why == Reason::kNoRoomNoGrow ? Walk::kAll
 									       : Walk::kMaySkip;
 	}
-	/// Tries of a held queue lock before a Walk::kMaySkip purge skips it.
+	/// Tries of a held queue lock before steal() or a Walk::kMaySkip
+	/// release_empty_blocks() passes it by.
 	static constexpr ktl::uint32_t kSkipTries = 64;
-	/// Where purge_locked() is with each queue (walk_).
-	enum : ktl::uint8_t { kBegun, kHeld, kSkipped, kEnded };
 
 	/// The cap on dirty pages, in lazy_max_pages: an unmap whose report
 	/// finds this many dirty (the worker has not purged in time) runs a
@@ -614,7 +639,6 @@ private:
 		TRY_VOID(spares_.init(LockClass::kArenaSpares));
 		TRY_VOID(index_.init(params_.max_blocks, params_.block_pages));
 		queues_ = TRY(cxxrt::make_array<Queue *>(cxxrt::Gfp::kKernel, nr_queues_));
-		walk_ = TRY(cxxrt::make_array<ktl::uint8_t>(cxxrt::Gfp::kKernel, nr_queues_));
 		for (ktl::uint32_t cpu = 0; cpu < nr_queues_; ++cpu) {
 			queues_[cpu] = TRY(cxxrt::make_on_node<Queue>(cxxrt::Gfp::kKernel, P::cpu_to_node(cpu)));
 			TRY_VOID(queues_[cpu]->init(LockClass::kArenaQueue));
@@ -649,8 +673,6 @@ private:
 				cxxrt::destroy(queues_[cpu]);
 			cxxrt::destroy_array(queues_);
 		}
-		if (walk_)
-			cxxrt::destroy_array(walk_);
 		cxxrt::destroy(this);
 	}
 
@@ -689,35 +711,97 @@ private:
 	}
 
 	/// Step 1 of map(): the local CPU's queue (its lock disables preemption;
-	/// if we migrated since this_cpu(), we merely use another CPU's queue).
-	[[gnu::always_inline]] ktl::optional<Placement> alloc_local(PageCount n)
+	/// if we migrated since this_cpu(), we merely use another CPU's queue),
+	/// reclaimed first if purges completed since it last was (@done: the
+	/// purges completed, flushed_seq()).
+	[[gnu::always_inline]] ktl::optional<Placement> alloc_local(PageCount n, ktl::uint64_t done)
 	{
 		const ktl::uint32_t cpu = P::this_cpu();
 		return with_queue(cpu, [&](VmapBlockQueueState &s) __attribute__((always_inline)) {
+			reclaim_if_behind(cpu, s, done);
 			return alloc_in(s, n);
 		});
+	}
+
+	/// Reclaim CPU @cpu's queue @s if @done (flushed_seq()) is past its
+	/// last reclaim.  Caller holds @s's lock.
+	[[gnu::always_inline]] void reclaim_if_behind(ktl::uint32_t cpu, VmapBlockQueueState &s,
+						      ktl::uint64_t done)
+	{
+		if (s.reclaimed < done) [[unlikely]]
+			(void)reclaim(cpu, s, done);
+	}
+
+	/// Dirty -> free in every block of CPU @cpu's queue @s for each
+	/// generation of dirty pages whose covering purge is among the @done
+	/// completed ones (VmapBlock::reclaim()); each such block is refiled
+	/// by its free pages and, if nothing is left dirty, taken off
+	/// unclean_blocks.  Returns the pages made free.  The work a purge's
+	/// last pass did over every queue before, now done by the queue's own
+	/// CPU on its next map, or by whoever
+	/// needs the queue's slots (steal(), borrow(), purge() and shrink(),
+	/// stats(), the worker's sweep of idle queues), so that the purge
+	/// itself never waits for a queue lock (see purge_locked()).  Caller
+	/// holds @s's lock.
+	ktl::uint64_t reclaim(ktl::uint32_t cpu, VmapBlockQueueState &s, ktl::uint64_t done)
+	{
+		ktl::uint64_t q = 0;
+		s.unclean_blocks.for_each([&](VmapBlock *b) {
+			const ktl::uint32_t r = b->reclaim(done);
+			if (!r)
+				return;
+			q += r;
+			s.refile(b);
+			if (!b->unclean()) {	// else its newer generation waits
+				s.unclean_blocks.remove(b);
+				--s.nr_unclean;
+			}
+		});
+		s.dirty_pages -= q;
+		if (done > s.reclaimed)
+			s.reclaimed = done;
+		publish_empties(cpu, s);
+		// Relaxed: hints, see Queue.
+		queues_[cpu]->unclean_hint.store(s.nr_unclean, ktl::memory_order::relaxed);
+		queues_[cpu]->reclaimed_hint.store(s.reclaimed, ktl::memory_order::relaxed);
+		return q;
+	}
+
+	/// Whether CPU @cpu's queue looks, without its lock, as if it has
+	/// dirty slots that one of the @done completed purges covers and that
+	/// nobody has reclaimed.
+	[[nodiscard]] bool looks_reclaimable(ktl::uint32_t cpu, ktl::uint64_t done) const
+	{
+		// Relaxed: hints, checked under the lock.
+		return queues_[cpu]->unclean_hint.load(ktl::memory_order::relaxed) &&
+		       queues_[cpu]->reclaimed_hint.load(ktl::memory_order::relaxed) < done;
 	}
 
 	/// Step 2 of map(): move an empty block from another CPU's queue to the
 	/// local one and allocate from it.  The block has no owner in between
 	/// (it is empty, so no unmap can be aimed at it).  Only queues whose
-	/// empty_hint says they have one are looked at, and only if their lock
+	/// empty_hint says they have one, or whose hints say a completed purge
+	/// (@done: flushed_seq()) covers dirty slots there that nobody has
+	/// reclaimed (then this reclaims them first), are looked at, and only
+	/// if their lock
 	/// comes free within kSkipTries tries: the owner holds it for most of
 	/// each of its maps and unmaps, and under contention the host may
 	/// deschedule the owner's vCPU with it held (measured with 4 vCPUs on
 	/// 2 CPUs, 7.2: the threads spent up to 0.09 of their time spinning
 	/// here at P = 64).  Stealing only saves VA; a map that finds nothing
 	/// here grows or borrows.
-	ktl::optional<Placement> steal(PageCount n)
+	ktl::optional<Placement> steal(PageCount n, ktl::uint64_t done)
 	{
 		const ktl::uint32_t self = P::this_cpu();
 		for (ktl::uint32_t k = 1; k < nr_queues_; ++k) {
 			const ktl::uint32_t cpu = (self + k) % nr_queues_;
 			// Relaxed: a hint, checked under the lock.
-			if (!queues_[cpu]->empty_hint.load(ktl::memory_order::relaxed))
+			if (!queues_[cpu]->empty_hint.load(ktl::memory_order::relaxed) &&
+			    !looks_reclaimable(cpu, done))
 				continue;
 			VmapBlock *b = nullptr;
 			(void)try_for_a_while(cpu, [&](VmapBlockQueueState &s) {
+				reclaim_if_behind(cpu, s, done);
 				b = s.empty_blocks.front();
 				if (b)
 					detach(s, b);
@@ -732,13 +816,17 @@ private:
 		return ktl::nullopt;
 	}
 
-	/// Step 4 of map(): a slot in another CPU's block, which stays there.
-	ktl::optional<Placement> borrow(PageCount n)
+	/// Step 4 of map(): a slot in another CPU's block, which stays there
+	/// (reclaimed first if @done says it is behind).
+	ktl::optional<Placement> borrow(PageCount n, ktl::uint64_t done)
 	{
 		const ktl::uint32_t self = P::this_cpu();
 		for (ktl::uint32_t k = 1; k < nr_queues_; ++k) {
 			const ktl::uint32_t cpu = (self + k) % nr_queues_;
-			auto p = with_queue(cpu, [&](VmapBlockQueueState &s) { return alloc_in(s, n); });
+			auto p = with_queue(cpu, [&](VmapBlockQueueState &s) {
+				reclaim_if_behind(cpu, s, done);
+				return alloc_in(s, n);
+			});
 			if (p) {
 				// Relaxed: statistics.
 				borrows_.fetch_add(1, ktl::memory_order::relaxed);
@@ -815,50 +903,54 @@ private:
 		return attach_and_alloc(b, n);
 	}
 
-	/// Release (va, n) in @b under @s's lock.  Caller holds @s's lock and
-	/// @b is on @s.
-	[[gnu::always_inline]] Released release(VmapBlockQueueState &s, VmapBlock *b, VirtAddr va,
-						PageCount n)
+	/// Release (va, n) in @b, a block of CPU @cpu's queue @s.  Caller holds
+	/// @s's lock.
+	[[gnu::always_inline]] Released release(ktl::uint32_t cpu, VmapBlockQueueState &s,
+						VmapBlock *b, VirtAddr va, PageCount n)
 	{
 		const auto idx = b->page_index(va);
 		if (!idx || !b->is_live_slot(*idx, n))
 			return {false, 0, false};
 		b->template clear_ptes<P>(*idx, n.value());
-		const ktl::uint32_t slot = b->release_to_dirty(*idx);
-		s.dirtied(b);
-		bool over_cap = false;
-		s.dirty_pages += slot;
-		s.mapped_pages -= slot;
+		// A full fence between the PTE clears above and the read of
+		// purges_started_, paired with the one in purge_locked(), which
+		// may take no queue lock: if we read the number from before a
+		// purge bumped it, we name that purge (old + 1), and the two
+		// fences order our clears before its shootdown; if we read the
+		// bumped number, we name the next purge, which is merely
+		// conservative.  Acquire: pairs with the release in
+		// purge_locked(), so that the shootdowns of the purges before
+		// the one we read are visible here (release_to_dirty() frees an
+		// older generation on the strength of it).
+		ktl::atomic_thread_fence(ktl::memory_order::seq_cst);
+		const ktl::uint64_t covering = purges_started_.load(ktl::memory_order::acquire) + 1;
+		const VmapBlock::Released r = b->release_to_dirty(*idx, covering);
+		if (r.freed) [[unlikely]] {
+			s.dirty_pages -= r.freed;
+			s.refile(b);
+		}
+		if (s.dirtied(b)) [[unlikely]]
+			// Relaxed: a hint, see Queue.
+			queues_[cpu]->unclean_hint.store(s.nr_unclean, ktl::memory_order::relaxed);
+		s.dirty_pages += r.slot;
+		s.mapped_pages -= r.slot;
 		--s.live_mappings;
-		s.unreported += slot;
-		bool purge_now = false;
+		s.unreported += r.slot;
+		bool purge_now = false, over_cap = false;
 		if (s.unreported >= report_chunk_) {
 			const ktl::uint32_t report = ktl::exchange(s.unreported, 0u);
-			s.reported += report;
-			// Relaxed: the count only decides when to purge; purge()
-			// reads the queues under their locks.  Updated under the
-			// queue lock so that it always equals the sum of reported.
+			// Relaxed: the count only decides when to purge.  Each
+			// purge takes what has been reported (purge_locked()), so
+			// the count is approximate: pages reported just after a
+			// purge began count towards the next one though that one
+			// may cover them, and pages reclaimed before their chunk is
+			// reported still count once.  Neither can drift: every
+			// page is reported once and taken once.
 			const ktl::uint64_t total =
 				dirty_reported_.fetch_add(report, ktl::memory_order::relaxed) + report;
 			purge_now = total >= params_.lazy_max_pages;
 			over_cap = total >= kCapFactor * ktl::uint64_t{params_.lazy_max_pages};
 		}
-		// A full fence between the PTE clears above and the read of
-		// purges_started_ (it pairs with the one in purge_locked()): a
-		// purge that skips this queue (its lock held, by us) bumped the
-		// number and then shoots down; if we read the old number, our
-		// clears are visible before that shootdown, which therefore
-		// covers the slot, though the slot stays dirty until the next
-		// purge that takes this queue.  Without skips the queue lock
-		// alone would order them.
-		ktl::atomic_thread_fence(ktl::memory_order::seq_cst);
-		// Acquire: pairs with the release in purge_locked().  A purge
-		// that has begun its pass over this queue bumped purges_started_
-		// first; if it has passed this queue already, we see its number
-		// and name the next one, otherwise this slot is in it, or the
-		// queue is skipped and the fence above covers it (and naming the
-		// next one is merely conservative).
-		const ktl::uint64_t covering = purges_started_.load(ktl::memory_order::acquire) + 1;
 		return {true, covering, purge_now, over_cap};
 	}
 
@@ -885,7 +977,7 @@ private:
 				}
 				if (hit->block->va_start() != hit->va_start)
 					return Released{false, 0, false};	// recycled
-				return release(s, hit->block, va, n);
+				return release(owner, s, hit->block, va, n);
 			});
 			if (!retry)
 				return r;
@@ -999,8 +1091,9 @@ private:
 	/// the dirty pages still reach lazy_max_pages (nobody purged since it
 	/// was queued), then tell the owner through params_.purged, also when
 	/// another thread's purge did the job meanwhile (its pages may be
-	/// waiting for somebody to notice).  If a purge is still due after its
-	/// own (it skipped a held queue), it queues itself again.
+	/// waiting for somebody to notice).  If a purge is due again after its
+	/// own (unmaps reported lazy_max_pages meanwhile), it queues itself
+	/// again.
 	/// Context: process context (the system workqueue), may sleep.
 	static void purge_work(void *ctx)
 	{
@@ -1032,30 +1125,37 @@ private:
 		return queues_[cpu]->with_or(static_cast<Fn &&>(fn), slow);
 	}
 
-	/// The purge itself: dirty -> purging on every queue, one shootdown,
-	/// purging -> free.  Returns the pages made free.  Caller holds
-	/// purge_mutex_.
+	/// The purge itself: one shootdown that covers every slot unmapped
+	/// before it began, then purges_done_.  Returns the pages it made
+	/// reclaimable: with Walk::kAll those it reclaimed, else the dirty
+	/// pages reported since the last purge.  Caller holds purge_mutex_.
 	///
-	/// Queue locks are tried, not waited for, first: under contention the
-	/// vCPU that holds one may be descheduled by the host for a whole time
-	/// slice, and spinning for it measured 16-32% of the purging thread's
-	/// time (4 vCPUs on 2 CPUs).  A queue found held is tried again, for a
-	/// few microseconds, after the others; with Walk::kMaySkip (the
-	/// worker's, and the threshold, cap and throttle purges) one still held
-	/// is left for the next purge: its dirty slots stay dirty, and the
-	/// shootdown is issued all the same, because unmaps in that queue may
-	/// have named this purge (see release(), whose fence makes that safe);
-	/// but if no queue taken had anything dirty, the purge waits for the
-	/// skipped ones rather than shoot down for nothing.  Walk::kAll (FLUSH,
-	/// shrink, a map with no room) waits for every lock.  The last pass,
-	/// purging -> free, visits only the queues with something purging and
-	/// always waits, after trying: no slot stays purging once a purge
-	/// returns.
+	/// Walk::kMaySkip (the worker's, and the threshold, cap and throttle
+	/// purges) takes no queue lock at all: it bumps purges_started_, and
+	/// the fence pairs with the one in release(), so every unmap that read
+	/// the old number (and named this purge) has its PTE clears visible
+	/// before the shootdown.  The slots stay dirty until a queue lock
+	/// holder reclaims them (reclaim(): the queue's own CPU on its next
+	/// map, steal(), borrow(), stats(), or the sweep below).  Before, the
+	/// purge took every queue's lock twice, to move dirty slots to purging
+	/// and then purging to free: 7.2, 4 vCPUs on 2 CPUs, the threads then
+	/// spun on queue locks 6 to 12% of their time at every P, at P = 1
+	/// about once for each time the worker took a lock, about 0.6 ms a
+	/// time: a vCPU holding a lock was descheduled by the host.  The
+	/// kernel's purge never takes a CPU's vmap_block_queue lock either:
+	/// it frees whole vmap areas (__purge_vmap_area_lazy()).
+	///
+	/// Walk::kAll (FLUSH, shrink, a map with no room) needs every dirty
+	/// slot free when it returns: it takes every queue's lock to see
+	/// whether any dirty slot names this purge (if none does and nothing
+	/// was reported, it issues no shootdown), and again afterwards to
+	/// reclaim them all.
 	ktl::uint64_t purge_locked(Walk walk) CXXVM_REQUIRES(purge_mutex_)
 	{
 		constexpr auto kRelaxed = ktl::memory_order::relaxed;
-		// Release: an unmap that sees this number under a queue lock
-		// names the purge after it (see release()).
+		// Release: an unmap that reads this number (acquire) sees
+		// every earlier purge's shootdown (VmapBlock::release_to_dirty()
+		// relies on it).  Naming is the fences' job (see release()).
 		const ktl::uint64_t seq = purges_started_.load(kRelaxed) + 1;
 		purges_started_.store(seq, ktl::memory_order::release);
 		// Pairs with the fence in release(): an unmap that read the old
@@ -1063,98 +1163,53 @@ private:
 		ktl::atomic_thread_fence(ktl::memory_order::seq_cst);
 
 		const ktl::uint64_t t0 = P::now_ns();
-		ktl::uint64_t moved = 0;
-		// Dirty -> purging on a queue; returns whether the last pass
-		// has anything to make free there.
-		auto begin = [&](VmapBlockQueueState &s) {
-			ktl::uint64_t q = 0;
-			s.unclean_blocks.for_each([&](VmapBlock *b) { q += b->begin_purge(); });
-			s.purging_pages += q;
-			s.dirty_pages -= q;
-			// Relaxed: the threshold count, see release().
-			dirty_reported_.fetch_sub(ktl::exchange(s.reported, 0ull), kRelaxed);
-			s.unreported = 0;
-			moved += q;
-			return q != 0;
-		};
-		ktl::uint32_t held = 0, skipped = 0;
-		for (ktl::uint32_t cpu = 0; cpu < nr_queues_; ++cpu) {
-			bool purging = false;
-			const bool ran = queues_[cpu]->try_with(
-				[&](VmapBlockQueueState &s) { purging = begin(s); });
-			walk_[cpu] = !ran ? kHeld : purging ? kBegun : kEnded;
-			held += !ran;
+		// Relaxed: the threshold count; pages reported from now on
+		// count towards the next purge.
+		const ktl::uint64_t reported = dirty_reported_.exchange(0, kRelaxed);
+		bool needed = walk == Walk::kMaySkip || reported;
+		for (ktl::uint32_t cpu = 0; !needed && cpu < nr_queues_; ++cpu) {
+			with_queue(cpu, [&](VmapBlockQueueState &s) {
+				s.unclean_blocks.for_each([&](VmapBlock *b) {
+					needed |= b->covering() >= seq;
+				});
+			});
 		}
-		for (ktl::uint32_t cpu = 0; held && cpu < nr_queues_; ++cpu) {
-			if (walk_[cpu] != kHeld)
-				continue;
-			bool purging = false;
-			auto begin_cpu = [&](VmapBlockQueueState &s) { purging = begin(s); };
-			if (walk == Walk::kAll) {
-				with_queue(cpu, begin_cpu);
-				walk_[cpu] = purging ? kBegun : kEnded;
-			} else if (try_for_a_while(cpu, begin_cpu)) {
-				walk_[cpu] = purging ? kBegun : kEnded;
-			} else {
-				walk_[cpu] = kSkipped;
-				++skipped;
-			}
-		}
-		// A queue is skipped only if the shootdown below is issued (it
-		// covers that queue's unmaps that named this purge): if no queue
-		// taken had anything dirty, wait for the skipped ones rather than
-		// shoot down for nothing.
-		for (ktl::uint32_t cpu = 0; skipped && !moved && cpu < nr_queues_; ++cpu) {
-			if (walk_[cpu] != kSkipped)
-				continue;
-			bool purging = false;
-			with_queue(cpu, [&](VmapBlockQueueState &s) { purging = begin(s); });
-			walk_[cpu] = purging ? kBegun : kEnded;
-			--skipped;
-		}
-		if (moved) {
+		if (needed) {
 			const ktl::uint64_t t1 = P::now_ns();
 			P::tlb_shootdown();
 			shootdown_ns_.fetch_add(P::now_ns() - t1, kRelaxed);
 			shootdowns_.fetch_add(1, kRelaxed);
 			purges_.fetch_add(1, kRelaxed);
 		}
-		held = 0;
-		for (ktl::uint32_t cpu = 0; cpu < nr_queues_; ++cpu) {
-			if (walk_[cpu] != kBegun)
-				continue;
-			const bool ran = queues_[cpu]->try_with(
-				[&](VmapBlockQueueState &s) { end(cpu, s); });
-			walk_[cpu] = ran ? kEnded : kHeld;
-			held += !ran;
-		}
-		for (ktl::uint32_t cpu = 0; held && cpu < nr_queues_; ++cpu)
-			if (walk_[cpu] == kHeld)
-				with_queue(cpu, [&](VmapBlockQueueState &s) { end(cpu, s); });
-		// Relaxed: statistics.
-		purge_skips_.fetch_add(skipped, kRelaxed);
 		// Release: pairs with the acquire in flushed_seq() and map().
 		purges_done_.store(seq, ktl::memory_order::release);
+		ktl::uint64_t freed = reported;
+		if (walk == Walk::kAll) {
+			freed = 0;
+			for (ktl::uint32_t cpu = 0; cpu < nr_queues_; ++cpu)
+				with_queue(cpu, [&](VmapBlockQueueState &s) { freed += reclaim(cpu, s, seq); });
+		} else {
+			sweep(seq);
+		}
 		purge_ns_.fetch_add(P::now_ns() - t0, kRelaxed);
-		return moved;
+		return freed;
 	}
 
-	/// The purge's last pass on CPU @cpu's queue @s: purging -> free on
-	/// every unclean block, each refiled by its free pages and taken off
-	/// unclean_blocks unless an unmap dirtied it since begin(); the
-	/// queue's empty blocks go into its empty_hint.  Caller holds @s's
-	/// lock.
-	void end(ktl::uint32_t cpu, VmapBlockQueueState &s)
+	/// After purge @seq: reclaim the queues that have not reclaimed since
+	/// the purge before it, as far as their hints say, if their lock is
+	/// free at the first try.  A CPU that maps reclaims its own queue on
+	/// its next map; this is for those that stopped mapping (idle, or
+	/// offline), whose dirty slots would otherwise hold VA that steal()
+	/// and release_surplus() could use.  Caller holds purge_mutex_.
+	void sweep(ktl::uint64_t seq) CXXVM_REQUIRES(purge_mutex_)
 	{
-		ktl::uint64_t q = 0;
-		s.unclean_blocks.for_each([&](VmapBlock *b) {
-			q += b->end_purge();
-			s.refile(b);
-			if (!b->unclean())
-				s.unclean_blocks.remove(b);
-		});
-		s.purging_pages -= q;
-		publish_empties(cpu, s);
+		for (ktl::uint32_t cpu = 0; cpu < nr_queues_; ++cpu) {
+			if (!looks_reclaimable(cpu, seq - 1))
+				continue;
+			if (queues_[cpu]->try_with([&](VmapBlockQueueState &s) { (void)reclaim(cpu, s, seq); }))
+				// Relaxed: statistics.
+				reclaim_sweeps_.fetch_add(1, ktl::memory_order::relaxed);
+		}
 	}
 
 	/// Store CPU @cpu's queue @s's empty count in its empty_hint, for
@@ -1202,19 +1257,22 @@ private:
 			release_empty_blocks(0, Walk::kMaySkip, nr - grow_limit_);
 	}
 
-	/// Keep @keep empty blocks (those found first, queue by queue, the
-	/// least recently emptied of each queue) and return the others to
+	/// Reclaim each queue (reclaim_if_behind()), keep @keep empty blocks
+	/// (those found first, queue by queue, the least recently emptied of
+	/// each queue) and return the others to
 	/// vmalloc, at most @most of them.  With Walk::kMaySkip (release_surplus(), after any
 	/// purge of the worker or a caller) a queue whose lock stays held is
-	/// left alone, as purge_locked() leaves it, so more than @keep may
+	/// left alone, so more than @keep may
 	/// stay.  Returns how many were returned.  Caller holds purge_mutex_.
 	ktl::uint32_t release_empty_blocks(ktl::uint32_t keep, Walk walk = Walk::kAll,
 					   ktl::uint32_t most = ~0u) CXXVM_REQUIRES(purge_mutex_)
 	{
 		SpareList out;
 		ktl::uint32_t kept = 0, released = 0, taken = 0;
+		const ktl::uint64_t done = flushed_seq();
 		for (ktl::uint32_t cpu = 0; cpu < nr_queues_; ++cpu) {
 			auto take = [&](VmapBlockQueueState &s) {
+				reclaim_if_behind(cpu, s, done);
 				const ktl::uint32_t want = kept < keep ? keep - kept : 0;
 				const ktl::uint32_t keep_here = s.nr_empty < want ? s.nr_empty : want;
 				kept += keep_here;
@@ -1278,8 +1336,6 @@ private:
 	/// Empty blocks purge() keeps: reserve_, or none (return_empty).
 	const ktl::uint32_t keep_;
 	Queue **queues_ = nullptr;		///< one per possible CPU
-	/// purge_locked()'s state per queue; under purge_mutex_.
-	ktl::uint8_t *walk_ CXXVM_PT_GUARDED_BY(purge_mutex_) = nullptr;
 	bool initialized_ = false;		///< init() completed
 	VmapIndex<P> index_;
 	/// Metadata of blocks returned to vmalloc, reused by grow().
@@ -1313,7 +1369,7 @@ private:
 	ktl::atomic<ktl::uint64_t> lock_wait_ns_{0};
 	ktl::atomic<ktl::uint64_t> reserve_ns_{0};
 	ktl::atomic<ktl::uint64_t> release_ns_{0};
-	ktl::atomic<ktl::uint64_t> purge_skips_{0};
+	ktl::atomic<ktl::uint64_t> reclaim_sweeps_{0};
 };
 
 } // namespace cxxvm

@@ -13,7 +13,7 @@ namespace cxxvm {
 
 /// A block's link on one of its queue's fill lists (or the arena's spares).
 struct FillLink : ListNode {};
-/// A block's link on its queue's list of blocks with dirty or purging pages.
+/// A block's link on its queue's list of blocks with dirty pages.
 struct UncleanLink : ListNode {};
 
 /// Which fill list of its queue a block is on (VmapBlockQueueState): by its
@@ -26,20 +26,25 @@ enum class Fill : ktl::uint8_t { kNone, kEmpty, kPartial, kFull };
 /// page slots are handed out.
 ///
 /// How it differs from the kernel's:
-///  - A slot is free, live, dirty (unmapped, its PTEs clear, but a TLB may
-///    still hold its translations) or purging (in the shootdown being
-///    issued now).  Dirty slots become free again after a shootdown covers
-///    them, so space freed inside a block is reused; vb_alloc() only ever
-///    carves sequentially and reuses nothing until the block is purged.
+///  - A slot is free, live or dirty (unmapped, its PTEs clear, but a TLB
+///    may still hold its translations).  Each unmap names the purge whose
+///    shootdown covers its slot.  The block keeps its dirty pages in two
+///    generations: those that name the latest purge any of them names
+///    (covering()), and older ones, which all name one earlier purge.
+///    Once a generation's purge has completed, reclaim() makes its pages
+///    free again, so space freed inside a block is reused; vb_alloc() only
+///    ever carves sequentially and reuses nothing until the block is
+///    purged.
 ///  - The block keeps where its PTEs are (found once, at creation: one or
 ///    two runs, struct cxxvm_pte_runs), so mapping never walks page tables.
 ///  - The VA comes from vmap() of a placeholder page and is only page
 ///    aligned; slots are aligned to their order within the block.
 ///
-/// Bitmaps: bit i of free_ is page i, 1 = free; dirty_ and purging_ the same
-/// for those states; head_ marks the first page of each live slot, and
-/// npages_[i] holds how many pages its mapping has (the slot's order follows
-/// from it).  A page is in at most one of free, dirty, purging, live.
+/// Bitmaps: bit i of free_ is page i, 1 = free; dirty_ and older_ the same
+/// for the two generations of dirty pages; head_ marks the first page of
+/// each live slot, and npages_[i] holds how many pages its mapping has (the
+/// slot's order follows from it).  A page is in at most one of free,
+/// dirty, older, live; older_ has pages only if dirty_ has.
 ///
 /// Ownership and locking: a block belongs to one CPU's VmapBlockQueue at a
 /// time (owner_), or to nobody while it moves between queues or is being
@@ -97,12 +102,13 @@ public:
 		words_ = (pages + 63) / 64;
 		for (ktl::uint32_t w = 0; w < kWords; ++w) {
 			free_[w] = w < pages / 64 ? ~0ull : 0;
-			dirty_[w] = purging_[w] = head_[w] = 0;
+			dirty_[w] = older_[w] = head_[w] = 0;
 		}
 		if (pages % 64)
 			free_[pages / 64] = (1ull << (pages % 64)) - 1;
 		free_pages_ = pages;
-		dirty_pages_ = purging_pages_ = live_slots_ = scan_from_ = 0;
+		dirty_pages_ = older_pages_ = live_slots_ = scan_from_ = 0;
+		covering_ = older_covering_ = 0;
 		return {};
 	}
 
@@ -129,14 +135,17 @@ public:
 	void set_owner(ktl::uint32_t cpu) { owner_.store(cpu, ktl::memory_order::release); }
 
 	[[nodiscard]] ktl::uint32_t free_pages() const { return free_pages_; }
-	/// Pages unmapped and not yet covered by a completed shootdown.
-	[[nodiscard]] ktl::uint32_t dirty_pages() const { return dirty_pages_ + purging_pages_; }
+	/// Pages unmapped and not yet reclaimed (reclaim()).
+	[[nodiscard]] ktl::uint32_t dirty_pages() const { return dirty_pages_ + older_pages_; }
+	/// The purge whose shootdown covers every dirty page (the latest any
+	/// unmap here named); meaningless while none is dirty.
+	[[nodiscard]] ktl::uint64_t covering() const { return covering_; }
 	/// Pages in live slots (a slot counts whole: 2^order pages).
 	[[nodiscard]] ktl::uint32_t live_pages() const { return pages_ - free_pages_ - dirty_pages(); }
 	/// Every slot free: nothing live, nothing waiting for a shootdown.
 	[[nodiscard]] bool empty() const { return free_pages_ == pages_; }
-	/// Some page dirty or purging: a purge has work here.
-	[[nodiscard]] bool unclean() const { return dirty_pages_ || purging_pages_; }
+	/// Some page dirty: reclaim() has work here once a purge completed.
+	[[nodiscard]] bool unclean() const { return dirty_pages_ != 0; }
 	/// The fill list the block belongs on now.
 	[[nodiscard]] Fill fill() const
 	{
@@ -219,46 +228,65 @@ public:
 		return (head_[idx / 64] >> (idx % 64)) & 1 && npages_[idx] == n.value();
 	}
 
-	/// Live -> dirty for the slot at @idx (is_live_slot() must hold).  The
-	/// caller has cleared its PTEs.  Returns the slot's pages.  Caller holds
-	/// the owning queue's lock.
-	[[gnu::always_inline]] ktl::uint32_t release_to_dirty(ktl::uint32_t idx)
+	/// What release_to_dirty() did: the slot's pages, and the pages of an
+	/// older generation it made free.
+	struct Released {
+		ktl::uint32_t slot;
+		ktl::uint32_t freed;
+	};
+
+	/// Live -> dirty for the slot at @idx (is_live_slot() must hold),
+	/// named for purge @seq: the caller has cleared its PTEs and then,
+	/// after a full fence, read @seq - 1 from the arena's count of purges
+	/// begun (an acquire read).  A slot that names a later purge than
+	/// covering() starts a new generation: the older one is made free at
+	/// once and the current one becomes the older.  That is safe because
+	/// purges run one at a time: @seq > covering() means purge covering()
+	/// has begun, so the older generation's purge, an earlier one, has
+	/// completed, and the acquire read of the count orders its shootdown
+	/// before.  Caller holds the owning queue's lock.
+	[[gnu::always_inline]] Released release_to_dirty(ktl::uint32_t idx, ktl::uint64_t seq)
 	{
 		const ktl::uint32_t size = Order::for_pages(PageCount(npages_[idx])).pages();
 		head_[idx / 64] &= ~(1ull << (idx % 64));
+		--live_slots_;
+		ktl::uint32_t freed = 0;
+		if (seq > covering_) {
+			if (dirty_pages_) [[unlikely]] {
+				freed = free_older();
+				for (ktl::uint32_t w = 0; w < words_; ++w) {
+					older_[w] = dirty_[w];
+					dirty_[w] = 0;
+				}
+				older_pages_ = ktl::exchange(dirty_pages_, 0u);
+				older_covering_ = covering_;
+			}
+			covering_ = seq;
+		}
 		dirty_[idx / 64] |= run_mask(idx % 64, size);
 		dirty_pages_ += size;
-		--live_slots_;
-		return size;
+		return {size, freed};
 	}
 
-	/// Dirty -> purging: these pages are covered by the shootdown the caller
-	/// issues next.  Returns the pages moved.  Caller holds the owning queue's lock.
-	ktl::uint32_t begin_purge()
+	/// Dirty -> free for each generation whose purge is among the @done
+	/// completed ones (its shootdown has returned, so no TLB still
+	/// translates those pages).  Returns the pages made free.  Caller
+	/// holds the owning queue's lock.
+	ktl::uint32_t reclaim(ktl::uint64_t done)
 	{
-		if (!dirty_pages_)
-			return 0;
-		for (ktl::uint32_t w = 0; w < words_; ++w) {
-			purging_[w] |= dirty_[w];
-			dirty_[w] = 0;
+		ktl::uint32_t q = 0;
+		if (older_pages_ && older_covering_ <= done)
+			q += free_older();
+		if (dirty_pages_ && covering_ <= done) {
+			for (ktl::uint32_t w = 0; w < words_; ++w) {
+				free_[w] |= dirty_[w];
+				dirty_[w] = 0;
+			}
+			free_pages_ += dirty_pages_;
+			scan_from_ = 0;
+			q += ktl::exchange(dirty_pages_, 0u);
 		}
-		purging_pages_ += dirty_pages_;
-		return ktl::exchange(dirty_pages_, 0u);
-	}
-
-	/// Purging -> free, once the shootdown has returned.  Returns the pages
-	/// made free.  Caller holds the owning queue's lock.
-	ktl::uint32_t end_purge()
-	{
-		if (!purging_pages_)
-			return 0;
-		for (ktl::uint32_t w = 0; w < words_; ++w) {
-			free_[w] |= purging_[w];
-			purging_[w] = 0;
-		}
-		free_pages_ += purging_pages_;
-		scan_from_ = 0;
-		return ktl::exchange(purging_pages_, 0u);
+		return q;
 	}
 
 	/// Clear the PTEs of every live slot (teardown).  Returns the number of
@@ -276,6 +304,20 @@ public:
 	}
 
 private:
+	/// Older -> free.  Returns the pages made free.
+	ktl::uint32_t free_older()
+	{
+		if (!older_pages_)
+			return 0;
+		for (ktl::uint32_t w = 0; w < words_; ++w) {
+			free_[w] |= older_[w];
+			older_[w] = 0;
+		}
+		free_pages_ += older_pages_;
+		scan_from_ = 0;
+		return ktl::exchange(older_pages_, 0u);
+	}
+
 	/// @fn(address of the first PTE, pages before it, pages) for each run
 	/// of PTEs that follow each other among pages [@idx, @idx + @n): one,
 	/// or two where the pages cross into another page-table page.
@@ -323,12 +365,14 @@ private:
 	ktl::uint32_t words_ = 0;	///< bitmap words in use: pages_ rounded up
 	ktl::uint32_t free_pages_ = 0;
 	ktl::uint32_t dirty_pages_ = 0;
-	ktl::uint32_t purging_pages_ = 0;
+	ktl::uint32_t older_pages_ = 0;
 	ktl::uint32_t live_slots_ = 0;
 	ktl::uint32_t scan_from_ = 0;	///< no free page in words below this
+	ktl::uint64_t covering_ = 0;	///< see covering()
+	ktl::uint64_t older_covering_ = 0;	///< the purge older_ names
 	ktl::uint64_t free_[kWords] = {};	///< all clear until reserve()
 	ktl::uint64_t dirty_[kWords] = {};
-	ktl::uint64_t purging_[kWords] = {};
+	ktl::uint64_t older_[kWords] = {};
 	ktl::uint64_t head_[kWords] = {};
 	ktl::uint8_t npages_[kPages] = {};
 	cxxvm_pte_runs runs_ = {};	///< where the PTEs are, from reserve()

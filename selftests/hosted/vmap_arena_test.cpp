@@ -275,13 +275,13 @@ TEST_F(VmapArenaTest, PurgedBlocksGoBackToTheRightFillList)
 }
 
 // Unmaps during a purge's shootdown, in a block that was clean and in one
-// whose slots are purging: both blocks stay on their queue's unclean list
-// after the purge's last pass, so the next purge (the one those unmaps
-// name) moves their pages and shoots down before they are free.  (A last
-// pass that took every block it walked off the list left both slots
-// dirty for ever, and the next purge, with nothing to move, completed
-// without a shootdown: a caller waiting for it would free pages another
-// CPU may still translate.)
+// with a slot that purge covers: both name the next purge.  B's new slot
+// starts a second generation of dirty pages in B, so the purge's reclaim
+// still frees B's first slot, and the next purge frees the two others.
+// (A purge's last pass that took every block it walked off the unclean
+// list once left both slots dirty for ever, and the next purge, with
+// nothing to move, completed without a shootdown: a caller waiting for it
+// would free pages another CPU may still translate.)
 TEST_F(VmapArenaTest, SlotsDirtiedDuringAShootdownWaitForTheNextPurge)
 {
 	Arena *a = make(4096, 8);
@@ -296,7 +296,7 @@ TEST_F(VmapArenaTest, SlotsDirtiedDuringAShootdownWaitForTheNextPurge)
 	std::thread purger([&] { a->purge(); });
 	ASSERT_NO_FATAL_FAILURE(wait_for_held_shootdown());
 	auto in_a = a->unmap(live[0], PageCount(64));	// A was clean
-	auto in_b = a->unmap(live[kPerBlock + 1], PageCount(64));	// B is purging
+	auto in_b = a->unmap(live[kPerBlock + 1], PageCount(64));	// B's first is in the purge
 	HostedPlatform::hold_shootdowns(false);
 	purger.join();
 	ASSERT_TRUE(in_a.ok());
@@ -305,7 +305,7 @@ TEST_F(VmapArenaTest, SlotsDirtiedDuringAShootdownWaitForTheNextPurge)
 	EXPECT_EQ(2u, in_b.value());
 	EXPECT_EQ(1u, a->flushed_seq());
 	EXPECT_EQ(0u, a->misfiled_blocks());
-	EXPECT_EQ(128u, a->stats().dirty_pages);
+	EXPECT_EQ(128u, a->stats().dirty_pages) << "B's first slot waits for a second purge";
 	const ktl::uint64_t shootdowns = HostedPlatform::shootdowns();
 	EXPECT_EQ(128u, a->purge()) << "the slots unmapped during the shootdown were lost";
 	EXPECT_EQ(shootdowns + 1, HostedPlatform::shootdowns());
@@ -559,11 +559,12 @@ private:
 	std::thread t_;
 };
 
-// The worker's purge does not wait for a queue lock another thread holds
-// (under contention, a vCPU the host may have descheduled): it leaves that
-// queue's dirty slots for the next purge, and still shoots down, so the
-// unmaps there that named it are covered.  FLUSH then takes every queue.
-TEST_F(VmapArenaTest, WorkerPurgeSkipsAHeldQueue)
+// The worker's purge takes no queue lock (under contention, a vCPU the host
+// may have descheduled holds one): it completes with both dirty queues'
+// locks held, and its shootdown covers the unmaps there that named it.
+// Their slots stay dirty until somebody holding those locks reclaims them
+// (stats() does); FLUSH then has nothing left to shoot down.
+TEST_F(VmapArenaTest, WorkerPurgeTakesNoQueueLock)
 {
 	Arena *a = make(64, 8);
 	ASSERT_NE(nullptr, a);
@@ -585,77 +586,73 @@ TEST_F(VmapArenaTest, WorkerPurgeSkipsAHeldQueue)
 		}
 	}
 	{
-		QueueLockHolder held(a, 0);
-		ASSERT_TRUE(held.holding());
+		// CPU 1's first: a holder walks the queues in order.
+		QueueLockHolder held1(a, 1);
+		ASSERT_TRUE(held1.holding());
+		QueueLockHolder held0(a, 0);
+		ASSERT_TRUE(held0.holding());
 		const ktl::uint64_t seq0 = a->flushed_seq();
+		const ktl::uint64_t runs0 = HostedPlatform::work_runs();
 		HostedPlatform::pause_work(false);
-		wait_for([&] { return a->flushed_seq() != seq0; });
+		wait_for([&] { return HostedPlatform::work_runs() != runs0; });
 		EXPECT_EQ(seq0 + 1, a->flushed_seq()) << "the worker waited for a held queue lock";
 		EXPECT_LE(covering, a->flushed_seq()) << "the purge CPU 0's unmaps named did not complete";
 		EXPECT_FALSE(HostedPlatform::translate(last).has_value())
 			<< "a TLB still translates an unmapped page whose covering purge completed";
+		held1.release();	// first: held0's walk goes on to queue 1
 	}
-	HostedPlatform::pause_work(true);	// it requeued itself: a purge is not due, but hold it
+	HostedPlatform::pause_work(true);
 	auto st = a->stats();
-	EXPECT_EQ(32u, st.dirty_pages) << "the skipped queue's slots were made free";
+	EXPECT_EQ(0u, st.dirty_pages) << "stats() did not reclaim the covered slots";
 	EXPECT_EQ(1u, st.shootdowns);
-	EXPECT_EQ(1u, st.purge_skips);
-	EXPECT_EQ(32u, a->purge());
-	EXPECT_EQ(0u, a->stats().dirty_pages);
+	EXPECT_EQ(0u, a->misfiled_blocks());
+	const ktl::uint64_t shootdowns = HostedPlatform::shootdowns();
+	EXPECT_EQ(0u, a->purge());
+	EXPECT_EQ(shootdowns, HostedPlatform::shootdowns()) << "FLUSH shot down with nothing dirty";
 }
 
-// ...but a purge whose only dirty slots are in the held queue waits for its
-// lock: a shootdown that frees nothing would only cost every CPU an IPI.
-TEST_F(VmapArenaTest, PurgeWaitsWhenOnlyAHeldQueueIsDirty)
+// A queue whose CPU stopped mapping is reclaimed by the worker's sweep after
+// the next purge, if its lock is free at the first try: CPU 1 reaches the
+// threshold and stops; the purge covers its slots; CPU 0 reaches it again,
+// and the second purge reclaims CPU 1's queue.  With CPU 1's lock held the
+// sweep passes it by, and the purge completes all the same.
+TEST_F(VmapArenaTest, WorkerSweepReclaimsAnIdleQueue)
 {
-	Arena *a = make(64, 8);
-	ASSERT_NE(nullptr, a);
-	HostedPlatform::pause_work(true);
-	ASSERT_NO_FATAL_FAILURE(churn(a, pfns(9, 1), 64));	// the threshold, all on CPU 0
-	const ktl::uint64_t seq0 = a->flushed_seq();
-	{
-		QueueLockHolder held(a, 0);
-		ASSERT_TRUE(held.holding());
+	for (bool hold : {false, true}) {
+		SCOPED_TRACE(hold ? "CPU 1's lock held" : "CPU 1's lock free");
+		Arena *a = make(64, 8);
+		ASSERT_NE(nullptr, a);
+		// A clean block each, so that CPU 0 has room and steals nothing.
+		ASSERT_NO_FATAL_FAILURE(clean_blocks_on(a, {0, 1}));
+		const ktl::uint64_t seq0 = a->flushed_seq();
+		HostedPlatform::pause_work(true);
+		ASSERT_NO_FATAL_FAILURE(churn(a, pfns(9, 1), 64));	// on CPU 1
 		HostedPlatform::pause_work(false);
-		std::this_thread::sleep_for(std::chrono::milliseconds(50));
-		EXPECT_EQ(seq0, a->flushed_seq()) << "the purge did not wait for the only dirty queue";
-		held.release();
-		wait_for([&] { return a->flushed_seq() != seq0; });
+		wait_for([&] { return a->flushed_seq() == seq0 + 1; });
+		ASSERT_EQ(seq0 + 1, a->flushed_seq());
+		HostedPlatform::pause_work(true);
+		HostedPlatform::set_cpu(0);
+		ASSERT_NO_FATAL_FAILURE(churn(a, pfns(9, 1), 64));
+		{
+			QueueLockHolder held(a, 1);
+			if (!hold)
+				held.release();
+			// The sweep follows purges_done_: wait for the worker's
+			// return, with the lock still held.
+			const ktl::uint64_t runs0 = HostedPlatform::work_runs();
+			HostedPlatform::pause_work(false);
+			wait_for([&] { return HostedPlatform::work_runs() != runs0; });
+			EXPECT_EQ(seq0 + 2, a->flushed_seq()) << "the purge waited for an idle queue's lock";
+		}
+		HostedPlatform::pause_work(true);
+		const auto st = a->stats();
+		EXPECT_EQ(hold ? 0u : 1u, st.reclaim_sweeps);
+		EXPECT_EQ(0u, st.dirty_pages);
+		EXPECT_EQ(0u, a->misfiled_blocks());
+		HostedPlatform::pause_work(false);
+		EXPECT_EQ(0u, Arena::destroy(a));
+		arena_ = nullptr;
 	}
-	const auto st = a->stats();
-	EXPECT_EQ(seq0 + 1, a->flushed_seq());
-	EXPECT_EQ(0u, st.dirty_pages);
-	EXPECT_EQ(1u, st.shootdowns);
-	EXPECT_EQ(0u, st.purge_skips);
-}
-
-// The purge's last pass visits only the queues where something is purging:
-// one with nothing dirty whose lock is held meanwhile is not waited for.
-TEST_F(VmapArenaTest, LastPassPassesAHeldQueueWithNothingPurging)
-{
-	Arena *a = make(64, 8);
-	ASSERT_NE(nullptr, a);
-	// A clean block each (CPU 0's first, so that CPU 1 cannot steal it).
-	ASSERT_NO_FATAL_FAILURE(clean_blocks_on(a, {0, 1}));
-	HostedPlatform::set_cpu(0);
-	HostedPlatform::pause_work(true);
-	ASSERT_NO_FATAL_FAILURE(churn(a, pfns(9, 1), 64));	// the threshold, all on CPU 0
-	const ktl::uint64_t runs0 = HostedPlatform::work_runs();
-	HostedPlatform::hold_shootdowns(true);
-	HostedPlatform::pause_work(false);
-	ASSERT_NO_FATAL_FAILURE(wait_for_held_shootdown());	// both queues begun
-	{
-		QueueLockHolder held(a, 1);
-		ASSERT_TRUE(held.holding());
-		HostedPlatform::hold_shootdowns(false);
-		wait_for([&] { return HostedPlatform::work_runs() != runs0; });
-		EXPECT_NE(runs0, HostedPlatform::work_runs())
-			<< "the last pass waited for a queue with nothing purging";
-	}
-	HostedPlatform::pause_work(true);
-	const auto st = a->stats();
-	EXPECT_EQ(0u, st.dirty_pages);
-	EXPECT_EQ(0u, st.purge_skips);
 }
 
 // A map with no room on its CPU steals another CPU's empty block, but not
@@ -693,6 +690,32 @@ TEST_F(VmapArenaTest, StealSkipsAHeldQueue)
 	st = a->stats();
 	EXPECT_EQ(1u, st.steals);
 	EXPECT_EQ(2u, st.blocks_created);
+}
+
+// A CPU with no room steals a block that a completed purge covers but whose
+// own CPU has not reclaimed (it stopped mapping): steal() reclaims that
+// queue first, so the map takes the emptied block instead of borrowing a
+// slot in it (max_blocks 1: no block can be added).
+TEST_F(VmapArenaTest, StealReclaimsAQueueThatIsBehind)
+{
+	Arena *a = make(64, 1);
+	ASSERT_NE(nullptr, a);
+	HostedPlatform::pause_work(true);
+	HostedPlatform::set_cpu(1);
+	ASSERT_NO_FATAL_FAILURE(churn(a, pfns(9, 1), 64));	// the threshold
+	HostedPlatform::pause_work(false);
+	wait_for([&] { return a->flushed_seq() == 1; });
+	ASSERT_EQ(1u, a->flushed_seq());
+	HostedPlatform::set_cpu(0);
+	const auto one = pfns(9, 1);
+	auto va = a->map({one.data(), 1});
+	ASSERT_TRUE(va.ok());
+	EXPECT_TRUE(a->unmap(va.value(), PageCount(1)).ok());
+	const auto st = a->stats();
+	EXPECT_EQ(1u, st.steals) << "the covered block was not reclaimed and stolen";
+	EXPECT_EQ(0u, st.borrows);
+	EXPECT_EQ(1u, st.blocks_created);
+	EXPECT_EQ(0u, a->misfiled_blocks());
 }
 
 // A map with no room while a purge is due and the worker has not run purges

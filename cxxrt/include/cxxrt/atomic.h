@@ -56,6 +56,8 @@ public:
 	{
 		return __atomic_fetch_or(&v_, d, static_cast<int>(o));
 	}
+	/// std::atomic::exchange: store @v, return the value it replaced.
+	T exchange(T v, memory_order o) { return __atomic_exchange_n(&v_, v, static_cast<int>(o)); }
 	/// Strong CAS; on failure @expected gets the current value (read with
 	/// memory_order::relaxed).
 	bool compare_exchange_strong(T &expected, T desired, memory_order o)
