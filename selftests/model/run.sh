@@ -16,12 +16,14 @@
 #                   last, from the no_early_free run)
 # and that spin finds the bug in each mutation (see the model's header), a
 # counterexample to:
-#   BUG_FREE_BEFORE_PURGE       no_stale_reuse (a slot freed before its
-#                               purge)
+#   BUG_RECLAIM_UNCOVERED       no_stale_reuse (reclaim() frees a block's
+#                               dirty slots before their purge completes)
 #   BUG_COVERING_OFF_BY_ONE     no_early_free (release() names
 #                               purges_started_, not purges_started_ + 1)
-#   BUG_SKIP_WITHOUT_SHOOTDOWN  no_early_free (no third pass in
-#                               purge_locked())
+#   BUG_COVERING_ONLY_ON_SHIFT  no_stale_reuse (release_to_dirty() sets
+#                               covering() only when it starts a new
+#                               generation: a clean block's first dirty
+#                               slot keeps an old, completed number)
 # A mutation is searched breadth first: a safety claim's violation needs no
 # acceptance cycle (-a), and BFS finds the shortest counterexample.  Its
 # trail is left in build/<test>/ for spin -t.
@@ -31,7 +33,7 @@
 # memory) fails.  Missing spin or cc is a failure, not a skip.
 #
 # Environment: CC (default cc), MODEL_JOBS (parallel pan runs, default 2),
-# MODEL_MEMLIM (MB per pan, default 4096).
+# MODEL_MEMLIM (MB per pan, default 6144: no_early_free peaks near 3.9 GB).
 set -euo pipefail
 
 case $0 in
@@ -43,7 +45,7 @@ model=$here/../../module/core/purge_model.pml
 build=$here/build
 cc=${CC:-cc}
 jobs=${MODEL_JOBS:-2}
-memlim=${MODEL_MEMLIM:-4096}
+memlim=${MODEL_MEMLIM:-6144}
 
 bail() {
 	echo "TAP version 13"
@@ -58,13 +60,13 @@ command -v "$cc" >/dev/null 2>&1 || bail "C compiler '$cc' not found"
 
 # name | spin -D flags | pan cc flags | pan run flags | expect
 tests=(
-	"safety|-DNO_GHOST_TLB -DNO_TRACK_PAGE|-O0 -DNOCLAIM|-m4000000|pass"
-	"no_stale_reuse|-DNO_TRACK_PAGE|-O0|-a -N no_stale_reuse -m8000000|pass"
-	"no_early_free|-DNO_GHOST_TLB -DWITNESS|-O2|-a -N no_early_free -m16000000|pass"
-	"dirty_freed|-DNO_GHOST_TLB -DNO_TRACK_PAGE|-O2|-a -f -N dirty_freed -m8000000|pass"
-	"BUG_FREE_BEFORE_PURGE|-DBUG_FREE_BEFORE_PURGE -DNO_TRACK_PAGE|-O0 -DBFS|-N no_stale_reuse|fail"
+	"safety|-DNO_GHOST_TLB -DNO_TRACK_PAGE|-O0 -DNOCLAIM|-m8000000|pass"
+	"no_stale_reuse|-DNO_TRACK_PAGE|-O0|-a -N no_stale_reuse -m10000000|pass"
+	"no_early_free|-DNO_GHOST_TLB -DWITNESS|-O2|-a -N no_early_free -m35000000|pass"
+	"dirty_freed|-DNO_GHOST_TLB -DNO_TRACK_PAGE|-O2|-a -f -N dirty_freed -m10000000|pass"
+	"BUG_RECLAIM_UNCOVERED|-DBUG_RECLAIM_UNCOVERED -DNO_TRACK_PAGE|-O0 -DBFS|-N no_stale_reuse|fail"
 	"BUG_COVERING_OFF_BY_ONE|-DBUG_COVERING_OFF_BY_ONE -DNO_GHOST_TLB|-O0 -DBFS|-N no_early_free|fail"
-	"BUG_SKIP_WITHOUT_SHOOTDOWN|-DBUG_SKIP_WITHOUT_SHOOTDOWN -DNO_GHOST_TLB|-O0 -DBFS|-N no_early_free|fail"
+	"BUG_COVERING_ONLY_ON_SHIFT|-DBUG_COVERING_ONLY_ON_SHIFT -DNO_TRACK_PAGE|-O0 -DBFS|-N no_stale_reuse|fail"
 )
 
 # Build pan for one test in build/<name>/ and run it: pan's output goes to
