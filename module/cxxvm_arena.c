@@ -172,8 +172,9 @@ static int cxxvm_blocks_show(struct seq_file *m, void *unused)
 {
 	struct cxxvm_arena_stats st;
 
-	cxxvm_arena_for_each_block(cxxvm_arena, cxxvm_show_block, m);
+	/* First: it reclaims what completed purges cover, as the blocks show. */
 	cxxvm_arena_get_stats(cxxvm_arena, &st);
+	cxxvm_arena_for_each_block(cxxvm_arena, cxxvm_show_block, m);
 	seq_printf(m, "blocks: created=%llu freed=%llu live=%llu steals=%llu borrows=%llu\n",
 		   st.blocks_created, st.blocks_freed, st.blocks_live,
 		   st.steals, st.borrows);

@@ -323,8 +323,9 @@ CXXVM_STATIC_ASSERT(sizeof(struct cxxvm_arena_params) == 32,
  * @purges: purges that shot down at least one dirty page
  * @steals: empty blocks a CPU took from another CPU's queue
  * @borrows: slots a CPU allocated in another CPU's block
- * @purge_ns: ns spent in purges (the shootdown, and for FLUSH, shrink and
- *	a map with no room the passes over the queues), whoever ran them
+ * @purge_ns: ns spent in purges (the shootdown; for FLUSH, shrink and a
+ *	map with no room the passes over the queues, for the others the
+ *	sweep of idle queues), whoever ran them
  * @shootdown_ns: ns of that in the purges' shootdowns (the IPI and its wait)
  * @caller_purges: purges run on a map() or unmap() caller's path
  * @worker_purges: purges run by the purge worker

@@ -161,8 +161,9 @@ inline constexpr ktl::size_t kQueueBytes = 512;
 ///     queue) and prefers partly used blocks to empty ones;
 ///  2. an empty block stolen from another CPU (no shootdown, no new VA);
 ///     then, if a purge is due and none is running (the worker has not
-///     been scheduled yet), that purge, and start again: it frees
-///     lazy_max_pages of slots where a new block adds one block's;
+///     been scheduled yet), that purge, and start again: it makes
+///     lazy_max_pages of slots reclaimable where a new block adds one
+///     block's;
 ///  3. a new block for the local CPU, while fewer than max_blocks exist
 ///     (and, with the worker, while a purge is due, fewer than
 ///     grow_limit_: past it, wait for that purge and start again);
@@ -193,8 +194,8 @@ inline constexpr ktl::size_t kQueueBytes = 512;
 /// worker and returns: the caller never waits for the shootdown, as
 /// vb_free() never does (free_vmap_area_noflush() schedules
 /// drain_vmap_work).  The worker's purge covers whatever was dirty when
-/// it began, and waits for no queue lock.  Meanwhile unmaps go on and dirty pages may pass lazy_max_pages, as the
-/// kernel's do; map() keeps finding room in free slots, other CPUs' blocks
+/// it began, and waits for no queue lock.  Meanwhile unmaps go on and
+/// dirty pages may pass lazy_max_pages, as the kernel's do; map() keeps finding room in free slots, other CPUs' blocks
 /// and new blocks, and waits only when none is left (then for the purge in
 /// flight, or it runs one itself if none is), or when a purge is due and
 /// the arena already holds grow_limit_ blocks.  So growth (grow_limit_,
@@ -220,10 +221,10 @@ inline constexpr ktl::size_t kQueueBytes = 512;
 /// until then another CPU's TLB may still hold a writable translation.
 ///
 /// Returning blocks (the fragmented-block purge): after a purge and a
-/// reclaim, a block with every slot free is empty.  The arena keeps up to reserve_ empty
-/// blocks (enough to absorb the dirty slots until the next purge: up to
-/// kReserveFactor x lazy_max_pages with the worker, which may lag; lazy_max_pages with
-/// caller_purge; plus two per CPU for the partly used blocks each CPU
+/// reclaim, a block with every slot free is empty.  The arena keeps up to
+/// reserve_ empty blocks (enough to absorb the dirty slots until the next
+/// purge: up to kReserveFactor x lazy_max_pages with the worker, which may
+/// lag; lazy_max_pages with caller_purge; plus two per CPU for the partly used blocks each CPU
 /// holds when a purge comes; purge() of a return_empty arena: none) and
 /// returns the rest to vmalloc: purge() at once, the threshold purges
 /// with caller_purge; with the worker they return only the blocks beyond
@@ -1131,7 +1132,7 @@ private:
 	/// pages reported since the last purge.  Caller holds purge_mutex_.
 	///
 	/// Walk::kMaySkip (the worker's, and the threshold, cap and throttle
-	/// purges) takes no queue lock at all: it bumps purges_started_, and
+	/// purges) waits for no queue lock: it bumps purges_started_, and
 	/// the fence pairs with the one in release(), so every unmap that read
 	/// the old number (and named this purge) has its PTE clears visible
 	/// before the shootdown.  The slots stay dirty until a queue lock
@@ -1200,7 +1201,11 @@ private:
 	/// free at the first try.  A CPU that maps reclaims its own queue on
 	/// its next map; this is for those that stopped mapping (idle, or
 	/// offline), whose dirty slots would otherwise hold VA that steal()
-	/// and release_surplus() could use.  Caller holds purge_mutex_.
+	/// and release_surplus() could use.  Once unmaps stop and no purge
+	/// comes, a queue's covered slots stay dirty until a steal, a borrow,
+	/// stats(), FLUSH or shrink() (the vmap purge notifier, under VA
+	/// pressure) reclaims them: safe, since the shim frees pages by
+	/// flushed_seq(), not by reclaim.  Caller holds purge_mutex_.
 	void sweep(ktl::uint64_t seq) CXXVM_REQUIRES(purge_mutex_)
 	{
 		for (ktl::uint32_t cpu = 0; cpu < nr_queues_; ++cpu) {
@@ -1259,11 +1264,12 @@ private:
 
 	/// Reclaim each queue (reclaim_if_behind()), keep @keep empty blocks
 	/// (those found first, queue by queue, the least recently emptied of
-	/// each queue) and return the others to
-	/// vmalloc, at most @most of them.  With Walk::kMaySkip (release_surplus(), after any
-	/// purge of the worker or a caller) a queue whose lock stays held is
-	/// left alone, so more than @keep may
-	/// stay.  Returns how many were returned.  Caller holds purge_mutex_.
+	/// each queue) and return the others to vmalloc, at most @most of
+	/// them.  With Walk::kMaySkip (release_surplus(), after any purge of
+	/// the worker or a caller: with caller_purge every time, with the
+	/// worker only past grow_limit_) a queue whose lock stays held for
+	/// kSkipTries tries is left alone, so more than @keep may stay.
+	/// Returns how many were returned.  Caller holds purge_mutex_.
 	ktl::uint32_t release_empty_blocks(ktl::uint32_t keep, Walk walk = Walk::kAll,
 					   ktl::uint32_t most = ~0u) CXXVM_REQUIRES(purge_mutex_)
 	{

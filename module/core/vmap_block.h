@@ -32,9 +32,10 @@ enum class Fill : ktl::uint8_t { kNone, kEmpty, kPartial, kFull };
 ///    generations: those that name the latest purge any of them names
 ///    (covering()), and older ones, which all name one earlier purge.
 ///    Once a generation's purge has completed, reclaim() makes its pages
-///    free again, so space freed inside a block is reused; vb_alloc() only
-///    ever carves sequentially and reuses nothing until the block is
-///    purged.
+///    free again (and an unmap that starts a new generation frees the
+///    older one, release_to_dirty()), so space freed inside a block is
+///    reused; vb_alloc() only ever carves sequentially and reuses nothing
+///    until the block is purged.
 ///  - The block keeps where its PTEs are (found once, at creation: one or
 ///    two runs, struct cxxvm_pte_runs), so mapping never walks page tables.
 ///  - The VA comes from vmap() of a placeholder page and is only page

@@ -118,6 +118,14 @@ protected:
 		*kept = live[0];
 	}
 	/// Wait until a held-back shootdown is waiting (hold_shootdowns()).
+	/// Dirty pages of every block, as the blocks count them, without the
+	/// reclaim that stats() does first.
+	static ktl::uint64_t blocks_dirty(Arena *a)
+	{
+		ktl::uint64_t dirty = 0;
+		a->for_each_block([&](ktl::uint32_t, const VmapBlock &b) { dirty += b.dirty_pages(); });
+		return dirty;
+	}
 	static void wait_for_held_shootdown()
 	{
 		wait_for([] { return HostedPlatform::shootdowns_held() != 0; });
@@ -238,8 +246,8 @@ TEST_F(VmapArenaTest, BlocksOfAnyPageCountHoldThatManyPages)
 }
 
 // After a purge a map takes the slot it freed in a partly used block before
-// an empty block, and a full block emptied by the purge is reused next: the
-// purge's last pass moves each block it frees pages in to the fill list it
+// an empty block, and a full block emptied by the purge is reused next:
+// FLUSH's reclaim moves each block it frees pages in to the fill list it
 // belongs on (the current block being full).
 TEST_F(VmapArenaTest, PurgedBlocksGoBackToTheRightFillList)
 {
@@ -595,13 +603,15 @@ TEST_F(VmapArenaTest, WorkerPurgeTakesNoQueueLock)
 		const ktl::uint64_t runs0 = HostedPlatform::work_runs();
 		HostedPlatform::pause_work(false);
 		wait_for([&] { return HostedPlatform::work_runs() != runs0; });
-		EXPECT_EQ(seq0 + 1, a->flushed_seq()) << "the worker waited for a held queue lock";
+		ASSERT_NE(runs0, HostedPlatform::work_runs()) << "the worker waited for a held queue lock";
+		EXPECT_EQ(seq0 + 1, a->flushed_seq());
 		EXPECT_LE(covering, a->flushed_seq()) << "the purge CPU 0's unmaps named did not complete";
 		EXPECT_FALSE(HostedPlatform::translate(last).has_value())
 			<< "a TLB still translates an unmapped page whose covering purge completed";
 		held1.release();	// first: held0's walk goes on to queue 1
 	}
 	HostedPlatform::pause_work(true);
+	EXPECT_EQ(64u, blocks_dirty(a)) << "the purge freed slots itself";
 	auto st = a->stats();
 	EXPECT_EQ(0u, st.dirty_pages) << "stats() did not reclaim the covered slots";
 	EXPECT_EQ(1u, st.shootdowns);
@@ -627,8 +637,9 @@ TEST_F(VmapArenaTest, WorkerSweepReclaimsAnIdleQueue)
 		const ktl::uint64_t seq0 = a->flushed_seq();
 		HostedPlatform::pause_work(true);
 		ASSERT_NO_FATAL_FAILURE(churn(a, pfns(9, 1), 64));	// on CPU 1
+		const ktl::uint64_t runs1 = HostedPlatform::work_runs();
 		HostedPlatform::pause_work(false);
-		wait_for([&] { return a->flushed_seq() == seq0 + 1; });
+		wait_for([&] { return HostedPlatform::work_runs() != runs1; });
 		ASSERT_EQ(seq0 + 1, a->flushed_seq());
 		HostedPlatform::pause_work(true);
 		HostedPlatform::set_cpu(0);
@@ -642,9 +653,14 @@ TEST_F(VmapArenaTest, WorkerSweepReclaimsAnIdleQueue)
 			const ktl::uint64_t runs0 = HostedPlatform::work_runs();
 			HostedPlatform::pause_work(false);
 			wait_for([&] { return HostedPlatform::work_runs() != runs0; });
-			EXPECT_EQ(seq0 + 2, a->flushed_seq()) << "the purge waited for an idle queue's lock";
+			ASSERT_NE(runs0, HostedPlatform::work_runs())
+				<< "the purge waited for an idle queue's lock";
+			EXPECT_EQ(seq0 + 2, a->flushed_seq());
 		}
 		HostedPlatform::pause_work(true);
+		// CPU 0's 64 slots, covered but its own to reclaim; CPU 1's
+		// unless the sweep took them.
+		EXPECT_EQ(hold ? 128u : 64u, blocks_dirty(a));
 		const auto st = a->stats();
 		EXPECT_EQ(hold ? 0u : 1u, st.reclaim_sweeps);
 		EXPECT_EQ(0u, st.dirty_pages);
@@ -653,6 +669,57 @@ TEST_F(VmapArenaTest, WorkerSweepReclaimsAnIdleQueue)
 		EXPECT_EQ(0u, Arena::destroy(a));
 		arena_ = nullptr;
 	}
+}
+
+// An unmap that names a later purge than its block's newest generation of
+// dirty slots, while an older generation waits, frees the older one on the
+// spot: its purge completed before the newest one's began.  A1 names purge
+// 1, A2 (unmapped during purge 1's shootdown) names 2; neither is reclaimed
+// (the worker's purge takes no queue lock, and nothing maps); A3, unmapped
+// during purge 2's shootdown, names 3 and frees A1, whose slot the next map
+// takes at once.
+TEST_F(VmapArenaTest, NewGenerationFreesTheOlderOne)
+{
+	Arena *a = make(64, 8);
+	ASSERT_NE(nullptr, a);
+	HostedPlatform::pause_work(true);
+	const auto p = pfns(3, CXXVM_MAX_PAGES);
+	std::vector<VirtAddr> live;
+	ASSERT_NO_FATAL_FAILURE(map_live(a, p, 3, &live));	// one block
+	ASSERT_TRUE(a->unmap(live[0], PageCount(64)).ok());	// the threshold
+	HostedPlatform::hold_shootdowns(true);
+	ktl::uint64_t runs = HostedPlatform::work_runs();
+	HostedPlatform::pause_work(false);
+	ASSERT_NO_FATAL_FAILURE(wait_for_held_shootdown());	// purge 1
+	auto a2 = a->unmap(live[1], PageCount(64));
+	ASSERT_TRUE(a2.ok());
+	EXPECT_EQ(2u, a2.value());
+	HostedPlatform::pause_work(true);	// A2's report queued purge 2: hold it
+	HostedPlatform::hold_shootdowns(false);
+	wait_for([&] { return HostedPlatform::work_runs() != runs; });
+	ASSERT_EQ(1u, a->flushed_seq());
+	EXPECT_EQ(128u, blocks_dirty(a));
+	HostedPlatform::hold_shootdowns(true);
+	runs = HostedPlatform::work_runs();
+	HostedPlatform::pause_work(false);
+	ASSERT_NO_FATAL_FAILURE(wait_for_held_shootdown());	// purge 2
+	auto a3 = a->unmap(live[2], PageCount(64));
+	ASSERT_TRUE(a3.ok());
+	EXPECT_EQ(3u, a3.value());
+	EXPECT_EQ(128u, blocks_dirty(a)) << "A1 was not freed when A3 started a generation";
+	EXPECT_EQ(0u, a->misfiled_blocks());
+	auto again = a->map({p.data(), p.size()});
+	ASSERT_TRUE(again.ok());
+	EXPECT_EQ(live[0], again.value()) << "A1's slot was not free";
+	HostedPlatform::pause_work(true);	// A3's report queued purge 3: hold it
+	HostedPlatform::hold_shootdowns(false);
+	wait_for([&] { return HostedPlatform::work_runs() != runs; });
+	ASSERT_EQ(2u, a->flushed_seq());
+	EXPECT_EQ(64u, a->stats().dirty_pages) << "A2, covered by purge 2, was not reclaimed";
+	ASSERT_TRUE(a->unmap(again.value(), PageCount(64)).ok());
+	EXPECT_EQ(128u, a->purge());
+	EXPECT_EQ(0u, a->stats().dirty_pages);
+	EXPECT_EQ(0u, a->misfiled_blocks());
 }
 
 // A map with no room on its CPU steals another CPU's empty block, but not
