@@ -98,7 +98,7 @@ fi
 # The purge protocol model-checked: spin verifies module/core/purge_model.pml
 # (no stale reuse, no early free, every dirty slot freed) and finds the bug
 # in each of its mutations.  Each TAP line counts.
-log "purge protocol: spin over module/core/purge_model.pml (about a minute)"
+log "purge protocol: spin over module/core/purge_model.pml (about three minutes)"
 mout=$CXXVM_BUILD/model.out
 mkdir -p "$CXXVM_BUILD"
 make -s -C "$CXXVM_TOP/selftests/model" check >"$mout" 2>&1
