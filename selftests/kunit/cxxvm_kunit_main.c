@@ -970,15 +970,15 @@ static void cxxrt_make_alignment(struct kunit *test)
 
 /*
  * cxxvm_arena_create() allocates the arena, its purge worker, its purge
- * mutex, the index's entries, the queue array, the purge walk's per-queue
- * array, and per possible CPU a queue (spinlocks are kept in the objects
- * they protect): make each one fail in turn.
+ * mutex, the index's entries, the queue array, and per possible CPU a
+ * queue (spinlocks are kept in the objects they protect): make each one
+ * fail in turn.
  * Nothing may leak (kmemleak runs after the suites).
  */
 static void cxxrt_arena_create_alloc_failure(struct kunit *test)
 {
 	struct cxxvm_arena_params params = { .lazy_max_pages = 1024, .max_blocks = 2 };
-	const unsigned int expected = 6 + nr_cpu_ids;
+	const unsigned int expected = 5 + nr_cpu_ids;
 	struct cxxvm_arena *a = NULL;
 	unsigned int n;
 	int ret;
