@@ -43,7 +43,7 @@
  *                 unclean_hint, reclaimed_hint; VmapBlockQueueState::add(),
  *                 remove(), refile(), dirtied(), reclaimed (the lists,
  *                 see below)
- *   vmap_block.h  VmapBlock::alloc(), release_to_dirty(), free_older(),
+ *   vmap_block.h  VmapBlock::alloc(), release_to_dirty(), make_free(),
  *                 reclaim(), covering(), unclean(), empty(); the
  *                 generations dirty_ (covering_) and older_
  *                 (older_covering_)
@@ -67,7 +67,7 @@
  *    in block index order.
  *  - With two slots a block, a block with pages in both generations has
  *    no live slot left, so no unmap starts a generation while older_ has
- *    pages: release_to_dirty()'s at-once free_older() is not reached
+ *    pages: release_to_dirty()'s at-once free of older_ is not reached
  *    (reclaim() freeing older_ alone is: reclaim_frees_older_only).
  *    With -DSPB=3 (three slots a block) it is, and the model asserts
  *    there that older_covering_'s purge has completed; but a full search
@@ -432,7 +432,7 @@ inline reap()
 #define FREE_IF_OLDER(s)	if :: st[s] == OLDER -> st[s] = FREE :: else fi
 #define DIRTY_TO_OLDER(s)	if :: st[s] == DIRTY -> st[s] = OLDER :: else fi
 
-/* VmapBlock::free_older(): older_ -> free. */
+/* VmapBlock::make_free(older_, older_pages_): older_ -> free. */
 inline free_older(b)
 {
 	FOR_SLOTS(b, FREE_IF_OLDER);

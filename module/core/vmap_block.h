@@ -254,7 +254,7 @@ public:
 		ktl::uint32_t freed = 0;
 		if (seq > covering_) {
 			if (dirty_pages_) [[unlikely]] {
-				freed = free_older();
+				freed = make_free(older_, older_pages_);
 				for (ktl::uint32_t w = 0; w < words_; ++w) {
 					older_[w] = dirty_[w];
 					dirty_[w] = 0;
@@ -276,17 +276,10 @@ public:
 	ktl::uint32_t reclaim(ktl::uint64_t done)
 	{
 		ktl::uint32_t q = 0;
-		if (older_pages_ && older_covering_ <= done)
-			q += free_older();
-		if (dirty_pages_ && covering_ <= done) {
-			for (ktl::uint32_t w = 0; w < words_; ++w) {
-				free_[w] |= dirty_[w];
-				dirty_[w] = 0;
-			}
-			free_pages_ += dirty_pages_;
-			scan_from_ = 0;
-			q += ktl::exchange(dirty_pages_, 0u);
-		}
+		if (older_covering_ <= done)
+			q += make_free(older_, older_pages_);
+		if (covering_ <= done)
+			q += make_free(dirty_, dirty_pages_);
 		return q;
 	}
 
@@ -305,18 +298,19 @@ public:
 	}
 
 private:
-	/// Older -> free.  Returns the pages made free.
-	ktl::uint32_t free_older()
+	/// One generation of dirty pages (@bits, @pages of them: dirty_ or
+	/// older_) -> free.  Returns the pages made free.
+	ktl::uint32_t make_free(ktl::uint64_t (&bits)[kWords], ktl::uint32_t &pages)
 	{
-		if (!older_pages_)
+		if (!pages)
 			return 0;
 		for (ktl::uint32_t w = 0; w < words_; ++w) {
-			free_[w] |= older_[w];
-			older_[w] = 0;
+			free_[w] |= bits[w];
+			bits[w] = 0;
 		}
-		free_pages_ += older_pages_;
+		free_pages_ += pages;
 		scan_from_ = 0;
-		return ktl::exchange(older_pages_, 0u);
+		return ktl::exchange(pages, 0u);
 	}
 
 	/// @fn(address of the first PTE, pages before it, pages) for each run
