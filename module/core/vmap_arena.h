@@ -195,8 +195,8 @@ inline constexpr ktl::size_t kQueueBytes = 512;
 /// vb_free() never does (free_vmap_area_noflush() schedules
 /// drain_vmap_work).  The worker's purge covers whatever was dirty when
 /// it began, and waits for no queue lock.  Meanwhile unmaps go on and
-/// dirty pages may pass lazy_max_pages, as the kernel's do; map() keeps finding room in free slots, other CPUs' blocks
-/// and new blocks, and waits only when none is left (then for the purge in
+/// dirty pages may pass lazy_max_pages, as the kernel's do; map() keeps
+/// finding room in free slots, other CPUs' blocks and new blocks, and waits only when none is left (then for the purge in
 /// flight, or it runs one itself if none is), or when a purge is due and
 /// the arena already holds grow_limit_ blocks.  So growth (grow_limit_,
 /// max_blocks) bounds what a lagging worker lets accumulate; a cap is the
@@ -224,8 +224,8 @@ inline constexpr ktl::size_t kQueueBytes = 512;
 /// reclaim, a block with every slot free is empty.  The arena keeps up to
 /// reserve_ empty blocks (enough to absorb the dirty slots until the next
 /// purge: up to kReserveFactor x lazy_max_pages with the worker, which may
-/// lag; lazy_max_pages with caller_purge; plus two per CPU for the partly used blocks each CPU
-/// holds when a purge comes; purge() of a return_empty arena: none) and
+/// lag; lazy_max_pages with caller_purge; plus two per CPU for the partly
+/// used blocks each CPU holds when a purge comes; purge() of a return_empty arena: none) and
 /// returns the rest to vmalloc: purge() at once, the threshold purges
 /// with caller_purge; with the worker they return only the blocks beyond
 /// grow_limit_ (release_surplus()); shrink() (the vmap purge notifier) returns all
@@ -739,11 +739,10 @@ private:
 	/// by its free pages and, if nothing is left dirty, taken off
 	/// unclean_blocks.  Returns the pages made free.  The work a purge's
 	/// last pass did over every queue before, now done by the queue's own
-	/// CPU on its next map, or by whoever
-	/// needs the queue's slots (steal(), borrow(), purge() and shrink(),
-	/// stats(), the worker's sweep of idle queues), so that the purge
-	/// itself never waits for a queue lock (see purge_locked()).  Caller
-	/// holds @s's lock.
+	/// CPU on its next map, or by whoever needs the queue's slots (steal(),
+	/// borrow(), purge() and shrink(), stats(), the worker's sweep of idle
+	/// queues), so that the purge itself never waits for a queue lock (see
+	/// purge_locked()).  Caller holds @s's lock.
 	ktl::uint64_t reclaim(ktl::uint32_t cpu, VmapBlockQueueState &s, ktl::uint64_t done)
 	{
 		ktl::uint64_t q = 0;
@@ -784,13 +783,12 @@ private:
 	/// empty_hint says they have one, or whose hints say a completed purge
 	/// (@done: flushed_seq()) covers dirty slots there that nobody has
 	/// reclaimed (then this reclaims them first), are looked at, and only
-	/// if their lock
-	/// comes free within kSkipTries tries: the owner holds it for most of
-	/// each of its maps and unmaps, and under contention the host may
-	/// deschedule the owner's vCPU with it held (measured with 4 vCPUs on
-	/// 2 CPUs, 7.2: the threads spent up to 0.09 of their time spinning
-	/// here at P = 64).  Stealing only saves VA; a map that finds nothing
-	/// here grows or borrows.
+	/// if their lock comes free within kSkipTries tries: the owner holds it
+	/// for most of each of its maps and unmaps, and under contention the
+	/// host may deschedule the owner's vCPU with it held (measured with 4
+	/// vCPUs on 2 CPUs, 7.2: the threads spent up to 0.09 of their time
+	/// spinning here at P = 64).  Stealing only saves VA; a map that finds
+	/// nothing here grows or borrows.
 	ktl::optional<Placement> steal(PageCount n, ktl::uint64_t done)
 	{
 		const ktl::uint32_t self = P::this_cpu();
