@@ -204,7 +204,7 @@ public:
 		for (ktl::uint32_t w = scan_from_; w < words_; ++w) {
 			// Bit i of m ends up set iff pages i .. i+size-1 are free.
 			ktl::uint64_t m = free_[w];
-			for (ktl::uint32_t s = 1; m && s < size; s <<= 1)
+			for (ktl::uint32_t s = 1; s < size && m; s <<= 1)
 				m &= m >> s;
 			m &= aligned_starts(o);
 			if (!m)
@@ -321,14 +321,16 @@ private:
 	{
 		constexpr ktl::uintptr_t kPte = sizeof(ktl::uint64_t);
 		const ktl::uint32_t split = runs_.split;
+		if (idx + n <= split) {
+			fn(runs_.first[0] + idx * kPte, 0u, n);
+			return;
+		}
 		if (idx >= split) {
 			fn(runs_.first[1] + (idx - split) * kPte, 0u, n);
 			return;
 		}
-		const ktl::uint32_t head = split - idx < n ? split - idx : n;
-		fn(runs_.first[0] + idx * kPte, 0u, head);
-		if (head < n) [[unlikely]]
-			fn(runs_.first[1], head, n - head);
+		fn(runs_.first[0] + idx * kPte, 0u, split - idx);
+		fn(runs_.first[1], split - idx, n - (split - idx));
 	}
 
 	/// Bits at multiples of 2^o: where a slot of order @o may start.
@@ -347,10 +349,11 @@ private:
 		return kMasks[o.value()];
 	}
 
-	/// @size bits from @bit up (size is a power of two, bit + size <= 64).
+	/// @size bits from @bit up (size is a power of two from 1 to 64,
+	/// bit + size <= 64).
 	static constexpr ktl::uint64_t run_mask(ktl::uint32_t bit, ktl::uint32_t size)
 	{
-		return (size == 64 ? ~0ull : ((1ull << size) - 1)) << bit;
+		return (~0ull >> (64 - size)) << bit;
 	}
 
 	ktl::atomic<ktl::uint32_t> owner_{kNoOwner};
