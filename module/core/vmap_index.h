@@ -132,25 +132,25 @@ private:
 	}
 
 	/// Bisection over a snapshot that may be torn; find() validates it.
+	/// It finds the last block that starts at or below @va (branch-free:
+	/// one load and one conditional move per step), then checks that the
+	/// block reaches @va.
 	[[nodiscard, gnu::always_inline]] ktl::optional<Hit> search(VirtAddr va) const
 	{
-		ktl::uint32_t lo = 0;
-		ktl::uint32_t hi = nr_.load(ktl::memory_order::relaxed);
-		if (hi > capacity_)
-			return ktl::nullopt;	// torn; the count check retries
-		while (lo < hi) {
-			const ktl::uint32_t mid = lo + (hi - lo) / 2;
-			if (VirtAddr(load_va(mid)).plus_pages(block_pages_) <= va)
-				lo = mid + 1;
-			else
-				hi = mid;
+		const ktl::uint32_t nr = nr_.load(ktl::memory_order::relaxed);
+		if (!nr || nr > capacity_)
+			return ktl::nullopt;	// empty, or torn: the count check retries
+		ktl::uint32_t base = 0;
+		for (ktl::uint32_t len = nr; len > 1;) {
+			const ktl::uint32_t half = len / 2;
+			if (load_va(base + half) <= va.value())
+				base += half;
+			len -= half;
 		}
-		if (lo == nr_.load(ktl::memory_order::relaxed) || lo >= capacity_)
+		const VirtAddr start(load_va(base));
+		if (va < start || start.plus_pages(block_pages_) <= va)
 			return ktl::nullopt;
-		const VirtAddr start(load_va(lo));
-		if (va < start)
-			return ktl::nullopt;
-		return Hit{entries_[lo].block.load(ktl::memory_order::relaxed), start};
+		return Hit{entries_[base].block.load(ktl::memory_order::relaxed), start};
 	}
 
 	/// Make the count odd; the release fence orders it before the entry

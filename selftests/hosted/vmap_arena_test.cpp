@@ -9,6 +9,7 @@
 // in `make thread-safety`.  Nothing here uses varargs.
 #undef va_start
 
+#include <algorithm>
 #include <random>
 #include <set>
 #include <thread>
@@ -199,6 +200,55 @@ TEST_F(VmapArenaTest, OwnsEveryAddressOfItsBlocksOnly)
 	// Once the block goes back to vmalloc, its VA is no longer the arena's.
 	a->shrink();
 	EXPECT_FALSE(a->owns(va.value()));
+}
+
+// The index finds the first and last byte of every block among many,
+// after the lowest block and some in the middle left, and nothing in the
+// guard pages between them, below the first or past the last
+// (VmapIndex::search() bisects for the last block starting at or below
+// an address, then checks that the block reaches it).  The hosted VA grows
+// only, with one guard page after each block, as vmap() leaves.
+TEST_F(VmapArenaTest, IndexFindsEveryBlockAmongMany)
+{
+	constexpr ktl::uint32_t kBlock = CXXVM_MAX_PAGES;	// one slot fills a block
+	constexpr ktl::uint32_t kBlocks = 11;
+	auto r = Arena::create({.lazy_max_pages = 4096, .max_blocks = 16, .block_pages = kBlock});
+	ASSERT_TRUE(r.ok());
+	arena_ = r.value();
+	Arena *a = arena_;
+	const auto p = pfns(3, kBlock);
+	std::vector<VirtAddr> va;
+	for (ktl::uint32_t i = 0; i < kBlocks; ++i) {
+		auto m = a->map({p.data(), p.size()});
+		ASSERT_TRUE(m.ok()) << i;
+		va.push_back(m.value());
+	}
+	ASSERT_EQ(kBlocks, a->stats().blocks_live);
+	std::sort(va.begin(), va.end());
+	// Release blocks 0, 4, 5 and 9: the first goes, the last stays, the
+	// middle thins.
+	const std::vector<bool> gone = {true, false, false, false, true, true,
+					false, false, false, true, false};
+	for (ktl::uint32_t i = 0; i < kBlocks; ++i) {
+		if (gone[i]) {
+			ASSERT_TRUE(a->unmap(va[i], PageCount(kBlock)).ok()) << i;
+		}
+	}
+	a->shrink();
+	ASSERT_EQ(kBlocks - 4, a->stats().blocks_live);
+	for (ktl::uint32_t i = 0; i < kBlocks; ++i) {
+		EXPECT_EQ(!gone[i], a->owns(va[i])) << i;
+		EXPECT_EQ(!gone[i], a->owns(va[i].plus_pages(kBlock - 1))) << i;
+		EXPECT_EQ(!gone[i], a->owns(VirtAddr(va[i].plus_pages(kBlock).value() - 1))) << i;
+		EXPECT_FALSE(a->owns(va[i].plus_pages(kBlock))) << i << ": its guard page";
+		EXPECT_FALSE(a->owns(VirtAddr(va[i].value() - 1))) << i << ": below it";
+	}
+	EXPECT_EQ(-2, a->unmap(va[4], PageCount(kBlock)).error()) << "a released block";
+	for (ktl::uint32_t i = 0; i < kBlocks; ++i) {
+		if (!gone[i]) {
+			EXPECT_TRUE(a->unmap(va[i], PageCount(kBlock)).ok()) << i;
+		}
+	}
 }
 
 // Blocks of a size that is not a multiple of 64 (takeover_block_pages=255:
