@@ -31,7 +31,6 @@
 #include <linux/spinlock.h>
 #include <linux/uaccess.h>
 #include <linux/vmalloc.h>
-#include <linux/xarray.h>
 
 #include "cxxvm_core.h"
 #include "cxxvm_internal.h"
@@ -442,15 +441,11 @@ static int cxxvm_map_locked(struct cxxvm_file *f, u32 backend, struct cxxvm_buf 
 		cxxvm_mapping_put(f, m);
 		return ret;
 	}
-	/*
-	 * The lowest free handle: with map+unmap cycles that is the same one
-	 * each time, in the xarray node CXXVM_HANDLE_SENTINEL keeps.
-	 */
-	ret = xa_alloc(&f->mappings, &id, m, XA_LIMIT(1, CXXVM_MAX_HANDLES), GFP_KERNEL);
-	if (ret < 0) {
+	ret = cxxvm_table_alloc(&f->mappings, m, &id);
+	if (ret) {
 		b->purge_seq = max(b->purge_seq, cxxvm_backend_unmap(backend, m->va, nr));
 		cxxvm_mapping_put(f, m);
-		return ret == -EBUSY ? -ENOSPC : ret;
+		return ret;
 	}
 	b->maps++;
 	percpu_counter_inc(&cxxvm_nr_mappings);
@@ -481,8 +476,7 @@ static void cxxvm_mapping_destroy_locked(struct cxxvm_file *f, struct cxxvm_mapp
 /* @f's buffer @id, pending ones included, or NULL. */
 static struct cxxvm_buf *cxxvm_buf_lookup_any(struct cxxvm_file *f, u64 id)
 {
-	lockdep_assert_held(&f->lock);
-	return id && id <= CXXVM_MAX_BUFS ? xa_load(&f->bufs, id) : NULL;
+	return cxxvm_table_lookup(&f->bufs, id);
 }
 
 /* @f's buffer @id, or NULL: what its commands may find. */
@@ -496,8 +490,7 @@ static struct cxxvm_buf *cxxvm_buf_lookup(struct cxxvm_file *f, u64 id)
 /* @f's mapping @handle, pending ones included, or NULL. */
 static struct cxxvm_mapping *cxxvm_mapping_lookup_any(struct cxxvm_file *f, u64 handle)
 {
-	lockdep_assert_held(&f->lock);
-	return handle && handle <= CXXVM_MAX_HANDLES ? xa_load(&f->mappings, handle) : NULL;
+	return cxxvm_table_lookup(&f->mappings, handle);
 }
 
 /*
@@ -536,7 +529,7 @@ static int cxxvm_unmap_handle_locked(struct cxxvm_file *f, u64 handle, u32 gen, 
 	m = any ? cxxvm_mapping_lookup_any(f, handle) : cxxvm_mapping_lookup(f, handle, gen);
 	if (!m)
 		return -ENOENT;
-	xa_erase(&f->mappings, handle);
+	cxxvm_table_remove(&f->mappings, handle);
 	cxxvm_mapping_destroy_locked(f, m);
 	return 0;
 }
@@ -781,11 +774,11 @@ int cxxvm_ioctl_buf_create(struct cxxvm_file *f, void *kdata)
 		return PTR_ERR(b);
 	b->pending = true;
 	mutex_lock(&f->lock);
-	ret = xa_alloc(&f->bufs, &id, b, XA_LIMIT(1, CXXVM_MAX_BUFS), GFP_KERNEL);
+	ret = cxxvm_table_alloc(&f->bufs, b, &id);
 	mutex_unlock(&f->lock);
-	if (ret < 0) {
+	if (ret) {
 		cxxvm_buf_free(b);
-		return ret == -EBUSY ? -ENOSPC : ret;
+		return ret;
 	}
 	arg->id = id;
 	return 0;
@@ -804,7 +797,7 @@ static int cxxvm_buf_destroy(struct cxxvm_file *f, u64 id, bool any)
 	else if (b->maps)
 		ret = -EBUSY;
 	else
-		xa_erase(&f->bufs, id);
+		cxxvm_table_remove(&f->bufs, id);
 	mutex_unlock(&f->lock);
 	if (ret)
 		return ret;
@@ -1008,29 +1001,20 @@ out:
 	return ret;
 }
 
-/*
- * A handle never given out, reserved at open: it keeps the xarray node of
- * handles 1..63 alive, so that a map+unmap cycle does not allocate a node
- * and free it through RCU each time (which cost more than the map itself
- * under TCG).
- */
-#define CXXVM_HANDLE_SENTINEL	63
-
 /**
  * cxxvm_buf_file_init() - a file with no buffers or mappings.
  * @f: the new file
  *
- * Context: process context, may sleep.
- * Return: 0 or -ENOMEM.
+ * No memory until the first buffer or mapping.
+ * Context: process context.
  */
-int cxxvm_buf_file_init(struct cxxvm_file *f)
+void cxxvm_buf_file_init(struct cxxvm_file *f)
 {
 	mutex_init(&f->lock);
-	xa_init_flags(&f->mappings, XA_FLAGS_ALLOC1);
-	xa_init_flags(&f->bufs, XA_FLAGS_ALLOC1);
+	cxxvm_table_init(&f->mappings, CXXVM_MAX_HANDLES, &f->lock);
+	cxxvm_table_init(&f->bufs, CXXVM_MAX_BUFS, &f->lock);
 	f->spare_mappings = NULL;
 	f->nr_spare_mappings = 0;
-	return xa_reserve(&f->mappings, CXXVM_HANDLE_SENTINEL, GFP_KERNEL);
 }
 
 /**
@@ -1045,16 +1029,16 @@ void cxxvm_buf_file_release(struct cxxvm_file *f)
 {
 	struct cxxvm_mapping *m;
 	struct cxxvm_buf *b;
-	unsigned long id;
+	u32 id;
 
 	mutex_lock(&f->lock);
-	xa_for_each(&f->mappings, id, m) {
-		xa_erase(&f->mappings, id);
+	cxxvm_table_for_each(&f->mappings, id, m) {
+		cxxvm_table_remove(&f->mappings, id);
 		cxxvm_mapping_destroy_locked(f, m);
 		cond_resched();
 	}
-	xa_for_each(&f->bufs, id, b) {
-		xa_erase(&f->bufs, id);
+	cxxvm_table_for_each(&f->bufs, id, b) {
+		cxxvm_table_remove(&f->bufs, id);
 		cxxvm_buf_free(b);
 		cond_resched();
 	}
@@ -1064,9 +1048,8 @@ void cxxvm_buf_file_release(struct cxxvm_file *f)
 	}
 	f->nr_spare_mappings = 0;
 	mutex_unlock(&f->lock);
-	xa_release(&f->mappings, CXXVM_HANDLE_SENTINEL);
-	xa_destroy(&f->mappings);
-	xa_destroy(&f->bufs);
+	cxxvm_table_destroy(&f->mappings);
+	cxxvm_table_destroy(&f->bufs);
 	mutex_destroy(&f->lock);
 	if (atomic64_read(&cxxvm_nr_retired))
 		cxxvm_arena_purge_now(cxxvm_arena);

@@ -297,10 +297,7 @@ static int cxxvm_open(struct inode *inode, struct file *file)
 
 	if (!f)
 		return -ENOMEM;
-	if (cxxvm_buf_file_init(f)) {
-		kfree(f);
-		return -ENOMEM;
-	}
+	cxxvm_buf_file_init(f);
 	cxxvm_pgmap_file_init(&f->pgmaps);
 	file->private_data = f;
 	return 0;

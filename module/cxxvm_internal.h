@@ -12,6 +12,7 @@
  *   cxxvm_pgmap.c    pagemaps: the C++ tracker against the kernel's
  *                    memremap_pages()/get_dev_pagemap(), MEMREMAP
  *   cxxvm_pattern.c  the content check VERIFY, MEMREMAP and PGMAP_VMAP share
+ *   cxxvm_table.c    a file's id tables: mapping handles and buffer ids
  *   cxxvm_platform.c the kernel services the C++ core calls (cxxvm_plat_*)
  *   cxxvm_takeover.c the kernel's vm_map_ram() callers served by a C++
  *                    arena through an ftrace hook (takeover=)
@@ -50,11 +51,43 @@ struct cxxvm_pgmap_file {
 };
 
 /**
+ * struct cxxvm_table - ids 1..@max naming a file's objects (cxxvm_table.c)
+ * @slots: @slots[id] is what id names, NULL if it is free
+ * @used: bit id set while id is given out; bit 0 always set
+ * @size: slots in @slots and bits in @used (0 until the first id), at most
+ *	@max + 1
+ * @max: highest id
+ * @next: every id below it is given out (fs/file.c's next_fd)
+ * @lock: held around every call but init and destroy
+ */
+struct cxxvm_table {
+	void **slots;
+	unsigned long *used;
+	u32 size;
+	u32 max;
+	u32 next;
+	struct mutex *lock;
+};
+
+void cxxvm_table_init(struct cxxvm_table *t, u32 max, struct mutex *lock);
+int __must_check cxxvm_table_alloc(struct cxxvm_table *t, void *p, u32 *id);
+void *cxxvm_table_lookup(struct cxxvm_table *t, u64 id);
+void *cxxvm_table_remove(struct cxxvm_table *t, u64 id);
+u32 cxxvm_table_next(struct cxxvm_table *t, u32 id);
+void cxxvm_table_destroy(struct cxxvm_table *t);
+
+/* Each id @id given out by @t, in increasing order, @p what it names. */
+#define cxxvm_table_for_each(t, id, p)					\
+	for ((id) = cxxvm_table_next(t, 1);				\
+	     (id) < (t)->size && ((p) = (t)->slots[id], true);		\
+	     (id) = cxxvm_table_next(t, (id) + 1))
+
+/**
  * struct cxxvm_file - what one open /dev/cxxvm owns
  * @lock: protects @mappings, @bufs, the spare list, @map_gen, and each
  *	buffer's @maps and @purge_seq; held across a whole MAP, UNMAP or
  *	VERIFY and across SUBMIT's chunks of operations (each may sleep)
- * @mappings: handle -> struct cxxvm_mapping; 1..CXXVM_MAX_HANDLES but 63
+ * @mappings: handle -> struct cxxvm_mapping; 1..CXXVM_MAX_HANDLES
  * @bufs: id -> struct cxxvm_buf; 1..CXXVM_MAX_BUFS
  * @spare_mappings: unused mapping structs, linked through their @buf
  * @nr_spare_mappings: how many
@@ -63,8 +96,8 @@ struct cxxvm_pgmap_file {
  */
 struct cxxvm_file {
 	struct mutex lock;	/* see @lock above */
-	struct xarray mappings;
-	struct xarray bufs;
+	struct cxxvm_table mappings;
+	struct cxxvm_table bufs;
 	struct cxxvm_mapping *spare_mappings;
 	u32 nr_spare_mappings;
 	u32 map_gen;
@@ -108,7 +141,7 @@ u64 cxxvm_live_mappings(void);
 u64 cxxvm_live_pages(void);
 int cxxvm_buf_init(void);
 void cxxvm_buf_exit(void);
-int cxxvm_buf_file_init(struct cxxvm_file *f);
+void cxxvm_buf_file_init(struct cxxvm_file *f);
 void cxxvm_buf_file_release(struct cxxvm_file *f);
 
 /* cxxvm_pgmap.c */

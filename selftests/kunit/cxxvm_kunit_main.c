@@ -1589,6 +1589,171 @@ static void lock_classes_are_per_kind(struct kunit *test)
 	cxxvm_plat_mutex_destroy(mutex);
 }
 
+/* ---- the file's id tables (cxxvm_table.c) -------------------------------- */
+
+/*
+ * A table of ids 1..@max and the mutex its calls assert, destroyed at the
+ * test's end.  The tests hold the mutex from start to end (a failed
+ * assertion leaves with it held, and lockdep says so as well).
+ */
+struct test_table {
+	struct mutex lock;
+	struct cxxvm_table t;
+};
+
+static void test_table_free(struct kunit_resource *res)
+{
+	struct test_table *tt = res->data;
+
+	cxxvm_table_destroy(&tt->t);
+	mutex_destroy(&tt->lock);
+	kfree(tt);
+}
+
+static struct test_table *test_table(struct kunit *test, u32 max)
+{
+	struct test_table *tt = kzalloc(sizeof(*tt), GFP_KERNEL);
+
+	KUNIT_ASSERT_NOT_NULL(test, tt);
+	mutex_init(&tt->lock);
+	cxxvm_table_init(&tt->t, max, &tt->lock);
+	if (!kunit_alloc_resource(test, NULL, test_table_free, GFP_KERNEL, tt)) {
+		kfree(tt);
+		KUNIT_ASSERT_FAILURE(test, "no KUnit resource for the table");
+	}
+	return tt;
+}
+
+/* A distinct non-NULL pointer per id, never dereferenced. */
+static void *obj_of(u32 id)
+{
+	return (void *)(0x1000ul + 8ul * id);
+}
+
+/*
+ * Ids start at 1 and come lowest-free first, as xa_alloc() gave them: a
+ * removed id is the next one out, a map+unmap cycle keeps its handle, and
+ * id 0 or an id never given out finds nothing.
+ */
+static void table_lowest_free_id(struct kunit *test)
+{
+	struct test_table *tt = test_table(test, 1000);
+	struct cxxvm_table *t = &tt->t;
+	u32 id, i;
+
+	mutex_lock(&tt->lock);
+	KUNIT_EXPECT_NULL(test, cxxvm_table_lookup(t, 0));
+	KUNIT_EXPECT_NULL(test, cxxvm_table_lookup(t, 1));
+	KUNIT_EXPECT_NULL(test, cxxvm_table_remove(t, 1));
+	for (i = 1; i <= 10; i++) {
+		KUNIT_ASSERT_EQ(test, 0, cxxvm_table_alloc(t, obj_of(i), &id));
+		KUNIT_EXPECT_EQ(test, i, id);
+	}
+	KUNIT_EXPECT_NULL(test, cxxvm_table_lookup(t, 0));
+	KUNIT_EXPECT_NULL(test, cxxvm_table_lookup(t, 11));
+	KUNIT_EXPECT_NULL(test, cxxvm_table_lookup(t, U64_MAX));
+	KUNIT_EXPECT_PTR_EQ(test, obj_of(7), cxxvm_table_remove(t, 7));
+	KUNIT_EXPECT_PTR_EQ(test, obj_of(3), cxxvm_table_remove(t, 3));
+	KUNIT_EXPECT_NULL(test, cxxvm_table_remove(t, 3));
+	KUNIT_EXPECT_NULL(test, cxxvm_table_lookup(t, 3));
+	KUNIT_EXPECT_PTR_EQ(test, obj_of(4), cxxvm_table_lookup(t, 4));
+	KUNIT_ASSERT_EQ(test, 0, cxxvm_table_alloc(t, obj_of(3), &id));
+	KUNIT_EXPECT_EQ(test, 3, id);
+	KUNIT_ASSERT_EQ(test, 0, cxxvm_table_alloc(t, obj_of(7), &id));
+	KUNIT_EXPECT_EQ(test, 7, id);
+	KUNIT_ASSERT_EQ(test, 0, cxxvm_table_alloc(t, obj_of(11), &id));
+	KUNIT_EXPECT_EQ(test, 11, id);
+	/* A map+unmap cycle: the same handle each time. */
+	for (i = 0; i < 100; i++) {
+		KUNIT_ASSERT_EQ(test, 0, cxxvm_table_alloc(t, obj_of(12), &id));
+		KUNIT_ASSERT_EQ(test, 12, id);
+		KUNIT_ASSERT_PTR_EQ(test, obj_of(12), cxxvm_table_remove(t, id));
+	}
+	mutex_unlock(&tt->lock);
+}
+
+/*
+ * Growing keeps every id's object; ids go up to max and no further
+ * (-ENOSPC), and an id freed at the limit is given out again.  Max 1000 is
+ * no power of two and grows the table 64, 128, ... 1001 slots.
+ */
+static void table_grows_to_max(struct kunit *test)
+{
+	const u32 max = 1000;
+	struct test_table *tt = test_table(test, max);
+	struct cxxvm_table *t = &tt->t;
+	u32 id, i, seen = 0;
+	void *p;
+
+	mutex_lock(&tt->lock);
+	for (i = 1; i <= max; i++) {
+		KUNIT_ASSERT_EQ(test, 0, cxxvm_table_alloc(t, obj_of(i), &id));
+		KUNIT_ASSERT_EQ(test, i, id);
+	}
+	KUNIT_EXPECT_EQ(test, max + 1, t->size);
+	KUNIT_EXPECT_EQ(test, -ENOSPC, cxxvm_table_alloc(t, obj_of(0), &id));
+	for (i = 1; i <= max; i++)
+		KUNIT_ASSERT_PTR_EQ(test, obj_of(i), cxxvm_table_lookup(t, i));
+	KUNIT_EXPECT_NULL(test, cxxvm_table_lookup(t, max + 1));
+	KUNIT_EXPECT_PTR_EQ(test, obj_of(max), cxxvm_table_remove(t, max));
+	KUNIT_EXPECT_PTR_EQ(test, obj_of(500), cxxvm_table_remove(t, 500));
+	KUNIT_ASSERT_EQ(test, 0, cxxvm_table_alloc(t, obj_of(500), &id));
+	KUNIT_EXPECT_EQ(test, 500, id);
+	KUNIT_ASSERT_EQ(test, 0, cxxvm_table_alloc(t, obj_of(max), &id));
+	KUNIT_EXPECT_EQ(test, max, id);
+	KUNIT_EXPECT_EQ(test, -ENOSPC, cxxvm_table_alloc(t, obj_of(0), &id));
+	/* The walk sees each id once, in order, and may remove as it goes. */
+	cxxvm_table_for_each(t, id, p) {
+		KUNIT_ASSERT_EQ(test, ++seen, id);
+		KUNIT_ASSERT_PTR_EQ(test, obj_of(id), p);
+		if (id % 2)
+			KUNIT_ASSERT_PTR_EQ(test, p, cxxvm_table_remove(t, id));
+	}
+	KUNIT_EXPECT_EQ(test, max, seen);
+	seen = 0;
+	cxxvm_table_for_each(t, id, p) {
+		KUNIT_ASSERT_EQ(test, 0, id % 2);
+		seen++;
+	}
+	KUNIT_EXPECT_EQ(test, max / 2, seen);
+	KUNIT_ASSERT_EQ(test, 0, cxxvm_table_alloc(t, obj_of(1), &id));
+	KUNIT_EXPECT_EQ(test, 1, id);
+	mutex_unlock(&tt->lock);
+}
+
+/* The handle table's real limit, CXXVM_MAX_HANDLES, and an empty walk. */
+static void table_handle_limit(struct kunit *test)
+{
+	struct test_table *tt = test_table(test, CXXVM_MAX_HANDLES);
+	struct cxxvm_table *t = &tt->t;
+	u32 id, i;
+	void *p;
+
+	mutex_lock(&tt->lock);
+	cxxvm_table_for_each(t, id, p)
+		KUNIT_FAIL(test, "an empty table walked id %u", id);
+	for (i = 1; i <= CXXVM_MAX_HANDLES; i++)
+		KUNIT_ASSERT_EQ(test, 0, cxxvm_table_alloc(t, obj_of(i), &id));
+	KUNIT_EXPECT_EQ(test, CXXVM_MAX_HANDLES, id);
+	KUNIT_EXPECT_EQ(test, -ENOSPC, cxxvm_table_alloc(t, obj_of(0), &id));
+	KUNIT_EXPECT_PTR_EQ(test, obj_of(1), cxxvm_table_lookup(t, 1));
+	KUNIT_EXPECT_PTR_EQ(test, obj_of(CXXVM_MAX_HANDLES),
+			    cxxvm_table_lookup(t, CXXVM_MAX_HANDLES));
+	mutex_unlock(&tt->lock);
+}
+
+static struct kunit_case cxxvm_table_cases[] = {
+	KUNIT_CASE(table_lowest_free_id),
+	KUNIT_CASE(table_grows_to_max),
+	KUNIT_CASE(table_handle_limit),
+	{}
+};
+
+static struct kunit_suite cxxvm_table_suite = {
+	.name = "cxxvm_table",
+	.test_cases = cxxvm_table_cases,
+};
+
 static struct kunit_case cxxvm_retire_cases[] = {
 	KUNIT_CASE(retire_reap_in_purge_order),
 	KUNIT_CASE(retire_reap_in_batches),
@@ -1614,7 +1779,7 @@ static struct kunit_suite cxxvm_lock_suite = {
 
 kunit_test_suites(&cxxvm_arena_suite, &cxxvm_vmap_queues_suite, &cxxvm_cxxrt_suite,
 		  &cxxvm_ioctl_args_suite, &cxxvm_tlb_suite, &cxxvm_retire_suite,
-		  &cxxvm_lock_suite);
+		  &cxxvm_lock_suite, &cxxvm_table_suite);
 
 MODULE_DESCRIPTION("KUnit suites for cxxvm.ko");
 MODULE_LICENSE("GPL");
