@@ -520,6 +520,8 @@ static int cxxvm_map_buf_locked(struct cxxvm_file *f, u32 backend, u64 buf, u32 
 		return -ENOENT;
 	if (offset > b->nr || nr > b->nr - offset)
 		return -EINVAL;
+	/* nr >= 1, so offset < b->nr: no speculative read past the buffer. */
+	offset = array_index_nospec(offset, b->nr);
 	return cxxvm_map_locked(f, backend, b, false, pending, offset, nr, handle, gen);
 }
 

@@ -66,7 +66,7 @@ struct cxxvm_table {
 	u32 size;
 	u32 max;
 	u32 next;
-	struct mutex *lock;
+	struct mutex *lock;	/* see @lock above */
 };
 
 void cxxvm_table_init(struct cxxvm_table *t, u32 max, struct mutex *lock);

@@ -24,10 +24,13 @@
 /* Slots of a new table: the handles of small batches never grow it. */
 #define CXXVM_TABLE_MIN_SLOTS	64
 
+/* Highest id a table may have: its slots must stay a sane allocation. */
+#define CXXVM_TABLE_MAX_ID	(1u << 24)
+
 /**
  * cxxvm_table_init() - an empty table of ids 1..@max.
  * @t: the table
- * @max: highest id (at least 1)
+ * @max: highest id, 1..2^24 (a bug otherwise: WARNs and uses 1)
  * @lock: the mutex every other call holds (asserted)
  *
  * No memory until the first id.
@@ -35,6 +38,8 @@
  */
 void cxxvm_table_init(struct cxxvm_table *t, u32 max, struct mutex *lock)
 {
+	if (WARN_ON_ONCE(!max || max > CXXVM_TABLE_MAX_ID))
+		max = 1;
 	*t = (struct cxxvm_table){ .max = max, .next = 1, .lock = lock };
 }
 CXXVM_EXPORT_FOR_KUNIT(cxxvm_table_init);
@@ -69,28 +74,35 @@ static int cxxvm_table_grow(struct cxxvm_table *t, u32 size)
 /**
  * cxxvm_table_alloc() - give @p the lowest free id.
  * @t: the table
- * @p: what the id names (not NULL)
+ * @p: what the id names (not NULL: a bug, -EINVAL)
  * @id: out: the id, 1..max
  *
  * The lowest free id, as xa_alloc() and alloc_fd() give: a map+unmap
- * cycle gets the same handle every time.
+ * cycle gets the same handle every time.  The table doubles as it fills,
+ * and never shrinks before cxxvm_table_destroy().
  * Context: process context, may sleep (growing allocates with
  * GFP_KERNEL_ACCOUNT); t->lock held.
- * Return: 0; -ENOSPC if ids 1..max are all given out; -ENOMEM.
+ * Return: 0; -ENOSPC if ids 1..max are all given out; -ENOMEM (the table
+ * is as it was).
  */
 int cxxvm_table_alloc(struct cxxvm_table *t, void *p, u32 *id)
 {
-	u32 i;
+	u32 i, size;
 	int ret;
 
 	lockdep_assert_held(t->lock);
 	might_sleep();
-	i = t->size ? find_next_zero_bit(t->used, t->size, t->next) : t->size;
+	if (WARN_ON_ONCE(!p))
+		return -EINVAL;
+	i = find_next_zero_bit(t->used, t->size, t->next);
 	if (i >= t->size) {
 		if (t->size > t->max)
 			return -ENOSPC;
-		ret = cxxvm_table_grow(t, min_t(u32, max(2 * t->size, CXXVM_TABLE_MIN_SLOTS),
-						 t->max + 1));
+		/* Doubling, but straight to max + 1 rather than past max. */
+		size = max(2 * t->size, CXXVM_TABLE_MIN_SLOTS);
+		if (size >= t->max)
+			size = t->max + 1;
+		ret = cxxvm_table_grow(t, size);
 		if (ret)
 			return ret;
 		i = find_next_zero_bit(t->used, t->size, t->next);
@@ -108,7 +120,7 @@ CXXVM_EXPORT_FOR_KUNIT(cxxvm_table_alloc);
  * @t: the table
  * @id: any value
  *
- * Context: any; t->lock held.
+ * Context: process context; t->lock held.
  * Return: the pointer, or NULL if @id is not given out (0 and ids past the
  * table included).
  */
@@ -127,7 +139,7 @@ CXXVM_EXPORT_FOR_KUNIT(cxxvm_table_lookup);
  * @t: the table
  * @id: an id given out, or any other value (then nothing happens)
  *
- * Context: any; t->lock held.
+ * Context: process context; t->lock held.
  * Return: what @id named, or NULL if it was not given out.
  */
 void *cxxvm_table_remove(struct cxxvm_table *t, u64 id)
@@ -150,14 +162,12 @@ CXXVM_EXPORT_FOR_KUNIT(cxxvm_table_remove);
  * @id: where to start (1 for the first)
  *
  * For cxxvm_table_for_each(); the table may change between calls.
- * Context: any; t->lock held.
+ * Context: process context; t->lock held.
  * Return: the id, or t->size if none.
  */
 u32 cxxvm_table_next(struct cxxvm_table *t, u32 id)
 {
 	lockdep_assert_held(t->lock);
-	if (!t->size)
-		return 0;
 	return find_next_bit(t->used, t->size, max(id, 1u));
 }
 CXXVM_EXPORT_FOR_KUNIT(cxxvm_table_next);

@@ -1593,11 +1593,11 @@ static void lock_classes_are_per_kind(struct kunit *test)
 
 /*
  * A table of ids 1..@max and the mutex its calls assert, destroyed at the
- * test's end.  The tests hold the mutex from start to end (a failed
- * assertion leaves with it held, and lockdep says so as well).
+ * test's end.  The tests take the mutex around each call (tt_*()), so a
+ * failed assertion never leaves it held.
  */
 struct test_table {
-	struct mutex lock;
+	struct mutex lock;	/* what the table's calls assert */
 	struct cxxvm_table t;
 };
 
@@ -1618,10 +1618,41 @@ static struct test_table *test_table(struct kunit *test, u32 max)
 	mutex_init(&tt->lock);
 	cxxvm_table_init(&tt->t, max, &tt->lock);
 	if (!kunit_alloc_resource(test, NULL, test_table_free, GFP_KERNEL, tt)) {
+		mutex_destroy(&tt->lock);
 		kfree(tt);
 		KUNIT_ASSERT_FAILURE(test, "no KUnit resource for the table");
 	}
 	return tt;
+}
+
+static int tt_alloc(struct test_table *tt, void *p, u32 *id)
+{
+	int ret;
+
+	mutex_lock(&tt->lock);
+	ret = cxxvm_table_alloc(&tt->t, p, id);
+	mutex_unlock(&tt->lock);
+	return ret;
+}
+
+static void *tt_lookup(struct test_table *tt, u64 id)
+{
+	void *p;
+
+	mutex_lock(&tt->lock);
+	p = cxxvm_table_lookup(&tt->t, id);
+	mutex_unlock(&tt->lock);
+	return p;
+}
+
+static void *tt_remove(struct test_table *tt, u64 id)
+{
+	void *p;
+
+	mutex_lock(&tt->lock);
+	p = cxxvm_table_remove(&tt->t, id);
+	mutex_unlock(&tt->lock);
+	return p;
 }
 
 /* A distinct non-NULL pointer per id, never dereferenced. */
@@ -1633,113 +1664,118 @@ static void *obj_of(u32 id)
 /*
  * Ids start at 1 and come lowest-free first, as xa_alloc() gave them: a
  * removed id is the next one out, a map+unmap cycle keeps its handle, and
- * id 0 or an id never given out finds nothing.
+ * id 0, an id never given out, or one that equals a live id only in its
+ * low 32 bits finds nothing.
  */
 static void table_lowest_free_id(struct kunit *test)
 {
 	struct test_table *tt = test_table(test, 1000);
-	struct cxxvm_table *t = &tt->t;
 	u32 id, i;
 
-	mutex_lock(&tt->lock);
-	KUNIT_EXPECT_NULL(test, cxxvm_table_lookup(t, 0));
-	KUNIT_EXPECT_NULL(test, cxxvm_table_lookup(t, 1));
-	KUNIT_EXPECT_NULL(test, cxxvm_table_remove(t, 1));
+	KUNIT_EXPECT_NULL(test, tt_lookup(tt, 0));
+	KUNIT_EXPECT_NULL(test, tt_lookup(tt, 1));
+	KUNIT_EXPECT_NULL(test, tt_remove(tt, 1));
 	for (i = 1; i <= 10; i++) {
-		KUNIT_ASSERT_EQ(test, 0, cxxvm_table_alloc(t, obj_of(i), &id));
+		KUNIT_ASSERT_EQ(test, 0, tt_alloc(tt, obj_of(i), &id));
 		KUNIT_EXPECT_EQ(test, i, id);
 	}
-	KUNIT_EXPECT_NULL(test, cxxvm_table_lookup(t, 0));
-	KUNIT_EXPECT_NULL(test, cxxvm_table_lookup(t, 11));
-	KUNIT_EXPECT_NULL(test, cxxvm_table_lookup(t, U64_MAX));
-	KUNIT_EXPECT_PTR_EQ(test, obj_of(7), cxxvm_table_remove(t, 7));
-	KUNIT_EXPECT_PTR_EQ(test, obj_of(3), cxxvm_table_remove(t, 3));
-	KUNIT_EXPECT_NULL(test, cxxvm_table_remove(t, 3));
-	KUNIT_EXPECT_NULL(test, cxxvm_table_lookup(t, 3));
-	KUNIT_EXPECT_PTR_EQ(test, obj_of(4), cxxvm_table_lookup(t, 4));
-	KUNIT_ASSERT_EQ(test, 0, cxxvm_table_alloc(t, obj_of(3), &id));
+	KUNIT_EXPECT_NULL(test, tt_lookup(tt, 0));
+	KUNIT_EXPECT_NULL(test, tt_lookup(tt, 11));
+	KUNIT_EXPECT_NULL(test, tt_lookup(tt, (1ull << 32) + 1));
+	KUNIT_EXPECT_NULL(test, tt_remove(tt, (1ull << 32) + 1));
+	KUNIT_EXPECT_NULL(test, tt_lookup(tt, U64_MAX));
+	KUNIT_EXPECT_PTR_EQ(test, obj_of(1), tt_lookup(tt, 1));
+	KUNIT_EXPECT_PTR_EQ(test, obj_of(7), tt_remove(tt, 7));
+	KUNIT_EXPECT_PTR_EQ(test, obj_of(3), tt_remove(tt, 3));
+	KUNIT_EXPECT_NULL(test, tt_remove(tt, 3));
+	KUNIT_EXPECT_NULL(test, tt_lookup(tt, 3));
+	KUNIT_EXPECT_PTR_EQ(test, obj_of(4), tt_lookup(tt, 4));
+	KUNIT_ASSERT_EQ(test, 0, tt_alloc(tt, obj_of(3), &id));
 	KUNIT_EXPECT_EQ(test, 3, id);
-	KUNIT_ASSERT_EQ(test, 0, cxxvm_table_alloc(t, obj_of(7), &id));
+	KUNIT_ASSERT_EQ(test, 0, tt_alloc(tt, obj_of(7), &id));
 	KUNIT_EXPECT_EQ(test, 7, id);
-	KUNIT_ASSERT_EQ(test, 0, cxxvm_table_alloc(t, obj_of(11), &id));
+	KUNIT_ASSERT_EQ(test, 0, tt_alloc(tt, obj_of(11), &id));
 	KUNIT_EXPECT_EQ(test, 11, id);
 	/* A map+unmap cycle: the same handle each time. */
 	for (i = 0; i < 100; i++) {
-		KUNIT_ASSERT_EQ(test, 0, cxxvm_table_alloc(t, obj_of(12), &id));
+		KUNIT_ASSERT_EQ(test, 0, tt_alloc(tt, obj_of(12), &id));
 		KUNIT_ASSERT_EQ(test, 12, id);
-		KUNIT_ASSERT_PTR_EQ(test, obj_of(12), cxxvm_table_remove(t, id));
+		KUNIT_ASSERT_PTR_EQ(test, obj_of(12), tt_remove(tt, id));
 	}
-	mutex_unlock(&tt->lock);
 }
 
 /*
  * Growing keeps every id's object; ids go up to max and no further
  * (-ENOSPC), and an id freed at the limit is given out again.  Max 1000 is
- * no power of two and grows the table 64, 128, ... 1001 slots.
+ * no power of two: the table grows 64, 128, 256, 512, then 1001 slots.
  */
 static void table_grows_to_max(struct kunit *test)
 {
 	const u32 max = 1000;
 	struct test_table *tt = test_table(test, max);
-	struct cxxvm_table *t = &tt->t;
+	u32 id, i, seen = 0, bad = 0;
+	void *p;
+
+	for (i = 1; i <= max; i++) {
+		KUNIT_ASSERT_EQ(test, 0, tt_alloc(tt, obj_of(i), &id));
+		KUNIT_ASSERT_EQ(test, i, id);
+	}
+	KUNIT_EXPECT_EQ(test, max + 1, tt->t.size);
+	KUNIT_EXPECT_EQ(test, -ENOSPC, tt_alloc(tt, obj_of(0), &id));
+	for (i = 1; i <= max; i++)
+		KUNIT_ASSERT_PTR_EQ(test, obj_of(i), tt_lookup(tt, i));
+	KUNIT_EXPECT_NULL(test, tt_lookup(tt, max + 1));
+	KUNIT_EXPECT_PTR_EQ(test, obj_of(max), tt_remove(tt, max));
+	KUNIT_EXPECT_PTR_EQ(test, obj_of(500), tt_remove(tt, 500));
+	KUNIT_ASSERT_EQ(test, 0, tt_alloc(tt, obj_of(500), &id));
+	KUNIT_EXPECT_EQ(test, 500, id);
+	KUNIT_ASSERT_EQ(test, 0, tt_alloc(tt, obj_of(max), &id));
+	KUNIT_EXPECT_EQ(test, max, id);
+	KUNIT_EXPECT_EQ(test, -ENOSPC, tt_alloc(tt, obj_of(0), &id));
+	/* The walk sees each id once, in order, and may remove as it goes. */
+	mutex_lock(&tt->lock);
+	cxxvm_table_for_each(&tt->t, id, p) {
+		bad += id != ++seen || p != obj_of(id);
+		if (id % 2 && cxxvm_table_remove(&tt->t, id) != p)
+			bad++;
+	}
+	mutex_unlock(&tt->lock);
+	KUNIT_EXPECT_EQ(test, max, seen);
+	KUNIT_EXPECT_EQ(test, 0, bad);
+	seen = 0;
+	mutex_lock(&tt->lock);
+	cxxvm_table_for_each(&tt->t, id, p) {
+		bad += id % 2;
+		seen++;
+	}
+	mutex_unlock(&tt->lock);
+	KUNIT_EXPECT_EQ(test, max / 2, seen);
+	KUNIT_EXPECT_EQ(test, 0, bad);
+	KUNIT_ASSERT_EQ(test, 0, tt_alloc(tt, obj_of(1), &id));
+	KUNIT_EXPECT_EQ(test, 1, id);
+}
+
+/*
+ * The handle table's real limit, CXXVM_MAX_HANDLES (a power of two: its
+ * last id needs the slot past 2^16), and an empty walk.
+ */
+static void table_handle_limit(struct kunit *test)
+{
+	struct test_table *tt = test_table(test, CXXVM_MAX_HANDLES);
 	u32 id, i, seen = 0;
 	void *p;
 
 	mutex_lock(&tt->lock);
-	for (i = 1; i <= max; i++) {
-		KUNIT_ASSERT_EQ(test, 0, cxxvm_table_alloc(t, obj_of(i), &id));
-		KUNIT_ASSERT_EQ(test, i, id);
-	}
-	KUNIT_EXPECT_EQ(test, max + 1, t->size);
-	KUNIT_EXPECT_EQ(test, -ENOSPC, cxxvm_table_alloc(t, obj_of(0), &id));
-	for (i = 1; i <= max; i++)
-		KUNIT_ASSERT_PTR_EQ(test, obj_of(i), cxxvm_table_lookup(t, i));
-	KUNIT_EXPECT_NULL(test, cxxvm_table_lookup(t, max + 1));
-	KUNIT_EXPECT_PTR_EQ(test, obj_of(max), cxxvm_table_remove(t, max));
-	KUNIT_EXPECT_PTR_EQ(test, obj_of(500), cxxvm_table_remove(t, 500));
-	KUNIT_ASSERT_EQ(test, 0, cxxvm_table_alloc(t, obj_of(500), &id));
-	KUNIT_EXPECT_EQ(test, 500, id);
-	KUNIT_ASSERT_EQ(test, 0, cxxvm_table_alloc(t, obj_of(max), &id));
-	KUNIT_EXPECT_EQ(test, max, id);
-	KUNIT_EXPECT_EQ(test, -ENOSPC, cxxvm_table_alloc(t, obj_of(0), &id));
-	/* The walk sees each id once, in order, and may remove as it goes. */
-	cxxvm_table_for_each(t, id, p) {
-		KUNIT_ASSERT_EQ(test, ++seen, id);
-		KUNIT_ASSERT_PTR_EQ(test, obj_of(id), p);
-		if (id % 2)
-			KUNIT_ASSERT_PTR_EQ(test, p, cxxvm_table_remove(t, id));
-	}
-	KUNIT_EXPECT_EQ(test, max, seen);
-	seen = 0;
-	cxxvm_table_for_each(t, id, p) {
-		KUNIT_ASSERT_EQ(test, 0, id % 2);
+	cxxvm_table_for_each(&tt->t, id, p)
 		seen++;
-	}
-	KUNIT_EXPECT_EQ(test, max / 2, seen);
-	KUNIT_ASSERT_EQ(test, 0, cxxvm_table_alloc(t, obj_of(1), &id));
-	KUNIT_EXPECT_EQ(test, 1, id);
 	mutex_unlock(&tt->lock);
-}
-
-/* The handle table's real limit, CXXVM_MAX_HANDLES, and an empty walk. */
-static void table_handle_limit(struct kunit *test)
-{
-	struct test_table *tt = test_table(test, CXXVM_MAX_HANDLES);
-	struct cxxvm_table *t = &tt->t;
-	u32 id, i;
-	void *p;
-
-	mutex_lock(&tt->lock);
-	cxxvm_table_for_each(t, id, p)
-		KUNIT_FAIL(test, "an empty table walked id %u", id);
+	KUNIT_EXPECT_EQ(test, 0, seen);
 	for (i = 1; i <= CXXVM_MAX_HANDLES; i++)
-		KUNIT_ASSERT_EQ(test, 0, cxxvm_table_alloc(t, obj_of(i), &id));
+		KUNIT_ASSERT_EQ(test, 0, tt_alloc(tt, obj_of(i), &id));
 	KUNIT_EXPECT_EQ(test, CXXVM_MAX_HANDLES, id);
-	KUNIT_EXPECT_EQ(test, -ENOSPC, cxxvm_table_alloc(t, obj_of(0), &id));
-	KUNIT_EXPECT_PTR_EQ(test, obj_of(1), cxxvm_table_lookup(t, 1));
-	KUNIT_EXPECT_PTR_EQ(test, obj_of(CXXVM_MAX_HANDLES),
-			    cxxvm_table_lookup(t, CXXVM_MAX_HANDLES));
-	mutex_unlock(&tt->lock);
+	KUNIT_EXPECT_EQ(test, -ENOSPC, tt_alloc(tt, obj_of(0), &id));
+	KUNIT_EXPECT_PTR_EQ(test, obj_of(1), tt_lookup(tt, 1));
+	KUNIT_EXPECT_PTR_EQ(test, obj_of(CXXVM_MAX_HANDLES), tt_lookup(tt, CXXVM_MAX_HANDLES));
 }
 
 static struct kunit_case cxxvm_table_cases[] = {

@@ -182,7 +182,7 @@ enum cxxvm_tlb_flush {
  * Errors: -EINVAL for a bad backend, count or flag, a non-zero @buf or
  * @buf_offset without CXXVM_MAP_BUF, or a page range outside the buffer;
  * -ENOENT for an unknown @buf; -ENOMEM when pages or VA run out; -ENOSPC
- * when the file holds 65535 mappings.
+ * when the file holds 65536 mappings.
  * Before ABI 3, @buf_offset and @buf were reserved (zero), which asks for
  * the same as before.
  */
