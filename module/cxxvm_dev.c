@@ -337,12 +337,9 @@ static int __init cxxvm_init(void)
 	ret = cxxvm_platform_init();
 	if (ret)
 		return ret;
-	ret = cxxvm_buf_init();
-	if (ret)
-		goto platform_exit;
 	ret = cxxvm_arena_init();
 	if (ret)
-		goto buf_exit;
+		goto platform_exit;
 	ret = cxxvm_pgmap_init(cxxvm_arena);
 	if (ret)
 		goto arena_exit;
@@ -365,8 +362,6 @@ pgmap_exit:
 	cxxvm_pgmap_exit();
 arena_exit:
 	cxxvm_arena_exit();
-buf_exit:
-	cxxvm_buf_exit();
 platform_exit:
 	cxxvm_platform_exit();
 	return ret;
@@ -378,7 +373,6 @@ static void __exit cxxvm_exit(void)
 	misc_deregister(&cxxvm_miscdev);
 	cxxvm_pgmap_exit();
 	cxxvm_arena_exit();
-	cxxvm_buf_exit();
 	cxxvm_platform_exit();
 }
 

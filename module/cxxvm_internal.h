@@ -139,8 +139,6 @@ void cxxvm_reap_retired(bool all);
 u64 cxxvm_retired_pages(void);
 u64 cxxvm_live_mappings(void);
 u64 cxxvm_live_pages(void);
-int cxxvm_buf_init(void);
-void cxxvm_buf_exit(void);
 void cxxvm_buf_file_init(struct cxxvm_file *f);
 void cxxvm_buf_file_release(struct cxxvm_file *f);
 
