@@ -21,7 +21,11 @@
 #ifndef CXXVM_INTERNAL_H
 #define CXXVM_INTERNAL_H
 
+#include <linux/bitops.h>
+#include <linux/lockdep.h>
+#include <linux/minmax.h>
 #include <linux/mutex.h>
+#include <linux/nospec.h>
 #include <linux/types.h>
 #include <linux/xarray.h>
 #include <linux/cxxvm.h>
@@ -70,11 +74,85 @@ struct cxxvm_table {
 };
 
 void cxxvm_table_init(struct cxxvm_table *t, u32 max, struct mutex *lock);
-int __must_check cxxvm_table_alloc(struct cxxvm_table *t, void *p, u32 *id);
-void *cxxvm_table_lookup(struct cxxvm_table *t, u64 id);
-void *cxxvm_table_remove(struct cxxvm_table *t, u64 id);
+int __must_check cxxvm_table_alloc_slow(struct cxxvm_table *t, void *p, u32 *id);
 u32 cxxvm_table_next(struct cxxvm_table *t, u32 id);
 void cxxvm_table_destroy(struct cxxvm_table *t);
+
+/*
+ * The calls of every map and unmap are inline: each out-of-line call and
+ * return on SUBMIT's per-operation path was a measurable share of a
+ * one-page map+unmap under TCG (cxxvm_table.c).
+ */
+
+/**
+ * cxxvm_table_alloc() - give @p the lowest free id.
+ * @t: the table
+ * @p: what the id names (not NULL: a bug, -EINVAL)
+ * @id: out: the id, 1..max
+ *
+ * The lowest free id, as xa_alloc() and alloc_fd() give: a map+unmap
+ * cycle gets the same handle every time.  Inline when @t->next is free
+ * and within the table (then it is the lowest free id); otherwise
+ * cxxvm_table_alloc_slow() searches, and grows the table by doubling.  The
+ * table never shrinks before cxxvm_table_destroy().
+ * Context: process context, may sleep (growing allocates with
+ * GFP_KERNEL_ACCOUNT); t->lock held.
+ * Return: 0; -ENOSPC if ids 1..max are all given out; -ENOMEM (the table
+ * is as it was).
+ */
+static inline int __must_check cxxvm_table_alloc(struct cxxvm_table *t, void *p, u32 *id)
+{
+	u32 i = t->next;
+
+	lockdep_assert_held(t->lock);
+	if (likely(p && i < t->size && !test_bit(i, t->used))) {
+		__set_bit(i, t->used);
+		t->slots[i] = p;
+		t->next = i + 1;
+		*id = i;
+		return 0;
+	}
+	return cxxvm_table_alloc_slow(t, p, id);
+}
+
+/**
+ * cxxvm_table_lookup() - what id @id names.
+ * @t: the table
+ * @id: any value
+ *
+ * Context: process context; t->lock held.
+ * Return: the pointer, or NULL if @id is not given out (0 and ids past the
+ * table included).
+ */
+static inline void *cxxvm_table_lookup(struct cxxvm_table *t, u64 id)
+{
+	lockdep_assert_held(t->lock);
+	if (id >= t->size)
+		return NULL;
+	return t->slots[array_index_nospec(id, (u64)t->size)];
+}
+
+/**
+ * cxxvm_table_remove() - take @id back; it is the lowest free id again if
+ * none below it is free.
+ * @t: the table
+ * @id: an id given out, or any other value (then nothing happens)
+ *
+ * Context: process context; t->lock held.
+ * Return: what @id named, or NULL if it was not given out.
+ */
+static inline void *cxxvm_table_remove(struct cxxvm_table *t, u64 id)
+{
+	void *p = cxxvm_table_lookup(t, id);
+
+	if (!p)
+		return NULL;
+	id = array_index_nospec(id, (u64)t->size);
+	t->slots[id] = NULL;
+	__clear_bit(id, t->used);
+	t->next = min_t(u32, t->next, id);
+	return p;
+}
 
 /* Each id @id given out by @t, in increasing order, @p what it names. */
 #define cxxvm_table_for_each(t, id, p)					\

@@ -10,7 +10,9 @@
  * stores and their RCU) took about 40% of a one-page map+unmap cycle
  * driven through SUBMIT under TCG: more than the C++ allocator itself.
  * Every table operation is under the file's lock, so the table needs no
- * RCU: a lookup is a bounds check and a load.
+ * RCU: a lookup is a bounds check and a load.  What every map and unmap
+ * calls (alloc's common case, lookup, remove) is inline in
+ * cxxvm_internal.h; growth and the rest are here.
  */
 #include <linux/bitmap.h>
 #include <linux/lockdep.h>
@@ -72,20 +74,18 @@ static int cxxvm_table_grow(struct cxxvm_table *t, u32 size)
 }
 
 /**
- * cxxvm_table_alloc() - give @p the lowest free id.
+ * cxxvm_table_alloc_slow() - cxxvm_table_alloc() when @t->next is taken or
+ * past the table: search for the lowest free id, growing the table if
+ * there is none.
  * @t: the table
  * @p: what the id names (not NULL: a bug, -EINVAL)
  * @id: out: the id, 1..max
  *
- * The lowest free id, as xa_alloc() and alloc_fd() give: a map+unmap
- * cycle gets the same handle every time.  The table doubles as it fills,
- * and never shrinks before cxxvm_table_destroy().
  * Context: process context, may sleep (growing allocates with
  * GFP_KERNEL_ACCOUNT); t->lock held.
- * Return: 0; -ENOSPC if ids 1..max are all given out; -ENOMEM (the table
- * is as it was).
+ * Return: as cxxvm_table_alloc().
  */
-int cxxvm_table_alloc(struct cxxvm_table *t, void *p, u32 *id)
+int cxxvm_table_alloc_slow(struct cxxvm_table *t, void *p, u32 *id)
 {
 	u32 i, size;
 	int ret;
@@ -113,48 +113,7 @@ int cxxvm_table_alloc(struct cxxvm_table *t, void *p, u32 *id)
 	*id = i;
 	return 0;
 }
-CXXVM_EXPORT_FOR_KUNIT(cxxvm_table_alloc);
-
-/**
- * cxxvm_table_lookup() - what id @id names.
- * @t: the table
- * @id: any value
- *
- * Context: process context; t->lock held.
- * Return: the pointer, or NULL if @id is not given out (0 and ids past the
- * table included).
- */
-void *cxxvm_table_lookup(struct cxxvm_table *t, u64 id)
-{
-	lockdep_assert_held(t->lock);
-	if (id >= t->size)
-		return NULL;
-	return t->slots[array_index_nospec(id, (u64)t->size)];
-}
-CXXVM_EXPORT_FOR_KUNIT(cxxvm_table_lookup);
-
-/**
- * cxxvm_table_remove() - take @id back; it is the lowest free id again if
- * none below it is free.
- * @t: the table
- * @id: an id given out, or any other value (then nothing happens)
- *
- * Context: process context; t->lock held.
- * Return: what @id named, or NULL if it was not given out.
- */
-void *cxxvm_table_remove(struct cxxvm_table *t, u64 id)
-{
-	void *p = cxxvm_table_lookup(t, id);
-
-	if (!p)
-		return NULL;
-	id = array_index_nospec(id, (u64)t->size);
-	t->slots[id] = NULL;
-	__clear_bit(id, t->used);
-	t->next = min_t(u32, t->next, id);
-	return p;
-}
-CXXVM_EXPORT_FOR_KUNIT(cxxvm_table_remove);
+CXXVM_EXPORT_FOR_KUNIT(cxxvm_table_alloc_slow);
 
 /**
  * cxxvm_table_next() - the lowest id given out at or above @id.
