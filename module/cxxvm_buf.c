@@ -115,14 +115,17 @@ struct cxxvm_mapping {
 	void *va;
 };
 
-/* The sum of a counter's per-CPU deltas: exact once no map or unmap runs. */
+/*
+ * The sum of a counter's per-CPU deltas: exact once no map or unmap runs
+ * (each read races with that CPU's this_cpu_add(), as percpu_counter_sum()'s).
+ */
 static u64 cxxvm_counter_sum(long __percpu *counter)
 {
 	long sum = 0;
 	int cpu;
 
 	for_each_possible_cpu(cpu)
-		sum += *per_cpu_ptr(counter, cpu);
+		sum += READ_ONCE(*per_cpu_ptr(counter, cpu));
 	return max(sum, 0L);
 }
 
@@ -159,8 +162,8 @@ u64 cxxvm_retired_pages(void)
  * Context: process context, may sleep.
  * Return: 0, -ENOMEM (no VA), or the C++ arena's -errno.
  */
-static __always_inline int __cxxvm_backend_map(u32 backend, struct page **pages,
-					       const u64 *pfns, u32 nr, void **va)
+static __always_inline int
+__cxxvm_backend_map(u32 backend, struct page **pages, const u64 *pfns, u32 nr, void **va)
 {
 	uintptr_t addr;
 	int ret;
@@ -431,13 +434,14 @@ static void cxxvm_buf_free(struct cxxvm_buf *b)
  * and UNMAP) runs, from the operation's checks down to the backend, is
  * __always_inline: under TCG every out-of-line call and return costs a
  * lookup of its target, and these calls were most of the shim's own cost
- * per operation (a one-page map+unmap's SUBMIT time less BENCH's, in one
- * 7.2 guest: 0.9-1.9 us before, 0.4-0.9 us after).  Only the C++ arena's
- * entry points stay calls.
+ * per operation.  A map or unmap through the C++ backend that finds a
+ * spare mapping struct and a free id at the table's hint then calls
+ * nothing but the arena's entry point.
  */
 
 /* A mapping struct from @f's spares, or a new one. */
-static __always_inline struct cxxvm_mapping *cxxvm_mapping_get(struct cxxvm_file *f)
+static __always_inline struct cxxvm_mapping *
+cxxvm_mapping_get(struct cxxvm_file *f)
 {
 	struct cxxvm_mapping *m = f->spare_mappings;
 
@@ -449,7 +453,8 @@ static __always_inline struct cxxvm_mapping *cxxvm_mapping_get(struct cxxvm_file
 	return m;
 }
 
-static __always_inline void cxxvm_mapping_put(struct cxxvm_file *f, struct cxxvm_mapping *m)
+static __always_inline void
+cxxvm_mapping_put(struct cxxvm_file *f, struct cxxvm_mapping *m)
 {
 	lockdep_assert_held(&f->lock);
 	if (f->nr_spare_mappings >= CXXVM_SPARE_MAPPINGS) {
@@ -465,9 +470,9 @@ static __always_inline void cxxvm_mapping_put(struct cxxvm_file *f, struct cxxvm
  * Map pages [@offset, @offset + @nr) of @b through @backend and give the
  * mapping a handle of @f.  The caller checked the range.
  */
-static __always_inline int cxxvm_map_locked(struct cxxvm_file *f, u32 backend, struct cxxvm_buf *b,
-			    bool own_buf, bool pending, u32 offset, u32 nr, u64 *handle,
-			    u32 *gen)
+static __always_inline int
+cxxvm_map_locked(struct cxxvm_file *f, u32 backend, struct cxxvm_buf *b, bool own_buf,
+		 bool pending, u32 offset, u32 nr, u64 *handle, u32 *gen)
 {
 	struct cxxvm_mapping *m;
 	u32 id;
@@ -504,7 +509,8 @@ static __always_inline int cxxvm_map_locked(struct cxxvm_file *f, u32 backend, s
 }
 
 /* Unmap @m, which has left @f's table, and free it (and its own buffer). */
-static __always_inline void cxxvm_mapping_destroy_locked(struct cxxvm_file *f, struct cxxvm_mapping *m)
+static __always_inline void
+cxxvm_mapping_destroy_locked(struct cxxvm_file *f, struct cxxvm_mapping *m)
 {
 	struct cxxvm_buf *b = m->buf;
 	u64 seq;
@@ -521,13 +527,15 @@ static __always_inline void cxxvm_mapping_destroy_locked(struct cxxvm_file *f, s
 }
 
 /* @f's buffer @id, pending ones included, or NULL. */
-static __always_inline struct cxxvm_buf *cxxvm_buf_lookup_any(struct cxxvm_file *f, u64 id)
+static __always_inline struct cxxvm_buf *
+cxxvm_buf_lookup_any(struct cxxvm_file *f, u64 id)
 {
 	return cxxvm_table_lookup(&f->bufs, id);
 }
 
 /* @f's buffer @id, or NULL: what its commands may find. */
-static __always_inline struct cxxvm_buf *cxxvm_buf_lookup(struct cxxvm_file *f, u64 id)
+static __always_inline struct cxxvm_buf *
+cxxvm_buf_lookup(struct cxxvm_file *f, u64 id)
 {
 	struct cxxvm_buf *b = cxxvm_buf_lookup_any(f, id);
 
@@ -535,7 +543,8 @@ static __always_inline struct cxxvm_buf *cxxvm_buf_lookup(struct cxxvm_file *f, 
 }
 
 /* @f's mapping @handle, pending ones included, or NULL. */
-static __always_inline struct cxxvm_mapping *cxxvm_mapping_lookup_any(struct cxxvm_file *f, u64 handle)
+static __always_inline struct cxxvm_mapping *
+cxxvm_mapping_lookup_any(struct cxxvm_file *f, u64 handle)
 {
 	return cxxvm_table_lookup(&f->mappings, handle);
 }
@@ -544,7 +553,8 @@ static __always_inline struct cxxvm_mapping *cxxvm_mapping_lookup_any(struct cxx
  * @f's mapping @handle, or NULL: what its commands may find; with @gen
  * (not 0), only the mapping of that generation.
  */
-static __always_inline struct cxxvm_mapping *cxxvm_mapping_lookup(struct cxxvm_file *f, u64 handle, u32 gen)
+static __always_inline struct cxxvm_mapping *
+cxxvm_mapping_lookup(struct cxxvm_file *f, u64 handle, u32 gen)
 {
 	struct cxxvm_mapping *m = cxxvm_mapping_lookup_any(f, handle);
 
@@ -552,8 +562,9 @@ static __always_inline struct cxxvm_mapping *cxxvm_mapping_lookup(struct cxxvm_f
 }
 
 /* MAP with CXXVM_MAP_BUF, and SUBMIT's CXXVM_OP_MAP. */
-static __always_inline int cxxvm_map_buf_locked(struct cxxvm_file *f, u32 backend, u64 buf, u32 offset,
-				u32 nr, bool pending, u64 *handle, u32 *gen)
+static __always_inline int
+cxxvm_map_buf_locked(struct cxxvm_file *f, u32 backend, u64 buf, u32 offset, u32 nr,
+		     bool pending, u64 *handle, u32 *gen)
 {
 	struct cxxvm_buf *b = cxxvm_buf_lookup(f, buf);
 
@@ -571,7 +582,8 @@ static __always_inline int cxxvm_map_buf_locked(struct cxxvm_file *f, u32 backen
  * @any: MAP's undo, the one command that may find a pending mapping).
  * The caller reaps retired pages after dropping the lock.
  */
-static __always_inline int cxxvm_unmap_handle_locked(struct cxxvm_file *f, u64 handle, u32 gen, bool any)
+static __always_inline int
+cxxvm_unmap_handle_locked(struct cxxvm_file *f, u64 handle, u32 gen, bool any)
 {
 	struct cxxvm_mapping *m;
 
@@ -931,8 +943,9 @@ struct cxxvm_op_ref {
  * Run @op, the @idx-th of the batch, @refs[i] what op i mapped.  The caller
  * holds f->lock and reaps retired pages after dropping it.
  */
-static __always_inline int cxxvm_submit_one_locked(struct cxxvm_file *f, struct cxxvm_op *op, u32 idx,
-				   struct cxxvm_op_ref *refs)
+static __always_inline int
+cxxvm_submit_one_locked(struct cxxvm_file *f, struct cxxvm_op *op, u32 idx,
+			struct cxxvm_op_ref *refs)
 {
 	u64 handle = op->handle;
 	u32 checked, bad, gen = 0;
@@ -985,9 +998,11 @@ static __always_inline int cxxvm_submit_one_locked(struct cxxvm_file *f, struct 
  * per CXXVM_SUBMIT_CHUNK operations (a mutex round trip per operation cost
  * a third of a one-page map+unmap under TCG), so the file's other users
  * interleave between chunks.
- * Context: process context, may sleep; reschedules between chunks (at most
- * CXXVM_SUBMIT_CHUNK maps or unmaps of at most 64 pages) and stops on a
- * pending signal before any operation.
+ * Context: process context, may sleep.  Reschedules between chunks of at
+ * most CXXVM_SUBMIT_CHUNK operations, and ends a chunk early when a
+ * reschedule is due (a test of a flag per operation, where a
+ * cond_resched() per operation was a call); checks for a pending signal
+ * before each operation.
  * Return: 0 once an operation ran; -ERESTARTSYS (a signal), -EFAULT or
  * -ENOMEM if none did.
  */
@@ -1022,6 +1037,9 @@ int cxxvm_ioctl_submit(struct cxxvm_file *f, void *kdata)
 			struct cxxvm_op *op = &ops[i];
 			u64 t0 = 0;
 
+			/* Yield between operations, not only between chunks. */
+			if (i && need_resched())
+				break;
 			if (signal_pending(current)) {
 				stop = true;
 				break;

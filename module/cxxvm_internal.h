@@ -95,8 +95,9 @@ void cxxvm_table_destroy(struct cxxvm_table *t);
  * and within the table (then it is the lowest free id); otherwise
  * cxxvm_table_alloc_slow() searches, and grows the table by doubling.  The
  * table never shrinks before cxxvm_table_destroy().
- * Context: process context, may sleep (growing allocates with
- * GFP_KERNEL_ACCOUNT); t->lock held.
+ * Context: process context; t->lock held.  May sleep when the table
+ * grows (GFP_KERNEL_ACCOUNT; might_sleep() there, not on the inline path,
+ * where it would be a call on voluntary-preemption kernels).
  * Return: 0; -ENOSPC if ids 1..max are all given out; -ENOMEM (the table
  * is as it was).
  */

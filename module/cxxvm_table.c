@@ -17,7 +17,6 @@
 #include <linux/bitmap.h>
 #include <linux/lockdep.h>
 #include <linux/mm.h>
-#include <linux/nospec.h>
 #include <linux/slab.h>
 
 #include "cxxvm_internal.h"
@@ -83,7 +82,7 @@ static int cxxvm_table_grow(struct cxxvm_table *t, u32 size)
  *
  * Context: process context, may sleep (growing allocates with
  * GFP_KERNEL_ACCOUNT); t->lock held.
- * Return: as cxxvm_table_alloc().
+ * Return: as cxxvm_table_alloc(), and -EINVAL for a NULL @p (a bug: WARNs).
  */
 int cxxvm_table_alloc_slow(struct cxxvm_table *t, void *p, u32 *id)
 {
