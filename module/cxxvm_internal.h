@@ -12,7 +12,8 @@
  *   cxxvm_pgmap.c    pagemaps: the C++ tracker against the kernel's
  *                    memremap_pages()/get_dev_pagemap(), MEMREMAP
  *   cxxvm_pattern.c  the content check VERIFY, MEMREMAP and PGMAP_VMAP share
- *   cxxvm_table.c    a file's id tables: mapping handles and buffer ids
+ *   cxxvm_table.c    a file's id tables: mapping handles, buffer ids and
+ *                    pagemap handles
  *   cxxvm_platform.c the kernel services the C++ core calls (cxxvm_plat_*)
  *   cxxvm_takeover.c the kernel's vm_map_ram() callers served by a C++
  *                    arena through an ftrace hook (takeover=)
@@ -27,7 +28,6 @@
 #include <linux/mutex.h>
 #include <linux/nospec.h>
 #include <linux/types.h>
-#include <linux/xarray.h>
 #include <linux/cxxvm.h>
 
 struct cxxvm_arena;
@@ -43,16 +43,6 @@ struct page;
 /* 256 MiB of 4 KiB pages per buffer. */
 #define CXXVM_MAX_BUF_PAGES		(1u << 16)
 #define CXXVM_MAX_SUBMIT_OPS		1024
-
-/**
- * struct cxxvm_pgmap_file - the pagemaps one open /dev/cxxvm owns
- * @lock: serialises this file's pagemap commands
- * @objs: id -> struct cxxvm_pgmap_obj; ids 1..CXXVM_MAX_PGMAPS
- */
-struct cxxvm_pgmap_file {
-	struct mutex lock;	/* see @lock above */
-	struct xarray objs;
-};
 
 /**
  * struct cxxvm_table - ids 1..@max naming a file's objects (cxxvm_table.c)
@@ -160,6 +150,16 @@ static inline void *cxxvm_table_remove(struct cxxvm_table *t, u64 id)
 	for ((id) = cxxvm_table_next(t, 1);				\
 	     (id) < (t)->size && ((p) = (t)->slots[id], true);		\
 	     (id) = cxxvm_table_next(t, (id) + 1))
+
+/**
+ * struct cxxvm_pgmap_file - the pagemaps one open /dev/cxxvm owns
+ * @lock: serialises this file's pagemap commands
+ * @objs: id -> struct cxxvm_pgmap_obj; ids 1..CXXVM_MAX_PGMAPS, under @lock
+ */
+struct cxxvm_pgmap_file {
+	struct mutex lock;	/* see @lock above */
+	struct cxxvm_table objs;
+};
 
 /**
  * struct cxxvm_file - what one open /dev/cxxvm owns

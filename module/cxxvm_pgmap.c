@@ -404,12 +404,9 @@ int cxxvm_ioctl_pgmap_create(struct cxxvm_file *f, void *kdata)
 			goto unregister;
 	}
 	o->pending = true;
-	ret = xa_alloc(&pf->objs, &o->id, o, XA_LIMIT(1, CXXVM_MAX_PGMAPS), GFP_KERNEL);
-	if (ret) {
-		if (ret == -EBUSY)
-			ret = -ENOSPC;
+	ret = cxxvm_table_alloc(&pf->objs, o, &o->id);
+	if (ret)
 		goto unmake;
-	}
 	arg->handle = o->id;
 	arg->first_data_pfn = o->first_data_pfn;
 	mutex_unlock(&pf->lock);
@@ -496,8 +493,7 @@ int cxxvm_check_pgmap_bench(const void *kdata)
 /* This file's pagemap @handle, pending ones included, or NULL. */
 static struct cxxvm_pgmap_obj *cxxvm_pgmap_obj_any(struct cxxvm_pgmap_file *pf, u64 handle)
 {
-	lockdep_assert_held(&pf->lock);
-	return handle && handle <= CXXVM_MAX_PGMAPS ? xa_load(&pf->objs, handle) : NULL;
+	return cxxvm_table_lookup(&pf->objs, handle);
 }
 
 /* This file's pagemap @handle, or NULL: what its commands may find. */
@@ -537,7 +533,7 @@ void cxxvm_undo_pgmap_create(struct cxxvm_file *f, void *kdata)
 	if (WARN_ON_ONCE(!o || !o->pending))
 		o = NULL;
 	else
-		xa_erase(&pf->objs, o->id);
+		cxxvm_table_remove(&pf->objs, o->id);
 	mutex_unlock(&pf->lock);
 	if (o)
 		cxxvm_pgmap_obj_free(o);
@@ -559,7 +555,7 @@ static int cxxvm_pgmap_destroy(struct cxxvm_pgmap_file *pf, u64 handle)
 		if (o->user_refs || o->pending_refs)
 			ret = -EBUSY;
 		else
-			xa_erase(&pf->objs, o->id);
+			cxxvm_table_remove(&pf->objs, o->id);
 	}
 	mutex_unlock(&pf->lock);
 	if (o && !ret)
@@ -704,8 +700,8 @@ int cxxvm_ioctl_pgmap_check(struct cxxvm_file *f, void *kdata)
 	struct cxxvm_pgmap_file *pf = &f->pgmaps;
 	struct cxxvm_pgmap_check *arg = kdata;
 	struct cxxvm_pgmap_obj *o;
-	unsigned long id;
 	int ret = 0;
+	u32 id;
 
 	might_sleep();
 	arg->pfns_checked = 0;
@@ -721,7 +717,7 @@ int cxxvm_ioctl_pgmap_check(struct cxxvm_file *f, void *kdata)
 		else
 			cxxvm_pgmap_check_one(o, arg);
 	} else {
-		xa_for_each(&pf->objs, id, o)
+		cxxvm_table_for_each(&pf->objs, id, o)
 			if (o->pgmap && !o->pending)
 				cxxvm_pgmap_check_one(o, arg);	/* pf->lock: stable */
 	}
@@ -899,9 +895,8 @@ int cxxvm_ioctl_pgmap_bench(struct cxxvm_file *f, void *kdata)
 	struct cxxvm_pgmap_file *pf = &f->pgmaps;
 	struct cxxvm_pgmap_bench *arg = kdata;
 	u64 total = 0, seed, k, t0;
-	unsigned long id;
+	u32 n = 0, i, r, id;
 	u64 *pfns;
-	u32 n = 0, i, r;
 	int ret = 0;
 
 	might_sleep();
@@ -909,7 +904,7 @@ int cxxvm_ioctl_pgmap_bench(struct cxxvm_file *f, void *kdata)
 	if (!pfns)
 		return -ENOMEM;
 	mutex_lock(&pf->lock);
-	xa_for_each(&pf->objs, id, o) {
+	cxxvm_table_for_each(&pf->objs, id, o) {
 		if (!o->pgmap || o->pending)
 			continue;
 		objs[n++] = o;
@@ -942,7 +937,7 @@ out:
 void cxxvm_pgmap_file_init(struct cxxvm_pgmap_file *pf)
 {
 	mutex_init(&pf->lock);
-	xa_init_flags(&pf->objs, XA_FLAGS_ALLOC1);
+	cxxvm_table_init(&pf->objs, CXXVM_MAX_PGMAPS, &pf->lock);
 }
 
 /**
@@ -955,13 +950,18 @@ void cxxvm_pgmap_file_init(struct cxxvm_pgmap_file *pf)
 void cxxvm_pgmap_file_release(struct cxxvm_pgmap_file *pf)
 {
 	struct cxxvm_pgmap_obj *o;
-	unsigned long id;
+	u32 id;
 
-	xa_for_each(&pf->objs, id, o) {
-		xa_erase(&pf->objs, id);
+	/* One at a time: a pagemap is freed without pf->lock, as DESTROY does. */
+	mutex_lock(&pf->lock);
+	while ((id = cxxvm_table_next(&pf->objs, 1)) < pf->objs.size) {
+		o = cxxvm_table_remove(&pf->objs, id);
+		mutex_unlock(&pf->lock);
 		cxxvm_pgmap_obj_free(o);
+		mutex_lock(&pf->lock);
 	}
-	xa_destroy(&pf->objs);
+	mutex_unlock(&pf->lock);
+	cxxvm_table_destroy(&pf->objs);
 	mutex_destroy(&pf->lock);
 }
 
