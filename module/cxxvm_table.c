@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * cxxvm_table.c - the id tables of an open /dev/cxxvm: mapping handles and
- * buffer ids.
+ * cxxvm_table.c - the id tables of an open /dev/cxxvm: mapping handles,
+ * buffer ids and pagemap handles.
  *
  * An array of pointers indexed by id and a bitmap of the ids given out,
  * grown by doubling, in the manner of the fd table (fs/file.c: alloc_fd(),
@@ -9,7 +9,8 @@
  * xa_alloc() and xa_erase() (the free-mark search, the mark updates, the
  * stores and their RCU) took about 40% of a one-page map+unmap cycle
  * driven through SUBMIT under TCG: more than the C++ allocator itself.
- * Every table operation is under the file's lock, so the table needs no
+ * Every table operation is under the lock its owner gave cxxvm_table_init()
+ * (the file's f->lock; pf->lock for its pagemaps), so the table needs no
  * RCU: a lookup is a bounds check and a load.  What every map and unmap
  * calls (alloc's common case, lookup, remove) is inline in
  * cxxvm_internal.h; growth and the rest are here.
@@ -51,11 +52,15 @@ static int cxxvm_table_grow(struct cxxvm_table *t, u32 size)
 	unsigned long *used;
 	void **slots;
 
+	/*
+	 * Both kvcalloc(), as alloc_fdtable() does: at 65537 ids the bitmap
+	 * alone is 8 KiB, which kmalloc would take from order-2 pages.
+	 */
 	slots = kvcalloc(size, sizeof(*slots), GFP_KERNEL_ACCOUNT);
-	used = bitmap_zalloc(size, GFP_KERNEL_ACCOUNT);
+	used = kvcalloc(BITS_TO_LONGS(size), sizeof(*used), GFP_KERNEL_ACCOUNT);
 	if (!slots || !used) {
 		kvfree(slots);
-		bitmap_free(used);
+		kvfree(used);
 		return -ENOMEM;
 	}
 	/* Id 0 is never given out. */
@@ -65,7 +70,7 @@ static int cxxvm_table_grow(struct cxxvm_table *t, u32 size)
 		bitmap_copy(used, t->used, t->size);
 	}
 	kvfree(t->slots);
-	bitmap_free(t->used);
+	kvfree(t->used);
 	t->slots = slots;
 	t->used = used;
 	t->size = size;
@@ -140,7 +145,7 @@ CXXVM_EXPORT_FOR_KUNIT(cxxvm_table_next);
 void cxxvm_table_destroy(struct cxxvm_table *t)
 {
 	kvfree(t->slots);
-	bitmap_free(t->used);
+	kvfree(t->used);
 	cxxvm_table_init(t, t->max, t->lock);
 }
 CXXVM_EXPORT_FOR_KUNIT(cxxvm_table_destroy);
