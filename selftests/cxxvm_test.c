@@ -1822,6 +1822,40 @@ TEST(pgmap_lifecycle)
 	close(fd);
 }
 
+/*
+ * A file holds 64 pagemaps, numbered from 1 by the lowest free handle: the
+ * 65th is -ENOSPC, a destroyed handle is the next one given, and closing
+ * the file destroys them all.
+ */
+TEST(pgmap_limit_per_file)
+{
+	enum { MAX_PGMAPS = 64 };
+	int fd = cxxvm_open();
+	__u64 h;
+
+	ASSERT_LE(0, fd);
+	for (__u64 i = 1; i <= MAX_PGMAPS; i++) {
+		ASSERT_EQ(0, pgmap_create(fd, CXXVM_PGMAP_GENERIC, 0, FAKE_PFN + i, 1, &h)) {
+			TH_LOG("pagemap %llu", (unsigned long long)i);
+		}
+		EXPECT_EQ(i, h);
+	}
+	EXPECT_EQ(-ENOSPC, pgmap_create(fd, CXXVM_PGMAP_GENERIC, 0, FAKE_PFN + 100, 1, &h));
+	EXPECT_EQ(0, pgmap_destroy(fd, 7));
+	EXPECT_EQ(-ENOENT, pgmap_destroy(fd, 7));
+	ASSERT_EQ(0, pgmap_create(fd, CXXVM_PGMAP_GENERIC, 0, FAKE_PFN + 100, 1, &h));
+	EXPECT_EQ(7, h);
+	EXPECT_EQ(-ENOSPC, pgmap_create(fd, CXXVM_PGMAP_GENERIC, 0, FAKE_PFN + 101, 1, &h));
+	close(fd);
+
+	/* Closing destroyed all 64: every range is free again. */
+	fd = cxxvm_open();
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(0, pgmap_create(fd, CXXVM_PGMAP_GENERIC, 0, FAKE_PFN, 128, &h));
+	EXPECT_EQ(1, h);
+	close(fd);
+}
+
 /* Another file's pagemaps are not this file's to look up or destroy. */
 TEST(pgmap_handles_belong_to_their_file)
 {

@@ -1705,13 +1705,26 @@ static void table_lowest_free_id(struct kunit *test)
 }
 
 /*
+ * The limits table_grows_to_max runs at.  1000 is no power of two: the
+ * table grows 64, 128, 256, 512, then 1001 slots.  CXXVM_MAX_PGMAPS, a
+ * file's pagemaps, is at most the first size: it goes straight to 65.
+ */
+static const u32 table_maxes[] = { 1000, CXXVM_MAX_PGMAPS };
+
+static void table_max_desc(const u32 *max, char *desc)
+{
+	snprintf(desc, KUNIT_PARAM_DESC_SIZE, "max %u", *max);
+}
+
+KUNIT_ARRAY_PARAM(table_max, table_maxes, table_max_desc);
+
+/*
  * Growing keeps every id's object; ids go up to max and no further
- * (-ENOSPC), and an id freed at the limit is given out again.  Max 1000 is
- * no power of two: the table grows 64, 128, 256, 512, then 1001 slots.
+ * (-ENOSPC), and an id freed at the limit is given out again.
  */
 static void table_grows_to_max(struct kunit *test)
 {
-	const u32 max = 1000;
+	const u32 max = *(const u32 *)test->param_value;
 	struct test_table *tt = test_table(test, max);
 	u32 id, i, seen = 0, bad = 0;
 	void *p;
@@ -1726,9 +1739,9 @@ static void table_grows_to_max(struct kunit *test)
 		KUNIT_ASSERT_PTR_EQ(test, obj_of(i), tt_lookup(tt, i));
 	KUNIT_EXPECT_NULL(test, tt_lookup(tt, max + 1));
 	KUNIT_EXPECT_PTR_EQ(test, obj_of(max), tt_remove(tt, max));
-	KUNIT_EXPECT_PTR_EQ(test, obj_of(500), tt_remove(tt, 500));
-	KUNIT_ASSERT_EQ(test, 0, tt_alloc(tt, obj_of(500), &id));
-	KUNIT_EXPECT_EQ(test, 500, id);
+	KUNIT_EXPECT_PTR_EQ(test, obj_of(max / 2), tt_remove(tt, max / 2));
+	KUNIT_ASSERT_EQ(test, 0, tt_alloc(tt, obj_of(max / 2), &id));
+	KUNIT_EXPECT_EQ(test, max / 2, id);
 	KUNIT_ASSERT_EQ(test, 0, tt_alloc(tt, obj_of(max), &id));
 	KUNIT_EXPECT_EQ(test, max, id);
 	KUNIT_EXPECT_EQ(test, -ENOSPC, tt_alloc(tt, obj_of(0), &id));
@@ -1780,7 +1793,7 @@ static void table_handle_limit(struct kunit *test)
 
 static struct kunit_case cxxvm_table_cases[] = {
 	KUNIT_CASE(table_lowest_free_id),
-	KUNIT_CASE(table_grows_to_max),
+	KUNIT_CASE_PARAM(table_grows_to_max, table_max_gen_params),
 	KUNIT_CASE(table_handle_limit),
 	{}
 };
