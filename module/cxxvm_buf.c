@@ -1011,14 +1011,15 @@ int cxxvm_ioctl_submit(struct cxxvm_file *f, void *kdata)
 	struct cxxvm_submit *arg = kdata;
 	struct cxxvm_op __user *uops = u64_to_user_ptr(arg->ops);
 	const bool times = arg->flags & CXXVM_SUBMIT_TIMES;
-	bool stop = false;
+	bool stop = false, stop_after = false;
 	struct cxxvm_op_ref *refs;
+	unsigned long left;
 	struct cxxvm_op *ops;
 	u32 done = 0, i, n;
 	int ret = 0;
 
 	might_sleep();
-	ops = kmalloc_array(CXXVM_SUBMIT_CHUNK, sizeof(*ops), GFP_KERNEL);
+	ops = kmalloc_array(min_t(u32, arg->nr_ops, CXXVM_SUBMIT_CHUNK), sizeof(*ops), GFP_KERNEL);
 	refs = kmalloc_array(arg->nr_ops, sizeof(*refs), GFP_KERNEL);
 	if (!ops || !refs) {
 		ret = -ENOMEM;
@@ -1026,11 +1027,20 @@ int cxxvm_ioctl_submit(struct cxxvm_file *f, void *kdata)
 	}
 	while (done < arg->nr_ops && !stop) {
 		n = min_t(u32, CXXVM_SUBMIT_CHUNK, arg->nr_ops - done);
-		if (copy_from_user(ops, uops + done, n * sizeof(*ops))) {
-			/* Once operations ran, the count says where it stopped. */
-			if (!done)
-				ret = -EFAULT;
-			break;
+		left = copy_from_user(ops, uops + done, n * sizeof(*ops));
+		if (left) {
+			/*
+			 * Run the operations before the fault, whatever the
+			 * chunk size; once operations ran, the count says
+			 * where it stopped.
+			 */
+			n -= DIV_ROUND_UP(left, sizeof(*ops));
+			if (!n) {
+				if (!done)
+					ret = -EFAULT;
+				break;
+			}
+			stop_after = true;
 		}
 		mutex_lock(&f->lock);
 		for (i = 0; i < n && !stop; i++) {
@@ -1057,7 +1067,8 @@ int cxxvm_ioctl_submit(struct cxxvm_file *f, void *kdata)
 		if (copy_to_user(uops + done, ops, i * sizeof(*ops)))
 			ret = -EFAULT;
 		done += i;
-		if (ret)
+		/* A chunk cut short by a reschedule goes on from op i. */
+		if (ret || (stop_after && i == n))
 			break;
 	}
 	arg->nr_done = done;

@@ -1734,6 +1734,49 @@ TEST(submit_errors)
 	close(fd);
 }
 
+/*
+ * A batch that runs into an unreadable page in its sixth operation: the
+ * five before it run, whatever the module's chunk size, and the call
+ * returns 0 with the count; one whose first operation is unreadable is
+ * -EFAULT, with nothing run.
+ */
+TEST(submit_stops_at_unreadable_op)
+{
+	long pg = getpagesize();
+	struct cxxvm_stats st0;
+	struct cxxvm_op *edge;
+	int fd = cxxvm_open();
+	__u32 done;
+	char *two;
+	__u64 id;
+
+	ASSERT_LE(0, fd);
+	st0 = read_stats(_metadata, fd);
+	ASSERT_EQ(0, buf_create(fd, 1, &id));
+	two = mmap(NULL, 2 * pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, two);
+	ASSERT_EQ(0, mprotect(two + pg, pg, PROT_NONE));
+	/* Ops 0..4 in the first page, op 5 across the boundary. */
+	edge = (struct cxxvm_op *)(two + pg - 5 * sizeof(*edge) - 8);
+	for (int i = 0; i < 5; i++)
+		edge[i] = (i & 1) ?
+			(struct cxxvm_op){ .op = CXXVM_OP_UNMAP, .flags = CXXVM_OP_REF,
+					   .handle = i - 1, .result = 12345 } :
+			(struct cxxvm_op){ .op = CXXVM_OP_MAP, .backend = CXXVM_BACKEND_CXX,
+					   .nr_pages = 1, .buf = id, .result = 12345 };
+	EXPECT_EQ(0, submit(fd, edge, 8, 0, &done));
+	EXPECT_EQ(5, done);
+	for (int i = 0; i < 5; i++)
+		EXPECT_EQ(0, edge[i].result);
+	/* The last MAP's mapping is live: unmapping it is the proof. */
+	EXPECT_EQ(0, unmap_handle(fd, edge[4].handle));
+	EXPECT_EQ(-EFAULT, submit(fd, (struct cxxvm_op *)(two + pg - 8), 2, 0, &done));
+	EXPECT_EQ(st0.live_mappings, read_stats(_metadata, fd).live_mappings);
+	EXPECT_EQ(0, buf_destroy(fd, id));
+	munmap(two, 2 * pg);
+	close(fd);
+}
+
 /* ---- pagemaps ------------------------------------------------------------ */
 
 static int pgmap_create(int fd, __u32 type, __u32 flags, __u64 start, __u64 nr, __u64 *handle)
