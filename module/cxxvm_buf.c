@@ -1011,11 +1011,11 @@ int cxxvm_ioctl_submit(struct cxxvm_file *f, void *kdata)
 	struct cxxvm_submit *arg = kdata;
 	struct cxxvm_op __user *uops = u64_to_user_ptr(arg->ops);
 	const bool times = arg->flags & CXXVM_SUBMIT_TIMES;
-	bool stop = false, stop_after = false;
+	u32 done = 0, end = arg->nr_ops, i, n;
 	struct cxxvm_op_ref *refs;
-	unsigned long left;
 	struct cxxvm_op *ops;
-	u32 done = 0, i, n;
+	unsigned long left;
+	bool stop = false;
 	int ret = 0;
 
 	might_sleep();
@@ -1025,14 +1025,14 @@ int cxxvm_ioctl_submit(struct cxxvm_file *f, void *kdata)
 		ret = -ENOMEM;
 		goto out;
 	}
-	while (done < arg->nr_ops && !stop) {
-		n = min_t(u32, CXXVM_SUBMIT_CHUNK, arg->nr_ops - done);
+	while (done < end && !stop) {
+		n = min_t(u32, CXXVM_SUBMIT_CHUNK, end - done);
 		left = copy_from_user(ops, uops + done, n * sizeof(*ops));
 		if (left) {
 			/*
-			 * Run the operations before the fault, whatever the
-			 * chunk size; once operations ran, the count says
-			 * where it stopped.
+			 * The batch ends before the first operation not read
+			 * whole, whatever the chunk size; once operations
+			 * ran, the count says where it stopped.
 			 */
 			n -= DIV_ROUND_UP(left, sizeof(*ops));
 			if (!n) {
@@ -1040,7 +1040,7 @@ int cxxvm_ioctl_submit(struct cxxvm_file *f, void *kdata)
 					ret = -EFAULT;
 				break;
 			}
-			stop_after = true;
+			end = done + n;
 		}
 		mutex_lock(&f->lock);
 		for (i = 0; i < n && !stop; i++) {
@@ -1067,8 +1067,7 @@ int cxxvm_ioctl_submit(struct cxxvm_file *f, void *kdata)
 		if (copy_to_user(uops + done, ops, i * sizeof(*ops)))
 			ret = -EFAULT;
 		done += i;
-		/* A chunk cut short by a reschedule goes on from op i. */
-		if (ret || (stop_after && i == n))
+		if (ret)
 			break;
 	}
 	arg->nr_done = done;

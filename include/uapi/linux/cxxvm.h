@@ -509,14 +509,14 @@ struct cxxvm_op {
  * syscall's share.  It stops after the first failed operation unless
  * CXXVM_SUBMIT_CONTINUE, between operations on a pending signal, and
  * before the first operation that cannot be read whole; it reschedules as
- * it goes.  Returns 0
- * once any operation ran: read @nr_done and each @result.  Errors of the
- * batch itself: -EINVAL for a bad flag, @nr_ops or @op_size; -EINTR when a
- * signal came before the first operation (the call restarts instead if
- * the handler is SA_RESTART); -EFAULT if the first operation cannot be
- * read, or if writing results back faults (the operations that ran stay
- * done: close the file to drop what they made); -ENOMEM.  What a MAP
- * operation creates is the file's at once (other threads may find it).
+ * it goes.  Returns 0 once any operation ran: read @nr_done and each
+ * @result.  Errors of the batch itself: -EINVAL for a bad flag, @nr_ops
+ * or @op_size; -EINTR when a signal came before the first operation (the
+ * call restarts instead if the handler is SA_RESTART); -EFAULT if the
+ * first operation cannot be read, or if writing results back faults (the
+ * operations that ran stay done: close the file to drop what they made);
+ * -ENOMEM.  What a MAP operation creates is the file's at once (other
+ * threads may find it).
  */
 struct cxxvm_submit {
 	__u64 ops;
