@@ -105,7 +105,9 @@ real_env() {
 # second's pages (MiB: the figure resolves about one 1 MiB block per
 # CPU), the workload's wall time in each mode, and, if it ran in split
 # (make bench, unless CXXVM_REAL_SPLIT=0), the kernel's and cxx's medians
-# from that one run, interleaved, and their ratio ('-' without).  A mode
+# from that one run, interleaved, and their ratio ('-' without); last, the
+# vmap blocks the takeover arena created while on, and the ns per call
+# that creating them took (reserve_ns / calls: part of cxx's pair).  A mode
 # that ran more than once (make bench runs observe and on twice each)
 # gives the mean of its runs' figures (a count with a fraction, such as
 # one fallback in two runs, keeps one decimal).  Then, from the
@@ -113,9 +115,10 @@ real_env() {
 # (replay_table).
 real_table() {
 	local arg
-	printf '%-6s %-6s %7s %7s %5s %5s %10s %10s %8s %8s %8s %8s %8s %8s %8s %8s %8s %8s %8s %8s %8s %8s\n' \
+	printf '%-6s %-6s %7s %7s %5s %5s %10s %10s %8s %8s %8s %8s %8s %8s %8s %8s %8s %8s %8s %8s %8s %8s %6s %8s\n' \
 		line wl calls pages fallb sd 'kernel ns' 'cxx ns' cxx/kern 'kern p50' 'cxx p50' \
-		cxx/kern 'kern VA' 'cxx VA' 'VA/page' 'VA +/-' 'off ms' 'obs ms' 'on ms' 'spl kern' 'spl cxx' cxx/kern
+		cxx/kern 'kern VA' 'cxx VA' 'VA/page' 'VA +/-' 'off ms' 'obs ms' 'on ms' 'spl kern' 'spl cxx' cxx/kern \
+		blocks 'grow ns'
 	for arg; do
 		awk -v label="${arg%%=*}" '
 		/^# real(-p50)?: / {
@@ -143,7 +146,8 @@ real_table() {
 				sc = f[w, "split", "cxx_map_p50_ns"] + f[w, "split", "cxx_unmap_p50_ns"]
 				kva = f[w, "observe", "kern_va_kb"]; cva = f[w, "on", "cxx_va_kb"]
 				kpg = f[w, "observe", "map_pages"]; cpg = f[w, "on", "map_pages"]
-				printf "%-6s %-6s %7s %7s %5s %5s %10.0f %10.0f %8s %8d %8d %8s %7.1fM %7.1fM %8s %8s %8d %8d %8d %8s %8s %8s\n",
+				calls = f[w, "on", "map_calls"]
+				printf "%-6s %-6s %7s %7s %5s %5s %10.0f %10.0f %8s %8d %8d %8s %7.1fM %7.1fM %8s %8s %8d %8d %8d %8s %8s %8s %6s %8s\n",
 					label, w, count(f[w, "on", "map_calls"]), count(f[w, "on", "map_pages"]),
 					count(f[w, "on", "fallbacks"]), count(f[w, "on", "shootdowns"]), kern, cxx,
 					kern ? sprintf("%.2f", cxx / kern) : "-", kp, cp,
@@ -152,7 +156,8 @@ real_table() {
 					kva && kpg && cpg ? sprintf("%.2f", (cva / cpg) / (kva / kpg)) : "-",
 					kva && kpg && cpg ? sprintf("%+.2fM", (cva - kva * cpg / kpg) / 1024) : "-",
 					f[w, "off", "ms"], f[w, "observe", "ms"], f[w, "on", "ms"],
-					sk ? sprintf("%.0f", sk) : "-", sc ? sprintf("%.0f", sc) : "-", sk && sc ? sprintf("%.2f", sc / sk) : "-"
+					sk ? sprintf("%.0f", sk) : "-", sc ? sprintf("%.0f", sc) : "-", sk && sc ? sprintf("%.2f", sc / sk) : "-",
+					count(f[w, "on", "blocks"]), calls ? sprintf("%.0f", f[w, "on", "reserve_ns"] / calls) : "-"
 			}
 		}' "${arg#*=}"
 	done
