@@ -148,7 +148,7 @@ real_table() {
 				kpg = f[w, "observe", "map_pages"]; cpg = f[w, "on", "map_pages"]
 				calls = f[w, "on", "map_calls"]
 				printf "%-6s %-6s %7s %7s %5s %5s %10.0f %10.0f %8s %8d %8d %8s %7.1fM %7.1fM %8s %8s %8d %8d %8d %8s %8s %8s %6s %8s\n",
-					label, w, count(f[w, "on", "map_calls"]), count(f[w, "on", "map_pages"]),
+					label, w, count(calls), count(f[w, "on", "map_pages"]),
 					count(f[w, "on", "fallbacks"]), count(f[w, "on", "shootdowns"]), kern, cxx,
 					kern ? sprintf("%.2f", cxx / kern) : "-", kp, cp,
 					kp ? sprintf("%.2f", cp / kp) : "-",
