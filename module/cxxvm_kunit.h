@@ -64,10 +64,12 @@ struct cxxvm_arena *cxxvm_module_arena_for_test(void);
  * The takeover of vm_map_ram() (cxxvm_takeover.c; CXXVM_KUNIT builds
  * only): the switch (CXXVM_TAKEOVER_OFF, _OBSERVE, _ON, _SPLIT; may sleep), the
  * arena that serves the kernel's callers, and whether the takeover is
- * active (holds the module) with how many taken-over mappings are live.
+ * active (holds the module) with how many taken-over mappings are live;
+ * and takeover_warm's switch.
  */
 int cxxvm_takeover_set(int mode);
 struct cxxvm_arena *cxxvm_takeover_arena_for_test(void);
 bool cxxvm_takeover_held_for_test(long *live);
+void cxxvm_takeover_warm_for_test(bool on);
 
 #endif /* CXXVM_KUNIT_H */

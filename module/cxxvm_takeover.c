@@ -26,6 +26,11 @@
  *
  * Every mode but off pays the same hook: a timed wrapper they share.
  *
+ * takeover_warm (a measurement knob, off by default): before each call
+ * it times, a wrapper maps and unmaps one page of the call, untimed,
+ * through the allocator that serves the call, so that the timed call
+ * finds that allocator's code and data warm (see cxxvm_warm()).
+ *
  * The ftrace ops are registered the first time the mode leaves off and
  * stay registered until module exit; off makes the callback return at
  * once (vm_unmap_ram() and vm_unmap_aliases() only once nothing taken
@@ -62,6 +67,7 @@
 #include <linux/percpu.h>
 #include <linux/random.h>
 #include <linux/rcupdate.h>
+#include <linux/sched/mm.h>
 #include <linux/timekeeping.h>
 #include <linux/seq_file.h>
 #include <linux/srcu.h>
@@ -110,13 +116,23 @@ DEFINE_STATIC_SRCU(cxxvm_takeover_srcu);
 
 static struct dentry *cxxvm_takeover_debugfs;
 
+/*
+ * takeover_warm.  Read with READ_ONCE() by the wrappers, once per call;
+ * a change applies from the next call.
+ */
+static bool cxxvm_takeover_warm;
+module_param_named(takeover_warm, cxxvm_takeover_warm, bool, 0644);
+MODULE_PARM_DESC(takeover_warm,
+		 "Before each call the takeover times, map and unmap one of its pages, untimed, through the allocator that serves it (a measurement knob: per-call figures without the cost of a cold path)");
+
 /**
  * struct cxxvm_takeover_counts - what the wrappers saw, per CPU
  * @map_calls: vm_map_ram() calls (every mode but off)
  * @map_pages: pages they asked for
- * @map_ns: ns per call: from the wrapper's entry for cxx's calls (and
- *	fallbacks, cxx's attempt included), from when the hook let the
- *	wrapper's call through for the kernel's (struct cxxvm_passthrough)
+ * @map_ns: ns per call: from the wrapper's entry (after takeover_warm's
+ *	untimed warm-up, if on) for cxx's calls (and fallbacks, cxx's
+ *	attempt included), from when the hook let the wrapper's call
+ *	through for the kernel's (struct cxxvm_passthrough)
  * @map_cxx: calls the takeover arena served
  * @map_fallbacks: calls cxx was asked to serve (on; half of them in
  *	split) that went to the kernel's vm_map_ram()
@@ -199,8 +215,9 @@ static void cxxvm_takeover_put_live(void)
  */
 
 /*
- * The ns a wrapper's call took, from @t0 (ktime_get_ns() at its entry, or
- * just before it called the kernel's function) to now: for a call the
+ * The ns a wrapper's call took, from @t0 (ktime_get_ns() at its entry,
+ * after takeover_warm's warm-up, or just before it called the kernel's
+ * function) to now: for a call the
  * kernel served, from when the hook let it through (struct
  * cxxvm_passthrough), if that was this task's call and in between, else
  * from @t0 (the task moved to another CPU meanwhile).
@@ -217,6 +234,60 @@ static u64 cxxvm_call_ns(u64 t0, int served)
 		put_cpu_ptr(&cxxvm_passthrough);
 	}
 	return t1 - t0;
+}
+
+/**
+ * cxxvm_warm() - map a page and unmap it at once, untimed, through cxx or
+ * the kernel's vm_map_ram()
+ * @page: one page of the call about to be timed (the caller's own)
+ * @by_cxx: through the takeover arena, else through the kernel's functions
+ *
+ * What takeover_warm runs before a timed call: under qemu's TCG a real
+ * caller's call finds most of the allocator's code and data cold (its
+ * soft TLB and jump cache hold the filesystem's), and reaching them costs
+ * more than the allocator's own work.  Warming each backend the same way,
+ * one page through the same functions, leaves mostly that work.  The page
+ * is mapped once more and unmapped lazily like the caller's own mapping:
+ * the next purge, or vm_unmap_aliases(), covers it (with debug_pagealloc,
+ * a purge at once, as for the caller's).  The wrappers' counters and
+ * trace events do not see it; the arena's and the kernel's own figures
+ * do.  A failed map is ignored (the timed call meets it again).  Called
+ * inside the wrapper's SRCU read section, so a mapping made here is gone
+ * before a release reads the live count.  Not from reclaim (PF_MEMALLOC),
+ * and with no I/O or filesystem reclaim (memalloc_noio_save()): the
+ * kernel's vm_unmap_ram(), which an unmap wrapper warms before, never
+ * allocates, and its callers may hold locks that reclaim needs.
+ *
+ * Context: process context, may sleep.
+ */
+static void cxxvm_warm(struct page *page, bool by_cxx)
+{
+	unsigned int noio;
+	uintptr_t va;
+	void *mem;
+	u64 pfn, seq;
+	int ret;
+
+	might_sleep();
+	if (current->flags & PF_MEMALLOC)
+		return;
+	noio = memalloc_noio_save();
+	if (!by_cxx) {
+		/* This module's call: the hook lets it through. */
+		mem = vm_map_ram(&page, 1, NUMA_NO_NODE);
+		if (mem)
+			vm_unmap_ram(mem, 1);
+	} else {
+		pfn = page_to_pfn(page);
+		if (!cxxvm_arena_map(cxxvm_takeover_arena, &pfn, 1, &va)) {
+			/* The live mapping just made: its unmap cannot fail. */
+			ret = cxxvm_arena_unmap(cxxvm_takeover_arena, va, 1, &seq);
+			WARN_ON_ONCE(ret);
+			if (!ret && debug_pagealloc_enabled_static())
+				(void)cxxvm_arena_purge_now(cxxvm_takeover_arena);
+		}
+	}
+	memalloc_noio_restore(noio);
 }
 
 /*
@@ -244,10 +315,13 @@ static void *cxxvm_vm_map_ram(struct page **pages, unsigned int count, int node)
 	int idx = srcu_read_lock(&cxxvm_takeover_srcu);
 	/* Acquire: pairs with cxxvm_activate(); see there.  Not timed. */
 	bool by_cxx = cxxvm_map_by_cxx(smp_load_acquire(&cxxvm_takeover_mode));
-	u64 t0 = ktime_get_ns(), ns;
 	void *mem = NULL;
 	int served;
+	u64 t0, ns;
 
+	if (READ_ONCE(cxxvm_takeover_warm) && count)
+		cxxvm_warm(pages[0], by_cxx && !cxxvm_arena_check_pages(count));
+	t0 = ktime_get_ns();
 	if (by_cxx) {
 		if (!cxxvm_arena_check_pages(count)) {
 			u64 pfns[CXXVM_MAX_PAGES];
@@ -297,11 +371,18 @@ static void cxxvm_vm_unmap_ram(const void *mem, unsigned int count)
 	int idx = srcu_read_lock(&cxxvm_takeover_srcu);
 	unsigned long addr = (unsigned long)mem;
 	int served = CXXVM_SERVED_KERNEL;
-	u64 t0 = ktime_get_ns(), ns;
+	struct page *page;
+	u64 t0, ns;
 	u64 seq;
 	int ret;
 
 	might_sleep();
+	if (READ_ONCE(cxxvm_takeover_warm) && count) {
+		page = vmalloc_to_page(mem);
+		if (page)
+			cxxvm_warm(page, cxxvm_arena_owns(cxxvm_takeover_arena, addr));
+	}
+	t0 = ktime_get_ns();
 	ret = cxxvm_arena_unmap(cxxvm_takeover_arena, addr, count, &seq);
 	if (!ret) {
 		served = CXXVM_SERVED_CXX;
@@ -638,6 +719,13 @@ struct cxxvm_arena *cxxvm_takeover_arena_for_test(void)
 	return cxxvm_takeover_arena;
 }
 CXXVM_EXPORT_FOR_KUNIT(cxxvm_takeover_arena_for_test);
+
+/* takeover_warm, for the KUnit suite. */
+void cxxvm_takeover_warm_for_test(bool on)
+{
+	WRITE_ONCE(cxxvm_takeover_warm, on);
+}
+CXXVM_EXPORT_FOR_KUNIT(cxxvm_takeover_warm_for_test);
 
 /* Whether the takeover is active (holds the module), and the live mappings. */
 bool cxxvm_takeover_held_for_test(long *live)

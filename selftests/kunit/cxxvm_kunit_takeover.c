@@ -105,6 +105,7 @@ static void takeover_exit(struct kunit *test)
 	long live;
 
 	/* Never leave the kernel's callers redirected by a failed case. */
+	cxxvm_takeover_warm_for_test(false);
 	cxxvm_takeover_set(CXXVM_TAKEOVER_OFF);
 	if (cxxvm_takeover_held_for_test(&live))
 		kunit_info(test, "takeover still active at exit, %ld live", live);
@@ -214,6 +215,54 @@ static void takeover_unmap_aliases_purges_the_arena(struct kunit *test)
 	takeover_expect_released(test);
 }
 
+/*
+ * takeover_warm: before each timed call, one page of it is mapped and
+ * unmapped through the allocator that serves the call, and nothing else
+ * changes: the arena sees one dirty page more per call it serves, none
+ * for a call the kernel serves, and every mapping holds its pages.  A
+ * purge in between (another caller's vm_unmap_aliases(), a worker queued
+ * before) would reset the count: up to three tries.
+ */
+static void takeover_warm_goes_to_the_serving_allocator(struct kunit *test)
+{
+	struct page **pages = takeover_alloc_pages(test);
+	u64 before = 0, mapped = 0, unmapped = 0;
+	unsigned int try;
+	void *mem;
+
+	if (debug_pagealloc_enabled())
+		kunit_skip(test, "debug_pagealloc purges at every unmap: no dirty pages to count");
+	cxxvm_takeover_warm_for_test(true);
+	KUNIT_ASSERT_EQ(test, 0, cxxvm_takeover_set(CXXVM_TAKEOVER_ON));
+	for (try = 0; try < 3; try++) {
+		vm_unmap_aliases();
+		before = takeover_dirty();
+		mem = vm_map_ram(pages, 4, NUMA_NO_NODE);
+		KUNIT_ASSERT_NOT_NULL(test, mem);
+		KUNIT_EXPECT_TRUE(test, takeover_owned(mem));
+		KUNIT_EXPECT_EQ(test, 0U, takeover_bad_page(mem, 4));
+		mapped = takeover_dirty();
+		vm_unmap_ram(mem, 4);
+		unmapped = takeover_dirty();
+		if (mapped == before + 1 && unmapped == before + 1 + 1 + 4)
+			break;
+	}
+	KUNIT_EXPECT_EQ(test, before + 1, mapped);
+	KUNIT_EXPECT_EQ(test, before + 1 + 1 + 4, unmapped);
+
+	KUNIT_EXPECT_EQ(test, 0, cxxvm_takeover_set(CXXVM_TAKEOVER_OBSERVE));
+	before = takeover_dirty();
+	mem = vm_map_ram(pages, 4, NUMA_NO_NODE);
+	KUNIT_ASSERT_NOT_NULL(test, mem);
+	KUNIT_EXPECT_FALSE(test, takeover_owned(mem));
+	KUNIT_EXPECT_EQ(test, 0U, takeover_bad_page(mem, 4));
+	vm_unmap_ram(mem, 4);
+	/* Nothing added; a purge could only lower it. */
+	KUNIT_EXPECT_GE(test, before, takeover_dirty());
+	cxxvm_takeover_warm_for_test(false);
+	takeover_expect_released(test);
+}
+
 /* Off with a mapping live: the unmap still reaches the arena, then it is released. */
 static void takeover_off_keeps_the_hook_while_mapped(struct kunit *test)
 {
@@ -319,6 +368,7 @@ static struct kunit_case cxxvm_takeover_cases[] = {
 	KUNIT_CASE(takeover_observe_maps_through_the_kernel),
 	KUNIT_CASE(takeover_split_serves_both),
 	KUNIT_CASE(takeover_unmap_aliases_purges_the_arena),
+	KUNIT_CASE(takeover_warm_goes_to_the_serving_allocator),
 	KUNIT_CASE(takeover_off_keeps_the_hook_while_mapped),
 	KUNIT_CASE(takeover_switched_under_load),
 	{}

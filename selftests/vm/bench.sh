@@ -23,6 +23,7 @@
 #                                  "-n 40000 -r 3")
 #   CXXVM_MODULE_ARGS="caller_purge=1"  insmod parameters (both guests)
 #   CXXVM_REAL_SPLIT=0             no split run of each real workload
+#   CXXVM_REAL_WARM=0              no warm split run of each real workload
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -68,9 +69,10 @@ bench_guest() {
 		read -ra renv < <(real_env "$image" "$real")
 		# ...each workload observed and taken over twice, in the order
 		# observe, on, on, observe (guest-real.sh says why), then in
-		# split.
+		# split, then in split with each backend's path warmed.
 		local modes="off observe on on observe"
 		[ "${CXXVM_REAL_SPLIT:-1}" = 1 ] && modes="$modes split"
+		[ "${CXXVM_REAL_WARM:-1}" = 1 ] && modes="$modes warm"
 		renv+=("CXXVM_REAL_MODES='$modes'")
 	fi
 	for attempt in 1 2 3; do

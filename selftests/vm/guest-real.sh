@@ -54,6 +54,7 @@ data=$1 kroot=${2:-}
 here=$(dirname "$0")
 tracing=/sys/kernel/tracing
 param=/sys/module/cxxvm/parameters/takeover
+warm_param=/sys/module/cxxvm/parameters/takeover_warm
 dbg=/sys/kernel/debug/cxxvm/takeover
 mnt=/tmp/cxxvm-real-mnt
 scratch=/tmp/cxxvm-real-dev
@@ -310,11 +311,13 @@ fi
 # workload whose pages vary from run to run in the same guest, as erofs's
 # do whichever allocator serves it, favours neither observe nor on; and
 # split, a random half of the maps by cxx, for per-call figures from one
-# run).  A second run's steps say "(run 2)", its files end in -2.
+# run; then warm, which is split with takeover_warm on: each timed call
+# preceded by an untimed one-page map and unmap through the allocator
+# that serves it).  A second run's steps say "(run 2)", its files end in -2.
 modes=${CXXVM_REAL_MODES:-off observe on}
 for mode in $modes; do
 	case $mode in
-	off | observe | on | split) ;;
+	off | observe | on | split | warm) ;;
 	*) step "CXXVM_REAL_MODES: no mode $mode" 1; exit 1 ;;
 	esac
 done
@@ -340,8 +343,16 @@ for wl in $workloads; do
 		if [ "${runs[$mode]}" -gt 1 ]; then
 			sfx=-${runs[$mode]} name="$mode (run ${runs[$mode]})"
 		fi
-		echo "$mode" >"$param" && [ "$(cat "$param")" = "$mode" ]
-		step "$wl: takeover=$name set" $?
+		# warm: split, with takeover_warm=Y (each mode sets it).
+		tmode=$mode warm=N rc=0
+		[ "$mode" = warm ] && tmode=split warm=Y
+		if [ -w "$warm_param" ]; then
+			{ echo "$warm" >"$warm_param" && [ "$(cat "$warm_param")" = "$warm" ]; } || rc=1
+		elif [ "$warm" = Y ]; then
+			rc=1
+		fi
+		{ echo "$tmode" >"$param" && [ "$(cat "$param")" = "$tmode" ]; } || rc=1
+		step "$wl: takeover=$name set" $rc
 		# Alone in its guest, each mode starts from purged allocators:
 		# the kernel's lazy areas and both arenas' dirty slots (beside
 		# the selftests, which count the module arena, it cannot).
@@ -394,7 +405,7 @@ for wl in $workloads; do
 		observe) [ "$calls" -gt 0 ] && [ "$cxx" -eq 0 ] ;;
 		on) [ "$cxx" -gt 0 ] &&
 			[ "$(delta "$before" "$after" unmap cxx)" -eq "$cxx" ] ;;
-		split) [ "$cxx" -gt 0 ] && [ "$cxx" -lt "$calls" ] &&
+		split | warm) [ "$cxx" -gt 0 ] && [ "$cxx" -lt "$calls" ] &&
 			[ "$(delta "$before" "$after" unmap cxx)" -eq "$cxx" ] ;;
 		esac
 		step "$wl: takeover=$name, calls served as the mode says ($calls calls, $cxx by cxx)" $?
@@ -413,8 +424,8 @@ for wl in $workloads; do
 		outer=$(delta "$outer0" "$(counters)" map calls)
 		[ "$rc" -eq 0 ] && [ "$traced" -ge "$calls" ] && [ "$traced" -le "$outer" ]
 		step "$wl: takeover=$name, the trace holds all $calls maps ($(tail -n1 "$replay"))" $?
-		if [ "$mode" = split ]; then
-			echo "# real-p50: $wl mode=split" \
+		if [ "$mode" = split ] || [ "$mode" = warm ]; then
+			echo "# real-p50: $wl mode=$mode" \
 				"kern_map_p50_ns=$(p50 "$replay.trace" cxxvm_vm_map_ram kernel)" \
 				"kern_unmap_p50_ns=$(p50 "$replay.trace" cxxvm_vm_unmap_ram kernel)" \
 				"cxx_map_p50_ns=$(p50 "$replay.trace" cxxvm_vm_map_ram cxx)" \
@@ -428,6 +439,7 @@ done
 
 # Off again: nothing live, so the module reference goes.
 echo off >"$param"
+[ -w "$warm_param" ] && echo N >"$warm_param"
 grep -qE '^mode=off .*held=0 live=0$' "$dbg"
 step "takeover off: released, nothing live ($(head -n1 "$dbg"))" $?
 trace_fini

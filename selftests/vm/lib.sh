@@ -107,7 +107,9 @@ real_env() {
 # (make bench, unless CXXVM_REAL_SPLIT=0), the kernel's and cxx's medians
 # from that one run, interleaved, and their ratio ('-' without); last, the
 # vmap blocks the takeover arena created while on, and the ns per call
-# that creating them took (reserve_ns / calls: part of cxx's pair).  A mode
+# that creating them took (reserve_ns / calls: part of cxx's pair); and,
+# if it ran in warm (split with takeover_warm), the medians and ratio of
+# that run ('-' without).  A mode
 # that ran more than once (make bench runs observe and on twice each)
 # gives the mean of its runs' figures (a count with a fraction, such as
 # one fallback in two runs, keeps one decimal).  Then, from the
@@ -115,10 +117,10 @@ real_env() {
 # (replay_table).
 real_table() {
 	local arg
-	printf '%-6s %-6s %7s %7s %5s %5s %10s %10s %8s %8s %8s %8s %8s %8s %8s %8s %8s %8s %8s %8s %8s %8s %6s %8s\n' \
+	printf '%-6s %-6s %7s %7s %5s %5s %10s %10s %8s %8s %8s %8s %8s %8s %8s %8s %8s %8s %8s %8s %8s %8s %6s %8s %8s %8s %8s\n' \
 		line wl calls pages fallb sd 'kernel ns' 'cxx ns' cxx/kern 'kern p50' 'cxx p50' \
 		cxx/kern 'kern VA' 'cxx VA' 'VA/page' 'VA +/-' 'off ms' 'obs ms' 'on ms' 'spl kern' 'spl cxx' cxx/kern \
-		blocks 'grow ns'
+		blocks 'grow ns' 'wrm kern' 'wrm cxx' cxx/kern
 	for arg; do
 		awk -v label="${arg%%=*}" '
 		/^# real(-p50)?: / {
@@ -144,10 +146,12 @@ real_table() {
 				kp = p50(w, "observe"); cp = p50(w, "on")
 				sk = f[w, "split", "kern_map_p50_ns"] + f[w, "split", "kern_unmap_p50_ns"]
 				sc = f[w, "split", "cxx_map_p50_ns"] + f[w, "split", "cxx_unmap_p50_ns"]
+				wk = f[w, "warm", "kern_map_p50_ns"] + f[w, "warm", "kern_unmap_p50_ns"]
+				wc = f[w, "warm", "cxx_map_p50_ns"] + f[w, "warm", "cxx_unmap_p50_ns"]
 				kva = f[w, "observe", "kern_va_kb"]; cva = f[w, "on", "cxx_va_kb"]
 				kpg = f[w, "observe", "map_pages"]; cpg = f[w, "on", "map_pages"]
 				calls = f[w, "on", "map_calls"]
-				printf "%-6s %-6s %7s %7s %5s %5s %10.0f %10.0f %8s %8d %8d %8s %7.1fM %7.1fM %8s %8s %8d %8d %8d %8s %8s %8s %6s %8s\n",
+				printf "%-6s %-6s %7s %7s %5s %5s %10.0f %10.0f %8s %8d %8d %8s %7.1fM %7.1fM %8s %8s %8d %8d %8d %8s %8s %8s %6s %8s %8s %8s %8s\n",
 					label, w, count(calls), count(f[w, "on", "map_pages"]),
 					count(f[w, "on", "fallbacks"]), count(f[w, "on", "shootdowns"]), kern, cxx,
 					kern ? sprintf("%.2f", cxx / kern) : "-", kp, cp,
@@ -157,7 +161,8 @@ real_table() {
 					kva && kpg && cpg ? sprintf("%+.2fM", (cva - kva * cpg / kpg) / 1024) : "-",
 					f[w, "off", "ms"], f[w, "observe", "ms"], f[w, "on", "ms"],
 					sk ? sprintf("%.0f", sk) : "-", sc ? sprintf("%.0f", sc) : "-", sk && sc ? sprintf("%.2f", sc / sk) : "-",
-					count(f[w, "on", "blocks"]), calls ? sprintf("%.0f", f[w, "on", "reserve_ns"] / calls) : "-"
+					count(f[w, "on", "blocks"]), calls ? sprintf("%.0f", f[w, "on", "reserve_ns"] / calls) : "-",
+					wk ? sprintf("%.0f", wk) : "-", wc ? sprintf("%.0f", wc) : "-", wk && wc ? sprintf("%.2f", wc / wk) : "-"
 			}
 		}' "${arg#*=}"
 	done
