@@ -321,8 +321,8 @@ for mode in $modes; do
 	*) step "CXXVM_REAL_MODES: no mode $mode" 1; exit 1 ;;
 	esac
 done
-[ -w "$param" ] && [ -r "$dbg" ]
-step "takeover switch ($param) and counters ($dbg)" $?
+[ -w "$param" ] && [ -w "$warm_param" ] && [ -r "$dbg" ]
+step "takeover switch ($param, $warm_param) and counters ($dbg)" $?
 # A kernel without the ftrace the hook needs refuses every mode but off:
 # say so as a skip (which make check counts against a pass), not a pass.
 if ! err=$( (echo observe >"$param") 2>&1); then
@@ -344,15 +344,11 @@ for wl in $workloads; do
 			sfx=-${runs[$mode]} name="$mode (run ${runs[$mode]})"
 		fi
 		# warm: split, with takeover_warm=Y (each mode sets it).
-		tmode=$mode warm=N rc=0
+		tmode=$mode warm=N
 		[ "$mode" = warm ] && tmode=split warm=Y
-		if [ -w "$warm_param" ]; then
-			{ echo "$warm" >"$warm_param" && [ "$(cat "$warm_param")" = "$warm" ]; } || rc=1
-		elif [ "$warm" = Y ]; then
-			rc=1
-		fi
-		{ echo "$tmode" >"$param" && [ "$(cat "$param")" = "$tmode" ]; } || rc=1
-		step "$wl: takeover=$name set" $rc
+		echo "$warm" >"$warm_param" && [ "$(cat "$warm_param")" = "$warm" ] &&
+			echo "$tmode" >"$param" && [ "$(cat "$param")" = "$tmode" ]
+		step "$wl: takeover=$name set" $?
 		# Alone in its guest, each mode starts from purged allocators:
 		# the kernel's lazy areas and both arenas' dirty slots (beside
 		# the selftests, which count the module arena, it cannot).
@@ -439,7 +435,7 @@ done
 
 # Off again: nothing live, so the module reference goes.
 echo off >"$param"
-[ -w "$warm_param" ] && echo N >"$warm_param"
+echo N >"$warm_param"
 grep -qE '^mode=off .*held=0 live=0$' "$dbg"
 step "takeover off: released, nothing live ($(head -n1 "$dbg"))" $?
 trace_fini

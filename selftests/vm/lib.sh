@@ -136,22 +136,26 @@ real_table() {
 		function count(x) {
 			return x == int(x) ? sprintf("%d", x) : sprintf("%.1f", x)
 		}
-		function p50(w, m) {
-			return f[w, m, "map_p50_ns"] + f[w, m, "unmap_p50_ns"]
+		# map p50 + unmap p50 of mode m: observe and on trace one
+		# allocator (who ""), split and warm both ("kern_", "cxx_").
+		function p50(w, m, who) {
+			return f[w, m, who "map_p50_ns"] + f[w, m, who "unmap_p50_ns"]
+		}
+		# the kern and cxx medians of a run with both, and their ratio
+		function both(w, m,    k, c) {
+			k = p50(w, m, "kern_"); c = p50(w, m, "cxx_")
+			return sprintf("%8s %8s %8s", k ? sprintf("%.0f", k) : "-", c ? sprintf("%.0f", c) : "-",
+				k && c ? sprintf("%.2f", c / k) : "-")
 		}
 		END {
 			for (key in sum) f[key] = sum[key] / runs[key]
 			for (k = 1; k <= n; k++) {
 				w = order[k]; kern = pair(w, "observe"); cxx = pair(w, "on")
 				kp = p50(w, "observe"); cp = p50(w, "on")
-				sk = f[w, "split", "kern_map_p50_ns"] + f[w, "split", "kern_unmap_p50_ns"]
-				sc = f[w, "split", "cxx_map_p50_ns"] + f[w, "split", "cxx_unmap_p50_ns"]
-				wk = f[w, "warm", "kern_map_p50_ns"] + f[w, "warm", "kern_unmap_p50_ns"]
-				wc = f[w, "warm", "cxx_map_p50_ns"] + f[w, "warm", "cxx_unmap_p50_ns"]
 				kva = f[w, "observe", "kern_va_kb"]; cva = f[w, "on", "cxx_va_kb"]
 				kpg = f[w, "observe", "map_pages"]; cpg = f[w, "on", "map_pages"]
 				calls = f[w, "on", "map_calls"]
-				printf "%-6s %-6s %7s %7s %5s %5s %10.0f %10.0f %8s %8d %8d %8s %7.1fM %7.1fM %8s %8s %8d %8d %8d %8s %8s %8s %6s %8s %8s %8s %8s\n",
+				printf "%-6s %-6s %7s %7s %5s %5s %10.0f %10.0f %8s %8d %8d %8s %7.1fM %7.1fM %8s %8s %8d %8d %8d %s %6s %8s %s\n",
 					label, w, count(calls), count(f[w, "on", "map_pages"]),
 					count(f[w, "on", "fallbacks"]), count(f[w, "on", "shootdowns"]), kern, cxx,
 					kern ? sprintf("%.2f", cxx / kern) : "-", kp, cp,
@@ -160,9 +164,9 @@ real_table() {
 					kva && kpg && cpg ? sprintf("%.2f", (cva / cpg) / (kva / kpg)) : "-",
 					kva && kpg && cpg ? sprintf("%+.2fM", (cva - kva * cpg / kpg) / 1024) : "-",
 					f[w, "off", "ms"], f[w, "observe", "ms"], f[w, "on", "ms"],
-					sk ? sprintf("%.0f", sk) : "-", sc ? sprintf("%.0f", sc) : "-", sk && sc ? sprintf("%.2f", sc / sk) : "-",
+					both(w, "split"),
 					count(f[w, "on", "blocks"]), calls ? sprintf("%.0f", f[w, "on", "reserve_ns"] / calls) : "-",
-					wk ? sprintf("%.0f", wk) : "-", wc ? sprintf("%.0f", wc) : "-", wk && wc ? sprintf("%.2f", wc / wk) : "-"
+					both(w, "warm")
 			}
 		}' "${arg#*=}"
 	done
